@@ -1,0 +1,1 @@
+//! App Runner services behind a ContainerPlatform seam: create, update, operations, rollback states.

@@ -1,0 +1,1 @@
+//! The one place that builds an SdkConfig for a target, and classifies AWS errors.

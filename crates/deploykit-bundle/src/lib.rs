@@ -1,0 +1,1 @@
+//! Deterministic, parallel Elastic Beanstalk source bundles with secret and line-ending checks.

@@ -1,0 +1,1 @@
+//! deploy.toml schema, loading and validation with file:line:column diagnostics.

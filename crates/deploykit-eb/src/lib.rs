@@ -1,0 +1,1 @@
+//! Elastic Beanstalk deploys: plan, application versions, environments, waits, rollback.

@@ -1,0 +1,1 @@
+//! ECR repository ensure, authorization tokens held as secrets, and image push through bollard.

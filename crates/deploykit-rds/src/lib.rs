@@ -1,0 +1,1 @@
+//! RDS Postgres: ensure, drift, snapshots, restore checks, connection URLs.

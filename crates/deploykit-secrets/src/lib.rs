@@ -1,0 +1,1 @@
+//! Secrets Manager references and values held in types that never print.

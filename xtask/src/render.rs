@@ -1,0 +1,226 @@
+//! Renders library [`Event`]s: progress bars on a terminal, plain lines otherwise, JSON lines
+//! with `--output json`. The one place that prints progress.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use deploykit_report::{Event, Level, Reporter, Unit};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::CliError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Progress bars on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain lines, one per event.
+    Plain,
+    /// One JSON object per line (events), then one result object.
+    Json,
+}
+
+/// The reporter xtask hands to the libraries.
+#[derive(Debug)]
+pub struct Renderer {
+    format: Format,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    multi: Option<MultiProgress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Bars,
+    Plain,
+    Json,
+}
+
+impl Renderer {
+    pub fn new(format: OutputFormat) -> Self {
+        let format = match format {
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Plain => Format::Plain,
+            OutputFormat::Auto if std::io::stderr().is_terminal() => Format::Bars,
+            OutputFormat::Auto => Format::Plain,
+        };
+        let multi = (format == Format::Bars)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            format,
+            bars: Mutex::new(HashMap::new()),
+            multi,
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Prints a line of human output (to stdout), or nothing in JSON mode.
+    pub fn line(&self, text: impl AsRef<str>) {
+        if self.format == Format::Json {
+            return;
+        }
+        self.suspend(|| println!("{}", text.as_ref()));
+    }
+
+    /// Prints the command's final result: JSON object in JSON mode, `human` lines otherwise.
+    pub fn result<T: serde::Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        match self.format {
+            Format::Json => {
+                let mut out = std::io::stdout().lock();
+                let _ = serde_json::to_writer(&mut out, &serde_json::json!({ "result": value }));
+                let _ = writeln!(out);
+            }
+            _ => {
+                let text = human();
+                if !text.is_empty() {
+                    self.suspend(|| println!("{text}"));
+                }
+            }
+        }
+    }
+
+    pub fn error(&self, err: &CliError) {
+        match self.format {
+            Format::Json => {
+                let mut out = std::io::stdout().lock();
+                let _ = serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({
+                        "error": { "exit": err.exit, "code": err.exit as u8, "message": err.message, "hint": err.hint }
+                    }),
+                );
+                let _ = writeln!(out);
+            }
+            _ => self.suspend(|| eprintln!("error: {err}")),
+        }
+    }
+
+    /// Clears any progress bars left behind.
+    pub fn finish(&self) {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, bar) in bars.drain() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.multi {
+            Some(m) => m.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn bar(&self, step: &str, total: Option<u64>, unit: Unit) -> Option<ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = bars.entry(step.to_string()).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
+            let template = match unit {
+                Unit::Bytes => "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                _ => "{prefix:>12} [{bar:30}] {pos}/{len} {per_sec}",
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(step.to_string());
+            bar
+        });
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        Some(bar.clone())
+    }
+
+    fn plain(&self, event: &Event) -> Option<String> {
+        Some(match event {
+            Event::StepStarted { step, what } => format!("[{step}] {what}"),
+            Event::StepFinished {
+                step,
+                summary,
+                elapsed,
+            } => format!("[{step}] done in {:.2}s: {summary}", elapsed.as_secs_f64()),
+            Event::StepSkipped { step, reason } => format!("[{step}] skipped: {reason}"),
+            Event::Waiting {
+                step,
+                for_what,
+                waited,
+                timeout,
+            } => format!(
+                "[{step}] waiting for {for_what} ({}s of {}s)",
+                waited.as_secs(),
+                timeout.as_secs()
+            ),
+            Event::Remote {
+                step,
+                source,
+                level,
+                message,
+            } => format!("[{step}] {source} {}: {message}", level_word(*level)),
+            Event::Message { level, message } => match level {
+                Level::Debug => return None,
+                Level::Info => message.clone(),
+                l => format!("{}: {message}", level_word(*l)),
+            },
+            // Plain mode shows progress only at the start and end of steps.
+            Event::Progress { .. } => return None,
+        })
+    }
+}
+
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warning",
+        Level::Error => "error",
+    }
+}
+
+impl Reporter for Renderer {
+    fn report(&self, event: Event) {
+        match self.format {
+            Format::Json => {
+                let mut err = std::io::stderr().lock();
+                let _ = serde_json::to_writer(&mut err, &event);
+                let _ = writeln!(err);
+            }
+            Format::Plain => {
+                if let Some(line) = self.plain(&event) {
+                    eprintln!("{line}");
+                }
+            }
+            Format::Bars => match &event {
+                Event::Progress {
+                    step,
+                    done,
+                    total,
+                    unit,
+                } => {
+                    if let Some(bar) = self.bar(step, *total, *unit) {
+                        bar.set_position(*done);
+                    }
+                }
+                Event::StepFinished { step, .. } | Event::StepSkipped { step, .. } => {
+                    if let Some(bar) = self
+                        .bars
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(step)
+                    {
+                        bar.finish_and_clear();
+                    }
+                    if let Some(line) = self.plain(&event) {
+                        self.suspend(|| eprintln!("{line}"));
+                    }
+                }
+                _ => {
+                    if let Some(line) = self.plain(&event) {
+                        self.suspend(|| eprintln!("{line}"));
+                    }
+                }
+            },
+        }
+    }
+}
