@@ -1,0 +1,164 @@
+//! Shared state every emulated service sees: scaled time, injected faults, the registry.
+//!
+//! Owned by the edge (lib.rs); the Elastic Beanstalk and App Runner modules receive a
+//! [`Ctx`] clone and never reach for globals.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The local registry the ECR token points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// `host:port` on loopback, e.g. `127.0.0.1:5000`.
+    pub endpoint: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// Scaled time: with `scale = 150.0`, a "five-minute" launch takes two seconds.
+///
+/// Emulators express durations in *service time* (how long AWS would take) and ask the clock
+/// for the real instant at which that much service time has passed.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    scale: Arc<Mutex<f64>>,
+}
+
+impl Clock {
+    pub fn new(scale: f64) -> Self {
+        Self {
+            scale: Arc::new(Mutex::new(sanitize(scale))),
+        }
+    }
+
+    pub fn scale(&self) -> f64 {
+        *self.scale.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_scale(&self, scale: f64) {
+        *self.scale.lock().unwrap_or_else(|e| e.into_inner()) = sanitize(scale);
+    }
+
+    /// Real duration for `service` time at the current scale.
+    pub fn real(&self, service: Duration) -> Duration {
+        service.div_f64(self.scale())
+    }
+
+    /// Real instant at which `service` time will have passed, starting now.
+    pub fn after(&self, service: Duration) -> Instant {
+        Instant::now() + self.real(service)
+    }
+
+    /// Wall-clock "now" for timestamps the service reports (events, CreatedAt).
+    pub fn now_utc(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+fn sanitize(scale: f64) -> f64 {
+    if scale.is_finite() && scale > 0.0 { scale } else { 1.0 }
+}
+
+/// A fault the admin path asked for, applied to matching requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer with the service's real throttling error (EB: `Throttling`, App Runner:
+    /// `ThrottlingException`) for the next `count` requests.
+    Throttle { count: u32 },
+    /// Answer HTTP `status` (5xx) with the protocol's InternalFailure for the next `count`.
+    ServerError { status: u16, count: u32 },
+    /// Delay each of the next `count` responses by `delay` (real time).
+    Latency { delay: Duration, count: u32 },
+    /// Close the connection without a response for the next `count` requests.
+    Drop { count: u32 },
+}
+
+/// Faults and scripted failures, set through the admin path, read by the edge and emulators.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    inner: Arc<Mutex<FaultState>>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    /// Per service (`elasticbeanstalk`, `apprunner`, `*` for all), queued faults.
+    queued: HashMap<String, Vec<Fault>>,
+    /// Names of EB environments / App Runner services whose next deploy fails its health.
+    fail_next_deploy: HashMap<String, u32>,
+}
+
+impl Faults {
+    pub fn push(&self, service: &str, fault: Fault) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.queued.entry(service.to_string()).or_default().push(fault);
+    }
+
+    /// Takes one use of the first fault queued for `service` (or `*`), if any.
+    pub fn take(&self, service: &str) -> Option<Fault> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for key in [service, "*"] {
+            let Some(list) = s.queued.get_mut(key) else {
+                continue;
+            };
+            if list.is_empty() {
+                continue;
+            }
+            let fault = list[0].clone();
+            let remaining = match &mut list[0] {
+                Fault::Throttle { count }
+                | Fault::ServerError { count, .. }
+                | Fault::Latency { count, .. }
+                | Fault::Drop { count } => {
+                    *count = count.saturating_sub(1);
+                    *count
+                }
+            };
+            if remaining == 0 {
+                list.remove(0);
+            }
+            return Some(fault);
+        }
+        None
+    }
+
+    /// Makes the next `count` deploys of the named environment or service fail their health.
+    pub fn fail_next_deploy(&self, name: &str, count: u32) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.fail_next_deploy.insert(name.to_string(), count);
+    }
+
+    /// Called by an emulator when a deploy of `name` starts: true if this deploy must fail.
+    pub fn take_deploy_failure(&self, name: &str) -> bool {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match s.fail_next_deploy.get_mut(name) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn clear(&self) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.queued.clear();
+        s.fail_next_deploy.clear();
+    }
+}
+
+/// Everything an emulator needs from the edge.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub clock: Clock,
+    pub faults: Faults,
+    pub registry: Option<RegistryConfig>,
+    /// moto's base URL (`http://127.0.0.1:PORT`), for S3 lookups (EB application versions).
+    pub moto_url: Option<String>,
+    /// The region this edge claims to be in when a request names none.
+    pub default_region: String,
+    /// Account id used in ARNs.
+    pub account_id: String,
+    /// The edge's own address (`127.0.0.1:PORT`), for app URLs served by the edge.
+    pub edge_addr: String,
+}
