@@ -1,11 +1,13 @@
-//! Placeholder: replaced by the owner of this command.
+//! Placeholder: replaced by the owner of this command (Route A, Elastic Beanstalk).
 
 use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DeployCommand {
-    /// Not built yet.
+    /// Route A: Elastic Beanstalk (not built yet).
     Eb,
+    /// Route B: App Runner (build, push, deploy).
+    Apprunner(crate::cmd_apprunner::DeployArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -20,8 +22,11 @@ pub enum EbCommand {
     Status,
 }
 
-pub fn run_deploy(_cmd: DeployCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    match cmd {
+        DeployCommand::Eb => Ok(Exit::Failure),
+        DeployCommand::Apprunner(args) => crate::cmd_apprunner::deploy(args, global, r),
+    }
 }
 pub fn run_rollback(_cmd: RollbackCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
     Ok(Exit::Failure)
