@@ -1,0 +1,193 @@
+//! The validated, defaults-applied configuration that the rest of deploykit consumes.
+//! Every value here has already passed validation; consumers never re-check names.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Problem;
+
+/// A loaded and validated deploy.toml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was loaded from (as given).
+    pub path: PathBuf,
+    /// The target used when none is named: `default_target`, else `local`.
+    pub default_target: String,
+    /// Every target, fully resolved (top-level sections merged with the target's overrides).
+    pub targets: BTreeMap<String, ResolvedTarget>,
+    /// Things that are allowed but probably wrong (FLASK_ENV, backups outside 7-14 days, ...).
+    pub warnings: Vec<Problem>,
+}
+
+/// One target with its overrides merged in and defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedTarget {
+    pub name: String,
+    pub region: String,
+    /// Named AWS profile; `None` uses the default credential chain (env, SSO, web identity).
+    pub profile: Option<String>,
+    /// Endpoint override for every AWS service (the local cloud for `local = true`).
+    pub endpoint_url: Option<String>,
+    /// `true`: dummy credentials and loopback-only endpoints (the local cloud). A non-local
+    /// target never gets dummy credentials.
+    pub local: bool,
+    /// Address the tool connects to for app health checks instead of resolving the app's
+    /// host name (like `curl --resolve`); the local cloud's edge for `local`.
+    pub http_resolve: Option<SocketAddr>,
+    /// The 12-digit AWS account the target is expected to be, when pinned.
+    pub account_id: Option<String>,
+    pub app: App,
+    pub eb: Eb,
+    pub apprunner: AppRunner,
+    pub database: Database,
+    /// Plain environment variables (never secrets; validation refuses secret-looking values).
+    pub env: BTreeMap<String, String>,
+    /// Environment variables whose values live in Secrets Manager.
+    pub secrets: BTreeMap<String, SecretRef>,
+}
+
+/// `[app]`: the application being deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub name: String,
+    /// App source directory, relative paths resolved against deploy.toml's directory.
+    pub path: PathBuf,
+    /// HTTP path that answers 200 when the app and its database are up.
+    pub health_path: String,
+    /// Port the app listens on behind the EB proxy (8000 on the EB Python platform).
+    pub port: u16,
+}
+
+/// `[eb]`: Route A, Elastic Beanstalk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eb {
+    pub application: String,
+    pub environment: String,
+    pub instance_type: String,
+    /// Pinned platform ARN or solution stack; `None` = latest Python on Amazon Linux 2023.
+    pub platform: Option<String>,
+    pub service_role: Option<String>,
+    pub instance_profile: Option<String>,
+    /// Bucket for source bundles; `None` = the EB storage bucket (CreateStorageLocation).
+    pub bucket: Option<String>,
+    pub deployment_policy: DeploymentPolicy,
+    pub enhanced_health: bool,
+    pub log_streaming: bool,
+    pub log_retention_days: u32,
+    /// Application versions kept by the lifecycle policy and `eb prune`.
+    pub keep_versions: u32,
+    /// Bound on waiting for the environment.
+    pub timeout: Duration,
+    /// Check the environment URL's health path after deploy.
+    pub health_check: bool,
+}
+
+/// EB `DeploymentPolicy` option values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentPolicy {
+    AllAtOnce,
+    Rolling,
+    RollingWithAdditionalBatch,
+    Immutable,
+    TrafficSplitting,
+}
+
+impl DeploymentPolicy {
+    /// The option value as EB spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentPolicy::AllAtOnce => "AllAtOnce",
+            DeploymentPolicy::Rolling => "Rolling",
+            DeploymentPolicy::RollingWithAdditionalBatch => "RollingWithAdditionalBatch",
+            DeploymentPolicy::Immutable => "Immutable",
+            DeploymentPolicy::TrafficSplitting => "TrafficSplitting",
+        }
+    }
+}
+
+/// `[apprunner]`: Route B, App Runner (and the container settings shared with ECS Express).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRunner {
+    pub service: String,
+    /// ECR repository name.
+    pub repository: String,
+    pub access_role_arn: Option<String>,
+    pub port: u16,
+    /// App Runner spelling: `0.25 vCPU`, `0.5 vCPU`, `1 vCPU`, `2 vCPU`, `4 vCPU`.
+    pub cpu: String,
+    /// App Runner spelling: `0.5 GB` ... `12 GB`, valid for the chosen cpu.
+    pub memory: String,
+    pub health_path: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub vpc_connector: Option<VpcConnector>,
+    pub scan_on_push: bool,
+    pub tag_mutability: TagMutability,
+    /// Images kept by the ECR lifecycle policy.
+    pub keep_images: u32,
+    /// Image platform, `linux/amd64` (default) or `linux/arm64`.
+    pub platform: String,
+    pub timeout: Duration,
+}
+
+/// VPC egress for the service (needed to reach RDS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcConnector {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// ECR image tag mutability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagMutability {
+    Immutable,
+    Mutable,
+}
+
+impl TagMutability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagMutability::Immutable => "IMMUTABLE",
+            TagMutability::Mutable => "MUTABLE",
+        }
+    }
+}
+
+/// `[database]`: the RDS PostgreSQL instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub instance: String,
+    /// Major (or major.minor) PostgreSQL version, e.g. `16`.
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage_gb: u32,
+    /// Storage autoscaling ceiling; `None` disables autoscaling.
+    pub max_allocated_storage_gb: Option<u32>,
+    pub backup_retention_days: u32,
+    pub db_name: String,
+    pub username: String,
+    /// Security group of the app (EB instances or the VPC connector) allowed in on 5432.
+    pub app_security_group: Option<String>,
+    pub subnet_group: Option<String>,
+    pub subnets: Vec<String>,
+    pub deletion_protection: bool,
+    pub snapshot_before_deploy: bool,
+    pub multi_az: bool,
+    pub timeout: Duration,
+}
+
+/// A reference to a Secrets Manager secret, never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    /// Secret name (`budgetsync/db-url`) or full ARN.
+    pub secret: String,
+}
+
+impl SecretRef {
+    /// Whether `secret` is a full ARN rather than a name.
+    pub fn is_arn(&self) -> bool {
+        self.secret.starts_with("arn:")
+    }
+}

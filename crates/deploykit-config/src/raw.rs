@@ -1,0 +1,159 @@
+//! The deploy.toml schema as serde sees it: every field optional and spanned, unknown keys
+//! refused. Defaults and rules are applied afterwards in `resolve`, so that every problem is
+//! collected, located and explained, not just the first.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub(crate) type Opt<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub app: Option<RawApp>,
+    pub default_target: Opt<String>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, RawTarget>,
+    #[serde(default)]
+    pub eb: RawEb,
+    #[serde(default)]
+    pub apprunner: RawAppRunner,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, RawSecret>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApp {
+    pub name: Opt<String>,
+    pub path: Opt<String>,
+    pub health_path: Opt<String>,
+    pub port: Opt<u16>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub region: Opt<String>,
+    pub profile: Opt<String>,
+    pub endpoint_url: Opt<String>,
+    pub local: Opt<bool>,
+    pub http_resolve: Opt<String>,
+    pub account_id: Opt<String>,
+    #[serde(default)]
+    pub eb: RawEb,
+    #[serde(default)]
+    pub apprunner: RawAppRunner,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, RawSecret>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEb {
+    pub application: Opt<String>,
+    pub environment: Opt<String>,
+    pub instance_type: Opt<String>,
+    pub platform: Opt<String>,
+    pub service_role: Opt<String>,
+    pub instance_profile: Opt<String>,
+    pub bucket: Opt<String>,
+    pub deployment_policy: Opt<String>,
+    pub enhanced_health: Opt<bool>,
+    pub log_streaming: Opt<bool>,
+    pub log_retention_days: Opt<u32>,
+    pub keep_versions: Opt<u32>,
+    pub timeout: Opt<String>,
+    pub health_check: Opt<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAppRunner {
+    pub service: Opt<String>,
+    pub repository: Opt<String>,
+    pub access_role_arn: Opt<String>,
+    pub port: Opt<u16>,
+    pub cpu: Opt<String>,
+    pub memory: Opt<String>,
+    pub health_path: Opt<String>,
+    pub min_size: Opt<u32>,
+    pub max_size: Opt<u32>,
+    pub vpc_connector: Opt<RawVpcConnector>,
+    pub scan_on_push: Opt<bool>,
+    pub tag_mutability: Opt<String>,
+    pub keep_images: Opt<u32>,
+    pub platform: Opt<String>,
+    pub timeout: Opt<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVpcConnector {
+    #[serde(default)]
+    pub subnets: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub security_groups: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    pub instance: Opt<String>,
+    pub engine_version: Opt<String>,
+    pub instance_class: Opt<String>,
+    pub allocated_storage_gb: Opt<u32>,
+    pub max_allocated_storage_gb: Opt<u32>,
+    pub backup_retention_days: Opt<u32>,
+    pub db_name: Opt<String>,
+    pub username: Opt<String>,
+    pub app_security_group: Opt<String>,
+    pub subnet_group: Opt<String>,
+    pub subnets: Opt<Vec<Spanned<String>>>,
+    pub deletion_protection: Opt<bool>,
+    pub snapshot_before_deploy: Opt<bool>,
+    pub multi_az: Opt<bool>,
+    pub timeout: Opt<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecret {
+    pub secret: Spanned<String>,
+}
+
+/// Field-by-field override: a field set in `over` wins, otherwise `base`'s value is kept.
+macro_rules! merge_fields {
+    ($ty:ident { $($f:ident),* $(,)? }) => {
+        impl $ty {
+            pub(crate) fn merged(&self, over: &$ty) -> $ty {
+                $ty { $($f: over.$f.clone().or_else(|| self.$f.clone()),)* }
+            }
+        }
+    };
+}
+
+merge_fields!(RawEb {
+    application, environment, instance_type, platform, service_role, instance_profile, bucket,
+    deployment_policy, enhanced_health, log_streaming, log_retention_days, keep_versions,
+    timeout, health_check,
+});
+merge_fields!(RawAppRunner {
+    service, repository, access_role_arn, port, cpu, memory, health_path, min_size, max_size,
+    vpc_connector, scan_on_push, tag_mutability, keep_images, platform, timeout,
+});
+merge_fields!(RawDatabase {
+    instance, engine_version, instance_class, allocated_storage_gb, max_allocated_storage_gb,
+    backup_retention_days, db_name, username, app_security_group, subnet_group, subnets,
+    deletion_protection, snapshot_before_deploy, multi_az, timeout,
+});
