@@ -42,6 +42,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     _configure_logging()
     app = Flask(__name__)
     app.config.from_mapping(load_config(os.environ, config_overrides))
+    app.json.sort_keys = False  # keep fields in the order the API documents them
 
     db.init_app(app)
     # Absolute directory: `flask db ...` works from any working directory.

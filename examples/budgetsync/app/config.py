@@ -143,7 +143,6 @@ def load_config(
         "AWS_REGION": raw.get("AWS_REGION") or DEFAULT_REGION,
         "AWS_ENDPOINT_URL": raw.get("AWS_ENDPOINT_URL") or None,
         "MAX_CONTENT_LENGTH": max_upload,
-        "JSON_SORT_KEYS": False,
     }
     # Anything else the caller overrode (Flask or extension settings) passes through.
     for key, value in overrides.items():
