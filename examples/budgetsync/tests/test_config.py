@@ -8,6 +8,7 @@ from sqlalchemy import make_url
 from app import ConfigError, create_app, normalize_database_url
 from app.config import load_config
 from app.extensions import db
+from app.storage import make_s3_client
 
 DB = "postgresql://user:pw@127.0.0.1:5432/budgetsync"
 
@@ -73,6 +74,16 @@ def test_production_config_from_environment(monkeypatch):
     assert app.config["AWS_REGION"] == "eu-west-1"
     assert app.config["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert not app.debug and not app.testing
+    client = make_s3_client(app)
+    assert client.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert client.meta.region_name == "eu-west-1"
+
+
+def test_s3_client_uses_regional_aws_endpoint_without_override(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": DB, "AWS_REGION": "eu-west-1"})
+    assert app.config["AWS_ENDPOINT_URL"] is None
+    assert make_s3_client(app).meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
 
 
 def test_s3_specific_endpoint_wins():
