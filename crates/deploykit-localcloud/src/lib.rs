@@ -1,1 +1,115 @@
-//! The offline AWS: one loopback edge answering Elastic Beanstalk and App Runner, forwarding the rest to moto.
+//! The offline AWS: one loopback edge answering Elastic Beanstalk and App Runner, forwarding the
+//! rest to moto.
+//!
+//! # The edge
+//!
+//! [`Edge::start`] binds one HTTP/1.1 endpoint (use `127.0.0.1:0` in tests) and routes every
+//! request, in this order:
+//!
+//! 1. **App traffic** — a `Host` ending in `.elasticbeanstalk.localhost` is answered by the
+//!    Elastic Beanstalk environment with that CNAME (`<env>.<region>.elasticbeanstalk.localhost`),
+//!    a `Host` ending in `.awsapprunner.localhost` by the App Runner service. Connect to
+//!    [`Edge::addr`] and send that `Host` header (like `curl --resolve`).
+//! 2. **Admin** — unsigned requests under `/_localcloud/` (see [`AdminClient`]):
+//!    - `GET  /_localcloud/health` → [`Health`]
+//!    - `POST /_localcloud/faults` with a [`FaultRequest`]
+//!    - `POST /_localcloud/fail-next-deploy` with `{"name": "<env or service>", "count": 1}`
+//!    - `POST /_localcloud/time-scale` with `{"scale": 150.0}`
+//!    - `POST /_localcloud/reset` — forget every EB/App Runner resource and every fault.
+//! 3. **Signed AWS requests** — routed by the service in the SigV4 credential scope
+//!    (`Credential=AKID/<date>/<region>/<service>/aws4_request`): `elasticbeanstalk` (query
+//!    protocol) and `apprunner` (JSON 1.0) are emulated here, `ecr`'s `GetAuthorizationToken`
+//!    points at the local registry, everything else goes to moto.
+//! 4. **Anything else** (presigned or unsigned S3 included) is forwarded to moto unchanged,
+//!    bodies streamed both ways. Without a moto URL the edge answers `503` with the
+//!    `x-localcloud-error: moto-not-configured` header.
+//!
+//! Faults queued on the admin path are applied before dispatch in each protocol's real wire
+//! format (EB `Throttling`, App Runner `ThrottlingException`, S3 `SlowDown`, ...).
+//!
+//! Time is scaled: with `time_scale = 300.0`, Elastic Beanstalk's five-minute launch takes one
+//! second. State advances lazily when requests arrive; nothing runs in the background.
+
+pub mod admin;
+mod apprunner;
+pub mod core;
+mod eb;
+mod ecr;
+mod edge;
+mod faults;
+mod forward;
+mod sigv4;
+mod xml;
+
+use std::net::SocketAddr;
+
+pub use admin::{AdminClient, FaultKind, FaultRequest, Health};
+pub use edge::{Edge, serve};
+
+/// How to start an [`Edge`].
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Where to listen. `127.0.0.1:0` picks a free port (tests); read it back with [`Edge::addr`].
+    pub bind: SocketAddr,
+    /// moto server base URL (`http://127.0.0.1:PORT`). `None`: forwarded requests get a 503 and
+    /// EB operations that need S3 fail.
+    pub moto_url: Option<String>,
+    /// The local registry ECR's `GetAuthorizationToken` points at.
+    pub registry: Option<core::RegistryConfig>,
+    /// Service-time speed-up (`300.0`: five service minutes pass in one real second).
+    pub time_scale: f64,
+    /// Elastic Beanstalk application-version quota per region (AWS default 1000).
+    pub eb_version_quota: u32,
+    /// Region assumed when a request names none.
+    pub region: String,
+    /// Account id in ARNs and the EB storage bucket name.
+    pub account_id: String,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            moto_url: None,
+            registry: None,
+            time_scale: 1.0,
+            eb_version_quota: 1000,
+            region: "us-east-1".to_string(),
+            account_id: "000000000000".to_string(),
+        }
+    }
+}
+
+/// Everything that can go wrong starting, running or talking to the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalCloudError {
+    #[error("cannot bind the localcloud edge to {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid moto URL {url:?}: {reason}")]
+    MotoUrl { url: String, reason: String },
+    #[error("invalid localcloud edge URL {url:?}: {reason}")]
+    EdgeUrl { url: String, reason: String },
+    #[error("admin request {what} to {url} failed: {reason}")]
+    AdminRequest {
+        what: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("admin request {what} to {url} answered HTTP {status}: {body}")]
+    AdminStatus {
+        what: &'static str,
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("admin request {what} to {url} did not answer within {secs} s")]
+    AdminTimeout {
+        what: &'static str,
+        url: String,
+        secs: u64,
+    },
+}

@@ -1,0 +1,412 @@
+//! The HTTP edge: accept loop, routing, fault injection.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::apprunner::AppRunner;
+use crate::core::{Clock, Ctx, Fault, Faults};
+use crate::eb::Eb;
+use crate::faults;
+use crate::forward::{Moto, moto_failure};
+use crate::{EdgeConfig, LocalCloudError, admin, ecr, sigv4};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every response body the edge sends: emulator answers and moto's streamed bodies.
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
+
+/// Largest request body an emulated service accepts (the real APIs cap far lower).
+const MAX_API_BODY: usize = 8 * 1024 * 1024;
+/// How long open connections get to finish when the edge shuts down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn boxed(resp: Response<Full<Bytes>>) -> Response<Body> {
+    resp.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
+/// Returned by the service to make hyper close the connection without answering.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// State shared by every connection of one edge.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub ctx: Ctx,
+    pub moto: Option<Moto>,
+    eb_version_quota: u32,
+    eb: RwLock<Arc<Eb>>,
+    apprunner: RwLock<Arc<AppRunner>>,
+}
+
+impl Shared {
+    fn new(cfg: &EdgeConfig, addr: SocketAddr) -> Result<Self, LocalCloudError> {
+        let moto = cfg.moto_url.as_deref().map(Moto::new).transpose()?;
+        let ctx = Ctx {
+            clock: Clock::new(cfg.time_scale),
+            faults: Faults::default(),
+            registry: cfg.registry.clone(),
+            moto_url: cfg.moto_url.clone(),
+            default_region: cfg.region.clone(),
+            account_id: cfg.account_id.clone(),
+            edge_addr: addr.to_string(),
+        };
+        let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
+        let apprunner = AppRunner::new(ctx.clone());
+        Ok(Self {
+            ctx,
+            moto,
+            eb_version_quota: cfg.eb_version_quota,
+            eb: RwLock::new(Arc::new(eb)),
+            apprunner: RwLock::new(Arc::new(apprunner)),
+        })
+    }
+
+    fn eb(&self) -> Arc<Eb> {
+        self.eb.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn apprunner(&self) -> Arc<AppRunner> {
+        self.apprunner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Forgets every emulated resource and queued fault (time scale is kept).
+    pub(crate) fn reset(&self) {
+        self.ctx.faults.clear();
+        let eb = Eb::new(self.ctx.clone(), self.moto.clone(), self.eb_version_quota);
+        *self.eb.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(eb);
+        let ar = AppRunner::new(self.ctx.clone());
+        *self.apprunner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ar);
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, DropConnection> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+
+        // 1. App traffic, by Host.
+        if let Some(host) = host_of(&req) {
+            let path = req.uri().path().to_string();
+            if host.ends_with(".elasticbeanstalk.localhost") {
+                return Ok(boxed(self.eb().serve_app(&host, &path)));
+            }
+            if host.ends_with(".awsapprunner.localhost") {
+                return Ok(boxed(self.apprunner().serve_app(&host, &path).await));
+            }
+        }
+
+        let scope = sigv4::scope(req.headers(), req.uri().query());
+
+        // 2. Admin path (unsigned only).
+        let Some(scope) = scope else {
+            if req.uri().path().starts_with(admin::ADMIN_PREFIX) {
+                let method = req.method().clone();
+                let path = req.uri().path().to_string();
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                return Ok(boxed(admin::handle(self, &method, &path, body).await));
+            }
+            return Ok(self.forward(req, &request_id).await);
+        };
+
+        // 3. Faults, in the addressed service's wire format.
+        let protocol = faults::protocol_for(&scope.service);
+        if let Some(fault) = self.ctx.faults.take(&scope.service) {
+            match fault {
+                Fault::Throttle { .. } => {
+                    return Ok(boxed(faults::throttle(protocol, &request_id)));
+                }
+                Fault::ServerError { status, .. } => {
+                    let status =
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    return Ok(boxed(faults::server_error(protocol, status, &request_id)));
+                }
+                Fault::Latency { delay, .. } => tokio::time::sleep(delay).await,
+                Fault::Drop { .. } => return Err(DropConnection),
+            }
+        }
+
+        // 4. Dispatch by service.
+        let region = if scope.region.is_empty() || scope.region == "*" {
+            self.ctx.default_region.clone()
+        } else {
+            scope.region.clone()
+        };
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match scope.service.as_str() {
+            "elasticbeanstalk" => {
+                let query = req.uri().query().unwrap_or("").to_string();
+                let method = req.method().clone();
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                let mut params: Vec<(String, String)> =
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .into_owned()
+                        .collect();
+                if method == Method::POST {
+                    params.extend(url::form_urlencoded::parse(&body).into_owned());
+                }
+                Ok(boxed(self.eb().handle(&region, params, &request_id).await))
+            }
+            "apprunner" => {
+                let Some(op) = target.as_deref().and_then(|t| t.strip_prefix("AppRunner.")) else {
+                    return Ok(boxed(faults::json_error(
+                        StatusCode::BAD_REQUEST,
+                        "UnknownOperationException",
+                        "App Runner requests need an X-Amz-Target of AppRunner.<Operation>",
+                        &request_id,
+                    )));
+                };
+                let op = op.to_string();
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                Ok(boxed(self.apprunner().handle(&op, body).await))
+            }
+            "ecr"
+                if target.as_deref()
+                    == Some("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken") =>
+            {
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                Ok(boxed(ecr::get_authorization_token(&self.ctx, body).await))
+            }
+            _ => Ok(self.forward(req, &request_id).await),
+        }
+    }
+
+    async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+        match &self.moto {
+            Some(moto) => moto.forward(req, request_id).await,
+            None => moto_failure(
+                "moto-not-configured",
+                &format!(
+                    "no moto server configured for this edge; cannot forward {} {}",
+                    req.method(),
+                    req.uri().path()
+                ),
+                request_id,
+            ),
+        }
+    }
+}
+
+/// The `Host` header without its port, lowercased.
+fn host_of<B>(req: &Request<B>) -> Option<String> {
+    let raw = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host())?;
+    let host = match raw.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => raw,
+    };
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
+    match Limited::new(body, MAX_API_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => {
+            let mut resp = Response::new(Full::new(Bytes::from(format!(
+                "localcloud: cannot read request body: {e}\n"
+            ))));
+            *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            Err(resp)
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else {
+                    // Out of file descriptors or similar: back off briefly instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let shared = shared.clone();
+                let mut stop = shutdown.clone();
+                conns.spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { shared.handle(req).await }
+                    });
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
+}
+
+async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr), LocalCloudError> {
+    let listener = TcpListener::bind(cfg.bind)
+        .await
+        .map_err(|source| LocalCloudError::Bind {
+            addr: cfg.bind,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| LocalCloudError::Bind {
+            addr: cfg.bind,
+            source,
+        })?;
+    let shared = Arc::new(Shared::new(cfg, addr)?);
+    Ok((listener, shared, addr))
+}
+
+/// A running edge, serving on a background task of the current Tokio runtime.
+///
+/// Dropping it stops accepting connections; [`Edge::shutdown`] also waits for open ones.
+#[derive(Debug)]
+pub struct Edge {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Edge {
+    /// Binds `cfg.bind` and starts serving. Fails if the address is taken or `moto_url` is not
+    /// an `http://HOST:PORT` URL.
+    pub async fn start(cfg: EdgeConfig) -> Result<Edge, LocalCloudError> {
+        let (listener, shared, addr) = bind(&cfg).await?;
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, shared, rx));
+        Ok(Edge {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (the real port when `bind` asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the endpoint URL for every AWS SDK client.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets open connections finish (at most five seconds), then returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), task).await;
+        }
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Serves an edge until `shutdown` completes, then drains connections (bounded) and returns.
+/// This is the long-running process behind `cargo xtask local up`.
+pub async fn serve(
+    cfg: EdgeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LocalCloudError> {
+    let (listener, shared, _addr) = bind(&cfg).await?;
+    let (stop, rx) = watch::channel(false);
+    let server = accept_loop(listener, shared, rx);
+    tokio::pin!(server);
+    tokio::select! {
+        _ = server.as_mut() => {}
+        _ = shutdown => {
+            let _ = stop.send(true);
+            server.await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_strips_port_and_case() {
+        let cases = [
+            (
+                "App.us-east-1.elasticbeanstalk.localhost:4566",
+                "app.us-east-1.elasticbeanstalk.localhost",
+            ),
+            ("127.0.0.1:80", "127.0.0.1"),
+            ("example.com.", "example.com"),
+            ("[::1]:8080", "[::1]"),
+        ];
+        for (raw, want) in cases {
+            let req = Request::builder().header("host", raw).body(()).unwrap();
+            assert_eq!(host_of(&req).as_deref(), Some(want), "{raw}");
+        }
+    }
+}
