@@ -1,1 +1,312 @@
-//! The one place that builds an SdkConfig for a target, and classifies AWS errors.
+//! The one place that builds an [`SdkConfig`] for a target, and classifies AWS errors.
+//!
+//! * [`sdk_config`] turns a plain [`TargetAws`] into an `SdkConfig`: region, profile, endpoint
+//!   override, standard-mode retries, timeouts. A `local` target gets static dummy credentials
+//!   and may only talk to a loopback endpoint; every other target uses the normal credential
+//!   chain (profile, SSO, environment, web identity) and never dummy credentials.
+//! * [`classify`] sorts any `SdkError` into an [`ErrorKind`] using the SDK's error variants and
+//!   the service's error code, never the message text; [`hint`] says what to do next.
+
+mod classify;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+pub use classify::{Classified, ErrorKind, classify, hint};
+
+/// Access key id and secret key of the local target's dummy credentials.
+pub const LOCAL_ACCESS_KEY: &str = "test";
+/// Provider name attached to the dummy credentials, visible in SDK debug output.
+pub const LOCAL_PROVIDER_NAME: &str = "deploykit-local-dummy";
+/// Environment variable consulted for a local target without `endpoint_url`.
+pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
+
+/// Everything needed to reach AWS (or the local cloud) for one target. Plain data, so that
+/// crates and tests build it without a deploy.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAws {
+    pub region: String,
+    /// Named profile; `None` uses `AWS_PROFILE` or `default` through the normal chain.
+    pub profile: Option<String>,
+    /// Endpoint override for every service. Required for a local target (or `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Dummy credentials and loopback-only endpoints.
+    pub local: bool,
+    /// Attempts per operation in standard retry mode (1 = no retries).
+    pub max_attempts: u32,
+    /// Bound on one operation, retries included.
+    pub operation_timeout: Duration,
+    /// Bound on establishing a connection.
+    pub connect_timeout: Duration,
+}
+
+impl TargetAws {
+    /// Defaults: 5 attempts, 5 minute operation timeout, 10 second connect timeout.
+    pub fn new(region: impl Into<String>) -> Self {
+        TargetAws {
+            region: region.into(),
+            profile: None,
+            endpoint_url: None,
+            local: false,
+            max_attempts: 5,
+            operation_timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The local cloud at `endpoint_url` with dummy credentials.
+    pub fn local(region: impl Into<String>, endpoint_url: impl Into<String>) -> Self {
+        TargetAws { local: true, endpoint_url: Some(endpoint_url.into()), ..TargetAws::new(region) }
+    }
+}
+
+impl From<&deploykit_config::ResolvedTarget> for TargetAws {
+    fn from(t: &deploykit_config::ResolvedTarget) -> Self {
+        TargetAws {
+            profile: if t.local { None } else { t.profile.clone() },
+            endpoint_url: t.endpoint_url.clone(),
+            local: t.local,
+            ..TargetAws::new(t.region.clone())
+        }
+    }
+}
+
+/// Errors building an AWS configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error(
+        "the local target has no endpoint: neither `endpoint_url` in deploy.toml nor {ENDPOINT_ENV} is set\n  fix: set `endpoint_url = \"http://127.0.0.1:4566\"` under the local target and start the local cloud"
+    )]
+    LocalEndpointMissing,
+    #[error(
+        "refusing endpoint `{url}` for a local target: host `{host}` is not a loopback address, and local targets use dummy credentials that must never leave this machine\n  fix: point endpoint_url at 127.0.0.1/localhost, or use a non-local target with real credentials"
+    )]
+    NotLoopback { url: String, host: String },
+    #[error("endpoint `{url}` is not a usable URL: {reason}\n  fix: write it like `http://127.0.0.1:4566`")]
+    InvalidEndpoint { url: String, reason: String },
+    #[error("region `{region}` is not an AWS region code\n  fix: set the target's region, e.g. `us-east-1`")]
+    InvalidRegion { region: String },
+    #[error("{field} is {value}; it must be at least {min}\n  fix: raise {field}")]
+    InvalidSetting { field: &'static str, value: String, min: String },
+}
+
+/// Where the credentials of a target come from. Decided without touching any provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsSource {
+    /// Static `test`/`test` keys; local targets only.
+    LocalDummy,
+    /// The SDK's default chain (profile, SSO, environment, web identity, container, IMDS).
+    DefaultChain,
+}
+
+/// The credentials source a target gets: dummy keys exactly when it is local.
+pub fn credentials_source(t: &TargetAws) -> CredentialsSource {
+    if t.local { CredentialsSource::LocalDummy } else { CredentialsSource::DefaultChain }
+}
+
+/// Refuses any URL whose host is not loopback (127.0.0.0/8, ::1, `localhost`).
+pub fn ensure_loopback(url: &str) -> Result<(), AwsError> {
+    let parsed = parse_endpoint(url)?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if loopback {
+        Ok(())
+    } else {
+        Err(AwsError::NotLoopback {
+            url: url.to_owned(),
+            host: parsed.host_str().unwrap_or("").to_owned(),
+        })
+    }
+}
+
+fn parse_endpoint(url: &str) -> Result<url::Url, AwsError> {
+    let invalid = |reason: String| AwsError::InvalidEndpoint { url: url.to_owned(), reason };
+    let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(format!("scheme `{}` is not http or https", parsed.scheme())));
+    }
+    if parsed.host().is_none() {
+        return Err(invalid("it has no host".to_owned()));
+    }
+    Ok(parsed)
+}
+
+/// Builds the SDK configuration for a target. Touches no network: credentials are resolved
+/// lazily by the first call that needs them.
+pub async fn sdk_config(t: &TargetAws) -> Result<SdkConfig, AwsError> {
+    let env_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|s| !s.is_empty());
+    Ok(loader(t, env_endpoint, None)?.load().await)
+}
+
+/// The loader for `t`, with the endpoint environment variable and profile files passed in so
+/// that tests control them.
+fn loader(
+    t: &TargetAws,
+    env_endpoint: Option<String>,
+    profile_files: Option<aws_config::profile::profile_file::ProfileFiles>,
+) -> Result<aws_config::ConfigLoader, AwsError> {
+    if deploykit_config::rules::region(&t.region).is_err() {
+        return Err(AwsError::InvalidRegion { region: t.region.clone() });
+    }
+    if t.max_attempts == 0 {
+        return Err(AwsError::InvalidSetting { field: "max_attempts", value: "0".into(), min: "1".into() });
+    }
+    for (field, d) in [("operation_timeout", t.operation_timeout), ("connect_timeout", t.connect_timeout)] {
+        if d.is_zero() {
+            return Err(AwsError::InvalidSetting { field, value: "0s".into(), min: "1ms".into() });
+        }
+    }
+
+    let mut l = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(t.region.clone()))
+        .retry_config(RetryConfig::standard().with_max_attempts(t.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(t.connect_timeout)
+                .operation_timeout(t.operation_timeout)
+                .build(),
+        );
+    if let Some(files) = profile_files {
+        l = l.profile_files(files);
+    }
+    match credentials_source(t) {
+        CredentialsSource::LocalDummy => {
+            let endpoint = t
+                .endpoint_url
+                .clone()
+                .or(env_endpoint)
+                .ok_or(AwsError::LocalEndpointMissing)?;
+            ensure_loopback(&endpoint)?;
+            let dummy = Credentials::new(LOCAL_ACCESS_KEY, LOCAL_ACCESS_KEY, None, None, LOCAL_PROVIDER_NAME);
+            l = l.credentials_provider(dummy).endpoint_url(endpoint);
+        }
+        CredentialsSource::DefaultChain => {
+            if let Some(p) = &t.profile {
+                l = l.profile_name(p);
+            }
+            if let Some(e) = &t.endpoint_url {
+                parse_endpoint(e)?;
+                l = l.endpoint_url(e);
+            }
+        }
+    }
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+    use aws_credential_types::provider::ProvideCredentials;
+
+    #[test]
+    fn loopback_guard() {
+        let cases = [
+            ("http://127.0.0.1:4566", true),
+            ("http://127.1.2.3:4566/", true),
+            ("http://localhost:4566", true),
+            ("http://LOCALHOST", true),
+            ("http://[::1]:4566", true),
+            ("https://s3.us-east-1.amazonaws.com", false),
+            ("http://10.0.0.5:4566", false),
+            ("http://localhost.evil.example", false),
+            ("http://0.0.0.0:4566", false),
+        ];
+        for (url, ok) in cases {
+            assert_eq!(ensure_loopback(url).is_ok(), ok, "{url}");
+        }
+        assert!(matches!(ensure_loopback("ftp://127.0.0.1"), Err(AwsError::InvalidEndpoint { .. })));
+        assert!(matches!(ensure_loopback("not a url"), Err(AwsError::InvalidEndpoint { .. })));
+    }
+
+    #[tokio::test]
+    async fn local_target_refuses_remote_endpoints() {
+        let remote = TargetAws::local("us-east-1", "https://elasticbeanstalk.us-east-1.amazonaws.com");
+        let err = sdk_config(&remote).await.unwrap_err();
+        assert!(matches!(err, AwsError::NotLoopback { ref host, .. } if host == "elasticbeanstalk.us-east-1.amazonaws.com"));
+        assert!(err.to_string().contains("fix:"));
+
+        // A remote endpoint from the environment is refused as well.
+        let no_endpoint = TargetAws { endpoint_url: None, ..TargetAws::local("us-east-1", "") };
+        let err = loader(&no_endpoint, Some("http://203.0.113.9:4566".into()), None).unwrap_err();
+        assert!(matches!(err, AwsError::NotLoopback { .. }));
+        let err = loader(&no_endpoint, None, None).unwrap_err();
+        assert!(matches!(err, AwsError::LocalEndpointMissing));
+        assert!(loader(&no_endpoint, Some("http://127.0.0.1:4566".into()), None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn local_target_gets_dummy_credentials_and_endpoint() {
+        let t = TargetAws::local("us-east-1", "http://127.0.0.1:4566");
+        assert_eq!(credentials_source(&t), CredentialsSource::LocalDummy);
+        let cfg = sdk_config(&t).await.unwrap();
+        assert_eq!(cfg.endpoint_url(), Some("http://127.0.0.1:4566"));
+        assert_eq!(cfg.region().map(|r| r.as_ref()), Some("us-east-1"));
+        let creds = cfg.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        assert_eq!(creds.access_key_id(), LOCAL_ACCESS_KEY);
+        assert_eq!(creds.secret_access_key(), LOCAL_ACCESS_KEY);
+        let retry = cfg.retry_config().unwrap();
+        assert_eq!(retry.max_attempts(), 5);
+        let timeouts = cfg.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(300)));
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(10)));
+    }
+
+    #[tokio::test]
+    async fn non_local_target_never_gets_dummy_credentials() {
+        let t = TargetAws { profile: Some("budgetsync-dev".into()), ..TargetAws::new("us-east-1") };
+        assert_eq!(credentials_source(&t), CredentialsSource::DefaultChain);
+        // The chain reads this in-memory profile: static keys, so no network is touched.
+        let files = ProfileFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_contents(ProfileFileKind::Config, "[profile budgetsync-dev]\nregion = us-east-1\n")
+            .with_contents(
+                ProfileFileKind::Credentials,
+                "[budgetsync-dev]\naws_access_key_id = AKIDFROMPROFILE\naws_secret_access_key = fromprofile\n",
+            )
+            .build();
+        let cfg = loader(&t, None, Some(files)).unwrap().load().await;
+        assert_eq!(cfg.endpoint_url(), None);
+        let creds = cfg.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        assert_ne!(creds.access_key_id(), LOCAL_ACCESS_KEY);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            assert_eq!(creds.access_key_id(), "AKIDFROMPROFILE");
+        }
+    }
+
+    #[tokio::test]
+    async fn settings_are_validated() {
+        let bad_region = TargetAws::local("useast1", "http://127.0.0.1:4566");
+        assert!(matches!(sdk_config(&bad_region).await, Err(AwsError::InvalidRegion { .. })));
+        let zero = TargetAws { max_attempts: 0, ..TargetAws::local("us-east-1", "http://127.0.0.1:4566") };
+        assert!(matches!(sdk_config(&zero).await, Err(AwsError::InvalidSetting { field: "max_attempts", .. })));
+        let t = TargetAws { max_attempts: 2, operation_timeout: Duration::from_secs(7), ..TargetAws::local("eu-west-1", "http://localhost:4566") };
+        let cfg = sdk_config(&t).await.unwrap();
+        assert_eq!(cfg.retry_config().unwrap().max_attempts(), 2);
+        assert_eq!(cfg.timeout_config().unwrap().operation_timeout(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn from_resolved_target_drops_profile_for_local() {
+        let text = include_str!("../../../deploy.toml");
+        let config = deploykit_config::parse(text, std::path::Path::new("deploy.toml")).unwrap();
+        let local = TargetAws::from(&config.target(Some("local")).unwrap());
+        assert!(local.local);
+        assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+        let prod = TargetAws::from(&config.target(Some("prod")).unwrap());
+        assert!(!prod.local);
+        assert_eq!(prod.profile.as_deref(), Some("budgetsync-prod"));
+        assert_eq!(credentials_source(&prod), CredentialsSource::DefaultChain);
+    }
+}
