@@ -1,0 +1,699 @@
+//! The four processes of the local cloud: how each is installed, started, probed and stopped.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use deploykit_report::{Event, Reporter};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::procs::{self, Liveness, ProcRecord, Stopped};
+use super::{LocalState, Outcome, Paths, PgState, RegistryState, STATE_SCHEMA, UpOptions, health};
+use crate::{CliError, Exit};
+
+/// moto, pinned: the one version our edge and tests are checked against.
+pub const MOTO_VERSION: &str = "5.2.5";
+const PREFERRED_MOTO_PORT: u16 = 4567;
+const PREFERRED_REGISTRY_PORT: u16 = 4568;
+const PREFERRED_PG_PORT: u16 = 4569;
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Env var through which `up` hands the registry password to the edge process (never argv).
+pub const REGISTRY_PASSWORD_ENV: &str = "DEPLOYKIT_LOCAL_REGISTRY_PASSWORD";
+
+/// One process of the local cloud, in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Postgres,
+    Registry,
+    Moto,
+    Edge,
+}
+
+impl Part {
+    pub const ALL: [Part; 4] = [Part::Postgres, Part::Registry, Part::Moto, Part::Edge];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Postgres => "postgres",
+            Part::Registry => "registry",
+            Part::Moto => "moto",
+            Part::Edge => "edge",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Part> {
+        Part::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// `preferred` when free, else a free ephemeral port.
+fn pick_port(preferred: u16) -> Result<u16, CliError> {
+    if port_free(preferred) {
+        return Ok(preferred);
+    }
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| procs::io_err("finding a free loopback port", &e))
+}
+
+pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, CliError> {
+    let moto_port = pick_port(PREFERRED_MOTO_PORT)?;
+    let mut registry_port = pick_port(PREFERRED_REGISTRY_PORT)?;
+    while registry_port == moto_port {
+        registry_port = pick_port(0)?;
+    }
+    let mut pg_port = pick_port(PREFERRED_PG_PORT)?;
+    while pg_port == moto_port || pg_port == registry_port {
+        pg_port = pick_port(0)?;
+    }
+    Ok(LocalState {
+        schema: STATE_SCHEMA,
+        state_file: paths.state.clone(),
+        region: REGION.into(),
+        account_id: ACCOUNT_ID.into(),
+        time_scale: opts.time_scale,
+        edge_url: format!("http://127.0.0.1:{}", opts.edge_port),
+        edge_port: opts.edge_port,
+        moto_url: format!("http://127.0.0.1:{moto_port}"),
+        moto_port,
+        registry: RegistryState {
+            endpoint: format!("127.0.0.1:{registry_port}"),
+            port: registry_port,
+            username: "AWS".into(),
+            password: SecretString::from(String::new()),
+        },
+        pg: PgState {
+            host: "127.0.0.1".into(),
+            port: pg_port,
+            superuser: "postgres".into(),
+            database_url: format!("postgresql://postgres@127.0.0.1:{pg_port}/postgres"),
+            data_dir: paths.pg.join("data"),
+            socket_dir: paths.pg.join("sock"),
+            bin_dir: PathBuf::new(),
+        },
+        processes: Default::default(),
+    })
+}
+
+pub fn read_pid_file(paths: &Paths, part: Part) -> Option<ProcRecord> {
+    let text = fs::read_to_string(paths.pid_file(part)).ok()?;
+    let mut lines = text.lines();
+    Some(ProcRecord {
+        pid: lines.next()?.trim().parse().ok()?,
+        start_time: lines.next()?.trim().parse().ok()?,
+        marker: lines.next()?.to_string(),
+    })
+}
+
+fn record(paths: &Paths, state: &mut LocalState, part: Part, rec: &ProcRecord) -> Result<(), CliError> {
+    let path = paths.pid_file(part);
+    fs::write(&path, format!("{}\n{}\n{}\n", rec.pid, rec.start_time, rec.marker))
+        .map_err(|e| procs::io_err(&format!("writing {}", path.display()), &e))?;
+    state.processes.insert(part.name().to_string(), rec.clone());
+    state.save(paths)
+}
+
+/// Makes sure `part` runs and is healthy. `force` restarts it even when healthy (the edge,
+/// after the registry got a new password).
+pub fn ensure(
+    part: Part,
+    paths: &Paths,
+    state: &mut LocalState,
+    opts: &UpOptions,
+    force: bool,
+    r: &dyn Reporter,
+) -> Result<Outcome, CliError> {
+    let mut rec = read_pid_file(paths, part);
+    if rec.is_none() && part == Part::Postgres {
+        rec = adopt_postmaster(paths, state);
+    }
+    let outcome = match rec {
+        None => Outcome::Started,
+        Some(rec) => match rec.liveness() {
+            Liveness::Ours => match health(part, state) {
+                Ok(_) if !force => {
+                    r.report(Event::StepSkipped {
+                        step: format!("local-{}", part.name()),
+                        reason: format!("{} already running (pid {}) at {}", part.name(), rec.pid, endpoint(part, state)),
+                    });
+                    return Ok(Outcome::AlreadyRunning);
+                }
+                Ok(_) => {
+                    r.report(Event::info(format!("restarting {} (pid {}) to pick up the new registry credentials", part.name(), rec.pid)));
+                    stop(part, &rec, Some(state), r)?;
+                    Outcome::Restarted
+                }
+                Err(why) => {
+                    r.report(Event::warn(format!(
+                        "{} (pid {}) runs but is unhealthy ({why}); restarting it",
+                        part.name(),
+                        rec.pid
+                    )));
+                    stop(part, &rec, Some(state), r)?;
+                    Outcome::Restarted
+                }
+            },
+            Liveness::Gone => {
+                r.report(Event::warn(format!(
+                    "stale pid file for {}: pid {} is not running; starting a new one",
+                    part.name(),
+                    rec.pid
+                )));
+                Outcome::Restarted
+            }
+            Liveness::NotOurs(why) => {
+                r.report(Event::warn(format!("stale pid file for {}: {why}; starting a new one", part.name())));
+                Outcome::Restarted
+            }
+        },
+    };
+    let _ = fs::remove_file(paths.pid_file(part));
+    state.processes.remove(part.name());
+    match part {
+        Part::Postgres => start_postgres(paths, state, r)?,
+        Part::Registry => start_registry(paths, state, r)?,
+        Part::Moto => start_moto(paths, state, r)?,
+        Part::Edge => start_edge(paths, state, opts, r)?,
+    }
+    Ok(outcome)
+}
+
+/// Probes one part; Ok(detail) when healthy.
+pub fn health(part: Part, state: &LocalState) -> Result<String, String> {
+    match part {
+        Part::Postgres => {
+            let out = Command::new(state.pg.bin_dir.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &state.pg.port.to_string(), "-t", "3", "-U", "postgres"])
+                .output()
+                .map_err(|e| format!("running pg_isready: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if out.status.success() { Ok(text) } else { Err(format!("pg_isready: {text}")) }
+        }
+        Part::Registry => {
+            let code = health::get(state.registry.port, "/v2/")?;
+            if code != 401 && code != 200 {
+                return Err(format!("GET /v2/ answered {code}, expected 401 or 200"));
+            }
+            use base64::Engine;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                state.registry.username,
+                state.registry.password.expose_secret()
+            ));
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.registry.port));
+            match health::http(addr, "GET", "/v2/", &[("Authorization", format!("Basic {basic}"))], None)? {
+                (200, _) => Ok("v2 API answers; credentials accepted".into()),
+                (code, _) => Err(format!("GET /v2/ with our credentials answered {code}")),
+            }
+        }
+        Part::Moto => match health::get(state.moto_port, "/moto-api/")? {
+            200 => Ok("GET /moto-api/ answered 200".into()),
+            code => Err(format!("GET /moto-api/ answered {code}")),
+        },
+        Part::Edge => {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.edge_port));
+            match health::http(addr, "GET", "/_localcloud/health", &[], None)? {
+                (200, _) => Ok("GET /_localcloud/health answered 200".into()),
+                (code, body) => Err(format!("GET /_localcloud/health answered {code}: {}", body.trim())),
+            }
+        }
+    }
+}
+
+pub fn endpoint(part: Part, state: &LocalState) -> String {
+    match part {
+        Part::Postgres => state.pg.database_url.clone(),
+        Part::Registry => format!("http://{}", state.registry.endpoint),
+        Part::Moto => state.moto_url.clone(),
+        Part::Edge => state.edge_url.clone(),
+    }
+}
+
+/// Waits until `part` is healthy, failing early with its log when the process dies.
+fn wait_healthy(
+    part: Part,
+    state: &LocalState,
+    rec: &ProcRecord,
+    log: &Path,
+    bound: Duration,
+    r: &dyn Reporter,
+) -> Result<(), CliError> {
+    let start = Instant::now();
+    let mut last = Instant::now();
+    loop {
+        let h = health(part, state);
+        if h.is_ok() {
+            return Ok(());
+        }
+        if rec.liveness() != Liveness::Ours {
+            return Err(CliError::new(
+                Exit::Failure,
+                format!("{} exited right after starting; last lines of {}:\n{}", part.name(), log.display(), procs::tail(log, 20)),
+            )
+            .with_hint(format!("read {} for the whole log", log.display())));
+        }
+        if start.elapsed() >= bound {
+            return Err(CliError::new(
+                Exit::Timeout,
+                format!(
+                    "{} (pid {}) was not healthy within {}s: {}; last lines of {}:\n{}",
+                    part.name(),
+                    rec.pid,
+                    bound.as_secs(),
+                    h.err().unwrap_or_default(),
+                    log.display(),
+                    procs::tail(log, 20)
+                ),
+            )
+            .with_hint("run `cargo xtask local down` and try again; the log above says why it is stuck"));
+        }
+        if last.elapsed() >= Duration::from_secs(2) {
+            last = Instant::now();
+            r.report(Event::Waiting {
+                step: format!("local-{}", part.name()),
+                for_what: format!("{} to answer at {}", part.name(), endpoint(part, state)),
+                waited: start.elapsed(),
+                timeout: bound,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops one part: PostgreSQL through `pg_ctl stop` (falling back to signals), the rest with
+/// SIGTERM then SIGKILL, each only after checking the pid is still ours.
+pub fn stop(part: Part, rec: &ProcRecord, state: Option<&LocalState>, r: &dyn Reporter) -> Result<Stopped, CliError> {
+    if part == Part::Postgres && rec.liveness() == Liveness::Ours {
+        if let Some(s) = state {
+            let paths = Paths::new();
+            let mut cmd = pg_tool(&s.pg.bin_dir, "pg_ctl")?;
+            cmd.arg("-D").arg(&s.pg.data_dir).args(["-m", "fast", "-w", "-t", "30", "stop"]);
+            let log = paths.log_file("pg_ctl");
+            match procs::run_logged(&mut cmd, &log, "pg_ctl stop (PostgreSQL fast shutdown)", Duration::from_secs(40), false, r) {
+                Ok(()) if rec.liveness() != Liveness::Ours => return Ok(Stopped::Terminated),
+                Ok(()) => {}
+                Err(e) => r.report(Event::warn(format!("{}; falling back to signals", e.message))),
+            }
+        }
+    }
+    procs::stop(rec, part.name(), Duration::from_secs(10), r)
+}
+
+/// Adopts a postmaster that runs on our data directory although its pid file was lost.
+fn adopt_postmaster(paths: &Paths, state: &mut LocalState) -> Option<ProcRecord> {
+    let data = paths.pg.join("data");
+    let text = fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    let mut lines = text.lines();
+    let pid: u32 = lines.next()?.trim().parse().ok()?;
+    let port: u16 = lines.nth(2)?.trim().parse().ok()?;
+    let rec = ProcRecord::capture(pid, data.display().to_string())?;
+    if rec.liveness() != Liveness::Ours {
+        return None;
+    }
+    state.pg.port = port;
+    state.pg.database_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    if state.pg.bin_dir.as_os_str().is_empty() {
+        state.pg.bin_dir = pg_bin_dir().ok()?;
+    }
+    Some(rec)
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+fn pg_bin_dir() -> Result<PathBuf, CliError> {
+    if let Ok(dir) = std::env::var("DEPLOYKIT_PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut best: Option<(u32, PathBuf)> = None;
+    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
+        for e in entries.flatten() {
+            let v: Option<u32> = e.file_name().to_str().and_then(|s| s.parse().ok());
+            let bin = e.path().join("bin");
+            if let Some(v) = v.filter(|_| bin.join("initdb").exists())
+                && best.as_ref().is_none_or(|(b, _)| v > *b)
+            {
+                best = Some((v, bin));
+            }
+        }
+    }
+    if let Some((_, bin)) = best {
+        return Ok(bin);
+    }
+    if let Some(initdb) = which("initdb") {
+        return Ok(initdb.parent().map(Path::to_path_buf).unwrap_or_default());
+    }
+    Err(CliError::new(Exit::Failure, "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found")
+        .with_hint("install them (Debian: `apt-get install -y postgresql-15`) or set DEPLOYKIT_PG_BIN to the directory holding initdb"))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// uid and gid of the `postgres` account (PostgreSQL refuses to run as root).
+fn postgres_account() -> Result<(u32, u32), CliError> {
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&"postgres")).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+        })
+        .ok_or_else(|| {
+            CliError::new(Exit::Failure, "we run as root and PostgreSQL refuses to; there is no `postgres` account to run it as")
+                .with_hint("create one: `useradd --system --user-group --home-dir /var/lib/postgresql postgres`")
+        })
+}
+
+/// A PostgreSQL tool, run as `postgres` through runuser when we are root.
+fn pg_tool(bin: &Path, tool: &str) -> Result<Command, CliError> {
+    if is_root() {
+        postgres_account()?;
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        Ok(c)
+    } else {
+        Ok(Command::new(bin.join(tool)))
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), CliError> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .map_err(|e| procs::io_err(&format!("chown {} to postgres", path.display()), &e))?;
+    if path.is_dir() {
+        for e in fs::read_dir(path).map_err(|e| procs::io_err(&format!("reading {}", path.display()), &e))?.flatten() {
+            if !e.file_type().map(|t| t.is_symlink()).unwrap_or(true) {
+                chown_tree(&e.path(), uid, gid)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+    let bin = pg_bin_dir()?;
+    state.pg.bin_dir = bin.clone();
+    let data = paths.pg.join("data");
+    let sock = paths.pg.join("sock");
+    let log = paths.log_file("postgres");
+    for d in [&paths.pg, &sock] {
+        fs::create_dir_all(d).map_err(|e| procs::io_err(&format!("creating {}", d.display()), &e))?;
+    }
+    if !log.exists() {
+        fs::write(&log, b"").map_err(|e| procs::io_err(&format!("creating {}", log.display()), &e))?;
+    }
+    if is_root() {
+        let (uid, gid) = postgres_account()?;
+        if !data.join("PG_VERSION").exists() {
+            chown_tree(&paths.pg, uid, gid)?;
+        } else {
+            std::os::unix::fs::chown(&sock, Some(uid), Some(gid))
+                .map_err(|e| procs::io_err(&format!("chown {}", sock.display()), &e))?;
+        }
+        std::os::unix::fs::chown(&log, Some(uid), Some(gid))
+            .map_err(|e| procs::io_err(&format!("chown {}", log.display()), &e))?;
+    }
+    if !data.join("PG_VERSION").exists() {
+        let _ = fs::remove_dir_all(&data);
+        r.report(Event::info(format!("creating a PostgreSQL cluster in {} (initdb)", data.display())));
+        let mut cmd = pg_tool(&bin, "initdb")?;
+        cmd.arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "--username", "postgres", "-E", "UTF8", "--locale", "C", "--no-sync"]);
+        procs::run_logged(&mut cmd, &paths.log_file("initdb"), "initdb (creating the PostgreSQL cluster)", Duration::from_secs(120), false, r)?;
+    }
+    if !port_free(state.pg.port) {
+        let old = state.pg.port;
+        state.pg.port = pick_port(0)?;
+        r.report(Event::warn(format!("port {old} is taken; PostgreSQL moves to port {}", state.pg.port)));
+    }
+    let port = state.pg.port;
+    state.pg.database_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    state.pg.data_dir = data.clone();
+    state.pg.socket_dir = sock.clone();
+    let opts = format!(
+        "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        sock.display()
+    );
+    let mut cmd = pg_tool(&bin, "pg_ctl")?;
+    cmd.arg("-D").arg(&data).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]);
+    procs::run_logged(&mut cmd, &paths.log_file("pg_ctl"), &format!("PostgreSQL to start on 127.0.0.1:{port} (pg_ctl start -w)"), Duration::from_secs(75), true, r)
+        .map_err(|e| e.with_hint(format!("read {} for the server's own log", log.display())))?;
+    let pidline = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+    let pid: u32 = pidline.lines().next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| {
+        CliError::new(Exit::Failure, format!("PostgreSQL started but {} has no pid", data.join("postmaster.pid").display()))
+    })?;
+    let rec = ProcRecord::capture(pid, data.display().to_string())
+        .ok_or_else(|| CliError::new(Exit::Failure, format!("PostgreSQL (pid {pid}) exited right after starting; see {}", log.display())))?;
+    record(paths, state, Part::Postgres, &rec)?;
+    wait_healthy(Part::Postgres, state, &rec, &log, Duration::from_secs(30), r)?;
+    r.report(Event::info(format!("PostgreSQL {} (pid {pid})", state.pg.database_url)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- registry
+
+fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
+    let find = || {
+        std::env::var_os("DEPLOYKIT_REGISTRY_BIN")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from("/usr/bin/docker-registry")).filter(|p| p.is_file()))
+            .or_else(|| which("docker-registry"))
+    };
+    if let Some(b) = find() {
+        return Ok(b);
+    }
+    let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
+    if !(is_root() && debian) {
+        return Err(CliError::new(
+            Exit::Failure,
+            "docker-registry (the CNCF distribution registry server) is not installed; the local cloud needs it for image pushes",
+        )
+        .with_hint("install it: `sudo apt-get update && sudo apt-get install -y docker-registry` (or set DEPLOYKIT_REGISTRY_BIN to a distribution `registry` binary)"));
+    }
+    r.report(Event::info(
+        "docker-registry is not installed; installing Debian's package (we are root on Debian): apt-get update && apt-get install -y docker-registry",
+    ));
+    let log = paths.log_file("apt");
+    procs::run_logged(
+        Command::new("apt-get").args(["update"]).env("DEBIAN_FRONTEND", "noninteractive"),
+        &log,
+        "apt-get update",
+        Duration::from_secs(600),
+        false,
+        r,
+    )?;
+    procs::run_logged(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "docker-registry"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        &log,
+        "apt-get install -y docker-registry",
+        Duration::from_secs(900),
+        false,
+        r,
+    )?;
+    find().ok_or_else(|| {
+        CliError::new(Exit::Failure, "apt-get installed docker-registry but /usr/bin/docker-registry is missing")
+            .with_hint(format!("read {}", log.display()))
+    })
+}
+
+fn random_hex(bytes: usize) -> Result<String, CliError> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| procs::io_err("reading /dev/urandom", &e))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+    let bin = registry_bin(paths, r)?;
+    let data = paths.registry.join("data");
+    fs::create_dir_all(&data).map_err(|e| procs::io_err(&format!("creating {}", data.display()), &e))?;
+    if !port_free(state.registry.port) {
+        let old = state.registry.port;
+        state.registry.port = pick_port(0)?;
+        r.report(Event::warn(format!("port {old} is taken; the registry moves to port {}", state.registry.port)));
+    }
+    let port = state.registry.port;
+    state.registry.endpoint = format!("127.0.0.1:{port}");
+    // A new password on every start. bcrypt cost 6: the registry checks it on every request
+    // and this is a loopback registry with a throwaway password.
+    let password = random_hex(24)?;
+    let hash = bcrypt::hash_with_result(&password, 6)
+        .map_err(|e| CliError::new(Exit::Failure, format!("hashing the registry password: {e}")))?
+        .format_for_version(bcrypt::Version::TwoY);
+    let htpasswd = paths.registry.join("htpasswd");
+    fs::write(&htpasswd, format!("{}:{hash}\n", state.registry.username))
+        .map_err(|e| procs::io_err(&format!("writing {}", htpasswd.display()), &e))?;
+    let config = paths.registry.join("config.yml");
+    let yaml = format!(
+        "# Generated by `cargo xtask local up`; rewritten on every start.\n\
+         version: 0.1\n\
+         log:\n  level: info\n  formatter: text\n\
+         storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
+         http:\n  addr: 127.0.0.1:{port}\n  secret: {secret}\n\
+         auth:\n  htpasswd:\n    realm: deploykit-local\n    path: {htpasswd}\n",
+        data = data.display(),
+        secret = random_hex(16)?,
+        htpasswd = htpasswd.display(),
+    );
+    fs::write(&config, yaml).map_err(|e| procs::io_err(&format!("writing {}", config.display()), &e))?;
+    state.registry.password = SecretString::from(password);
+    state.save(paths)?;
+    let log = paths.log_file("registry");
+    let pid = procs::spawn_detached(Command::new(&bin).arg("serve").arg(&config), &log, "docker-registry")?;
+    let rec = ProcRecord::capture(pid, format!("serve {}", config.display())).ok_or_else(|| {
+        CliError::new(Exit::Failure, format!("docker-registry exited right after starting:\n{}", procs::tail(&log, 20)))
+    })?;
+    record(paths, state, Part::Registry, &rec)?;
+    wait_healthy(Part::Registry, state, &rec, &log, Duration::from_secs(30), r)?;
+    r.report(Event::info(format!("registry at {} (pid {pid}), user AWS", state.registry.endpoint)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- moto
+
+/// The moto venv, `target/venvs/moto`, created and pinned on first use.
+pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
+    let venv = paths.venvs.join("moto");
+    let want = format!("moto[server]=={MOTO_VERSION}");
+    let stamp = venv.join(".deploykit-installed");
+    if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) && venv.join("bin/moto_server").exists() {
+        return Ok(venv);
+    }
+    let log = paths.log_file("moto-install");
+    if !venv.join("bin/python").exists() {
+        let python = std::env::var("DEPLOYKIT_PYTHON").unwrap_or_else(|_| "python3".into());
+        r.report(Event::info(format!("creating the moto venv in {}", venv.display())));
+        procs::run_logged(
+            Command::new(&python).args(["-m", "venv"]).arg(&venv),
+            &log,
+            &format!("{python} -m venv {}", venv.display()),
+            Duration::from_secs(180),
+            false,
+            r,
+        )
+        .map_err(|e| e.with_hint("install Python 3.11+ with venv support (Debian: `apt-get install -y python3 python3-venv`) or set DEPLOYKIT_PYTHON"))?;
+    }
+    r.report(Event::info(format!("installing {want} into {} (first use only)", venv.display())));
+    procs::run_logged(
+        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", &want]),
+        &log,
+        &format!("pip install {want}"),
+        Duration::from_secs(900),
+        false,
+        r,
+    )
+    .map_err(|e| e.with_hint("PyPI must be reachable for the first `local up`; check your network or proxy settings"))?;
+    fs::write(&stamp, &want).map_err(|e| procs::io_err(&format!("writing {}", stamp.display()), &e))?;
+    Ok(venv)
+}
+
+fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+    let venv = ensure_moto_venv(paths, r)?;
+    if !port_free(state.moto_port) {
+        let old = state.moto_port;
+        state.moto_port = pick_port(0)?;
+        r.report(Event::warn(format!("port {old} is taken; moto moves to port {}", state.moto_port)));
+    }
+    let port = state.moto_port;
+    state.moto_url = format!("http://127.0.0.1:{port}");
+    let script = venv.join("bin/moto_server");
+    let log = paths.log_file("moto");
+    let pid = procs::spawn_detached(
+        Command::new(&script).args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+        &log,
+        "moto_server",
+    )?;
+    let rec = ProcRecord::capture(pid, format!("{} -H 127.0.0.1 -p {port}", script.display()))
+        .ok_or_else(|| CliError::new(Exit::Failure, format!("moto exited right after starting:\n{}", procs::tail(&log, 20))))?;
+    record(paths, state, Part::Moto, &rec)?;
+    wait_healthy(Part::Moto, state, &rec, &log, Duration::from_secs(90), r)?;
+    r.report(Event::info(format!("moto {MOTO_VERSION} at {} (pid {pid})", state.moto_url)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- edge
+
+fn current_exe() -> Result<PathBuf, CliError> {
+    let exe = std::env::current_exe().map_err(|e| procs::io_err("finding the xtask executable", &e))?;
+    // After a rebuild the running binary's path reads "<path> (deleted)"; the new one is there.
+    let s = exe.display().to_string();
+    Ok(PathBuf::from(s.strip_suffix(" (deleted)").unwrap_or(&s)))
+}
+
+fn start_edge(paths: &Paths, state: &mut LocalState, opts: &UpOptions, r: &dyn Reporter) -> Result<(), CliError> {
+    let port = opts.edge_port;
+    if !port_free(port) {
+        return Err(CliError::new(
+            Exit::Failure,
+            format!("port {port} (the local cloud edge) is in use by another program, not by an edge this checkout started"),
+        )
+        .with_hint(format!(
+            "stop that program (`ss -ltnp 'sport = :{port}'` shows it), or pick another port: `cargo xtask local up --edge-port 4600` (and point deploy.toml's local target at it)"
+        )));
+    }
+    state.edge_port = port;
+    state.edge_url = format!("http://127.0.0.1:{port}");
+    state.time_scale = opts.time_scale;
+    let exe = current_exe()?;
+    let log = paths.log_file("edge");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["local", "serve-edge", "--port", &port.to_string()])
+        .args(["--moto-url", &state.moto_url])
+        .args(["--registry", &state.registry.endpoint])
+        .args(["--registry-user", &state.registry.username])
+        .args(["--time-scale", &opts.time_scale.to_string()])
+        .args(["--region", &state.region])
+        .args(["--account-id", &state.account_id])
+        .env(REGISTRY_PASSWORD_ENV, state.registry.password.expose_secret());
+    let pid = procs::spawn_detached(&mut cmd, &log, "the localcloud edge")?;
+    let rec = ProcRecord::capture(pid, format!("{} local serve-edge --port {port}", exe.display()))
+        .ok_or_else(|| CliError::new(Exit::Failure, format!("the edge exited right after starting:\n{}", procs::tail(&log, 20))))?;
+    record(paths, state, Part::Edge, &rec)?;
+    wait_healthy(Part::Edge, state, &rec, &log, Duration::from_secs(30), r)?;
+    r.report(Event::info(format!("edge at {} (pid {pid}), time scale {}x", state.edge_url, opts.time_scale)));
+    Ok(())
+}
+
+/// Changes the running edge's time scale through its admin API.
+pub fn set_time_scale(state: &LocalState, scale: f64) -> Result<(), CliError> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.edge_port));
+    let body = serde_json::json!({ "scale": scale }).to_string();
+    match health::http(addr, "POST", "/_localcloud/time-scale", &[], Some(&body)) {
+        Ok((code, _)) if (200..300).contains(&code) => Ok(()),
+        Ok((code, body)) => Err(CliError::new(
+            Exit::Failure,
+            format!("the edge refused time scale {scale}: HTTP {code} {}", body.trim()),
+        )),
+        Err(e) => Err(CliError::new(Exit::Failure, format!("setting the edge's time scale: {e}"))
+            .with_hint("`cargo xtask local status` shows whether the edge is healthy")),
+    }
+}
