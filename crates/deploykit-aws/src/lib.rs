@@ -153,7 +153,7 @@ pub async fn sdk_config(t: &TargetAws) -> Result<SdkConfig, AwsError> {
 fn loader(
     t: &TargetAws,
     env_endpoint: Option<String>,
-    profile_files: Option<aws_config::profile::profile_file::ProfileFiles>,
+    profile_files: Option<aws_runtime::env_config::file::EnvConfigFiles>,
 ) -> Result<aws_config::ConfigLoader, AwsError> {
     if deploykit_config::rules::region(&t.region).is_err() {
         return Err(AwsError::InvalidRegion { region: t.region.clone() });
@@ -206,7 +206,7 @@ fn loader(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+    use aws_runtime::env_config::file::{EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles};
     use aws_credential_types::provider::ProvideCredentials;
 
     #[test]
