@@ -504,7 +504,10 @@ impl AppRunner {
         let (status, body): (StatusCode, &'static [u8]) = match svc {
             Some(s) if s.live => (StatusCode::OK, b"ok"),
             Some(_) => (StatusCode::SERVICE_UNAVAILABLE, b"Service Unavailable\n"),
-            None => (StatusCode::NOT_FOUND, b"no App Runner service has this host\n"),
+            None => (
+                StatusCode::NOT_FOUND,
+                b"no App Runner service has this host\n",
+            ),
         };
         let mut resp = Response::new(Full::new(Bytes::from_static(body)));
         *resp.status_mut() = status;
@@ -551,13 +554,20 @@ impl AppRunner {
                 )));
             }
         }
-        if observability.observability_enabled && observability.observability_configuration_arn.is_none() {
+        if observability.observability_enabled
+            && observability.observability_configuration_arn.is_none()
+        {
             return Err(ApiError::invalid_request(
                 "ObservabilityConfigurationArn is required when ObservabilityEnabled is true",
             ));
         }
         let auto_scaling_arn = match auto_scaling_arn {
-            Some(arn) => state.asc_index(&arn).map(|i| state.scaling[i].arn.clone())?,
+            // CreateService/UpdateService have no ResourceNotFoundException: App Runner
+            // reports an unknown configuration as an invalid request.
+            Some(arn) => state
+                .asc_index(&arn)
+                .map(|i| state.scaling[i].arn.clone())
+                .map_err(|e| ApiError::invalid_request(e.message))?,
             None => state.default_asc_arn(),
         };
         Ok(ServiceConfig {
@@ -603,7 +613,13 @@ impl AppRunner {
         let url_label: String = input
             .service_name
             .chars()
-            .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c == '_' {
+                    '-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect();
         let wall = self.ctx.clock.now_utc();
         let mut svc = Service {
@@ -611,7 +627,10 @@ impl AppRunner {
                 "arn:aws:apprunner:{region}:{}:service/{}/{id}",
                 self.ctx.account_id, input.service_name
             ),
-            url: format!("{url_label}.{}.{region}.awsapprunner.localhost", short_id(10)),
+            url: format!(
+                "{url_label}.{}.{region}.awsapprunner.localhost",
+                short_id(10)
+            ),
             name: input.service_name,
             id,
             created_at: wall,
@@ -636,9 +655,9 @@ impl AppRunner {
             OpType::CreateService,
             vec![Plan::at(PENDING_FOR, OpStatus::InProgress), done],
         );
-        let out = json!({ "Service": state.service_json(&svc), "OperationId": op_id });
         state.services.push(svc);
-        Ok(out)
+        let svc = state.services.last().map(|s| state.service_json(s));
+        Ok(json!({ "Service": svc, "OperationId": op_id }))
     }
 
     /// Shared by UpdateService and StartDeployment: deploys `new` over the live configuration.
@@ -989,7 +1008,10 @@ impl AppRunner {
 
     fn describe_asc(&self, body: &Bytes) -> Result<Value> {
         let input: AutoScalingConfigurationArnInput = parse(body)?;
-        require("autoScalingConfigurationArn", &input.auto_scaling_configuration_arn)?;
+        require(
+            "autoScalingConfigurationArn",
+            &input.auto_scaling_configuration_arn,
+        )?;
         let state = self.lock();
         let idx = state.asc_index_any(&input.auto_scaling_configuration_arn)?;
         Ok(json!({ "AutoScalingConfiguration": state.asc_json(idx) }))
@@ -1020,7 +1042,10 @@ impl AppRunner {
 
     fn delete_asc(&self, body: &Bytes) -> Result<Value> {
         let input: AutoScalingConfigurationArnInput = parse(body)?;
-        require("autoScalingConfigurationArn", &input.auto_scaling_configuration_arn)?;
+        require(
+            "autoScalingConfigurationArn",
+            &input.auto_scaling_configuration_arn,
+        )?;
         let mut state = self.lock();
         let idx = state.asc_index(&input.auto_scaling_configuration_arn)?;
         let name = state.scaling[idx].name.clone();
@@ -1277,7 +1302,9 @@ fn valid_domain(d: &str) -> bool {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -1288,7 +1315,11 @@ fn domain_json(d: &CustomDomain, status_override: Option<&str>) -> Value {
     } else {
         "PENDING_CERTIFICATE_DNS_VALIDATION"
     });
-    let record_status = if active { "SUCCESS" } else { "PENDING_VALIDATION" };
+    let record_status = if active {
+        "SUCCESS"
+    } else {
+        "PENDING_VALIDATION"
+    };
     let records: Vec<Value> = d
         .records
         .iter()
@@ -1433,9 +1464,11 @@ impl State {
         self.services.iter().any(|s| {
             !s.is_deleted()
                 && (s.config.auto_scaling_arn == *arn
-                    || s.steps
-                        .iter()
-                        .any(|st| st.config.as_ref().is_some_and(|c| c.auto_scaling_arn == *arn)))
+                    || s.steps.iter().any(|st| {
+                        st.config
+                            .as_ref()
+                            .is_some_and(|c| c.auto_scaling_arn == *arn)
+                    }))
         })
     }
 

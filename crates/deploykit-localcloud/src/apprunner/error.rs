@@ -62,7 +62,10 @@ impl ApiError {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static(CONTENT_TYPE),
         );
-        headers.insert("x-amzn-errortype", http::HeaderValue::from_static(self.code));
+        headers.insert(
+            "x-amzn-errortype",
+            http::HeaderValue::from_static(self.code),
+        );
         resp
     }
 }

@@ -75,7 +75,9 @@ impl ImageRef {
             && repository.split('/').all(|seg| {
                 !seg.is_empty()
                     && seg.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                        b.is_ascii_lowercase()
+                            || b.is_ascii_digit()
+                            || matches!(b, b'.' | b'_' | b'-')
                     })
             });
         if !repo_ok {
@@ -184,7 +186,12 @@ mod tests {
     fn identifiers_parse_like_app_runner() {
         let digest = format!("sha256:{}", "a".repeat(64));
         let ok = [
-            ("127.0.0.1:5000/budgetsync:abc123", "127.0.0.1:5000", "budgetsync", "abc123"),
+            (
+                "127.0.0.1:5000/budgetsync:abc123",
+                "127.0.0.1:5000",
+                "budgetsync",
+                "abc123",
+            ),
             (
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:v1.2",
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com",
@@ -222,7 +229,11 @@ mod tests {
             ("127.0.0.1:5000/app:1", "127.0.0.1:5000", true),
             ("localhost:5000/app:1", "127.0.0.1:5000", true),
             ("127.0.0.1:5000/app:1", "http://localhost:5000/", true),
-            ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1", "127.0.0.1:5000", true),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1",
+                "127.0.0.1:5000",
+                true,
+            ),
             ("127.0.0.1:5001/app:1", "127.0.0.1:5000", false),
             ("docker.io/library/app:1", "127.0.0.1:5000", false),
         ];

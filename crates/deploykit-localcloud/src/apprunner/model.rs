@@ -255,7 +255,12 @@ pub(crate) struct CustomDomainInput {
 
 /// `[A-Za-z0-9][A-Za-z0-9-_]{min-1,max-1}`: App Runner's rule for service, auto scaling
 /// configuration and VPC connector names.
-pub(crate) fn validate_name(what: &str, name: &str, min: usize, max: usize) -> Result<(), ApiError> {
+pub(crate) fn validate_name(
+    what: &str,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ApiError> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -312,14 +317,20 @@ fn normalize(table: &[(&str, &'static str)], what: &str, value: &str) -> Result<
         .find(|(k, _)| k.eq_ignore_ascii_case(value))
         .map(|(_, v)| (*v).to_string())
         .ok_or_else(|| {
-            ApiError::invalid_request(format!("Value '{value}' at '{what}' is not a supported value"))
+            ApiError::invalid_request(format!(
+                "Value '{value}' at '{what}' is not a supported value"
+            ))
         })
 }
 
 impl InstanceConfiguration {
     /// Defaults (1 vCPU, 2 GB) filled in and units normalized the way DescribeService shows them.
     pub(crate) fn resolve(self) -> Result<Self, ApiError> {
-        let cpu = normalize(CPU, "instanceConfiguration.cpu", self.cpu.as_deref().unwrap_or("1024"))?;
+        let cpu = normalize(
+            CPU,
+            "instanceConfiguration.cpu",
+            self.cpu.as_deref().unwrap_or("1024"),
+        )?;
         let memory = normalize(
             MEMORY,
             "instanceConfiguration.memory",
@@ -431,7 +442,9 @@ pub(crate) fn validate_role_arn(what: &str, arn: &str) -> Result<(), ApiError> {
         && parts[3].is_empty()
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5].strip_prefix("role/").is_some_and(|n| !n.is_empty());
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
     if ok {
         Ok(())
     } else {
@@ -483,7 +496,11 @@ impl SourceConfiguration {
                 )));
             }
         }
-        if let Some(port) = repo.image_configuration.as_ref().and_then(|c| c.port.as_deref()) {
+        if let Some(port) = repo
+            .image_configuration
+            .as_ref()
+            .and_then(|c| c.port.as_deref())
+        {
             let valid = port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
             if !valid {
                 return Err(ApiError::invalid_request(format!(
@@ -498,7 +515,9 @@ impl SourceConfiguration {
     /// The source with App Runner's defaults (port 8080, auto deployments on) filled in.
     pub(crate) fn resolved(mut self) -> Self {
         if let Some(repo) = &mut self.image_repository {
-            let cfg = repo.image_configuration.get_or_insert_with(Default::default);
+            let cfg = repo
+                .image_configuration
+                .get_or_insert_with(Default::default);
             if cfg.port.is_none() {
                 cfg.port = Some("8080".to_string());
             }
@@ -538,7 +557,10 @@ pub(crate) fn paginate<T>(
     };
     let end = start.saturating_add(page).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
-    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
 }
 
 #[cfg(test)]
@@ -557,7 +579,11 @@ mod tests {
             (&"a".repeat(41), false),
         ];
         for (name, ok) in cases {
-            assert_eq!(validate_name("serviceName", name, 4, 40).is_ok(), ok, "{name}");
+            assert_eq!(
+                validate_name("serviceName", name, 4, 40).is_ok(),
+                ok,
+                "{name}"
+            );
         }
     }
 
@@ -590,7 +616,10 @@ mod tests {
             cpu: Some("3 vCPU".into()),
             ..Default::default()
         };
-        assert_eq!(bad.resolve().map_err(|e| e.code), Err("InvalidRequestException"));
+        assert_eq!(
+            bad.resolve().map_err(|e| e.code),
+            Err("InvalidRequestException")
+        );
     }
 
     #[test]
