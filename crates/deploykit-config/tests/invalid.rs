@@ -37,7 +37,10 @@ const fn full(name: &'static str, toml: &'static str, at: &'static str, field: &
 fn cases() -> Vec<Case> {
     vec![
         // Unknown keys at every depth, with suggestions.
-        case("unknown top-level key", "colour = \"red\"\n", "colour", "targets.local.colour", "unknown field `colour`", "allowed here"),
+        full("unknown top-level key", "colour = \"red\"\n[app]\nname = \"budgetsync\"\n", "colour", "colour", "unknown field `colour`", "allowed here"),
+        full("top-level key typo", "default_targt = \"local\"\n[app]\nname = \"budgetsync\"\n", "default_targt", "default_targt", "unknown field `default_targt`", "did you mean `default_target`?"),
+        case("unknown key in a target table", "colour = \"red\"\n", "colour", "targets.local.colour", "unknown field `colour`", "allowed here"),
+        case("unknown app key", "[targets.local.app]\nname = \"x\"\n", "app]", "targets.local.app", "unknown field `app`", "allowed here"),
         case("unknown eb key", "[eb]\ninstnce_type = \"t3.micro\"\n", "instnce_type", "eb.instnce_type", "unknown field `instnce_type`, expected one of", "did you mean `instance_type`?"),
         case("unknown section", "[databse]\ninstance = \"x\"\n", "databse", "databse", "unknown field `databse`", "did you mean `database`?"),
         case("unknown target override key", "[targets.prod]\nregion = \"us-east-1\"\n[targets.prod.eb]\nenviroment = \"budgetsync-prod\"\n", "enviroment", "targets.prod.eb.enviroment", "unknown field `enviroment`", "did you mean `environment`?"),
