@@ -1,1 +1,176 @@
 //! Secrets Manager references and values held in types that never print.
+//!
+//! Values come back as [`SecretString`]: its `Debug` is redacted and it has no `Display`, so a
+//! secret cannot reach a log or a progress event by accident.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
+use deploykit_aws::{Classified, ErrorKind};
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// What can go wrong reading or writing a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("Secrets Manager {operation} for `{secret}` failed: {error}\n  fix: {hint}", hint = error.hint())]
+    Aws {
+        operation: &'static str,
+        secret: String,
+        error: Classified,
+    },
+    #[error("secret `{secret}` has no string value (binary secrets are not supported)\n  fix: store it as a SecretString")]
+    NotString { secret: String },
+    #[error("secret `{secret}` is not the expected JSON {expected}: {reason}\n  fix: store it as JSON like {expected}")]
+    Format {
+        secret: String,
+        expected: &'static str,
+        reason: String,
+    },
+}
+
+impl SecretsError {
+    pub fn classified(&self) -> Option<&Classified> {
+        match self {
+            SecretsError::Aws { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Whether [`Secrets::put_string`] created the secret or added a new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    Updated,
+}
+
+/// The `{"username": ..., "password": ...}` JSON RDS keeps for a managed master user.
+#[derive(Debug)]
+pub struct UserPassword {
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// Parses RDS's managed master secret. The error never contains the value.
+pub fn parse_user_password(secret: &str, value: &SecretString) -> Result<UserPassword, SecretsError> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        username: String,
+        password: String,
+    }
+    let expected = r#"{"username": "...", "password": "..."}"#;
+    let raw: Raw = serde_json::from_str(value.expose_secret()).map_err(|e| SecretsError::Format {
+        secret: secret.into(),
+        expected,
+        // serde_json's messages name positions and types, never the input text.
+        reason: format!("{} at line {} column {}", classify_json(&e), e.line(), e.column()),
+    })?;
+    Ok(UserPassword {
+        username: raw.username,
+        password: SecretString::from(raw.password),
+    })
+}
+
+fn classify_json(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "missing or mistyped field `username` or `password`",
+        serde_json::error::Category::Eof => "truncated JSON",
+    }
+}
+
+/// A Secrets Manager client.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    client: Client,
+}
+
+impl Secrets {
+    pub fn new(config: &aws_types::SdkConfig) -> Self {
+        Secrets { client: Client::new(config) }
+    }
+
+    /// The current string value of `secret` (a name or an ARN).
+    pub async fn get_string(&self, secret: &str) -> Result<SecretString, SecretsError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret)
+            .send()
+            .await
+            .map_err(|e| SecretsError::Aws {
+                operation: "GetSecretValue",
+                secret: secret.into(),
+                error: deploykit_aws::classify(&e),
+            })?;
+        out.secret_string
+            .map(SecretString::from)
+            .ok_or_else(|| SecretsError::NotString { secret: secret.into() })
+    }
+
+    /// Writes `value` as the current version of `name`, creating the secret when it is missing.
+    pub async fn put_string(&self, name: &str, value: &SecretString, description: &str) -> Result<PutOutcome, SecretsError> {
+        let put = self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(PutOutcome::Updated),
+            Err(e) if is_not_found(&e) => {
+                let created = self
+                    .client
+                    .create_secret()
+                    .name(name)
+                    .description(description)
+                    .secret_string(value.expose_secret())
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => Ok(PutOutcome::Created),
+                    Err(e) => Err(create_error(name, &e)),
+                }
+            }
+            Err(e) => Err(SecretsError::Aws {
+                operation: "PutSecretValue",
+                secret: name.into(),
+                error: deploykit_aws::classify(&e),
+            }),
+        }
+    }
+}
+
+fn is_not_found(e: &SdkError<PutSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>) -> bool {
+    deploykit_aws::classify(e).kind == ErrorKind::NotFound
+}
+
+fn create_error(name: &str, e: &SdkError<CreateSecretError, aws_sdk_secretsmanager::config::http::HttpResponse>) -> SecretsError {
+    SecretsError::Aws {
+        operation: "CreateSecret",
+        secret: name.into(),
+        error: deploykit_aws::classify(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_secret_parses_and_errors_never_show_the_value() {
+        let ok = SecretString::from(r#"{"username":"budgetsync","password":"hunter2!"}"#);
+        let up = parse_user_password("rds!db-1", &ok).unwrap();
+        assert_eq!(up.username, "budgetsync");
+        assert_eq!(up.password.expose_secret(), "hunter2!");
+        assert!(!format!("{up:?}").contains("hunter2"));
+        for bad in [r#"{"username":"u"}"#, "hunter2-not-json", r#"{"username":"u","password":"#] {
+            let err = parse_user_password("rds!db-1", &SecretString::from(bad)).unwrap_err().to_string();
+            assert!(err.contains("rds!db-1") && err.contains("fix:"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+}

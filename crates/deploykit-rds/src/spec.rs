@@ -1,0 +1,554 @@
+//! What the database should look like ([`DbSpec`]), what it looks like ([`InstanceState`]),
+//! and the pure functions between them: [`drift`] and [`plan_instance`].
+
+use serde::Serialize;
+
+use crate::RdsError;
+
+/// The default instance class: the seed's dev size (`db.t4g.small` for a small production load).
+pub const DEFAULT_INSTANCE_CLASS: &str = "db.t4g.micro";
+/// The seed's starting storage, gp3.
+pub const DEFAULT_STORAGE_GB: i32 = 20;
+pub const STORAGE_TYPE: &str = "gp3";
+pub const ENGINE: &str = "postgres";
+pub const PORT: u16 = 5432;
+/// Automated backups: the seed asks for 7-14 days.
+pub const BACKUP_DAYS_MIN: i32 = 7;
+pub const BACKUP_DAYS_MAX: i32 = 14;
+
+/// The desired RDS PostgreSQL instance. Plain data: callers map their own configuration to it.
+///
+/// Fixed by design (not fields): engine `postgres`, storage type gp3, encryption at rest,
+/// automatic minor version upgrades, not publicly accessible, and the master password managed
+/// by RDS in Secrets Manager (`ManageMasterUserPassword`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DbSpec {
+    /// DB instance identifier: 1-63 letters, digits, hyphens; letter first; no `--`, no trailing `-`.
+    pub identifier: String,
+    /// Pinned major version, e.g. `16` (a `16.4` pin also pins the minor at creation).
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage_gb: i32,
+    /// Storage autoscaling ceiling; `None` turns autoscaling off.
+    pub max_allocated_storage_gb: Option<i32>,
+    /// 7-14.
+    pub backup_retention_days: i32,
+    /// Initial database name.
+    pub db_name: String,
+    /// Master user name; its password is generated and kept by RDS in Secrets Manager.
+    pub master_username: String,
+    pub subnet_group: Option<String>,
+    /// Security groups attached to the instance (its VpcSecurityGroupIds). Their inbound rule
+    /// must admit 5432 from `app_security_group` only.
+    pub vpc_security_group_ids: Vec<String>,
+    /// The app's security group (EB instances or the App Runner VPC connector): the only source
+    /// allowed in on 5432. An `sg-` id; CIDRs such as `0.0.0.0/0` are refused.
+    pub app_security_group: Option<String>,
+    pub deletion_protection: bool,
+    pub multi_az: bool,
+    /// Tags on the instance (e.g. `managed-by = deploykit`).
+    pub tags: Vec<(String, String)>,
+}
+
+impl DbSpec {
+    /// The seed's recommendations for `identifier`: db.t4g.micro, 20 GB gp3 autoscaling to 100,
+    /// 7 days of backups, PostgreSQL 16, no deletion protection (turn it on for prod).
+    pub fn recommended(identifier: impl Into<String>) -> Self {
+        DbSpec {
+            identifier: identifier.into(),
+            engine_version: "16".into(),
+            instance_class: DEFAULT_INSTANCE_CLASS.into(),
+            allocated_storage_gb: DEFAULT_STORAGE_GB,
+            max_allocated_storage_gb: Some(100),
+            backup_retention_days: BACKUP_DAYS_MIN,
+            db_name: "app".into(),
+            master_username: "app".into(),
+            subnet_group: None,
+            vpc_security_group_ids: Vec::new(),
+            app_security_group: None,
+            deletion_protection: false,
+            multi_az: false,
+            tags: vec![("managed-by".into(), "deploykit".into())],
+        }
+    }
+
+    /// The engine's major version (`16` of `16.4`).
+    pub fn major_version(&self) -> &str {
+        major(&self.engine_version)
+    }
+
+    /// Checks every field before anything talks to AWS.
+    pub fn validate(&self) -> Result<(), RdsError> {
+        validate_instance_identifier(&self.identifier)?;
+        let bad = |field: &'static str, value: String, reason: &str, fix: &str| RdsError::InvalidSpec {
+            field,
+            value,
+            reason: reason.into(),
+            fix: fix.into(),
+        };
+        let v = &self.engine_version;
+        if v.is_empty() || !v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(bad("engine_version", v.clone(), "not a PostgreSQL version number", "pin a major version such as \"16\""));
+        }
+        if !self.instance_class.starts_with("db.") {
+            return Err(bad("instance_class", self.instance_class.clone(), "RDS instance classes start with `db.`", "use db.t4g.micro (dev) or db.t4g.small (small prod)"));
+        }
+        if !(20..=65536).contains(&self.allocated_storage_gb) {
+            return Err(bad("allocated_storage_gb", self.allocated_storage_gb.to_string(), "gp3 storage for PostgreSQL is 20-65536 GB", "use 20"));
+        }
+        if let Some(max) = self.max_allocated_storage_gb
+            && max <= self.allocated_storage_gb
+        {
+            return Err(bad("max_allocated_storage_gb", max.to_string(), "the autoscaling ceiling must be above allocated_storage_gb", "raise it (e.g. 100) or set it to 0 to turn autoscaling off"));
+        }
+        if !(BACKUP_DAYS_MIN..=BACKUP_DAYS_MAX).contains(&self.backup_retention_days) {
+            return Err(bad("backup_retention_days", self.backup_retention_days.to_string(), "automated backups must be kept 7-14 days", "use 7 (dev) or 14 (prod)"));
+        }
+        if self.master_username.is_empty() || !self.master_username.starts_with(|c: char| c.is_ascii_alphabetic()) || !self.master_username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || self.master_username.len() > 63 {
+            return Err(bad("username", self.master_username.clone(), "master user names are 1-63 letters, digits or underscores, letter first", "use e.g. \"budgetsync\""));
+        }
+        if ["postgres", "rdsadmin", "admin"].contains(&self.master_username.as_str()) {
+            return Err(bad("username", self.master_username.clone(), "reserved by RDS for PostgreSQL", "choose the app's name"));
+        }
+        if self.db_name.is_empty() || !self.db_name.starts_with(|c: char| c.is_ascii_alphabetic()) || !self.db_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || self.db_name.len() > 63 {
+            return Err(bad("db_name", self.db_name.clone(), "database names are 1-63 letters, digits or underscores, letter first", "use e.g. \"budgetsync\""));
+        }
+        if let Some(sg) = &self.app_security_group {
+            check_security_group("app_security_group", sg)?;
+        }
+        for sg in &self.vpc_security_group_ids {
+            check_security_group("vpc_security_group_ids", sg)?;
+        }
+        Ok(())
+    }
+}
+
+/// Only security group ids are accepted as a source for 5432: an open CIDR would make the
+/// database reachable from the internet.
+fn check_security_group(field: &'static str, value: &str) -> Result<(), RdsError> {
+    let open = matches!(value.trim(), "0.0.0.0/0" | "::/0");
+    if open || value.contains('/') {
+        return Err(RdsError::InvalidSpec {
+            field,
+            value: value.into(),
+            reason: if open {
+                "that opens PostgreSQL (5432) to the whole internet".into()
+            } else {
+                "CIDR ranges are not accepted as a database source".into()
+            },
+            fix: "name the app's security group (`sg-...`): only it may connect on 5432".into(),
+        });
+    }
+    let hex = value.strip_prefix("sg-").unwrap_or("");
+    if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RdsError::InvalidSpec {
+            field,
+            value: value.into(),
+            reason: "not a security group id (`sg-` and 8 or 17 hex digits)".into(),
+            fix: "copy the id from the EC2 console or `aws ec2 describe-security-groups`".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `16` of `16.4`.
+pub fn major(version: &str) -> &str {
+    version.split('.').next().unwrap_or(version)
+}
+
+/// RDS DB instance identifier rules: 1-63 characters, letters, digits and hyphens, a letter
+/// first, no two consecutive hyphens, no trailing hyphen.
+pub fn validate_instance_identifier(id: &str) -> Result<(), RdsError> {
+    identifier_rules(id, 63, "DB instance identifier")
+}
+
+pub(crate) fn identifier_rules(id: &str, max: usize, what: &'static str) -> Result<(), RdsError> {
+    let reason = if id.is_empty() || id.len() > max {
+        Some(format!("it must be 1-{max} characters long (it has {})", id.len()))
+    } else if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        Some("it must start with a letter".into())
+    } else if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        Some(format!("`{c}` is not allowed (letters, digits and hyphens only)"))
+    } else if id.contains("--") {
+        Some("it contains two consecutive hyphens".into())
+    } else if id.ends_with('-') {
+        Some("it ends with a hyphen".into())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(RdsError::InvalidName {
+            what,
+            value: id.into(),
+            reason,
+            fix: "use letters, digits and single hyphens, starting with a letter",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What an existing instance looks like: the fields of DescribeDBInstances that matter here.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct InstanceState {
+    pub identifier: String,
+    pub arn: Option<String>,
+    /// `creating`, `available`, `modifying`, `backing-up`, `deleting`, ...
+    pub status: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage_gb: i32,
+    pub max_allocated_storage_gb: Option<i32>,
+    pub storage_type: Option<String>,
+    pub publicly_accessible: bool,
+    pub backup_retention_days: i32,
+    pub auto_minor_version_upgrade: bool,
+    pub storage_encrypted: bool,
+    pub deletion_protection: bool,
+    pub multi_az: bool,
+    pub master_username: Option<String>,
+    pub db_name: Option<String>,
+    /// ARN of the RDS-managed master secret (`ManageMasterUserPassword`).
+    pub master_secret_arn: Option<String>,
+    pub endpoint_address: Option<String>,
+    pub endpoint_port: Option<u16>,
+    pub subnet_group: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+}
+
+impl InstanceState {
+    /// Whether RDS accepts a ModifyDBInstance now.
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+}
+
+/// How bad a difference is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Costs or convenience.
+    Info,
+    /// Weaker than recommended (short backups, no autoscaling).
+    Warn,
+    /// Exposure or data-loss risk (public, unencrypted, no backups).
+    Critical,
+}
+
+/// How a difference gets fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fix {
+    /// `db create` applies it with ModifyDBInstance.
+    Modify(Change),
+    /// Cannot be changed in place; what to do instead.
+    Manual { how: String },
+}
+
+/// One setting that differs from the recommendation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub setting: &'static str,
+    pub current: String,
+    pub recommended: String,
+    pub severity: Severity,
+    pub fix: Fix,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} (recommended {})", self.setting, self.current, self.recommended)?;
+        match &self.fix {
+            Fix::Modify(_) => write!(f, "; `cargo xtask db create` fixes it"),
+            Fix::Manual { how } => write!(f, "; {how}"),
+        }
+    }
+}
+
+/// One ModifyDBInstance parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "setting", content = "value", rename_all = "snake_case")]
+pub enum Change {
+    InstanceClass(String),
+    AllocatedStorage(i32),
+    /// `None` turns storage autoscaling off (sent as MaxAllocatedStorage = allocated).
+    MaxAllocatedStorage(Option<i32>),
+    StorageType(String),
+    PubliclyAccessible(bool),
+    BackupRetention(i32),
+    AutoMinorVersionUpgrade(bool),
+    DeletionProtection(bool),
+    MultiAz(bool),
+    /// Hand the master password to RDS-managed Secrets Manager.
+    ManageMasterUserPassword,
+    VpcSecurityGroups(Vec<String>),
+}
+
+/// Every way `current` differs from `recommended`.
+pub fn drift(current: &InstanceState, recommended: &DbSpec) -> Vec<Drift> {
+    let mut out = Vec::new();
+    let mut push = |setting: &'static str, current: String, rec: String, severity: Severity, fix: Fix| {
+        out.push(Drift { setting, current, recommended: rec, severity, fix });
+    };
+    let manual = |how: &str| Fix::Manual { how: how.into() };
+
+    if current.publicly_accessible {
+        push("publicly_accessible", "true".into(), "false".into(), Severity::Critical, Fix::Modify(Change::PubliclyAccessible(false)));
+    }
+    if !current.storage_encrypted {
+        push("storage_encrypted", "false".into(), "true".into(), Severity::Critical, manual("encryption cannot be turned on in place: snapshot, copy the snapshot with a KMS key, restore from the copy, switch the app over"));
+    }
+    let cur_major = major(&current.engine_version);
+    let want_major = recommended.major_version();
+    if cur_major != want_major {
+        let how = match (cur_major.parse::<u32>(), want_major.parse::<u32>()) {
+            (Ok(c), Ok(w)) if c < w => "major upgrades are never automatic: take a snapshot (`cargo xtask db snapshot --reason pre-upgrade --wait`), then `aws rds modify-db-instance --engine-version ... --allow-major-version-upgrade`",
+            _ => "RDS cannot downgrade a major version: pin engine_version to the running major in deploy.toml",
+        };
+        push("engine_version", current.engine_version.clone(), format!("{want_major}.x"), Severity::Warn, manual(how));
+    }
+    if current.instance_class != recommended.instance_class {
+        push("instance_class", current.instance_class.clone(), recommended.instance_class.clone(), Severity::Info, Fix::Modify(Change::InstanceClass(recommended.instance_class.clone())));
+    }
+    // Storage never shrinks: more than asked for (autoscaling grew it) is fine.
+    if current.allocated_storage_gb < recommended.allocated_storage_gb {
+        push("allocated_storage_gb", current.allocated_storage_gb.to_string(), recommended.allocated_storage_gb.to_string(), Severity::Info, Fix::Modify(Change::AllocatedStorage(recommended.allocated_storage_gb)));
+    }
+    if current.storage_type.as_deref() != Some(STORAGE_TYPE) {
+        push("storage_type", current.storage_type.clone().unwrap_or_else(|| "unknown".into()), STORAGE_TYPE.into(), Severity::Info, Fix::Modify(Change::StorageType(STORAGE_TYPE.into())));
+    }
+    let cur_max = current.max_allocated_storage_gb.filter(|m| *m > current.allocated_storage_gb);
+    if cur_max != recommended.max_allocated_storage_gb {
+        let show = |m: Option<i32>| m.map_or("off".to_string(), |m| format!("{m} GB"));
+        let severity = if recommended.max_allocated_storage_gb.is_some() && cur_max.is_none() { Severity::Warn } else { Severity::Info };
+        push("max_allocated_storage_gb", show(cur_max), show(recommended.max_allocated_storage_gb), severity, Fix::Modify(Change::MaxAllocatedStorage(recommended.max_allocated_storage_gb)));
+    }
+    if current.backup_retention_days != recommended.backup_retention_days {
+        let severity = if current.backup_retention_days < BACKUP_DAYS_MIN {
+            if current.backup_retention_days == 0 { Severity::Critical } else { Severity::Warn }
+        } else {
+            Severity::Info
+        };
+        push("backup_retention_days", current.backup_retention_days.to_string(), recommended.backup_retention_days.to_string(), severity, Fix::Modify(Change::BackupRetention(recommended.backup_retention_days)));
+    }
+    if !current.auto_minor_version_upgrade {
+        push("auto_minor_version_upgrade", "false".into(), "true".into(), Severity::Warn, Fix::Modify(Change::AutoMinorVersionUpgrade(true)));
+    }
+    if current.deletion_protection != recommended.deletion_protection {
+        let severity = if recommended.deletion_protection { Severity::Critical } else { Severity::Info };
+        push("deletion_protection", current.deletion_protection.to_string(), recommended.deletion_protection.to_string(), severity, Fix::Modify(Change::DeletionProtection(recommended.deletion_protection)));
+    }
+    if current.multi_az != recommended.multi_az {
+        push("multi_az", current.multi_az.to_string(), recommended.multi_az.to_string(), Severity::Info, Fix::Modify(Change::MultiAz(recommended.multi_az)));
+    }
+    if current.master_secret_arn.is_none() {
+        push("manage_master_user_password", "false (password not in Secrets Manager)".into(), "true".into(), Severity::Warn, Fix::Modify(Change::ManageMasterUserPassword));
+    }
+    if let Some(want) = &recommended.subnet_group
+        && current.subnet_group.as_ref() != Some(want)
+    {
+        push("subnet_group", current.subnet_group.clone().unwrap_or_else(|| "default".into()), want.clone(), Severity::Info, manual("moving an instance to another subnet group is a console/CLI operation with downtime; do it in a maintenance window"));
+    }
+    if !recommended.vpc_security_group_ids.is_empty() {
+        let mut cur = current.vpc_security_group_ids.clone();
+        let mut want = recommended.vpc_security_group_ids.clone();
+        cur.sort();
+        want.sort();
+        if cur != want {
+            push("vpc_security_group_ids", cur.join(","), want.join(","), Severity::Warn, Fix::Modify(Change::VpcSecurityGroups(recommended.vpc_security_group_ids.clone())));
+        }
+    }
+    out
+}
+
+/// What `ensure` will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Plan {
+    /// Nothing exists: create it from the spec.
+    Create { spec: Box<DbSpec> },
+    /// It exists and differs in settings that can be modified in place (never a recreate);
+    /// `manual` lists what only a person can fix.
+    Modify { changes: Vec<Change>, manual: Vec<Drift> },
+    /// It exists but is busy (`creating`, `modifying`, ...): wait, then plan again.
+    WaitFor { status: String },
+    /// It exists and is being deleted: nothing can be done until it is gone.
+    Blocked { status: String },
+    /// Nothing to change; `manual` lists what only a person can fix.
+    NoChange { manual: Vec<Drift> },
+}
+
+/// Decides what `ensure` does. Pure: `current` comes from DescribeDBInstances.
+pub fn plan_instance(current: Option<&InstanceState>, desired: &DbSpec) -> Plan {
+    let Some(cur) = current else {
+        return Plan::Create { spec: Box::new(desired.clone()) };
+    };
+    match cur.status.as_str() {
+        "deleting" | "failed" | "incompatible-restore" | "incompatible-parameters" | "storage-full" => {
+            return Plan::Blocked { status: cur.status.clone() };
+        }
+        "available" => {}
+        other => return Plan::WaitFor { status: other.to_string() },
+    }
+    let mut changes = Vec::new();
+    let mut manual = Vec::new();
+    for d in drift(cur, desired) {
+        match d.fix {
+            Fix::Modify(c) => changes.push(c),
+            Fix::Manual { .. } => manual.push(d),
+        }
+    }
+    if changes.is_empty() { Plan::NoChange { manual } } else { Plan::Modify { changes, manual } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn matching(spec: &DbSpec) -> InstanceState {
+        InstanceState {
+            identifier: spec.identifier.clone(),
+            arn: Some(format!("arn:aws:rds:us-east-1:000000000000:db:{}", spec.identifier)),
+            status: "available".into(),
+            engine: ENGINE.into(),
+            engine_version: format!("{}.4", spec.major_version()),
+            instance_class: spec.instance_class.clone(),
+            allocated_storage_gb: spec.allocated_storage_gb,
+            max_allocated_storage_gb: spec.max_allocated_storage_gb,
+            storage_type: Some(STORAGE_TYPE.into()),
+            publicly_accessible: false,
+            backup_retention_days: spec.backup_retention_days,
+            auto_minor_version_upgrade: true,
+            storage_encrypted: true,
+            deletion_protection: spec.deletion_protection,
+            multi_az: spec.multi_az,
+            master_username: Some(spec.master_username.clone()),
+            db_name: Some(spec.db_name.clone()),
+            master_secret_arn: Some("arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1".into()),
+            endpoint_address: Some("127.0.0.1".into()),
+            endpoint_port: Some(PORT),
+            subnet_group: spec.subnet_group.clone(),
+            vpc_security_group_ids: spec.vpc_security_group_ids.clone(),
+        }
+    }
+
+    fn spec() -> DbSpec {
+        DbSpec {
+            db_name: "budgetsync".into(),
+            master_username: "budgetsync".into(),
+            ..DbSpec::recommended("budgetsync-db")
+        }
+    }
+
+    #[test]
+    fn missing_instance_is_created_and_matching_one_is_left_alone() {
+        let s = spec();
+        assert_eq!(plan_instance(None, &s), Plan::Create { spec: Box::new(s.clone()) });
+        let cur = matching(&s);
+        assert_eq!(drift(&cur, &s), vec![]);
+        assert_eq!(plan_instance(Some(&cur), &s), Plan::NoChange { manual: vec![] });
+        // Autoscaling grew the storage: not drift, storage never shrinks.
+        let grown = InstanceState { allocated_storage_gb: 40, ..cur.clone() };
+        assert_eq!(plan_instance(Some(&grown), &s), Plan::NoChange { manual: vec![] });
+    }
+
+    #[test]
+    fn every_drifted_setting_is_reported_with_its_fix() {
+        let s = DbSpec { deletion_protection: true, ..spec() };
+        let m = matching(&s);
+        type Case = (&'static str, fn(&mut InstanceState), Severity, bool);
+        let cases: Vec<Case> = vec![
+            ("publicly_accessible", |c| c.publicly_accessible = true, Severity::Critical, true),
+            ("storage_encrypted", |c| c.storage_encrypted = false, Severity::Critical, false),
+            ("engine_version", |c| c.engine_version = "15.7".into(), Severity::Warn, false),
+            ("instance_class", |c| c.instance_class = "db.m5.large".into(), Severity::Info, true),
+            ("allocated_storage_gb", |c| c.allocated_storage_gb = 10, Severity::Info, true),
+            ("storage_type", |c| c.storage_type = Some("gp2".into()), Severity::Info, true),
+            ("max_allocated_storage_gb", |c| c.max_allocated_storage_gb = None, Severity::Warn, true),
+            ("backup_retention_days", |c| c.backup_retention_days = 0, Severity::Critical, true),
+            ("backup_retention_days", |c| c.backup_retention_days = 1, Severity::Warn, true),
+            ("auto_minor_version_upgrade", |c| c.auto_minor_version_upgrade = false, Severity::Warn, true),
+            ("deletion_protection", |c| c.deletion_protection = false, Severity::Critical, true),
+            ("multi_az", |c| c.multi_az = true, Severity::Info, true),
+            ("manage_master_user_password", |c| c.master_secret_arn = None, Severity::Warn, true),
+        ];
+        for (setting, mutate, severity, modifiable) in cases {
+            let mut cur = m.clone();
+            mutate(&mut cur);
+            let d = drift(&cur, &s);
+            assert_eq!(d.len(), 1, "{setting}: {d:?}");
+            assert_eq!(d[0].setting, setting);
+            assert_eq!(d[0].severity, severity, "{setting}");
+            assert_eq!(matches!(d[0].fix, Fix::Modify(_)), modifiable, "{setting}");
+            let plan = plan_instance(Some(&cur), &s);
+            if modifiable {
+                assert!(matches!(&plan, Plan::Modify { changes, manual } if changes.len() == 1 && manual.is_empty()), "{setting}: {plan:?}");
+            } else {
+                assert!(matches!(&plan, Plan::NoChange { manual } if manual.len() == 1), "{setting}: {plan:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn major_version_drift_says_upgrade_or_pin() {
+        let s = spec();
+        let older = InstanceState { engine_version: "15.2".into(), ..matching(&s) };
+        let newer = InstanceState { engine_version: "17.1".into(), ..matching(&s) };
+        let how = |c: &InstanceState| match &drift(c, &s)[0].fix {
+            Fix::Manual { how } => how.clone(),
+            f => panic!("{f:?}"),
+        };
+        assert!(how(&older).contains("allow-major-version-upgrade"));
+        assert!(how(&newer).contains("cannot downgrade"));
+        // A different minor of the pinned major is not drift (auto minor upgrades).
+        let minor = InstanceState { engine_version: "16.9".into(), ..matching(&s) };
+        assert!(drift(&minor, &s).is_empty());
+    }
+
+    #[test]
+    fn busy_or_deleting_instances_are_not_modified() {
+        let s = spec();
+        for (status, wait) in [("creating", true), ("modifying", true), ("backing-up", true), ("deleting", false), ("failed", false)] {
+            let cur = InstanceState { status: status.into(), publicly_accessible: true, ..matching(&s) };
+            let plan = plan_instance(Some(&cur), &s);
+            if wait {
+                assert_eq!(plan, Plan::WaitFor { status: status.into() });
+            } else {
+                assert_eq!(plan, Plan::Blocked { status: status.into() });
+            }
+        }
+    }
+
+    #[test]
+    fn open_cidrs_and_bad_settings_are_refused() {
+        let cases: Vec<(DbSpec, &str, &str)> = vec![
+            (DbSpec { app_security_group: Some("0.0.0.0/0".into()), ..spec() }, "app_security_group", "whole internet"),
+            (DbSpec { app_security_group: Some("::/0".into()), ..spec() }, "app_security_group", "whole internet"),
+            (DbSpec { app_security_group: Some("10.0.0.0/8".into()), ..spec() }, "app_security_group", "CIDR"),
+            (DbSpec { vpc_security_group_ids: vec!["sg-xyz".into()], ..spec() }, "vpc_security_group_ids", "security group id"),
+            (DbSpec { backup_retention_days: 3, ..spec() }, "backup_retention_days", "7-14"),
+            (DbSpec { backup_retention_days: 35, ..spec() }, "backup_retention_days", "7-14"),
+            (DbSpec { max_allocated_storage_gb: Some(20), ..spec() }, "max_allocated_storage_gb", "above"),
+            (DbSpec { allocated_storage_gb: 5, ..spec() }, "allocated_storage_gb", "20-65536"),
+            (DbSpec { engine_version: "latest".into(), ..spec() }, "engine_version", "version"),
+            (DbSpec { instance_class: "t4g.micro".into(), ..spec() }, "instance_class", "db."),
+            (DbSpec { master_username: "postgres".into(), ..spec() }, "username", "reserved"),
+            (DbSpec { db_name: "1db".into(), ..spec() }, "db_name", "letter first"),
+        ];
+        for (s, field, why) in cases {
+            let err = s.validate().unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(&err, RdsError::InvalidSpec { field: f, .. } if *f == field), "{field}: {err:?}");
+            assert!(text.contains(why) && text.contains("fix:"), "{field}: {text}");
+        }
+        spec().validate().unwrap();
+        DbSpec { app_security_group: Some("sg-0123456789abcdef0".into()), ..spec() }.validate().unwrap();
+    }
+
+    #[test]
+    fn instance_identifier_rules() {
+        for (id, ok) in [("budgetsync-db", true), ("a", true), ("1db", false), ("db--x", false), ("db-", false), ("db_x", false), ("", false), (&"a".repeat(64), false), (&"a".repeat(63), true)] {
+            assert_eq!(validate_instance_identifier(id).is_ok(), ok, "{id}");
+        }
+    }
+}
