@@ -22,10 +22,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
-#[doc(hidden)]
-pub mod awserr;
-pub use awserr::{Classified, ErrorKind};
-use awserr::classify;
+pub use deploykit_aws::{Classified, ErrorKind};
+use deploykit_aws::classify;
 use deploykit_report::{Event, Reporter, StepTimer, Unit};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -64,16 +62,7 @@ pub enum S3Error {
 }
 
 fn describe(c: &Classified) -> String {
-    let mut s = format!("{} ({})", c.message, c.code.as_deref().unwrap_or("no error code"));
-    if let Some(id) = &c.request_id {
-        s.push_str(&format!(", request id {id}"));
-    }
-    let hint = awserr::hint(c.kind);
-    if !hint.is_empty() {
-        s.push_str("; ");
-        s.push_str(hint);
-    }
-    s
+    format!("{c}; {}", c.hint())
 }
 
 impl S3Error {
