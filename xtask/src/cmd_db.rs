@@ -1,13 +1,489 @@
-//! Placeholder: replaced by the owner of this command.
+//! `cargo xtask db ...`: maps deploy.toml's `[database]` to `deploykit_rds` and renders results.
+//! No database logic lives here; `migrate` shells out to the app's own `flask db` (Flask-Migrate).
 
-use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deploykit_aws::TargetAws;
+use deploykit_config::ResolvedTarget;
+use deploykit_rds::{DbSpec, Rds, RdsError, RestoreCheckOptions, SnapshotInfo, WaitPolicy};
+use deploykit_report::{Event, Reporter};
+use secrecy::ExposeSecret;
+
+use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
+
+/// The secret `db url --store` writes (the `DATABASE_URL` reference in deploy.toml).
+pub const DB_URL_SECRET: &str = "budgetsync/db-url";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DbCommand {
-    /// Not built yet.
-    Todo,
+    /// Create the RDS PostgreSQL instance, or bring its settings in line (idempotent; never recreates).
+    Create {
+        /// Show the plan and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the instance and every setting that differs from the recommendations (exit 7 if any).
+    Status,
+    /// Take a manual snapshot named <instance>-<yyyymmdd-hhmmss>[-<reason>].
+    Snapshot {
+        /// Why (part of the name and a tag), e.g. pre-deploy.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Wait (bounded by [database].timeout) until the snapshot is available.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List manual and automated snapshots with age and size.
+    Snapshots,
+    /// Delete old MANUAL snapshots (automated ones are never touched).
+    Prune {
+        /// How many of the newest manual snapshots to keep.
+        #[arg(long)]
+        keep: usize,
+        /// Only delete snapshots older than this (30d, 12h, 2w).
+        #[arg(long)]
+        older_than: Option<String>,
+        /// Show what would be deleted and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore a snapshot (default: the newest) to a temporary instance, check it, delete it.
+    RestoreCheck {
+        /// Snapshot identifier; default: the newest available one.
+        snapshot: Option<String>,
+        /// The Alembic revision the restored database must be at.
+        #[arg(long)]
+        revision: Option<String>,
+        /// Tables that must exist (repeatable); default: alembic_version.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+    },
+    /// Print the connection URL (password masked unless --show-password).
+    Url {
+        #[arg(long)]
+        show_password: bool,
+        /// Write the URL to Secrets Manager as budgetsync/db-url.
+        #[arg(long)]
+        store: bool,
+        /// Secret name for --store.
+        #[arg(long, default_value = DB_URL_SECRET)]
+        secret: String,
+    },
+    /// Run the app's migrations (`flask db upgrade`); --check only verifies it is at head.
+    Migrate {
+        /// Exit 7 if the database is not at the app's head revision; change nothing.
+        #[arg(long)]
+        check: bool,
+        /// Database URL; default: `db url` of the target.
+        #[arg(long, env = "DEPLOYKIT_DATABASE_URL")]
+        database_url: Option<String>,
+    },
 }
 
-pub fn run(_cmd: DbCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+pub fn run(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let rt = crate::runtime();
+    rt.block_on(run_async(cmd, global, r))
+}
+
+/// Everything a db command needs, resolved from deploy.toml (and the local cloud).
+struct Ctx {
+    target: ResolvedTarget,
+    spec: DbSpec,
+    rds: Rds,
+}
+
+async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
+    let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let aws = if target.local {
+        let state = crate::cmd_local::ensure_up(r)?;
+        TargetAws::local(target.region.clone(), state.edge_url.clone())
+    } else {
+        TargetAws::from(&target)
+    };
+    let sdk = deploykit_aws::sdk_config(&aws).await.map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let spec = spec_for(&target);
+    spec.validate().map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let wait = WaitPolicy {
+        timeout: target.database.timeout,
+        poll: if target.local { Duration::from_millis(500) } else { Duration::from_secs(15) },
+    };
+    Ok(Ctx { rds: Rds::new(&sdk, wait), target, spec })
+}
+
+/// deploy.toml's `[database]` as the rds crate's plain spec.
+pub fn spec_for(t: &ResolvedTarget) -> DbSpec {
+    let d = &t.database;
+    DbSpec {
+        identifier: d.instance.clone(),
+        engine_version: d.engine_version.clone(),
+        instance_class: d.instance_class.clone(),
+        allocated_storage_gb: i32::try_from(d.allocated_storage_gb).unwrap_or(i32::MAX),
+        max_allocated_storage_gb: d.max_allocated_storage_gb.and_then(|m| i32::try_from(m).ok()),
+        backup_retention_days: i32::try_from(d.backup_retention_days).unwrap_or(i32::MAX),
+        db_name: d.db_name.clone(),
+        master_username: d.username.clone(),
+        subnet_group: d.subnet_group.clone(),
+        vpc_security_group_ids: Vec::new(),
+        app_security_group: d.app_security_group.clone(),
+        deletion_protection: d.deletion_protection,
+        multi_az: d.multi_az,
+        tags: vec![
+            ("managed-by".into(), "deploykit".into()),
+            ("app".into(), t.app.name.clone()),
+            ("deploykit:target".into(), t.name.clone()),
+        ],
+    }
+}
+
+fn rds_err(e: RdsError) -> CliError {
+    let exit = match &e {
+        RdsError::InvalidSpec { .. } | RdsError::InvalidName { .. } => Exit::Config,
+        RdsError::Timeout { .. } => Exit::Timeout,
+        RdsError::Check { .. } | RdsError::CleanupFailed { .. } => Exit::CheckFailed,
+        RdsError::Connect { .. } | RdsError::Cancelled { .. } => Exit::Failure,
+        _ => Exit::Aws,
+    };
+    CliError::from_error(exit, &e)
+}
+
+async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    if let DbCommand::Migrate { check, database_url } = cmd {
+        return migrate(global, r, check, database_url).await;
+    }
+    let c = context(global, r).await?;
+    let id = c.spec.identifier.clone();
+    match cmd {
+        DbCommand::Create { dry_run } => {
+            let current = c.rds.describe(&id).await.map_err(rds_err)?;
+            let plan = deploykit_rds::plan_instance(current.as_ref(), &c.spec);
+            if dry_run {
+                r.result(&plan, || format!("plan for {id} on target {}: {}", c.target.name, plan_text(&plan)));
+                return Ok(Exit::Success);
+            }
+            let out = c.rds.ensure(&c.spec, r).await.map_err(rds_err)?;
+            for d in &out.manual {
+                r.report(Event::warn(format!("{id}: {d}")));
+            }
+            let s = &out.state;
+            r.result(&out, || {
+                format!(
+                    "{} {id}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}",
+                    if out.changed() { "ensured" } else { "unchanged" },
+                    s.engine_version,
+                    s.instance_class,
+                    s.allocated_storage_gb,
+                    s.storage_type.as_deref().unwrap_or("?"),
+                    s.publicly_accessible,
+                    s.storage_encrypted,
+                    s.backup_retention_days,
+                    s.deletion_protection,
+                    s.endpoint_address.as_deref().unwrap_or("-"),
+                    s.endpoint_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                )
+            });
+            Ok(Exit::Success)
+        }
+        DbCommand::Status => {
+            let rep = c.rds.status(&c.spec).await.map_err(rds_err)?;
+            r.result(&rep, || {
+                let s = &rep.state;
+                let mut out = vec![format!(
+                    "{id}: {} PostgreSQL {} {}, endpoint {}:{}",
+                    s.status,
+                    s.engine_version,
+                    s.instance_class,
+                    s.endpoint_address.as_deref().unwrap_or("-"),
+                    s.endpoint_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+                )];
+                if rep.drift.is_empty() {
+                    out.push("every checked setting matches the recommendations".into());
+                } else {
+                    out.push(format!("{} setting(s) differ from the recommendations:", rep.drift.len()));
+                    out.extend(rep.drift.iter().map(|d| format!("  [{:?}] {d}", d.severity).to_lowercase_first()));
+                }
+                out.extend(rep.unverified.iter().map(|u| format!("not verified: {u}")));
+                out.join("\n")
+            });
+            Ok(if rep.drift.is_empty() { Exit::Success } else { Exit::CheckFailed })
+        }
+        DbCommand::Snapshot { reason, wait } => {
+            let sha = git_sha();
+            let info = c.rds.snapshot(&id, reason.as_deref(), sha.as_deref(), wait, r).await.map_err(rds_err)?;
+            r.result(&info, || format!("snapshot {} of {id}: {}", info.identifier, info.status));
+            Ok(Exit::Success)
+        }
+        DbCommand::Snapshots => {
+            let all = c.rds.snapshots(&id).await.map_err(rds_err)?;
+            let now = time::OffsetDateTime::now_utc();
+            r.result(&all, || snapshot_table(&all, now));
+            Ok(Exit::Success)
+        }
+        DbCommand::Prune { keep, older_than, dry_run } => {
+            let older = older_than.as_deref().map(deploykit_rds::parse_age).transpose().map_err(|e| CliError::from_error(Exit::Config, &e))?;
+            let sel = c.rds.prune(&id, keep, older, dry_run, r).await.map_err(rds_err)?;
+            r.result(&sel, || {
+                format!(
+                    "{} {} manual snapshot(s){}; kept {} manual; {} automated/other snapshot(s) never touched",
+                    if dry_run { "would delete" } else { "deleted" },
+                    sel.delete.len(),
+                    if sel.delete.is_empty() { String::new() } else { format!(": {}", sel.delete.join(", ")) },
+                    sel.keep.len(),
+                    sel.untouched.len()
+                )
+            });
+            Ok(Exit::Success)
+        }
+        DbCommand::RestoreCheck { snapshot, revision, tables } => {
+            let mut opts = RestoreCheckOptions::new(&id);
+            opts.snapshot = snapshot;
+            opts.expected_revision = revision;
+            if !tables.is_empty() {
+                opts.expected_tables = tables;
+            }
+            let cancel = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let rep = c.rds.restore_check(&opts, r, cancel).await.map_err(rds_err)?;
+            r.result(&rep, || {
+                let mut out = vec![format!(
+                    "restore check passed: snapshot {} restored to {} in {:.0}s; alembic revision {}",
+                    rep.snapshot,
+                    rep.temporary_instance,
+                    rep.restore_seconds,
+                    rep.alembic_revision.as_deref().unwrap_or("none")
+                )];
+                out.extend(rep.tables.iter().map(|t| format!("  {:<30} {:>10} rows", t.table, t.rows)));
+                out.push(format!("temporary instance {} deleted", rep.temporary_instance));
+                out.join("\n")
+            });
+            Ok(Exit::Success)
+        }
+        DbCommand::Url { show_password, store, secret } => {
+            let url = c.rds.url(&id).await.map_err(rds_err)?;
+            if store {
+                let outcome = c.rds.store_url(&secret, &url).await.map_err(rds_err)?;
+                r.report(Event::info(format!("{} secret {secret} with the URL of {id}", match outcome {
+                    deploykit_rds::PutOutcome::Created => "created",
+                    deploykit_rds::PutOutcome::Updated => "updated",
+                })));
+            }
+            let shown = if show_password { url.expose().expose_secret().to_string() } else { url.masked() };
+            r.result(&serde_json::json!({ "url": shown, "masked": !show_password, "stored_in": store.then_some(&secret) }), || shown.clone());
+            Ok(Exit::Success)
+        }
+        DbCommand::Migrate { .. } => Ok(Exit::Success),
+    }
+}
+
+trait LowerFirst {
+    fn to_lowercase_first(self) -> String;
+}
+
+impl LowerFirst for String {
+    /// `[Warn] x` -> `[warn] x`.
+    fn to_lowercase_first(self) -> String {
+        match self.split_once(']') {
+            Some((sev, rest)) => format!("{}]{rest}", sev.to_lowercase()),
+            None => self,
+        }
+    }
+}
+
+fn plan_text(p: &deploykit_rds::Plan) -> String {
+    use deploykit_rds::Plan;
+    match p {
+        Plan::Create { spec } => format!("create (PostgreSQL {}, {}, {} GB gp3, private, encrypted, managed master password)", spec.engine_version, spec.instance_class, spec.allocated_storage_gb),
+        Plan::Modify { changes, manual } => format!("modify {} setting(s) ({} need manual work)", changes.len(), manual.len()),
+        Plan::WaitFor { status } => format!("wait: the instance is {status}"),
+        Plan::Blocked { status } => format!("blocked: the instance is {status}"),
+        Plan::NoChange { manual } => format!("nothing to change ({} need manual work)", manual.len()),
+    }
+}
+
+fn snapshot_table(all: &[SnapshotInfo], now: time::OffsetDateTime) -> String {
+    if all.is_empty() {
+        return "no snapshots".into();
+    }
+    let mut out = vec![format!("{:<60} {:<10} {:<10} {:>8} {:>6}", "SNAPSHOT", "TYPE", "STATUS", "AGE", "SIZE")];
+    for s in all {
+        out.push(format!("{:<60} {:<10} {:<10} {:>8} {:>4}GB", s.identifier, s.kind.as_str(), s.status, human_age(s.age(now)), s.allocated_storage_gb));
+    }
+    out.join("\n")
+}
+
+fn human_age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+fn git_sha() -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    xshell::cmd!(sh, "git rev-parse --short=12 HEAD").quiet().ignore_stderr().read().ok()
+}
+
+/// Takes a manual snapshot before a deploy runs migrations, when the target's
+/// `[database] snapshot_before_deploy` is on. Returns `None` when it is off.
+#[allow(dead_code)] // called by the deploy commands once they run migrations
+pub fn snapshot_before_deploy(global: &GlobalArgs, r: &Renderer, reason: &str) -> Result<Option<SnapshotInfo>, CliError> {
+    let rt = crate::runtime();
+    rt.block_on(async {
+        let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+        let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+        if !target.database.snapshot_before_deploy {
+            r.report(Event::StepSkipped { step: "db-snapshot".into(), reason: "snapshot_before_deploy is off for this target".into() });
+            return Ok(None);
+        }
+        let c = context(global, r).await?;
+        let info = c.rds.snapshot(&c.spec.identifier, Some(reason), git_sha().as_deref(), true, r).await.map_err(rds_err)?;
+        Ok(Some(info))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations: the app's own Flask-Migrate, run from its venv.
+
+/// The app venv `cargo xtask test` creates.
+fn app_python(workspace: &Path) -> PathBuf {
+    workspace.join("target/venvs/app/bin/python")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+async fn migrate(global: &GlobalArgs, r: &Renderer, check: bool, database_url: Option<String>) -> CliResult {
+    let url = match database_url.filter(|u| !u.is_empty()) {
+        Some(u) => secrecy::SecretString::from(u),
+        None => {
+            let c = context(global, r).await?;
+            c.rds.url(&c.spec.identifier).await.map_err(rds_err)?.expose()
+        }
+    };
+    let root = workspace_root();
+    let app_dir = root.join("examples/budgetsync");
+    let python = app_python(&root);
+    let outcome = run_migrate(&python, &app_dir, url.expose_secret(), check)?;
+    r.result(&outcome, || outcome.human());
+    Ok(if outcome.at_head { Exit::Success } else { Exit::CheckFailed })
+}
+
+/// What `migrate` found and did.
+#[derive(Debug, serde::Serialize)]
+pub struct MigrateOutcome {
+    pub before: Vec<String>,
+    pub heads: Vec<String>,
+    pub after: Vec<String>,
+    pub upgraded: bool,
+    pub at_head: bool,
+}
+
+impl MigrateOutcome {
+    fn human(&self) -> String {
+        let show = |v: &[String]| if v.is_empty() { "none (empty database)".to_string() } else { v.join(", ") };
+        match (self.upgraded, self.at_head) {
+            (true, _) => format!("migrated from {} to {}", show(&self.before), show(&self.after)),
+            (false, true) => format!("database is at head ({}); nothing to do", show(&self.after)),
+            (false, false) => format!("database is behind: at {}, app head is {}; run `cargo xtask db migrate`", show(&self.before), show(&self.heads)),
+        }
+    }
+}
+
+/// Runs `flask db current/heads/upgrade` with the app venv's python. Public for tests.
+pub fn run_migrate(python: &Path, app_dir: &Path, database_url: &str, check: bool) -> Result<MigrateOutcome, CliError> {
+    if !python.exists() {
+        return Err(CliError::new(Exit::Failure, format!("the app's virtualenv is missing: {} does not exist", python.display()))
+            .with_hint("create it with `cargo xtask test` (or `python3 -m venv target/venvs/app && target/venvs/app/bin/pip install -r examples/budgetsync/requirements-dev.txt`)"));
+    }
+    let sh = xshell::Shell::new().map_err(|e| CliError::new(Exit::Failure, format!("starting a shell: {e}")))?;
+    sh.change_dir(app_dir);
+    let app_env = std::env::var("APP_ENV").unwrap_or_else(|_| "development".into());
+    let flask = |args: &[&str]| -> Result<String, CliError> {
+        let out = xshell::cmd!(sh, "{python} -m flask --app app:create_app db {args...}")
+            .env("DATABASE_URL", database_url)
+            .env("APP_ENV", &app_env)
+            .quiet()
+            .ignore_status()
+            .output()
+            .map_err(|e| CliError::new(Exit::Failure, format!("running flask db {}: {e}", args.join(" "))))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            // The URL may appear in tracebacks: never echo it.
+            let text = tail.join("\n").replace(database_url, "<DATABASE_URL>");
+            return Err(CliError::new(Exit::Failure, format!("`flask db {}` failed ({}):\n{text}", args.join(" "), out.status))
+                .with_hint("check that the database is reachable and that DATABASE_URL points at it (`cargo xtask db url`)"));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let before = revisions(&flask(&["current"])?);
+    let heads = revisions(&flask(&["heads"])?);
+    let at = |cur: &[String]| !heads.is_empty() && heads.iter().all(|h| cur.contains(h));
+    if check || at(&before) {
+        let at_head = at(&before);
+        return Ok(MigrateOutcome { after: before.clone(), before, heads, upgraded: false, at_head });
+    }
+    flask(&["upgrade"])?;
+    let after = revisions(&flask(&["current"])?);
+    let at_head = at(&after);
+    Ok(MigrateOutcome { before, heads, after, upgraded: true, at_head })
+}
+
+/// Revision ids from `flask db current` / `heads` output (`0001 (head)`), ignoring log lines.
+fn revisions(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !matches!(*w, "INFO" | "WARNING" | "ERROR"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_parse_flask_output() {
+        let cases = [
+            ("0001 (head)\n", vec!["0001"]),
+            ("INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.\n0001 (head)\n", vec!["0001"]),
+            ("INFO  [alembic.runtime.migration] Will assume transactional DDL.\n", vec![]),
+            ("", vec![]),
+            ("ae1027a6acf (head)\nb2 (head)\n", vec!["ae1027a6acf", "b2"]),
+        ];
+        for (out, want) in cases {
+            assert_eq!(revisions(out), want, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn repo_config_maps_to_a_valid_spec() {
+        let root = workspace_root();
+        let config = deploykit_config::load(&root.join("deploy.toml")).unwrap();
+        let local = spec_for(&config.target(Some("local")).unwrap());
+        local.validate().unwrap();
+        assert_eq!(local.identifier, "budgetsync-db");
+        assert_eq!(local.instance_class, "db.t4g.micro");
+        assert!(!local.deletion_protection);
+        let prod = spec_for(&config.target(Some("prod")).unwrap());
+        assert!(prod.deletion_protection);
+        assert_eq!(prod.backup_retention_days, 14);
+    }
+
+    #[test]
+    fn migrate_without_venv_says_how_to_make_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = run_migrate(&dir.path().join("nope/bin/python"), dir.path(), "postgresql://x@127.0.0.1/x", false).unwrap_err();
+        assert_eq!(err.exit, Exit::Failure);
+        assert!(err.message.contains("virtualenv is missing") && err.hint.unwrap().contains("cargo xtask test"));
+    }
 }

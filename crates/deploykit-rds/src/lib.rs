@@ -31,4 +31,5 @@ pub use spec::{
     Change, DbSpec, Drift, Fix, InstanceState, Plan, Severity, drift, major, plan_instance,
     validate_instance_identifier,
 };
+pub use deploykit_secrets::PutOutcome;
 pub use url::{DbUrl, MASK, SQLALCHEMY_SCHEME};
