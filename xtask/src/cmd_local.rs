@@ -80,8 +80,11 @@ pub fn run(cmd: LocalCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
 
 fn validate_scale(scale: f64) -> Result<(), CliError> {
     if !(scale.is_finite() && scale > 0.0) {
-        return Err(CliError::new(Exit::Config, format!("--time-scale {scale} is not a positive number"))
-            .with_hint("use 1 for real time, 60 (the default) for a 5-minute launch in 5 s"));
+        return Err(CliError::new(
+            Exit::Config,
+            format!("--time-scale {scale} is not a positive number"),
+        )
+        .with_hint("use 1 for real time, 60 (the default) for a 5-minute launch in 5 s"));
     }
     Ok(())
 }
@@ -129,7 +132,14 @@ fn run_down(a: DownArgs, r: &Renderer) -> CliResult {
         }
         reports
             .iter()
-            .map(|d| format!("{:<9} pid {:<8} {}", d.part, d.pid.map(|p| p.to_string()).unwrap_or_default(), d.result))
+            .map(|d| {
+                format!(
+                    "{:<9} pid {:<8} {}",
+                    d.part,
+                    d.pid.map(|p| p.to_string()).unwrap_or_default(),
+                    d.result
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     });
@@ -138,8 +148,11 @@ fn run_down(a: DownArgs, r: &Renderer) -> CliResult {
 
 fn run_status(r: &Renderer) -> CliResult {
     let Some((state, parts)) = local::status() else {
-        let err = CliError::new(Exit::CheckFailed, "the local cloud is not running (no target/localcloud/state.json)")
-            .with_hint("start it with `cargo xtask local up`");
+        let err = CliError::new(
+            Exit::CheckFailed,
+            "the local cloud is not running (no target/localcloud/state.json)",
+        )
+        .with_hint("start it with `cargo xtask local up`");
         return Err(err);
     };
     // Docker is optional (Route B only): it never fails the status.
@@ -154,21 +167,41 @@ fn run_status(r: &Renderer) -> CliResult {
         parts: &'a [local::PartStatus],
         healthy: bool,
     }
-    r.result(&Out { state: &state, parts: &parts, healthy: unhealthy.is_empty() }, || {
-        let mut s = format!("{:<9} {:<8} {:<7} {:<45} {}\n", "part", "pid", "health", "endpoint", "detail");
-        for p in &parts {
-            s.push_str(&format!(
+    r.result(
+        &Out {
+            state: &state,
+            parts: &parts,
+            healthy: unhealthy.is_empty(),
+        },
+        || {
+            let mut s = format!(
                 "{:<9} {:<8} {:<7} {:<45} {}\n",
-                p.part,
-                p.pid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
-                if p.healthy { "ok" } else if p.part == "docker" { "absent" } else { "FAIL" },
-                p.endpoint,
-                p.detail
+                "part", "pid", "health", "endpoint", "detail"
+            );
+            for p in &parts {
+                s.push_str(&format!(
+                    "{:<9} {:<8} {:<7} {:<45} {}\n",
+                    p.part,
+                    p.pid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                    if p.healthy {
+                        "ok"
+                    } else if p.part == "docker" {
+                        "absent"
+                    } else {
+                        "FAIL"
+                    },
+                    p.endpoint,
+                    p.detail
+                ));
+            }
+            s.push_str(&format!(
+                "time scale {}x; state {}",
+                state.time_scale,
+                state.state_file.display()
             ));
-        }
-        s.push_str(&format!("time scale {}x; state {}", state.time_scale, state.state_file.display()));
-        s
-    });
+            s
+        },
+    );
     if unhealthy.is_empty() {
         Ok(Exit::Success)
     } else {
@@ -179,11 +212,15 @@ fn run_status(r: &Renderer) -> CliResult {
 
 fn run_env(r: &Renderer) -> CliResult {
     let state = read_state().ok_or_else(|| {
-        CliError::new(Exit::Failure, "the local cloud is not running (no target/localcloud/state.json)")
-            .with_hint("start it with `cargo xtask local up`, then eval \"$(cargo xtask local env)\"")
+        CliError::new(
+            Exit::Failure,
+            "the local cloud is not running (no target/localcloud/state.json)",
+        )
+        .with_hint("start it with `cargo xtask local up`, then eval \"$(cargo xtask local env)\"")
     })?;
     let vars = state.env_vars();
-    let map: std::collections::BTreeMap<&str, &str> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let map: std::collections::BTreeMap<&str, &str> =
+        vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     r.result(&map, || {
         vars.iter()
             .map(|(k, v)| format!("export {k}={}", local::shell_quote(v)))
@@ -212,13 +249,14 @@ fn serve_edge(a: ServeEdgeArgs) -> CliResult {
     };
     crate::runtime().block_on(async move {
         let shutdown = async {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
@@ -226,7 +264,10 @@ fn serve_edge(a: ServeEdgeArgs) -> CliResult {
         };
         deploykit_localcloud::serve(cfg, shutdown)
             .await
-            .map_err(|e| CliError::from_error(Exit::Failure, &e).with_hint("`cargo xtask local up --edge-port PORT` picks another port"))
+            .map_err(|e| {
+                CliError::from_error(Exit::Failure, &e)
+                    .with_hint("`cargo xtask local up --edge-port PORT` picks another port")
+            })
     })?;
     Ok(Exit::Success)
 }

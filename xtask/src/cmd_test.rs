@@ -51,17 +51,34 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     };
     let previous_scale = local::read_state().map(|s| s.time_scale);
     let up = local::up(r, &opts);
-    let mut guard = DownGuard { parts: Vec::new(), restore_scale: None, done: false };
+    let mut guard = DownGuard {
+        parts: Vec::new(),
+        restore_scale: None,
+        done: false,
+    };
     let state = match up {
         Ok((state, outcomes)) => {
-            guard.parts = outcomes.iter().filter(|(_, o)| *o != Outcome::AlreadyRunning).map(|(p, _)| *p).collect();
+            guard.parts = outcomes
+                .iter()
+                .filter(|(_, o)| *o != Outcome::AlreadyRunning)
+                .map(|(p, _)| *p)
+                .collect();
             if !guard.parts.contains(&Part::Edge) {
-                guard.restore_scale = previous_scale.filter(|s| (s - args.time_scale).abs() > f64::EPSILON);
+                guard.restore_scale =
+                    previous_scale.filter(|s| (s - args.time_scale).abs() > f64::EPSILON);
             }
             let detail = if guard.parts.is_empty() {
                 "already running; it stays up afterwards".to_string()
             } else {
-                format!("started {}", guard.parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "started {}",
+                    guard
+                        .parts
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             steps.push(step("local up", true, t, detail));
             Some(state)
@@ -69,7 +86,11 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         Err(e) => {
             steps.push(step("local up", false, t, e.to_string()));
             // Whatever it did start before failing is recorded in the pid files: stop it.
-            guard.parts = Part::ALL.iter().copied().filter(|p| paths.pid_file(*p).exists()).collect();
+            guard.parts = Part::ALL
+                .iter()
+                .copied()
+                .filter(|p| paths.pid_file(*p).exists())
+                .collect();
             if previous_scale.is_some() {
                 guard.parts.clear();
             }
@@ -118,7 +139,10 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         s
     });
     if interrupted() {
-        return Err(CliError::new(Exit::Failure, "interrupted; the local cloud parts this run started were stopped"));
+        return Err(CliError::new(
+            Exit::Failure,
+            "interrupted; the local cloud parts this run started were stopped",
+        ));
     }
     if failed.is_empty() {
         Ok(Exit::Success)
@@ -129,10 +153,16 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
                 "{} of {} steps failed: {}",
                 failed.len(),
                 steps.len(),
-                failed.iter().map(|s| s.step.as_str()).collect::<Vec<_>>().join(", ")
+                failed
+                    .iter()
+                    .map(|s| s.step.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
-        .with_hint("the output above each step says why; local cloud logs are in target/localcloud/logs/"))
+        .with_hint(
+            "the output above each step says why; local cloud logs are in target/localcloud/logs/",
+        ))
     }
 }
 
@@ -165,25 +195,33 @@ fn interrupted() -> bool {
 /// otherwise.
 fn install_signal_handlers(r: &Renderer) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
-            let _ = tx.send(());
-            loop {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+            rt.block_on(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return;
+                };
+                let _ = tx.send(());
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                    INTERRUPTED.store(true, Ordering::SeqCst);
                 }
-                INTERRUPTED.store(true, Ordering::SeqCst);
-            }
+            });
         });
-    });
     if spawned.is_err() || rx.recv_timeout(Duration::from_secs(5)).is_err() {
         r.report(Event::warn("could not install the Ctrl-C handler; an interrupt may leave the local cloud running (`cargo xtask local down` stops it)"));
     }
@@ -192,7 +230,9 @@ fn install_signal_handlers(r: &Renderer) {
 /// Runs a child with inherited stdout/stderr; on an interrupt sends it SIGINT, then SIGKILL
 /// after a bounded grace period.
 fn run_child(cmd: &mut Command, what: &str) -> Result<ExitStatus, String> {
-    let mut child = cmd.spawn().map_err(|e| format!("could not start {what} ({:?}): {e}", cmd.get_program()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start {what} ({:?}): {e}", cmd.get_program()))?;
     let mut signalled: Option<Instant> = None;
     loop {
         match child.try_wait() {
@@ -224,14 +264,25 @@ fn local_env(cmd: &mut Command, state: &LocalState) {
     }
 }
 
-fn cargo_tests(paths: &Paths, state: &LocalState, extra: &[String], r: &Renderer) -> Result<String, String> {
+fn cargo_tests(
+    paths: &Paths,
+    state: &LocalState,
+    extra: &[String],
+    r: &Renderer,
+) -> Result<String, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&paths.workspace).args(["test", "--workspace", "--all-targets"]).args(extra);
+    cmd.current_dir(&paths.workspace)
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra);
     local_env(&mut cmd, state);
     r.report(Event::StepStarted {
         step: "cargo-test".into(),
-        what: format!("cargo test --workspace --all-targets {} (DEPLOYKIT_LOCAL_STATE={})", extra.join(" "), state.state_file.display()),
+        what: format!(
+            "cargo test --workspace --all-targets {} (DEPLOYKIT_LOCAL_STATE={})",
+            extra.join(" "),
+            state.state_file.display()
+        ),
     });
     let status = run_child(&mut cmd, "cargo test")?;
     if status.success() {
@@ -247,12 +298,20 @@ fn requirements_hash(app: &Path) -> Result<String, String> {
         .map_err(|e| format!("reading {}: {e}", app.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+        })
         .collect();
     files.sort();
     let mut h = Sha256::new();
     for f in files {
-        h.update(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        h.update(
+            f.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
         h.update(std::fs::read(&f).map_err(|e| format!("reading {}: {e}", f.display()))?);
     }
     Ok(format!("{:x}", h.finalize()))
@@ -272,7 +331,8 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
     // The venv, reinstalled only when the requirements files change.
     let venv = paths.venvs.join("app");
     let log = paths.logs.join("app-venv.log");
-    std::fs::create_dir_all(&paths.logs).map_err(|e| format!("creating {}: {e}", paths.logs.display()))?;
+    std::fs::create_dir_all(&paths.logs)
+        .map_err(|e| format!("creating {}: {e}", paths.logs.display()))?;
     if !venv.join("bin/python").exists() {
         let python = std::env::var("DEPLOYKIT_PYTHON").unwrap_or_else(|_| "python3".into());
         procs::run_logged(
@@ -287,17 +347,35 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
     }
     let hash = requirements_hash(&app)?;
     let stamp = venv.join(".deploykit-requirements.sha256");
-    if std::fs::read_to_string(&stamp).map(|s| s.trim() == hash).unwrap_or(false) {
+    if std::fs::read_to_string(&stamp)
+        .map(|s| s.trim() == hash)
+        .unwrap_or(false)
+    {
         r.report(Event::StepSkipped {
             step: "app-venv".into(),
-            reason: format!("requirements unchanged since the last install ({})", &hash[..12]),
+            reason: format!(
+                "requirements unchanged since the last install ({})",
+                &hash[..12]
+            ),
         });
     } else {
         let _ = std::fs::remove_file(&stamp);
-        r.report(Event::info(format!("installing {} into {}", reqs.display(), venv.display())));
+        r.report(Event::info(format!(
+            "installing {} into {}",
+            reqs.display(),
+            venv.display()
+        )));
         procs::run_logged(
             Command::new(venv.join("bin/python"))
-                .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", "-r"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "-q",
+                    "-r",
+                ])
                 .arg(&reqs),
             &log,
             "pip install -r examples/budgetsync/requirements-dev.txt",
@@ -311,14 +389,29 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
     // An empty database for the suite.
     let psql = state.pg.bin_dir.join("psql");
     let out = Command::new(&psql)
-        .args(["-h", &state.pg.host, "-p", &state.pg.port.to_string(), "-U", &state.pg.superuser, "-d", "postgres"])
+        .args([
+            "-h",
+            &state.pg.host,
+            "-p",
+            &state.pg.port.to_string(),
+            "-U",
+            &state.pg.superuser,
+            "-d",
+            "postgres",
+        ])
         .args(["-v", "ON_ERROR_STOP=1", "-q"])
-        .args(["-c", &format!("DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")])
+        .args([
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"),
+        ])
         .args(["-c", &format!("CREATE DATABASE {TEST_DB}")])
         .output()
         .map_err(|e| format!("running {}: {e}", psql.display()))?;
     if !out.status.success() {
-        return Err(format!("creating database {TEST_DB}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "creating database {TEST_DB}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let db_url = state.database_url_for(TEST_DB);
     let mut cmd = Command::new(venv.join("bin/python"));
@@ -334,7 +427,10 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
         .env("DEPLOYKIT_LOCAL_STATE", &state.state_file);
     r.report(Event::StepStarted {
         step: "pytest".into(),
-        what: format!("python -m pytest {APP_DIR}/tests -q (TEST_DATABASE_URL={db_url}, AWS_ENDPOINT_URL={})", state.moto_url),
+        what: format!(
+            "python -m pytest {APP_DIR}/tests -q (TEST_DATABASE_URL={db_url}, AWS_ENDPOINT_URL={})",
+            state.moto_url
+        ),
     });
     let status = run_child(&mut cmd, "pytest")?;
     match status.code() {
@@ -365,7 +461,11 @@ impl DownGuard {
         let reports = local::down(r, Some(&self.parts), false)?;
         Ok(format!(
             "stopped {}",
-            reports.iter().map(|d| d.part.as_str()).collect::<Vec<_>>().join(", ")
+            reports
+                .iter()
+                .map(|d| d.part.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 }

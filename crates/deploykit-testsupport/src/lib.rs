@@ -188,12 +188,16 @@ impl LocalCloud {
 
     /// The admin client of the shared edge (faults, time scale, reset).
     pub fn admin(&self) -> AdminClient {
-        AdminClient::new(&self.edge_url).unwrap_or_else(|e| panic!("admin client for {}: {e}", self.edge_url))
+        AdminClient::new(&self.edge_url)
+            .unwrap_or_else(|e| panic!("admin client for {}: {e}", self.edge_url))
     }
 
     /// The URL of database `db` on the local cluster.
     pub fn database_url_for(&self, db: &str) -> String {
-        format!("postgresql://{}@{}:{}/{db}", self.pg.superuser, self.pg.host, self.pg.port)
+        format!(
+            "postgresql://{}@{}:{}/{db}",
+            self.pg.superuser, self.pg.host, self.pg.port
+        )
     }
 
     /// Creates an empty database (dropping one of the same name first) and returns its URL.
@@ -272,7 +276,12 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let mut s = format!("{}-{:x}-{n:x}{:x}", prefix.to_ascii_lowercase(), std::process::id(), nanos % 0x10000);
+    let mut s = format!(
+        "{}-{:x}-{n:x}{:x}",
+        prefix.to_ascii_lowercase(),
+        std::process::id(),
+        nanos % 0x10000
+    );
     s.truncate(40);
     s
 }
@@ -281,7 +290,13 @@ fn sanitize_db_name(name: &str) -> String {
     let mut s: String = name
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.truncate(63);
     s
@@ -341,7 +356,9 @@ impl LoopbackOnlyClient {
 
     /// Guards another client (tests use a recording one).
     pub fn wrap(inner: impl HttpClient + 'static) -> Self {
-        Self { inner: inner.into_shared() }
+        Self {
+            inner: inner.into_shared(),
+        }
     }
 }
 
@@ -352,7 +369,11 @@ impl Default for LoopbackOnlyClient {
 }
 
 impl HttpClient for LoopbackOnlyClient {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
         SharedHttpConnector::new(LoopbackOnlyConnector {
             inner: self.inner.http_connector(settings, components),
         })
@@ -392,7 +413,11 @@ impl Intercept for LoopbackInterceptor {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let uri = context.request().uri();
-        if is_loopback_uri(uri) { Ok(()) } else { Err(refusal(uri).into()) }
+        if is_loopback_uri(uri) {
+            Ok(())
+        } else {
+            Err(refusal(uri).into())
+        }
     }
 }
 
@@ -425,7 +450,10 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("envtest-"));
         assert!(a.len() <= 40);
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 
     #[test]

@@ -8,10 +8,16 @@ use deploykit_testsupport::{local_cloud, unique_name};
 async fn s3_through_the_shared_edge_reaches_moto() {
     let cloud = local_cloud().await;
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cloud.sdk_config()).force_path_style(true).build(),
+        aws_sdk_s3::config::Builder::from(&cloud.sdk_config())
+            .force_path_style(true)
+            .build(),
     );
     let bucket = unique_name("ts-bucket");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket via the edge");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket via the edge");
     let names: Vec<String> = s3
         .list_buckets()
         .send()
@@ -22,7 +28,11 @@ async fn s3_through_the_shared_edge_reaches_moto() {
         .filter_map(|b| b.name().map(str::to_string))
         .collect();
     assert!(names.contains(&bucket), "{bucket} not in {names:?}");
-    s3.delete_bucket().bucket(&bucket).send().await.expect("delete bucket");
+    s3.delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("delete bucket");
 }
 
 #[tokio::test]
@@ -31,20 +41,37 @@ async fn private_edge_has_its_own_port_and_clock() {
     let edge = cloud.private_edge(|c| c.time_scale = 1234.0).await;
     assert_ne!(edge.url(), cloud.edge_url);
     let health = deploykit_localcloud_admin(&edge.url()).await;
-    assert!((health - 1234.0).abs() < 1e-9, "private edge time scale {health}");
+    assert!(
+        (health - 1234.0).abs() < 1e-9,
+        "private edge time scale {health}"
+    );
     // The private edge forwards to the same moto: a bucket made through it is visible.
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cloud.sdk_config_for(&edge.url())).force_path_style(true).build(),
+        aws_sdk_s3::config::Builder::from(&cloud.sdk_config_for(&edge.url()))
+            .force_path_style(true)
+            .build(),
     );
     let bucket = unique_name("ts-private");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket via a private edge");
-    s3.delete_bucket().bucket(&bucket).send().await.expect("delete bucket");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket via a private edge");
+    s3.delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("delete bucket");
     edge.shutdown().await;
 }
 
 async fn deploykit_localcloud_admin(url: &str) -> f64 {
     let admin = deploykit_testsupport::deploykit_localcloud::AdminClient::new(url).unwrap();
-    admin.health().await.expect("private edge health").time_scale
+    admin
+        .health()
+        .await
+        .expect("private edge health")
+        .time_scale
 }
 
 #[tokio::test]
@@ -54,9 +81,13 @@ async fn fresh_database_is_empty_and_reachable() {
     let url = cloud.fresh_database(&name).await;
     assert!(url.ends_with(&name.replace('-', "_")), "{url}");
     let count: i64 = tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the fresh database");
+        let mut c = postgres::Client::connect(&url, postgres::NoTls)
+            .expect("connect to the fresh database");
         let n: i64 = c
-            .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", &[])
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
             .unwrap()
             .get(0);
         n

@@ -18,7 +18,11 @@ use deploykit_testsupport::{LoopbackInterceptor, LoopbackOnlyClient, sdk_config_
 struct Recording(Arc<AtomicUsize>);
 
 impl HttpClient for Recording {
-    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
     }
 }
@@ -27,7 +31,10 @@ impl HttpConnector for Recording {
     fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
         self.0.fetch_add(1, Ordering::SeqCst);
         let body = "<ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>";
-        HttpConnectorFuture::ready(Ok(Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(body))))
+        HttpConnectorFuture::ready(Ok(Response::new(
+            StatusCode::try_from(200).unwrap(),
+            SdkBody::from(body),
+        )))
     }
 }
 
@@ -65,7 +72,10 @@ async fn client_guard_refuses_real_aws_before_the_transport_and_passes_loopback(
         let reached = net.0.load(Ordering::SeqCst) - before;
         if allowed {
             assert!(res.is_ok(), "{endpoint}: {:?}", res.err());
-            assert_eq!(reached, 1, "{endpoint}: the loopback request must reach the transport");
+            assert_eq!(
+                reached, 1,
+                "{endpoint}: the loopback request must reach the transport"
+            );
         } else {
             let e = res.expect_err("a non-loopback endpoint must fail");
             let text = err_text(&e);
@@ -89,7 +99,10 @@ async fn default_sdk_config_fails_fast_on_a_real_aws_endpoint() {
         .await
         .expect("the guard answers immediately");
     let text = err_text(&res.expect_err("must be refused"));
-    assert!(text.contains("refused a request to https://s3.amazonaws.com"), "{text}");
+    assert!(
+        text.contains("refused a request to https://s3.amazonaws.com"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +114,10 @@ async fn interceptor_refuses_real_aws_in_read_before_transmit() {
         .interceptor(LoopbackInterceptor)
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .build();
-    let res = aws_sdk_s3::Client::from_conf(conf).list_buckets().send().await;
+    let res = aws_sdk_s3::Client::from_conf(conf)
+        .list_buckets()
+        .send()
+        .await;
     let text = err_text(&res.expect_err("must be refused"));
     assert!(text.contains("never to real AWS"), "{text}");
     assert_eq!(net.0.load(Ordering::SeqCst), 0);

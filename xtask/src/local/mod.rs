@@ -143,8 +143,9 @@ impl LocalState {
             state: self,
             registry_password: self.registry.password.expose_secret(),
         };
-        let json = serde_json::to_vec_pretty(&file)
-            .map_err(|e| CliError::new(Exit::Failure, format!("serialising local cloud state: {e}")))?;
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| {
+            CliError::new(Exit::Failure, format!("serialising local cloud state: {e}"))
+        })?;
         let tmp = paths.state.with_extension("json.tmp");
         let _ = fs::remove_file(&tmp);
         let mut f = fs::OpenOptions::new()
@@ -170,13 +171,19 @@ impl LocalState {
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("DATABASE_URL", self.pg.database_url.clone()),
             ("DEPLOYKIT_REGISTRY", self.registry.endpoint.clone()),
-            ("DEPLOYKIT_LOCAL_STATE", self.state_file.display().to_string()),
+            (
+                "DEPLOYKIT_LOCAL_STATE",
+                self.state_file.display().to_string(),
+            ),
         ]
     }
 
     /// A database URL for `db` on the local cluster.
     pub fn database_url_for(&self, db: &str) -> String {
-        format!("postgresql://{}@{}:{}/{db}", self.pg.superuser, self.pg.host, self.pg.port)
+        format!(
+            "postgresql://{}@{}:{}/{db}",
+            self.pg.superuser, self.pg.host, self.pg.port
+        )
     }
 }
 
@@ -240,13 +247,21 @@ pub fn ensure_up(r: &crate::render::Renderer) -> Result<LocalState, CliError> {
 }
 
 /// `local up`: returns the state and what happened to each part.
-pub fn up(r: &dyn Reporter, opts: &UpOptions) -> Result<(LocalState, Vec<(Part, Outcome)>), CliError> {
+pub fn up(
+    r: &dyn Reporter,
+    opts: &UpOptions,
+) -> Result<(LocalState, Vec<(Part, Outcome)>), CliError> {
     let paths = Paths::new();
     for dir in [&paths.root, &paths.logs, &paths.pids, &paths.venvs] {
-        fs::create_dir_all(dir).map_err(|e| procs::io_err(&format!("creating {}", dir.display()), &e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| procs::io_err(&format!("creating {}", dir.display()), &e))?;
     }
     let _lock = lock(&paths, r)?;
-    let timer = StepTimer::start(r, "local-up", "Starting the local cloud (moto, edge, registry, PostgreSQL)");
+    let timer = StepTimer::start(
+        r,
+        "local-up",
+        "Starting the local cloud (moto, edge, registry, PostgreSQL)",
+    );
     let previous = read_state_at(&paths.state);
     let mut state = match previous {
         Some(s) => s,
@@ -256,7 +271,9 @@ pub fn up(r: &dyn Reporter, opts: &UpOptions) -> Result<(LocalState, Vec<(Part, 
     for part in Part::ALL {
         // A registry with a new password means the edge must hand out the new one.
         let force = part == Part::Edge
-            && outcomes.iter().any(|(p, o)| *p == Part::Registry && *o != Outcome::AlreadyRunning);
+            && outcomes
+                .iter()
+                .any(|(p, o)| *p == Part::Registry && *o != Outcome::AlreadyRunning);
         let outcome = parts::ensure(part, &paths, &mut state, opts, force, r)?;
         state.save(&paths)?;
         outcomes.push((part, outcome));
@@ -272,7 +289,10 @@ pub fn up(r: &dyn Reporter, opts: &UpOptions) -> Result<(LocalState, Vec<(Part, 
             "Docker Engine not reachable ({e}); only Route B (App Runner image builds) needs it"
         ))),
     }
-    let started = outcomes.iter().filter(|(_, o)| *o != Outcome::AlreadyRunning).count();
+    let started = outcomes
+        .iter()
+        .filter(|(_, o)| *o != Outcome::AlreadyRunning)
+        .count();
     timer.finish(
         r,
         if started == 0 {
@@ -294,7 +314,11 @@ pub struct DownReport {
 
 /// `local down`: stops the given parts (all when `only` is None) by their pid records, then
 /// removes state.json and the pid files when nothing recorded is left.
-pub fn down(r: &dyn Reporter, only: Option<&[Part]>, purge: bool) -> Result<Vec<DownReport>, CliError> {
+pub fn down(
+    r: &dyn Reporter,
+    only: Option<&[Part]>,
+    purge: bool,
+) -> Result<Vec<DownReport>, CliError> {
     let paths = Paths::new();
     if !paths.root.exists() {
         return Ok(Vec::new());
@@ -309,8 +333,11 @@ pub fn down(r: &dyn Reporter, only: Option<&[Part]>, purge: bool) -> Result<Vec<
         if only.is_some_and(|o| !o.contains(&part)) {
             continue;
         }
-        let rec = parts::read_pid_file(&paths, part)
-            .or_else(|| state.as_ref().and_then(|s| s.processes.get(part.name()).cloned()));
+        let rec = parts::read_pid_file(&paths, part).or_else(|| {
+            state
+                .as_ref()
+                .and_then(|s| s.processes.get(part.name()).cloned())
+        });
         let Some(rec) = rec else { continue };
         let result = match parts::stop(part, &rec, state.as_ref(), r) {
             Ok(procs::Stopped::Terminated) => "stopped".to_string(),
@@ -346,7 +373,8 @@ pub fn down(r: &dyn Reporter, only: Option<&[Part]>, purge: bool) -> Result<Vec<
         }
     } else if let Some(mut s) = state {
         // Keep the state of the parts still running.
-        s.processes.retain(|name, _| Part::from_name(name).is_some_and(|p| paths.pid_file(p).exists()));
+        s.processes
+            .retain(|name, _| Part::from_name(name).is_some_and(|p| paths.pid_file(p).exists()));
         s.save(&paths)?;
     }
     if let Some(e) = first_err {
@@ -372,7 +400,8 @@ pub fn status() -> Option<(LocalState, Vec<PartStatus>)> {
     let state = read_state_at(&paths.state)?;
     let mut out = Vec::new();
     for part in Part::ALL {
-        let rec = parts::read_pid_file(&paths, part).or_else(|| state.processes.get(part.name()).cloned());
+        let rec = parts::read_pid_file(&paths, part)
+            .or_else(|| state.processes.get(part.name()).cloned());
         let alive = rec.as_ref().map(|r| r.liveness());
         let (healthy, detail) = match alive {
             None => (false, "not started".to_string()),
@@ -440,7 +469,8 @@ fn lock(paths: &Paths, r: &dyn Reporter) -> Result<fs::File, CliError> {
             last = Instant::now();
             r.report(Event::Waiting {
                 step: "local-lock".into(),
-                for_what: "another `cargo xtask local` command to release target/localcloud/lock".into(),
+                for_what: "another `cargo xtask local` command to release target/localcloud/lock"
+                    .into(),
                 waited: start.elapsed(),
                 timeout: bound,
             });
@@ -451,7 +481,10 @@ fn lock(paths: &Paths, r: &dyn Reporter) -> Result<fs::File, CliError> {
 
 /// Quotes a value for POSIX shells.
 pub fn shell_quote(v: &str) -> String {
-    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=,+%".contains(c)) {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@=,+%".contains(c))
+    {
         v.to_string()
     } else {
         format!("'{}'", v.replace('\'', r"'\''"))
@@ -496,7 +529,11 @@ mod tests {
             },
             processes: BTreeMap::new(),
         };
-        assert!(!serde_json::to_string(&state).unwrap().contains("s3cr3t-value"));
+        assert!(
+            !serde_json::to_string(&state)
+                .unwrap()
+                .contains("s3cr3t-value")
+        );
         assert!(!format!("{state:?}").contains("s3cr3t-value"));
         state.save(&paths).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -509,7 +546,10 @@ mod tests {
 
     #[test]
     fn shell_quote_quotes_only_when_needed() {
-        assert_eq!(shell_quote("http://127.0.0.1:4566"), "http://127.0.0.1:4566");
+        assert_eq!(
+            shell_quote("http://127.0.0.1:4566"),
+            "http://127.0.0.1:4566"
+        );
         assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
     }
 }

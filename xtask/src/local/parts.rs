@@ -114,10 +114,18 @@ pub fn read_pid_file(paths: &Paths, part: Part) -> Option<ProcRecord> {
     })
 }
 
-fn record(paths: &Paths, state: &mut LocalState, part: Part, rec: &ProcRecord) -> Result<(), CliError> {
+fn record(
+    paths: &Paths,
+    state: &mut LocalState,
+    part: Part,
+    rec: &ProcRecord,
+) -> Result<(), CliError> {
     let path = paths.pid_file(part);
-    fs::write(&path, format!("{}\n{}\n{}\n", rec.pid, rec.start_time, rec.marker))
-        .map_err(|e| procs::io_err(&format!("writing {}", path.display()), &e))?;
+    fs::write(
+        &path,
+        format!("{}\n{}\n{}\n", rec.pid, rec.start_time, rec.marker),
+    )
+    .map_err(|e| procs::io_err(&format!("writing {}", path.display()), &e))?;
     state.processes.insert(part.name().to_string(), rec.clone());
     state.save(paths)
 }
@@ -143,12 +151,21 @@ pub fn ensure(
                 Ok(_) if !force => {
                     r.report(Event::StepSkipped {
                         step: format!("local-{}", part.name()),
-                        reason: format!("{} already running (pid {}) at {}", part.name(), rec.pid, endpoint(part, state)),
+                        reason: format!(
+                            "{} already running (pid {}) at {}",
+                            part.name(),
+                            rec.pid,
+                            endpoint(part, state)
+                        ),
                     });
                     return Ok(Outcome::AlreadyRunning);
                 }
                 Ok(_) => {
-                    r.report(Event::info(format!("restarting {} (pid {}) to pick up the new registry credentials", part.name(), rec.pid)));
+                    r.report(Event::info(format!(
+                        "restarting {} (pid {}) to pick up the new registry credentials",
+                        part.name(),
+                        rec.pid
+                    )));
                     stop(part, &rec, Some(state), r)?;
                     Outcome::Restarted
                 }
@@ -171,7 +188,10 @@ pub fn ensure(
                 Outcome::Restarted
             }
             Liveness::NotOurs(why) => {
-                r.report(Event::warn(format!("stale pid file for {}: {why}; starting a new one", part.name())));
+                r.report(Event::warn(format!(
+                    "stale pid file for {}: {why}; starting a new one",
+                    part.name()
+                )));
                 Outcome::Restarted
             }
         },
@@ -192,11 +212,24 @@ pub fn health(part: Part, state: &LocalState) -> Result<String, String> {
     match part {
         Part::Postgres => {
             let out = Command::new(state.pg.bin_dir.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &state.pg.port.to_string(), "-t", "3", "-U", "postgres"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &state.pg.port.to_string(),
+                    "-t",
+                    "3",
+                    "-U",
+                    "postgres",
+                ])
                 .output()
                 .map_err(|e| format!("running pg_isready: {e}"))?;
             let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() { Ok(text) } else { Err(format!("pg_isready: {text}")) }
+            if out.status.success() {
+                Ok(text)
+            } else {
+                Err(format!("pg_isready: {text}"))
+            }
         }
         Part::Registry => {
             let code = health::get(state.registry.port, "/v2/")?;
@@ -210,7 +243,13 @@ pub fn health(part: Part, state: &LocalState) -> Result<String, String> {
                 state.registry.password.expose_secret()
             ));
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.registry.port));
-            match health::http(addr, "GET", "/v2/", &[("Authorization", format!("Basic {basic}"))], None)? {
+            match health::http(
+                addr,
+                "GET",
+                "/v2/",
+                &[("Authorization", format!("Basic {basic}"))],
+                None,
+            )? {
                 (200, _) => Ok("v2 API answers; credentials accepted".into()),
                 (code, _) => Err(format!("GET /v2/ with our credentials answered {code}")),
             }
@@ -223,7 +262,10 @@ pub fn health(part: Part, state: &LocalState) -> Result<String, String> {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.edge_port));
             match health::http(addr, "GET", "/_localcloud/health", &[], None)? {
                 (200, _) => Ok("GET /_localcloud/health answered 200".into()),
-                (code, body) => Err(format!("GET /_localcloud/health answered {code}: {}", body.trim())),
+                (code, body) => Err(format!(
+                    "GET /_localcloud/health answered {code}: {}",
+                    body.trim()
+                )),
             }
         }
     }
@@ -257,7 +299,12 @@ fn wait_healthy(
         if rec.liveness() != Liveness::Ours {
             return Err(CliError::new(
                 Exit::Failure,
-                format!("{} exited right after starting; last lines of {}:\n{}", part.name(), log.display(), procs::tail(log, 20)),
+                format!(
+                    "{} exited right after starting; last lines of {}:\n{}",
+                    part.name(),
+                    log.display(),
+                    procs::tail(log, 20)
+                ),
             )
             .with_hint(format!("read {} for the whole log", log.display())));
         }
@@ -274,7 +321,9 @@ fn wait_healthy(
                     procs::tail(log, 20)
                 ),
             )
-            .with_hint("run `cargo xtask local down` and try again; the log above says why it is stuck"));
+            .with_hint(
+                "run `cargo xtask local down` and try again; the log above says why it is stuck",
+            ));
         }
         if last.elapsed() >= Duration::from_secs(2) {
             last = Instant::now();
@@ -291,18 +340,36 @@ fn wait_healthy(
 
 /// Stops one part: PostgreSQL through `pg_ctl stop` (falling back to signals), the rest with
 /// SIGTERM then SIGKILL, each only after checking the pid is still ours.
-pub fn stop(part: Part, rec: &ProcRecord, state: Option<&LocalState>, r: &dyn Reporter) -> Result<Stopped, CliError> {
-    if part == Part::Postgres && rec.liveness() == Liveness::Ours {
-        if let Some(s) = state {
-            let paths = Paths::new();
-            let mut cmd = pg_tool(&s.pg.bin_dir, "pg_ctl")?;
-            cmd.arg("-D").arg(&s.pg.data_dir).args(["-m", "fast", "-w", "-t", "30", "stop"]);
-            let log = paths.log_file("pg_ctl");
-            match procs::run_logged(&mut cmd, &log, "pg_ctl stop (PostgreSQL fast shutdown)", Duration::from_secs(40), false, r) {
-                Ok(()) if rec.liveness() != Liveness::Ours => return Ok(Stopped::Terminated),
-                Ok(()) => {}
-                Err(e) => r.report(Event::warn(format!("{}; falling back to signals", e.message))),
-            }
+pub fn stop(
+    part: Part,
+    rec: &ProcRecord,
+    state: Option<&LocalState>,
+    r: &dyn Reporter,
+) -> Result<Stopped, CliError> {
+    if part == Part::Postgres
+        && rec.liveness() == Liveness::Ours
+        && let Some(s) = state
+    {
+        let paths = Paths::new();
+        let mut cmd = pg_tool(&s.pg.bin_dir, "pg_ctl")?;
+        cmd.arg("-D")
+            .arg(&s.pg.data_dir)
+            .args(["-m", "fast", "-w", "-t", "30", "stop"]);
+        let log = paths.log_file("pg_ctl");
+        match procs::run_logged(
+            &mut cmd,
+            &log,
+            "pg_ctl stop (PostgreSQL fast shutdown)",
+            Duration::from_secs(40),
+            false,
+            r,
+        ) {
+            Ok(()) if rec.liveness() != Liveness::Ours => return Ok(Stopped::Terminated),
+            Ok(()) => {}
+            Err(e) => r.report(Event::warn(format!(
+                "{}; falling back to signals",
+                e.message
+            ))),
         }
     }
     procs::stop(rec, part.name(), Duration::from_secs(10), r)
@@ -405,7 +472,10 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), CliError> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
         .map_err(|e| procs::io_err(&format!("chown {} to postgres", path.display()), &e))?;
     if path.is_dir() {
-        for e in fs::read_dir(path).map_err(|e| procs::io_err(&format!("reading {}", path.display()), &e))?.flatten() {
+        for e in fs::read_dir(path)
+            .map_err(|e| procs::io_err(&format!("reading {}", path.display()), &e))?
+            .flatten()
+        {
             if !e.file_type().map(|t| t.is_symlink()).unwrap_or(true) {
                 chown_tree(&e.path(), uid, gid)?;
             }
@@ -421,10 +491,12 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
     let sock = paths.pg.join("sock");
     let log = paths.log_file("postgres");
     for d in [&paths.pg, &sock] {
-        fs::create_dir_all(d).map_err(|e| procs::io_err(&format!("creating {}", d.display()), &e))?;
+        fs::create_dir_all(d)
+            .map_err(|e| procs::io_err(&format!("creating {}", d.display()), &e))?;
     }
     if !log.exists() {
-        fs::write(&log, b"").map_err(|e| procs::io_err(&format!("creating {}", log.display()), &e))?;
+        fs::write(&log, b"")
+            .map_err(|e| procs::io_err(&format!("creating {}", log.display()), &e))?;
     }
     if is_root() {
         let (uid, gid) = postgres_account()?;
@@ -439,17 +511,38 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
     }
     if !data.join("PG_VERSION").exists() {
         let _ = fs::remove_dir_all(&data);
-        r.report(Event::info(format!("creating a PostgreSQL cluster in {} (initdb)", data.display())));
+        r.report(Event::info(format!(
+            "creating a PostgreSQL cluster in {} (initdb)",
+            data.display()
+        )));
         let mut cmd = pg_tool(&bin, "initdb")?;
-        cmd.arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "--username", "postgres", "-E", "UTF8", "--locale", "C", "--no-sync"]);
-        procs::run_logged(&mut cmd, &paths.log_file("initdb"), "initdb (creating the PostgreSQL cluster)", Duration::from_secs(120), false, r)?;
+        cmd.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "--username",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
+        ]);
+        procs::run_logged(
+            &mut cmd,
+            &paths.log_file("initdb"),
+            "initdb (creating the PostgreSQL cluster)",
+            Duration::from_secs(120),
+            false,
+            r,
+        )?;
     }
     if !port_free(state.pg.port) {
         let old = state.pg.port;
         state.pg.port = pick_port(0)?;
-        r.report(Event::warn(format!("port {old} is taken; PostgreSQL moves to port {}", state.pg.port)));
+        r.report(Event::warn(format!(
+            "port {old} is taken; PostgreSQL moves to port {}",
+            state.pg.port
+        )));
     }
     let port = state.pg.port;
     state.pg.database_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
@@ -460,18 +553,56 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
         sock.display()
     );
     let mut cmd = pg_tool(&bin, "pg_ctl")?;
-    cmd.arg("-D").arg(&data).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]);
-    procs::run_logged(&mut cmd, &paths.log_file("pg_ctl"), &format!("PostgreSQL to start on 127.0.0.1:{port} (pg_ctl start -w)"), Duration::from_secs(75), true, r)
-        .map_err(|e| e.with_hint(format!("read {} for the server's own log", log.display())))?;
+    cmd.arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(&log)
+        .args(["-w", "-t", "60", "-o", &opts, "start"]);
+    procs::run_logged(
+        &mut cmd,
+        &paths.log_file("pg_ctl"),
+        &format!("PostgreSQL to start on 127.0.0.1:{port} (pg_ctl start -w)"),
+        Duration::from_secs(75),
+        true,
+        r,
+    )
+    .map_err(|e| e.with_hint(format!("read {} for the server's own log", log.display())))?;
     let pidline = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-    let pid: u32 = pidline.lines().next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| {
-        CliError::new(Exit::Failure, format!("PostgreSQL started but {} has no pid", data.join("postmaster.pid").display()))
+    let pid: u32 = pidline
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| {
+            CliError::new(
+                Exit::Failure,
+                format!(
+                    "PostgreSQL started but {} has no pid",
+                    data.join("postmaster.pid").display()
+                ),
+            )
+        })?;
+    let rec = ProcRecord::capture(pid, data.display().to_string()).ok_or_else(|| {
+        CliError::new(
+            Exit::Failure,
+            format!(
+                "PostgreSQL (pid {pid}) exited right after starting; see {}",
+                log.display()
+            ),
+        )
     })?;
-    let rec = ProcRecord::capture(pid, data.display().to_string())
-        .ok_or_else(|| CliError::new(Exit::Failure, format!("PostgreSQL (pid {pid}) exited right after starting; see {}", log.display())))?;
     record(paths, state, Part::Postgres, &rec)?;
-    wait_healthy(Part::Postgres, state, &rec, &log, Duration::from_secs(30), r)?;
-    r.report(Event::info(format!("PostgreSQL {} (pid {pid})", state.pg.database_url)));
+    wait_healthy(
+        Part::Postgres,
+        state,
+        &rec,
+        &log,
+        Duration::from_secs(30),
+        r,
+    )?;
+    r.report(Event::info(format!(
+        "PostgreSQL {} (pid {pid})",
+        state.pg.database_url
+    )));
     Ok(())
 }
 
@@ -500,7 +631,9 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
     ));
     let log = paths.log_file("apt");
     procs::run_logged(
-        Command::new("apt-get").args(["update"]).env("DEBIAN_FRONTEND", "noninteractive"),
+        Command::new("apt-get")
+            .args(["update"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
         &log,
         "apt-get update",
         Duration::from_secs(600),
@@ -509,7 +642,12 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
     )?;
     procs::run_logged(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "docker-registry"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "docker-registry",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
         &log,
         "apt-get install -y docker-registry",
@@ -518,8 +656,11 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
         r,
     )?;
     find().ok_or_else(|| {
-        CliError::new(Exit::Failure, "apt-get installed docker-registry but /usr/bin/docker-registry is missing")
-            .with_hint(format!("read {}", log.display()))
+        CliError::new(
+            Exit::Failure,
+            "apt-get installed docker-registry but /usr/bin/docker-registry is missing",
+        )
+        .with_hint(format!("read {}", log.display()))
     })
 }
 
@@ -535,11 +676,15 @@ fn random_hex(bytes: usize) -> Result<String, CliError> {
 fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
     let bin = registry_bin(paths, r)?;
     let data = paths.registry.join("data");
-    fs::create_dir_all(&data).map_err(|e| procs::io_err(&format!("creating {}", data.display()), &e))?;
+    fs::create_dir_all(&data)
+        .map_err(|e| procs::io_err(&format!("creating {}", data.display()), &e))?;
     if !port_free(state.registry.port) {
         let old = state.registry.port;
         state.registry.port = pick_port(0)?;
-        r.report(Event::warn(format!("port {old} is taken; the registry moves to port {}", state.registry.port)));
+        r.report(Event::warn(format!(
+            "port {old} is taken; the registry moves to port {}",
+            state.registry.port
+        )));
     }
     let port = state.registry.port;
     state.registry.endpoint = format!("127.0.0.1:{port}");
@@ -564,17 +709,38 @@ fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
         secret = random_hex(16)?,
         htpasswd = htpasswd.display(),
     );
-    fs::write(&config, yaml).map_err(|e| procs::io_err(&format!("writing {}", config.display()), &e))?;
+    fs::write(&config, yaml)
+        .map_err(|e| procs::io_err(&format!("writing {}", config.display()), &e))?;
     state.registry.password = SecretString::from(password);
     state.save(paths)?;
     let log = paths.log_file("registry");
-    let pid = procs::spawn_detached(Command::new(&bin).arg("serve").arg(&config), &log, "docker-registry")?;
+    let pid = procs::spawn_detached(
+        Command::new(&bin).arg("serve").arg(&config),
+        &log,
+        "docker-registry",
+    )?;
     let rec = ProcRecord::capture(pid, format!("serve {}", config.display())).ok_or_else(|| {
-        CliError::new(Exit::Failure, format!("docker-registry exited right after starting:\n{}", procs::tail(&log, 20)))
+        CliError::new(
+            Exit::Failure,
+            format!(
+                "docker-registry exited right after starting:\n{}",
+                procs::tail(&log, 20)
+            ),
+        )
     })?;
     record(paths, state, Part::Registry, &rec)?;
-    wait_healthy(Part::Registry, state, &rec, &log, Duration::from_secs(30), r)?;
-    r.report(Event::info(format!("registry at {} (pid {pid}), user AWS", state.registry.endpoint)));
+    wait_healthy(
+        Part::Registry,
+        state,
+        &rec,
+        &log,
+        Duration::from_secs(30),
+        r,
+    )?;
+    r.report(Event::info(format!(
+        "registry at {} (pid {pid}), user AWS",
+        state.registry.endpoint
+    )));
     Ok(())
 }
 
@@ -585,13 +751,18 @@ pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliE
     let venv = paths.venvs.join("moto");
     let want = format!("moto[server]=={MOTO_VERSION}");
     let stamp = venv.join(".deploykit-installed");
-    if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) && venv.join("bin/moto_server").exists() {
+    if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want)
+        && venv.join("bin/moto_server").exists()
+    {
         return Ok(venv);
     }
     let log = paths.log_file("moto-install");
     if !venv.join("bin/python").exists() {
         let python = std::env::var("DEPLOYKIT_PYTHON").unwrap_or_else(|_| "python3".into());
-        r.report(Event::info(format!("creating the moto venv in {}", venv.display())));
+        r.report(Event::info(format!(
+            "creating the moto venv in {}",
+            venv.display()
+        )));
         procs::run_logged(
             Command::new(&python).args(["-m", "venv"]).arg(&venv),
             &log,
@@ -602,17 +773,33 @@ pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliE
         )
         .map_err(|e| e.with_hint("install Python 3.11+ with venv support (Debian: `apt-get install -y python3 python3-venv`) or set DEPLOYKIT_PYTHON"))?;
     }
-    r.report(Event::info(format!("installing {want} into {} (first use only)", venv.display())));
+    r.report(Event::info(format!(
+        "installing {want} into {} (first use only)",
+        venv.display()
+    )));
     procs::run_logged(
-        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", &want]),
+        Command::new(venv.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-q",
+            &want,
+        ]),
         &log,
         &format!("pip install {want}"),
         Duration::from_secs(900),
         false,
         r,
     )
-    .map_err(|e| e.with_hint("PyPI must be reachable for the first `local up`; check your network or proxy settings"))?;
-    fs::write(&stamp, &want).map_err(|e| procs::io_err(&format!("writing {}", stamp.display()), &e))?;
+    .map_err(|e| {
+        e.with_hint(
+            "PyPI must be reachable for the first `local up`; check your network or proxy settings",
+        )
+    })?;
+    fs::write(&stamp, &want)
+        .map_err(|e| procs::io_err(&format!("writing {}", stamp.display()), &e))?;
     Ok(venv)
 }
 
@@ -621,7 +808,10 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
     if !port_free(state.moto_port) {
         let old = state.moto_port;
         state.moto_port = pick_port(0)?;
-        r.report(Event::warn(format!("port {old} is taken; moto moves to port {}", state.moto_port)));
+        r.report(Event::warn(format!(
+            "port {old} is taken; moto moves to port {}",
+            state.moto_port
+        )));
     }
     let port = state.moto_port;
     state.moto_url = format!("http://127.0.0.1:{port}");
@@ -633,23 +823,40 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
         "moto_server",
     )?;
     let rec = ProcRecord::capture(pid, format!("{} -H 127.0.0.1 -p {port}", script.display()))
-        .ok_or_else(|| CliError::new(Exit::Failure, format!("moto exited right after starting:\n{}", procs::tail(&log, 20))))?;
+        .ok_or_else(|| {
+            CliError::new(
+                Exit::Failure,
+                format!(
+                    "moto exited right after starting:\n{}",
+                    procs::tail(&log, 20)
+                ),
+            )
+        })?;
     record(paths, state, Part::Moto, &rec)?;
     wait_healthy(Part::Moto, state, &rec, &log, Duration::from_secs(90), r)?;
-    r.report(Event::info(format!("moto {MOTO_VERSION} at {} (pid {pid})", state.moto_url)));
+    r.report(Event::info(format!(
+        "moto {MOTO_VERSION} at {} (pid {pid})",
+        state.moto_url
+    )));
     Ok(())
 }
 
 // ---------------------------------------------------------------- edge
 
 fn current_exe() -> Result<PathBuf, CliError> {
-    let exe = std::env::current_exe().map_err(|e| procs::io_err("finding the xtask executable", &e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| procs::io_err("finding the xtask executable", &e))?;
     // After a rebuild the running binary's path reads "<path> (deleted)"; the new one is there.
     let s = exe.display().to_string();
     Ok(PathBuf::from(s.strip_suffix(" (deleted)").unwrap_or(&s)))
 }
 
-fn start_edge(paths: &Paths, state: &mut LocalState, opts: &UpOptions, r: &dyn Reporter) -> Result<(), CliError> {
+fn start_edge(
+    paths: &Paths,
+    state: &mut LocalState,
+    opts: &UpOptions,
+    r: &dyn Reporter,
+) -> Result<(), CliError> {
     let port = opts.edge_port;
     if !port_free(port) {
         return Err(CliError::new(
@@ -673,13 +880,30 @@ fn start_edge(paths: &Paths, state: &mut LocalState, opts: &UpOptions, r: &dyn R
         .args(["--time-scale", &opts.time_scale.to_string()])
         .args(["--region", &state.region])
         .args(["--account-id", &state.account_id])
-        .env(REGISTRY_PASSWORD_ENV, state.registry.password.expose_secret());
+        .env(
+            REGISTRY_PASSWORD_ENV,
+            state.registry.password.expose_secret(),
+        );
     let pid = procs::spawn_detached(&mut cmd, &log, "the localcloud edge")?;
-    let rec = ProcRecord::capture(pid, format!("{} local serve-edge --port {port}", exe.display()))
-        .ok_or_else(|| CliError::new(Exit::Failure, format!("the edge exited right after starting:\n{}", procs::tail(&log, 20))))?;
+    let rec = ProcRecord::capture(
+        pid,
+        format!("{} local serve-edge --port {port}", exe.display()),
+    )
+    .ok_or_else(|| {
+        CliError::new(
+            Exit::Failure,
+            format!(
+                "the edge exited right after starting:\n{}",
+                procs::tail(&log, 20)
+            ),
+        )
+    })?;
     record(paths, state, Part::Edge, &rec)?;
     wait_healthy(Part::Edge, state, &rec, &log, Duration::from_secs(30), r)?;
-    r.report(Event::info(format!("edge at {} (pid {pid}), time scale {}x", state.edge_url, opts.time_scale)));
+    r.report(Event::info(format!(
+        "edge at {} (pid {pid}), time scale {}x",
+        state.edge_url, opts.time_scale
+    )));
     Ok(())
 }
 
@@ -691,9 +915,14 @@ pub fn set_time_scale(state: &LocalState, scale: f64) -> Result<(), CliError> {
         Ok((code, _)) if (200..300).contains(&code) => Ok(()),
         Ok((code, body)) => Err(CliError::new(
             Exit::Failure,
-            format!("the edge refused time scale {scale}: HTTP {code} {}", body.trim()),
+            format!(
+                "the edge refused time scale {scale}: HTTP {code} {}",
+                body.trim()
+            ),
         )),
-        Err(e) => Err(CliError::new(Exit::Failure, format!("setting the edge's time scale: {e}"))
-            .with_hint("`cargo xtask local status` shows whether the edge is healthy")),
+        Err(e) => Err(
+            CliError::new(Exit::Failure, format!("setting the edge's time scale: {e}"))
+                .with_hint("`cargo xtask local status` shows whether the edge is healthy"),
+        ),
     }
 }

@@ -252,7 +252,11 @@ pub fn run_logged(
             Ok(Some(status)) => {
                 return Err(CliError::new(
                     Exit::Failure,
-                    format!("{what} failed ({status}); last lines of {}:\n{}", log.display(), tail(log, 15)),
+                    format!(
+                        "{what} failed ({status}); last lines of {}:\n{}",
+                        log.display(),
+                        tail(log, 15)
+                    ),
                 ));
             }
             Ok(None) => {}
@@ -263,7 +267,12 @@ pub fn run_logged(
             let _ = child.wait();
             return Err(CliError::new(
                 Exit::Timeout,
-                format!("{what} did not finish within {}s; last lines of {}:\n{}", bound.as_secs(), log.display(), tail(log, 15)),
+                format!(
+                    "{what} did not finish within {}s; last lines of {}:\n{}",
+                    bound.as_secs(),
+                    log.display(),
+                    tail(log, 15)
+                ),
             ));
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
@@ -321,8 +330,14 @@ mod tests {
         let rec = ProcRecord::capture(pid, marker).unwrap();
         assert_eq!(rec.liveness(), Liveness::Ours);
         let r = deploykit_report::VecReporter::new();
-        assert_eq!(stop(&rec, "sleep", Duration::from_secs(5), &r).unwrap(), Stopped::Terminated);
+        assert_eq!(
+            stop(&rec, "sleep", Duration::from_secs(5), &r).unwrap(),
+            Stopped::Terminated
+        );
         assert_eq!(rec.liveness(), Liveness::Gone);
-        assert_eq!(stop(&rec, "sleep", Duration::from_secs(5), &r).unwrap(), Stopped::AlreadyGone);
+        assert_eq!(
+            stop(&rec, "sleep", Duration::from_secs(5), &r).unwrap(),
+            Stopped::AlreadyGone
+        );
     }
 }
