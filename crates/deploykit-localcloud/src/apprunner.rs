@@ -183,6 +183,18 @@ impl ServiceConfig {
     }
 }
 
+/// A service configuration as a request gives it, before defaults and validation.
+#[derive(Debug)]
+struct Requested {
+    source: SourceConfiguration,
+    instance: InstanceConfiguration,
+    health: HealthCheckConfiguration,
+    network: NetworkConfiguration,
+    observability: ObservabilityConfiguration,
+    encryption: Option<EncryptionConfiguration>,
+    auto_scaling_arn: Option<String>,
+}
+
 #[derive(Debug)]
 struct Operation {
     id: String,
@@ -533,17 +545,16 @@ impl AppRunner {
     }
 
     /// Validates a full service configuration against the current resources.
-    fn resolve_config(
-        &self,
-        state: &State,
-        source: SourceConfiguration,
-        instance: InstanceConfiguration,
-        health: HealthCheckConfiguration,
-        network: NetworkConfiguration,
-        observability: ObservabilityConfiguration,
-        encryption: Option<EncryptionConfiguration>,
-        auto_scaling_arn: Option<String>,
-    ) -> Result<ServiceConfig> {
+    fn resolve_config(state: &State, requested: Requested) -> Result<ServiceConfig> {
+        let Requested {
+            source,
+            instance,
+            health,
+            network,
+            observability,
+            encryption,
+            auto_scaling_arn,
+        } = requested;
         source.validate()?;
         let network = network.resolve()?;
         if let Some(arn) = network.vpc_connector_arn() {
@@ -593,15 +604,17 @@ impl AppRunner {
         let config = {
             let state = self.lock();
             state.check_new_service(&input.service_name)?;
-            self.resolve_config(
+            Self::resolve_config(
                 &state,
-                source,
-                input.instance_configuration.unwrap_or_default(),
-                input.health_check_configuration.unwrap_or_default(),
-                input.network_configuration.unwrap_or_default(),
-                input.observability_configuration.unwrap_or_default(),
-                input.encryption_configuration,
-                input.auto_scaling_configuration_arn,
+                Requested {
+                    source,
+                    instance: input.instance_configuration.unwrap_or_default(),
+                    health: input.health_check_configuration.unwrap_or_default(),
+                    network: input.network_configuration.unwrap_or_default(),
+                    observability: input.observability_configuration.unwrap_or_default(),
+                    encryption: input.encryption_configuration,
+                    auto_scaling_arn: input.auto_scaling_configuration_arn,
+                },
             )?
         };
         let healthy = self.deploy_is_healthy(&input.service_name, &config).await;
@@ -733,27 +746,29 @@ impl AppRunner {
                 }
                 None => current.source.clone(),
             };
-            self.resolve_config(
+            Self::resolve_config(
                 &state,
-                source,
-                input
-                    .instance_configuration
-                    .unwrap_or_else(|| current.instance.clone()),
-                input
-                    .health_check_configuration
-                    .unwrap_or_else(|| current.health.clone()),
-                input
-                    .network_configuration
-                    .unwrap_or_else(|| current.network.clone()),
-                input
-                    .observability_configuration
-                    .unwrap_or_else(|| current.observability.clone()),
-                current.encryption.clone(),
-                Some(
-                    input
-                        .auto_scaling_configuration_arn
-                        .unwrap_or_else(|| current.auto_scaling_arn.clone()),
-                ),
+                Requested {
+                    source,
+                    instance: input
+                        .instance_configuration
+                        .unwrap_or_else(|| current.instance.clone()),
+                    health: input
+                        .health_check_configuration
+                        .unwrap_or_else(|| current.health.clone()),
+                    network: input
+                        .network_configuration
+                        .unwrap_or_else(|| current.network.clone()),
+                    observability: input
+                        .observability_configuration
+                        .unwrap_or_else(|| current.observability.clone()),
+                    encryption: current.encryption.clone(),
+                    auto_scaling_arn: Some(
+                        input
+                            .auto_scaling_configuration_arn
+                            .unwrap_or_else(|| current.auto_scaling_arn.clone()),
+                    ),
+                },
             )?
         };
         let (service, op_id) = self
