@@ -481,8 +481,13 @@ fn deflate(
         path: PathBuf::new(),
         source: std::io::Error::other(format!("deflate failed: {e}")),
     };
-    comp.reset();
-    if !dict.is_empty() {
+    if dict.is_empty() {
+        comp.reset();
+    } else {
+        // A reset compressor primed with a dictionary does not always produce the same bytes
+        // as a fresh one (zlib-rs keeps some state), and which worker compresses which chunk
+        // varies: start chunks from a fresh compressor so output never depends on scheduling.
+        *comp = Compress::new(Compression::new(LEVEL), false);
         comp.set_dictionary(dict).map_err(|e| cerr(&e))?;
     }
     let flush = if last {
@@ -525,5 +530,60 @@ fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 64 == 63 {
+                    b'\n'
+                } else {
+                    b"0123456789abcdef"[(x % 16) as usize]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reused_compressor_gives_the_same_bytes_as_a_fresh_one() {
+        let a = data(300_000, 1);
+        let b = data(200_000, 2);
+        for (dict, last) in [(&b""[..], true), (&a[..32768], false), (&a[..32768], true)] {
+            let mut fresh = Compress::new(Compression::new(LEVEL), false);
+            let want = deflate(&mut fresh, dict, &b, last).expect("deflate");
+            let mut used = Compress::new(Compression::new(LEVEL), false);
+            deflate(&mut used, &a[..1000], &a, false).expect("deflate");
+            deflate(&mut used, b"", &b[..5000], true).expect("deflate");
+            let got = deflate(&mut used, dict, &b, last).expect("deflate");
+            assert_eq!(got, want, "dict {} last {last}", dict.len());
+        }
+    }
+
+    #[test]
+    fn over_the_size_limit_is_refused_and_nothing_is_left_behind() {
+        let app = tempfile::tempdir().expect("tempdir");
+        std::fs::write(app.path().join("Procfile"), "web: x\n").expect("write");
+        std::fs::write(app.path().join("requirements.txt"), "flask\n").expect("write");
+        std::fs::write(app.path().join("big.bin"), data(200_000, 3)).expect("write");
+        let out = tempfile::tempdir().expect("tempdir");
+        let opts = BundleOptions::new(app.path(), out.path().join("b.zip"));
+        let err = build(&opts, &deploykit_report::NullReporter, 10_000).expect_err("too large");
+        assert!(err.is_refusal());
+        let msg = err.to_string();
+        assert!(
+            msg.contains("over Elastic Beanstalk's source bundle limit of 10000 bytes"),
+            "{msg}"
+        );
+        assert!(msg.contains(".ebignore"), "{msg}");
+        assert_eq!(std::fs::read_dir(out.path()).expect("ls").count(), 0);
     }
 }
