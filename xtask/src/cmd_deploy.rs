@@ -1,36 +1,630 @@
-//! Placeholder: replaced by the owner of this command (Route A, Elastic Beanstalk).
+//! `cargo xtask deploy eb`, `rollback eb`, `eb status|events|versions|prune|env`: Route A.
+//!
+//! Maps deploy.toml to deploykit-eb's plain input, builds the bundle, prints the plan, applies
+//! it and renders the outcome. No deploy logic lives here.
 
-use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use deploykit_aws::TargetAws;
+use deploykit_config::ResolvedTarget;
+use deploykit_eb::{BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts};
+
+use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DeployCommand {
-    /// Route A: Elastic Beanstalk (not built yet).
-    Eb,
+    /// Route A: Elastic Beanstalk (bundle, S3, version, single-instance environment, health, rollback).
+    Eb(DeployEbArgs),
     /// Route B: App Runner (build, push, deploy).
     Apprunner(crate::cmd_apprunner::DeployArgs),
 }
 
+#[derive(Debug, clap::Args)]
+pub struct DeployEbArgs {
+    /// Print the plan and stop; nothing is uploaded or changed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Bound on waiting for the environment (e.g. 90s, 20m). Default: deploy.toml's eb.timeout.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Time between status polls (e.g. 5s).
+    #[arg(long, value_parser = parse_duration)]
+    pub poll: Option<Duration>,
+    /// On failure, leave the environment as it is instead of redeploying the previous version.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Refuse (instead of waiting) when the environment is already updating.
+    #[arg(long)]
+    pub no_wait_busy: bool,
+    /// Ship exactly the files tracked at HEAD.
+    #[arg(long, conflicts_with = "staged")]
+    pub git: bool,
+    /// Ship exactly the files in the git index.
+    #[arg(long)]
+    pub staged: bool,
+    /// Let this path ship although a secret rule matches it (repeatable).
+    #[arg(long)]
+    pub allow: Vec<PathBuf>,
+    /// Turn CRLF into LF in hook scripts and the Procfile instead of refusing them.
+    #[arg(long)]
+    pub fix_line_endings: bool,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum RollbackCommand {
-    /// Not built yet.
-    Eb,
+    /// Redeploy an earlier Elastic Beanstalk version (default: the one before the running one).
+    Eb(RollbackEbArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackEbArgs {
+    /// The version label to go back to (`cargo xtask eb versions` lists them).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EbCommand {
-    /// Not built yet.
+    /// The environment's status, health, version and URL.
     Status,
+    /// Recent Elastic Beanstalk events.
+    Events(EventsArgs),
+    /// Application versions, newest first (the deployed one marked).
+    Versions,
+    /// Delete old versions, keeping the newest N (never the deployed one).
+    Prune(PruneArgs),
+    /// Environment variables.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Keep printing new events until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// How many recent events to show.
+    #[arg(long, default_value_t = 30)]
+    pub max: i32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    #[arg(long, default_value_t = 50)]
+    pub keep: usize,
+    /// Show what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EnvCommand {
+    /// Set variables: KEY=VALUE... (limits checked before any call; waits for the update).
+    Set {
+        #[arg(required = true, value_parser = parse_kv)]
+        pairs: Vec<(String, String)>,
+        #[arg(long)]
+        no_wait_busy: bool,
+    },
+    /// Remove variables: KEY...
+    Unset {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// List variables (values of secret-looking keys masked) and secret references.
+    List,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    deploykit_config::rules::duration(s)
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{}`", s.split('=').next().unwrap_or(s))),
+    }
 }
 
 pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     match cmd {
-        DeployCommand::Eb => Ok(Exit::Failure),
+        DeployCommand::Eb(args) => crate::runtime().block_on(deploy_eb(args, global, r)),
         DeployCommand::Apprunner(args) => crate::cmd_apprunner::deploy(args, global, r),
     }
 }
-pub fn run_rollback(_cmd: RollbackCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+
+pub fn run_rollback(cmd: RollbackCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    match cmd {
+        RollbackCommand::Eb(a) => crate::runtime().block_on(rollback_eb(a, global, r)),
+    }
 }
-pub fn run_eb(_cmd: EbCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+
+pub fn run_eb(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    crate::runtime().block_on(eb_cmd(cmd, global, r))
+}
+
+/// Everything an eb command needs.
+struct Ctx {
+    target: ResolvedTarget,
+    eb_target: EbTarget,
+    eb: Eb,
+}
+
+async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
+    let config = deploykit_config::load(&global.config)
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    for w in &config.warnings {
+        r.report(deploykit_report::Event::warn(w.to_string()));
+    }
+    let target = config
+        .target(global.target.as_deref())
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let (aws, resolve) = if target.local {
+        let state = crate::cmd_local::ensure_up(r)?;
+        let edge: Option<SocketAddr> = state
+            .edge_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .ok();
+        (
+            TargetAws::local(target.region.clone(), state.edge_url.clone()),
+            edge.or(target.http_resolve),
+        )
+    } else {
+        (TargetAws::from(&target), target.http_resolve)
+    };
+    let sdk = deploykit_aws::sdk_config(&aws)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let eb_target = eb_target(&target, resolve);
+    Ok(Ctx {
+        eb: Eb::new(&sdk, target.local || target.endpoint_url.is_some()),
+        target,
+        eb_target,
+    })
+}
+
+/// deploy.toml's target as the eb crate's plain input.
+pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
+    let e = &t.eb;
+    let mut out = EbTarget::new(&t.region, &e.application, &e.environment);
+    out.instance_type = e.instance_type.clone();
+    out.solution_stack = e.platform.clone();
+    out.service_role = e.service_role.clone();
+    out.instance_profile = e.instance_profile.clone();
+    out.bucket = e.bucket.clone();
+    out.env = t.env.clone();
+    out.secrets = t
+        .secrets
+        .iter()
+        .map(|(k, s)| {
+            let arn = if s.is_arn() {
+                s.secret.clone()
+            } else {
+                format!(
+                    "arn:aws:secretsmanager:{}:{}:secret:{}",
+                    t.region,
+                    t.account_id.as_deref().unwrap_or("000000000000"),
+                    s.secret
+                )
+            };
+            (k.clone(), arn)
+        })
+        .collect();
+    out.stream_logs = e.log_streaming;
+    out.log_retention_days = e.log_retention_days;
+    out.deployment_policy = e.deployment_policy.as_str().to_string();
+    out.enhanced_health = e.enhanced_health;
+    out.keep_versions = e.keep_versions;
+    out.health = HealthCheck {
+        path: e.health_check.then(|| t.app.health_path.clone()),
+        resolve,
+    };
+    out.timeouts = Timeouts {
+        deploy: e.timeout,
+        busy: e.timeout,
+        poll: if t.local {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(5)
+        },
+        http: Duration::from_secs(5),
+    };
+    out
+}
+
+/// An eb crate error as a CLI error with the right exit code.
+fn eb_err(e: &EbError) -> CliError {
+    let exit = match e.category() {
+        Category::Config => Exit::Config,
+        Category::Aws => Exit::Aws,
+        Category::RolledBack => Exit::RolledBack,
+        Category::RollbackFailed => Exit::RollbackFailed,
+        Category::Timeout => Exit::Timeout,
+        Category::Failed => Exit::Failure,
+    };
+    CliError::from_error(exit, e)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DeployResult<'a> {
+    status: &'static str,
+    plan: &'a deploykit_eb::Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a deploykit_eb::DeployOutcome>,
+    bundle: &'a deploykit_bundle::BundleSummary,
+    bundle_ms: u128,
+    total_ms: u128,
+}
+
+async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let started = Instant::now();
+    let mut ctx = context(global, r).await?;
+    if let Some(t) = a.timeout {
+        ctx.eb_target.timeouts.deploy = t;
+        ctx.eb_target.timeouts.busy = t;
+    }
+    if let Some(p) = a.poll {
+        ctx.eb_target.timeouts.poll = p;
+    }
+    // Limits before anything else, the bundle included.
+    if let Err(problems) = deploykit_eb::check_env_limits(&ctx.eb_target.env, &ctx.eb_target.secrets) {
+        return Err(eb_err(&EbError::EnvLimits { problems }));
+    }
+
+    let bundle_started = Instant::now();
+    let summary = build_bundle(&ctx.target, &a, r)?;
+    let bundle_ms = bundle_started.elapsed().as_millis();
+    let (git_sha, git_dirty) = git_info(&ctx.target.app.path);
+    let bundle = BundleRef {
+        path: summary.path.clone(),
+        sha256: summary.sha256.clone(),
+        label: summary.label.clone(),
+        git_sha,
+        git_dirty,
+    };
+
+    let (_state, plan) = ctx.eb.prepare(&ctx.eb_target, &bundle).await.map_err(|e| eb_err(&e))?;
+    r.line(plan.to_string());
+    if a.dry_run {
+        r.result(
+            &DeployResult {
+                status: "planned",
+                plan: &plan,
+                outcome: None,
+                bundle: &summary,
+                bundle_ms,
+                total_ms: started.elapsed().as_millis(),
+            },
+            || "dry run: nothing was changed".into(),
+        );
+        return Ok(Exit::Success);
+    }
+    let opts = DeployOptions {
+        rollback: !a.no_rollback,
+        wait_busy: !a.no_wait_busy,
+    };
+    let outcome = ctx
+        .eb
+        .apply(&ctx.eb_target, &bundle, plan.clone(), &opts, r)
+        .await
+        .map_err(|e| eb_err(&e))?;
+    let total_ms = started.elapsed().as_millis();
+    r.result(
+        &DeployResult {
+            status: "deployed",
+            plan: &plan,
+            outcome: Some(&outcome),
+            bundle: &summary,
+            bundle_ms,
+            total_ms,
+        },
+        || {
+            let upload = match &outcome.upload {
+                Some(u) if u.skipped => "upload skipped (same sha256 already in S3)".to_string(),
+                Some(u) => format!("uploaded {} bytes", u.bytes_uploaded),
+                None => "nothing uploaded (version exists)".to_string(),
+            };
+            format!(
+                "Deployed {label} to {env}: {url}\n  version {created}; {upload}\n  environment {envstate}\n  time: total {total:.2}s (bundle {bundle:.2}s, tool {tool:.2}s, waiting on Elastic Beanstalk {wait:.2}s)",
+                label = outcome.label,
+                env = outcome.environment,
+                url = outcome.url.as_deref().unwrap_or("(no URL yet)"),
+                created = if outcome.version_created { "created" } else { "reused" },
+                envstate = if outcome.environment_created {
+                    "created"
+                } else if outcome.environment_updated {
+                    "updated"
+                } else {
+                    "unchanged (verified Ready, Green, healthy)"
+                },
+                total = total_ms as f64 / 1000.0,
+                bundle = bundle_ms as f64 / 1000.0,
+                tool = outcome.tool_time.as_secs_f64(),
+                wait = outcome.wait_time.as_secs_f64(),
+            )
+        },
+    );
+    Ok(Exit::Success)
+}
+
+/// Builds the bundle into target/deploykit/bundles/ (from a git export with --git/--staged).
+fn build_bundle(
+    t: &ResolvedTarget,
+    a: &DeployEbArgs,
+    r: &Renderer,
+) -> Result<deploykit_bundle::BundleSummary, CliError> {
+    let out_dir = PathBuf::from("target/deploykit/bundles");
+    std::fs::create_dir_all(&out_dir).map_err(|e| {
+        CliError::new(Exit::Failure, format!("creating {}: {e}", out_dir.display()))
+    })?;
+    let export = if a.git || a.staged {
+        Some(git_export(&t.app.path, a.staged)?)
+    } else {
+        None
+    };
+    let app_dir = export
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_else(|| t.app.path.clone());
+    let mut opts = deploykit_bundle::BundleOptions::new(app_dir, &out_dir);
+    opts.label_prefix = t.app.name.clone();
+    opts.allow = a.allow.clone();
+    opts.fix_line_endings = a.fix_line_endings;
+    if export.is_some() {
+        opts.source = deploykit_bundle::Source::Tree;
+    }
+    let (sha, dirty) = git_info(&t.app.path);
+    opts.git_sha = sha;
+    opts.git_dirty = dirty && export.is_none();
+    deploykit_bundle::build(&opts, r).map_err(|e| {
+        let exit = if e.is_refusal() { Exit::Config } else { Exit::Failure };
+        CliError::from_error(exit, &e)
+    })
+}
+
+/// The files tracked at HEAD (or staged) under `app`, exported to a temporary directory.
+fn git_export(app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
+    let sh = xshell::Shell::new().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    let app_s = app.to_string_lossy().to_string();
+    let git_err = |e: xshell::Error| {
+        CliError::new(Exit::Config, format!("exporting {app_s} from git: {e}"))
+            .with_hint("--git/--staged need a git checkout; drop the flag to bundle the working tree")
+    };
+    sh.change_dir(app);
+    let prefix = format!("{}/", dir.path().display());
+    if staged {
+        xshell::cmd!(sh, "git checkout-index -a -f --prefix={prefix}")
+            .quiet()
+            .run()
+            .map_err(git_err)?;
+    } else {
+        let tar = xshell::cmd!(sh, "git archive --format=tar HEAD")
+            .quiet()
+            .output()
+            .map_err(git_err)?
+            .stdout;
+        let tar_path = dir.path().join(".export.tar");
+        std::fs::write(&tar_path, tar).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+        let d = dir.path().to_path_buf();
+        xshell::cmd!(sh, "tar -xf {tar_path} -C {d}")
+            .quiet()
+            .run()
+            .map_err(git_err)?;
+        let _ = std::fs::remove_file(&tar_path);
+    }
+    Ok(dir)
+}
+
+/// The short HEAD sha and whether `app` has uncommitted changes; `(None, false)` outside git.
+fn git_info(app: &Path) -> (Option<String>, bool) {
+    let Ok(sh) = xshell::Shell::new() else {
+        return (None, false);
+    };
+    sh.change_dir(app);
+    let sha = xshell::cmd!(sh, "git rev-parse --short=7 HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok();
+    let dirty = sha.is_some()
+        && xshell::cmd!(sh, "git status --porcelain -- .")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .map(|s| !s.trim().is_empty())
+            .unwrap_or(false);
+    (sha, dirty)
+}
+
+async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let mut ctx = context(global, r).await?;
+    if let Some(t) = a.timeout {
+        ctx.eb_target.timeouts.deploy = t;
+        ctx.eb_target.timeouts.busy = t;
+    }
+    let s = ctx
+        .eb
+        .rollback(&ctx.eb_target, a.to.as_deref(), r)
+        .await
+        .map_err(|e| eb_err(&e))?;
+    r.result(&s, || {
+        format!(
+            "Rolled {} back from {} to {} ({:.1}s); it is Ready and Green",
+            s.environment,
+            s.from,
+            s.to,
+            s.elapsed.as_secs_f64()
+        )
+    });
+    Ok(Exit::Success)
+}
+
+async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let ctx = context(global, r).await?;
+    let t = &ctx.eb_target;
+    match cmd {
+        EbCommand::Status => {
+            let s = ctx.eb.status(t).await.map_err(|e| eb_err(&e))?;
+            r.result(&s, || {
+                let e = &s.environment;
+                let mut out = format!(
+                    "{}: {} / {}{}\n  version {}\n  platform {}\n  url {}",
+                    e.name,
+                    e.status,
+                    e.health,
+                    e.health_status.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                    e.version_label.as_deref().unwrap_or("-"),
+                    e.solution_stack.as_deref().unwrap_or("-"),
+                    s.url.as_deref().unwrap_or("-"),
+                );
+                for c in &s.causes {
+                    out.push_str(&format!("\n  cause: {c}"));
+                }
+                out
+            });
+            let healthy = s.environment.status == "Ready" && s.environment.health == "Green";
+            Ok(if healthy { Exit::Success } else { Exit::CheckFailed })
+        }
+        EbCommand::Events(a) => {
+            let evs = ctx.eb.events(t, None, a.max).await.map_err(|e| eb_err(&e))?;
+            let print = |evs: &[deploykit_eb::EventLine]| {
+                for e in evs {
+                    if r.is_json() {
+                        r.result(e, String::new);
+                    } else {
+                        r.line(format!("{} {:<5} {}", e.time, e.severity, e.message));
+                    }
+                }
+            };
+            print(&evs);
+            if a.follow {
+                let mut since = SystemTime::now();
+                let mut seen: std::collections::HashSet<(String, String)> =
+                    evs.iter().map(|e| (e.time.clone(), e.message.clone())).collect();
+                loop {
+                    tokio::time::sleep(t.timeouts.poll.max(Duration::from_secs(1))).await;
+                    let now = SystemTime::now();
+                    let evs = ctx
+                        .eb
+                        .events(t, Some(since - Duration::from_secs(5)), 100)
+                        .await
+                        .map_err(|e| eb_err(&e))?;
+                    let new: Vec<_> = evs
+                        .into_iter()
+                        .filter(|e| seen.insert((e.time.clone(), e.message.clone())))
+                        .collect();
+                    print(&new);
+                    since = now;
+                }
+            }
+            Ok(Exit::Success)
+        }
+        EbCommand::Versions => {
+            let vs = ctx.eb.versions(&t.application).await.map_err(|e| eb_err(&e))?;
+            let deployed = ctx
+                .eb
+                .environment(t)
+                .await
+                .map_err(|e| eb_err(&e))?
+                .and_then(|e| e.version_label);
+            r.result(&serde_json::json!({"versions": vs, "deployed": deployed}), || {
+                vs.iter()
+                    .map(|v| {
+                        format!(
+                            "{} {:<40} {}",
+                            if Some(&v.label) == deployed.as_ref() { "*" } else { " " },
+                            v.label,
+                            v.description.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(Exit::Success)
+        }
+        EbCommand::Prune(a) => {
+            let s = ctx.eb.prune(t, a.keep, a.dry_run, r).await.map_err(|e| eb_err(&e))?;
+            r.result(&s, || {
+                format!(
+                    "{} {} version(s), kept {} (deployed: {})",
+                    if s.dry_run { "would delete" } else { "deleted" },
+                    s.deleted.len(),
+                    s.kept,
+                    s.deployed.as_deref().unwrap_or("-")
+                )
+            });
+            Ok(Exit::Success)
+        }
+        EbCommand::Env(EnvCommand::List) => {
+            let env = ctx
+                .eb
+                .environment(t)
+                .await
+                .map_err(|e| eb_err(&e))?
+                .ok_or_else(|| {
+                    eb_err(&EbError::NoEnvironment {
+                        application: t.application.clone(),
+                        environment: t.environment.clone(),
+                    })
+                })?;
+            let vars: BTreeMap<String, String> = env
+                .env_vars()
+                .into_iter()
+                .map(|(k, v)| {
+                    let shown = deploykit_eb::shown_value(&k, &v);
+                    (k, shown)
+                })
+                .collect();
+            let secrets = env.secrets();
+            r.result(&serde_json::json!({"env": vars, "secrets": secrets}), || {
+                let mut lines: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                lines.extend(secrets.iter().map(|(k, v)| format!("{k} <- {v} (secret)")));
+                lines.join("\n")
+            });
+            Ok(Exit::Success)
+        }
+        EbCommand::Env(EnvCommand::Set { pairs, no_wait_busy }) => {
+            let set: BTreeMap<String, String> = pairs.into_iter().collect();
+            let opts = DeployOptions {
+                rollback: false,
+                wait_busy: !no_wait_busy,
+            };
+            let s = ctx
+                .eb
+                .env_change(t, &set, &[], &opts, r)
+                .await
+                .map_err(|e| eb_err(&e))?;
+            r.result(&s, || {
+                if s.set.is_empty() {
+                    "nothing to change".into()
+                } else {
+                    format!("set {} on {}", s.set.join(", "), s.environment)
+                }
+            });
+            Ok(Exit::Success)
+        }
+        EbCommand::Env(EnvCommand::Unset { keys }) => {
+            let s = ctx
+                .eb
+                .env_change(t, &BTreeMap::new(), &keys, &DeployOptions::default(), r)
+                .await
+                .map_err(|e| eb_err(&e))?;
+            r.result(&s, || {
+                if s.unset.is_empty() {
+                    "nothing to remove".into()
+                } else {
+                    format!("removed {} from {}", s.unset.join(", "), s.environment)
+                }
+            });
+            Ok(Exit::Success)
+        }
+    }
 }
