@@ -50,6 +50,14 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         ..UpOptions::default()
     };
     let previous_scale = local::read_state().map(|s| s.time_scale);
+    // Parts that already ran before this command: never stopped by it.
+    let running_before: Vec<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| {
+            local::read_pid_file(&paths, *p)
+                .is_some_and(|rec| rec.liveness() == procs::Liveness::Ours)
+        })
+        .collect();
     let up = local::up(r, &opts);
     let mut guard = DownGuard {
         parts: Vec::new(),
@@ -87,13 +95,9 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
             steps.push(step("local up", false, t, e.to_string()));
             // Whatever it did start before failing is recorded in the pid files: stop it.
             guard.parts = Part::ALL
-                .iter()
-                .copied()
-                .filter(|p| paths.pid_file(*p).exists())
+                .into_iter()
+                .filter(|p| paths.pid_file(*p).exists() && !running_before.contains(p))
                 .collect();
-            if previous_scale.is_some() {
-                guard.parts.clear();
-            }
             None
         }
     };

@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::{CliError, Exit};
 use procs::{Liveness, ProcRecord};
 
-pub use parts::{Part, REGISTRY_PASSWORD_ENV, endpoint as parts_endpoint, set_time_scale};
+pub use parts::{
+    Part, REGISTRY_PASSWORD_ENV, endpoint as parts_endpoint, read_pid_file, set_time_scale,
+};
 
 /// Default edge port: deploy.toml's `local` target points here.
 pub const DEFAULT_EDGE_PORT: u16 = 4566;
