@@ -127,7 +127,9 @@ pub fn hint(kind: ErrorKind) -> &'static str {
         ErrorKind::Credentials => {
             "no valid credentials; log in (`aws sso login --profile NAME`), check AWS_PROFILE and the target's profile, or refresh expired keys"
         }
-        ErrorKind::Other => "unexpected error; the code and request id identify it in CloudTrail and for AWS support",
+        ErrorKind::Other => {
+            "unexpected error; the code and request id identify it in CloudTrail and for AWS support"
+        }
     }
 }
 
@@ -240,13 +242,20 @@ pub(crate) fn kind_of_code(code: &str) -> Option<ErrorKind> {
     if code.contains("NotFound") || code.starts_with("NoSuch") {
         return Some(ErrorKind::NotFound);
     }
-    if code.contains("AlreadyExists") || code.contains("AlreadyOwned") || code.ends_with(".Duplicate") || code == "ResourceExistsException" {
+    if code.contains("AlreadyExists")
+        || code.contains("AlreadyOwned")
+        || code.ends_with(".Duplicate")
+        || code == "ResourceExistsException"
+    {
         return Some(ErrorKind::AlreadyExists);
     }
     if code.starts_with("Invalid") && code.contains("State") {
         return Some(ErrorKind::InvalidState);
     }
-    if code.contains("QuotaExceeded") || code.contains("LimitExceeded") || code.starts_with("TooMany") {
+    if code.contains("QuotaExceeded")
+        || code.contains("LimitExceeded")
+        || code.starts_with("TooMany")
+    {
         return Some(ErrorKind::QuotaExceeded);
     }
     if code.starts_with("Invalid")
@@ -290,10 +299,11 @@ pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Classified
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
-    let request_id = err
-        .request_id()
-        .map(str::to_owned)
-        .or_else(|| err.as_service_error().and_then(|e| e.meta().request_id()).map(str::to_owned));
+    let request_id = err.request_id().map(str::to_owned).or_else(|| {
+        err.as_service_error()
+            .and_then(|e| e.meta().request_id())
+            .map(str::to_owned)
+    });
     let (kind, code, message) = match err {
         SdkError::ServiceError(se) => {
             let code = se.err().code().map(str::to_owned);
@@ -337,7 +347,12 @@ where
         }
         _ => (ErrorKind::Other, None, None),
     };
-    Classified { kind, code, message, request_id }
+    Classified {
+        kind,
+        code,
+        message,
+        request_id,
+    }
 }
 
 #[cfg(test)]
@@ -376,20 +391,60 @@ mod tests {
             (Some("DBInstanceNotFoundFault"), 404, ErrorKind::NotFound),
             (Some("NoSuchBucket"), 404, ErrorKind::NotFound),
             (Some("ResourceNotFoundException"), 400, ErrorKind::NotFound),
-            (Some("RepositoryNotFoundException"), 400, ErrorKind::NotFound),
-            (Some("BucketAlreadyOwnedByYou"), 409, ErrorKind::AlreadyExists),
-            (Some("RepositoryAlreadyExistsException"), 400, ErrorKind::AlreadyExists),
-            (Some("DBInstanceAlreadyExists"), 400, ErrorKind::AlreadyExists),
-            (Some("InvalidPermission.Duplicate"), 400, ErrorKind::AlreadyExists),
+            (
+                Some("RepositoryNotFoundException"),
+                400,
+                ErrorKind::NotFound,
+            ),
+            (
+                Some("BucketAlreadyOwnedByYou"),
+                409,
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Some("RepositoryAlreadyExistsException"),
+                400,
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Some("DBInstanceAlreadyExists"),
+                400,
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Some("InvalidPermission.Duplicate"),
+                400,
+                ErrorKind::AlreadyExists,
+            ),
             (Some("AccessDenied"), 403, ErrorKind::AccessDenied),
             (Some("AccessDeniedException"), 400, ErrorKind::AccessDenied),
-            (Some("InsufficientPrivilegesException"), 403, ErrorKind::AccessDenied),
+            (
+                Some("InsufficientPrivilegesException"),
+                403,
+                ErrorKind::AccessDenied,
+            ),
             (Some("InvalidStateException"), 400, ErrorKind::InvalidState),
             (Some("InvalidDBInstanceState"), 400, ErrorKind::InvalidState),
-            (Some("OperationInProgressFailure"), 400, ErrorKind::InvalidState),
-            (Some("ServiceQuotaExceededException"), 402, ErrorKind::QuotaExceeded),
-            (Some("TooManyApplicationVersionsException"), 400, ErrorKind::QuotaExceeded),
-            (Some("LimitExceededException"), 400, ErrorKind::QuotaExceeded),
+            (
+                Some("OperationInProgressFailure"),
+                400,
+                ErrorKind::InvalidState,
+            ),
+            (
+                Some("ServiceQuotaExceededException"),
+                402,
+                ErrorKind::QuotaExceeded,
+            ),
+            (
+                Some("TooManyApplicationVersionsException"),
+                400,
+                ErrorKind::QuotaExceeded,
+            ),
+            (
+                Some("LimitExceededException"),
+                400,
+                ErrorKind::QuotaExceeded,
+            ),
             (Some("InstanceQuotaExceeded"), 400, ErrorKind::QuotaExceeded),
             (Some("InvalidParameterValue"), 400, ErrorKind::Validation),
             (Some("ValidationException"), 400, ErrorKind::Validation),
@@ -398,7 +453,11 @@ mod tests {
             (Some("ServiceUnavailable"), 503, ErrorKind::Transient),
             (Some("ExpiredToken"), 400, ErrorKind::Credentials),
             (Some("InvalidClientTokenId"), 403, ErrorKind::Credentials),
-            (Some("UnrecognizedClientException"), 400, ErrorKind::Credentials),
+            (
+                Some("UnrecognizedClientException"),
+                400,
+                ErrorKind::Credentials,
+            ),
             (Some("SignatureDoesNotMatch"), 403, ErrorKind::Credentials),
             (Some("SomethingNobodyHeardOf"), 400, ErrorKind::Other),
             // No code: the HTTP status decides.
@@ -425,7 +484,10 @@ mod tests {
     fn code_matching_ignores_the_message() {
         // A message mentioning throttling does not make a validation error retryable.
         let err: SdkError<ErrorMetadata, HttpResponse> = SdkError::service_error(
-            ErrorMetadata::builder().code("InvalidParameterValue").message("Rate exceeded, throttling").build(),
+            ErrorMetadata::builder()
+                .code("InvalidParameterValue")
+                .message("Rate exceeded, throttling")
+                .build(),
             response(400, None),
         );
         assert_eq!(classify(&err).kind, ErrorKind::Validation);
@@ -434,15 +496,35 @@ mod tests {
     #[test]
     fn transport_failures() {
         type E = SdkError<ErrorMetadata, HttpResponse>;
-        let io = || -> Box<dyn StdError + Send + Sync> { Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)) };
+        let io = || -> Box<dyn StdError + Send + Sync> {
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+        };
         let cases: Vec<(E, ErrorKind)> = vec![
             (SdkError::timeout_error(io()), ErrorKind::Transient),
-            (SdkError::dispatch_failure(ConnectorError::io(io())), ErrorKind::Transient),
-            (SdkError::dispatch_failure(ConnectorError::timeout(io())), ErrorKind::Transient),
-            (SdkError::dispatch_failure(ConnectorError::other(io(), None)), ErrorKind::Transient),
-            (SdkError::dispatch_failure(ConnectorError::user(io())), ErrorKind::Other),
-            (SdkError::response_error(io(), response(200, None)), ErrorKind::Transient),
-            (SdkError::response_error(io(), response(503, Some("req-9"))), ErrorKind::Transient),
+            (
+                SdkError::dispatch_failure(ConnectorError::io(io())),
+                ErrorKind::Transient,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout(io())),
+                ErrorKind::Transient,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other(io(), None)),
+                ErrorKind::Transient,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::user(io())),
+                ErrorKind::Other,
+            ),
+            (
+                SdkError::response_error(io(), response(200, None)),
+                ErrorKind::Transient,
+            ),
+            (
+                SdkError::response_error(io(), response(503, Some("req-9"))),
+                ErrorKind::Transient,
+            ),
             (SdkError::construction_failure(io()), ErrorKind::Validation),
             (
                 SdkError::dispatch_failure(ConnectorError::other(
@@ -470,19 +552,35 @@ mod tests {
     #[test]
     fn every_kind_has_a_hint() {
         use ErrorKind::*;
-        let all = [Throttling, NotFound, AlreadyExists, AccessDenied, InvalidState, QuotaExceeded, Validation, Transient, Credentials, Other];
+        let all = [
+            Throttling,
+            NotFound,
+            AlreadyExists,
+            AccessDenied,
+            InvalidState,
+            QuotaExceeded,
+            Validation,
+            Transient,
+            Credentials,
+            Other,
+        ];
         let mut seen = std::collections::HashSet::new();
         for k in all {
             assert!(hint(k).len() > 20, "{k}");
             assert!(seen.insert(hint(k)), "duplicate hint for {k}");
         }
-        assert!(Throttling.is_retryable() && Transient.is_retryable() && !Validation.is_retryable());
+        assert!(
+            Throttling.is_retryable() && Transient.is_retryable() && !Validation.is_retryable()
+        );
     }
 
     #[test]
     fn display_names_code_and_request_id() {
         let c = classify(&service(Some("ThrottlingException"), 400));
         let s = c.to_string();
-        assert!(s.contains("throttling") && s.contains("ThrottlingException") && s.contains("req-1"), "{s}");
+        assert!(
+            s.contains("throttling") && s.contains("ThrottlingException") && s.contains("req-1"),
+            "{s}"
+        );
     }
 }

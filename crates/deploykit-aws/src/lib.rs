@@ -62,7 +62,11 @@ impl TargetAws {
 
     /// The local cloud at `endpoint_url` with dummy credentials.
     pub fn local(region: impl Into<String>, endpoint_url: impl Into<String>) -> Self {
-        TargetAws { local: true, endpoint_url: Some(endpoint_url.into()), ..TargetAws::new(region) }
+        TargetAws {
+            local: true,
+            endpoint_url: Some(endpoint_url.into()),
+            ..TargetAws::new(region)
+        }
     }
 }
 
@@ -88,12 +92,20 @@ pub enum AwsError {
         "refusing endpoint `{url}` for a local target: host `{host}` is not a loopback address, and local targets use dummy credentials that must never leave this machine\n  fix: point endpoint_url at 127.0.0.1/localhost, or use a non-local target with real credentials"
     )]
     NotLoopback { url: String, host: String },
-    #[error("endpoint `{url}` is not a usable URL: {reason}\n  fix: write it like `http://127.0.0.1:4566`")]
+    #[error(
+        "endpoint `{url}` is not a usable URL: {reason}\n  fix: write it like `http://127.0.0.1:4566`"
+    )]
     InvalidEndpoint { url: String, reason: String },
-    #[error("region `{region}` is not an AWS region code\n  fix: set the target's region, e.g. `us-east-1`")]
+    #[error(
+        "region `{region}` is not an AWS region code\n  fix: set the target's region, e.g. `us-east-1`"
+    )]
     InvalidRegion { region: String },
     #[error("{field} is {value}; it must be at least {min}\n  fix: raise {field}")]
-    InvalidSetting { field: &'static str, value: String, min: String },
+    InvalidSetting {
+        field: &'static str,
+        value: String,
+        min: String,
+    },
 }
 
 /// Where the credentials of a target come from. Decided without touching any provider.
@@ -107,7 +119,11 @@ pub enum CredentialsSource {
 
 /// The credentials source a target gets: dummy keys exactly when it is local.
 pub fn credentials_source(t: &TargetAws) -> CredentialsSource {
-    if t.local { CredentialsSource::LocalDummy } else { CredentialsSource::DefaultChain }
+    if t.local {
+        CredentialsSource::LocalDummy
+    } else {
+        CredentialsSource::DefaultChain
+    }
 }
 
 /// Refuses any URL whose host is not loopback (127.0.0.0/8, ::1, `localhost`).
@@ -130,10 +146,16 @@ pub fn ensure_loopback(url: &str) -> Result<(), AwsError> {
 }
 
 fn parse_endpoint(url: &str) -> Result<url::Url, AwsError> {
-    let invalid = |reason: String| AwsError::InvalidEndpoint { url: url.to_owned(), reason };
+    let invalid = |reason: String| AwsError::InvalidEndpoint {
+        url: url.to_owned(),
+        reason,
+    };
     let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid(format!("scheme `{}` is not http or https", parsed.scheme())));
+        return Err(invalid(format!(
+            "scheme `{}` is not http or https",
+            parsed.scheme()
+        )));
     }
     if parsed.host().is_none() {
         return Err(invalid("it has no host".to_owned()));
@@ -156,14 +178,27 @@ fn loader(
     profile_files: Option<aws_runtime::env_config::file::EnvConfigFiles>,
 ) -> Result<aws_config::ConfigLoader, AwsError> {
     if deploykit_config::rules::region(&t.region).is_err() {
-        return Err(AwsError::InvalidRegion { region: t.region.clone() });
+        return Err(AwsError::InvalidRegion {
+            region: t.region.clone(),
+        });
     }
     if t.max_attempts == 0 {
-        return Err(AwsError::InvalidSetting { field: "max_attempts", value: "0".into(), min: "1".into() });
+        return Err(AwsError::InvalidSetting {
+            field: "max_attempts",
+            value: "0".into(),
+            min: "1".into(),
+        });
     }
-    for (field, d) in [("operation_timeout", t.operation_timeout), ("connect_timeout", t.connect_timeout)] {
+    for (field, d) in [
+        ("operation_timeout", t.operation_timeout),
+        ("connect_timeout", t.connect_timeout),
+    ] {
         if d.is_zero() {
-            return Err(AwsError::InvalidSetting { field, value: "0s".into(), min: "1ms".into() });
+            return Err(AwsError::InvalidSetting {
+                field,
+                value: "0s".into(),
+                min: "1ms".into(),
+            });
         }
     }
 
@@ -187,7 +222,13 @@ fn loader(
                 .or(env_endpoint)
                 .ok_or(AwsError::LocalEndpointMissing)?;
             ensure_loopback(&endpoint)?;
-            let dummy = Credentials::new(LOCAL_ACCESS_KEY, LOCAL_ACCESS_KEY, None, None, LOCAL_PROVIDER_NAME);
+            let dummy = Credentials::new(
+                LOCAL_ACCESS_KEY,
+                LOCAL_ACCESS_KEY,
+                None,
+                None,
+                LOCAL_PROVIDER_NAME,
+            );
             l = l.credentials_provider(dummy).endpoint_url(endpoint);
         }
         CredentialsSource::DefaultChain => {
@@ -206,8 +247,10 @@ fn loader(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_runtime::env_config::file::{EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles};
     use aws_credential_types::provider::ProvideCredentials;
+    use aws_runtime::env_config::file::{
+        EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
+    };
 
     #[test]
     fn loopback_guard() {
@@ -225,19 +268,33 @@ mod tests {
         for (url, ok) in cases {
             assert_eq!(ensure_loopback(url).is_ok(), ok, "{url}");
         }
-        assert!(matches!(ensure_loopback("ftp://127.0.0.1"), Err(AwsError::InvalidEndpoint { .. })));
-        assert!(matches!(ensure_loopback("not a url"), Err(AwsError::InvalidEndpoint { .. })));
+        assert!(matches!(
+            ensure_loopback("ftp://127.0.0.1"),
+            Err(AwsError::InvalidEndpoint { .. })
+        ));
+        assert!(matches!(
+            ensure_loopback("not a url"),
+            Err(AwsError::InvalidEndpoint { .. })
+        ));
     }
 
     #[tokio::test]
     async fn local_target_refuses_remote_endpoints() {
-        let remote = TargetAws::local("us-east-1", "https://elasticbeanstalk.us-east-1.amazonaws.com");
+        let remote = TargetAws::local(
+            "us-east-1",
+            "https://elasticbeanstalk.us-east-1.amazonaws.com",
+        );
         let err = sdk_config(&remote).await.unwrap_err();
-        assert!(matches!(err, AwsError::NotLoopback { ref host, .. } if host == "elasticbeanstalk.us-east-1.amazonaws.com"));
+        assert!(
+            matches!(err, AwsError::NotLoopback { ref host, .. } if host == "elasticbeanstalk.us-east-1.amazonaws.com")
+        );
         assert!(err.to_string().contains("fix:"));
 
         // A remote endpoint from the environment is refused as well.
-        let no_endpoint = TargetAws { endpoint_url: None, ..TargetAws::local("us-east-1", "") };
+        let no_endpoint = TargetAws {
+            endpoint_url: None,
+            ..TargetAws::local("us-east-1", "")
+        };
         let err = loader(&no_endpoint, Some("http://203.0.113.9:4566".into()), None).unwrap_err();
         assert!(matches!(err, AwsError::NotLoopback { .. }));
         let err = loader(&no_endpoint, None, None).unwrap_err();
@@ -252,7 +309,12 @@ mod tests {
         let cfg = sdk_config(&t).await.unwrap();
         assert_eq!(cfg.endpoint_url(), Some("http://127.0.0.1:4566"));
         assert_eq!(cfg.region().map(|r| r.as_ref()), Some("us-east-1"));
-        let creds = cfg.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        let creds = cfg
+            .credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap();
         assert_eq!(creds.access_key_id(), LOCAL_ACCESS_KEY);
         assert_eq!(creds.secret_access_key(), LOCAL_ACCESS_KEY);
         let retry = cfg.retry_config().unwrap();
@@ -264,7 +326,10 @@ mod tests {
 
     #[tokio::test]
     async fn non_local_target_never_gets_dummy_credentials() {
-        let t = TargetAws { profile: Some("budgetsync-dev".into()), ..TargetAws::new("us-east-1") };
+        let t = TargetAws {
+            profile: Some("budgetsync-dev".into()),
+            ..TargetAws::new("us-east-1")
+        };
         assert_eq!(credentials_source(&t), CredentialsSource::DefaultChain);
         // The chain reads this in-memory profile: static keys, so no network is touched.
         let files = ProfileFiles::builder()
@@ -278,7 +343,12 @@ mod tests {
             .build();
         let cfg = loader(&t, None, Some(files)).unwrap().load().await;
         assert_eq!(cfg.endpoint_url(), None);
-        let creds = cfg.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        let creds = cfg
+            .credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap();
         assert_ne!(creds.access_key_id(), LOCAL_ACCESS_KEY);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             assert_eq!(creds.access_key_id(), "AKIDFROMPROFILE");
@@ -288,13 +358,32 @@ mod tests {
     #[tokio::test]
     async fn settings_are_validated() {
         let bad_region = TargetAws::local("useast1", "http://127.0.0.1:4566");
-        assert!(matches!(sdk_config(&bad_region).await, Err(AwsError::InvalidRegion { .. })));
-        let zero = TargetAws { max_attempts: 0, ..TargetAws::local("us-east-1", "http://127.0.0.1:4566") };
-        assert!(matches!(sdk_config(&zero).await, Err(AwsError::InvalidSetting { field: "max_attempts", .. })));
-        let t = TargetAws { max_attempts: 2, operation_timeout: Duration::from_secs(7), ..TargetAws::local("eu-west-1", "http://localhost:4566") };
+        assert!(matches!(
+            sdk_config(&bad_region).await,
+            Err(AwsError::InvalidRegion { .. })
+        ));
+        let zero = TargetAws {
+            max_attempts: 0,
+            ..TargetAws::local("us-east-1", "http://127.0.0.1:4566")
+        };
+        assert!(matches!(
+            sdk_config(&zero).await,
+            Err(AwsError::InvalidSetting {
+                field: "max_attempts",
+                ..
+            })
+        ));
+        let t = TargetAws {
+            max_attempts: 2,
+            operation_timeout: Duration::from_secs(7),
+            ..TargetAws::local("eu-west-1", "http://localhost:4566")
+        };
         let cfg = sdk_config(&t).await.unwrap();
         assert_eq!(cfg.retry_config().unwrap().max_attempts(), 2);
-        assert_eq!(cfg.timeout_config().unwrap().operation_timeout(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            cfg.timeout_config().unwrap().operation_timeout(),
+            Some(Duration::from_secs(7))
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ impl<'a> Index<'a> {
     }
 
     pub fn empty(text: &'a str) -> Self {
-        Index { text, entries: Vec::new() }
+        Index {
+            text,
+            entries: Vec::new(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -64,7 +67,10 @@ impl<'a> Index<'a> {
 
     /// The span of the key at a dotted path, if present in the document.
     pub fn key_span(&self, path: &str) -> Option<Range<usize>> {
-        self.entries.iter().find(|e| e.dotted() == path).map(|e| e.key.clone())
+        self.entries
+            .iter()
+            .find(|e| e.dotted() == path)
+            .map(|e| e.key.clone())
     }
 }
 
@@ -78,7 +84,11 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 fn walk(table: &DeTable<'_>, prefix: &mut Vec<String>, out: &mut Vec<Entry>) {
     for (k, v) in table.iter() {
         prefix.push(k.get_ref().to_string());
-        out.push(Entry { path: prefix.clone(), key: k.span(), value: v.span() });
+        out.push(Entry {
+            path: prefix.clone(),
+            key: k.span(),
+            value: v.span(),
+        });
         if let DeValue::Table(t) = v.get_ref() {
             walk(t, prefix, out);
         }

@@ -51,7 +51,10 @@ fn list_or_none(v: &[String]) -> String {
     if v.is_empty() {
         "no targets".to_owned()
     } else {
-        v.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -98,7 +101,11 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with no file location.
-    pub fn new(field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Problem {
             line: None,
             column: None,

@@ -30,8 +30,7 @@ pub use model::{
     TagMutability, VpcConnector,
 };
 pub use resolve::{
-    EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits,
-    looks_like_secret_key,
+    EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, looks_like_secret_key,
 };
 
 /// The target used when neither `--target` nor `default_target` names one.
@@ -48,7 +47,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Validates deploy.toml text; `path` is used for messages and to resolve `app.path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let invalid = |problems| ConfigError::Invalid { path: path.to_path_buf(), problems };
+    let invalid = |problems| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    };
 
     let (mut root, syntax) = toml::de::DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
@@ -88,7 +90,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Some((default_target, targets)) if problems.is_empty() => {
             let mut warnings = ctx.warnings;
             dedup(&mut warnings);
-            Ok(Config { path: path.to_path_buf(), default_target, targets, warnings })
+            Ok(Config {
+                path: path.to_path_buf(),
+                default_target,
+                targets,
+                warnings,
+            })
         }
         _ => Err(invalid(problems)),
     }
@@ -117,7 +124,13 @@ fn schema_problem(e: &toml::de::Error, index: &doc::Index<'_>) -> Problem {
         .map(|e| e.dotted())
         .unwrap_or_default();
     let (message, fix) = explain(&msg, &field);
-    Problem { line, column, field, message, fix }
+    Problem {
+        line,
+        column,
+        field,
+        message,
+        fix,
+    }
 }
 
 /// Message and fix for the serde/toml error shapes we produce.
@@ -125,7 +138,11 @@ fn explain(msg: &str, field: &str) -> (String, String) {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let allowed = backticked(expected);
-        let list = allowed.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+        let list = allowed
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let suggestion = rules::suggest(name, allowed.iter().map(String::as_str));
         let fix = match (suggestion, allowed.is_empty()) {
             (Some(s), _) => format!("did you mean `{s}`? (allowed here: {list})"),
@@ -172,7 +189,10 @@ fn explain(msg: &str, field: &str) -> (String, String) {
         };
         return (msg.to_owned(), fix);
     }
-    (msg.to_owned(), "fix the TOML syntax at this position".to_owned())
+    (
+        msg.to_owned(),
+        "fix the TOML syntax at this position".to_owned(),
+    )
 }
 
 fn backticked(s: &str) -> Vec<String> {
@@ -206,7 +226,10 @@ impl Config {
 pub fn eb_env_with_secret_refs(t: &ResolvedTarget) -> BTreeMap<String, String> {
     let mut all = t.env.clone();
     for (k, s) in &t.secrets {
-        all.insert(k.clone(), resolve::estimated_secret_arn(&s.secret, &t.region));
+        all.insert(
+            k.clone(),
+            resolve::estimated_secret_arn(&s.secret, &t.region),
+        );
     }
     all
 }

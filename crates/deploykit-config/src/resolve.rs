@@ -36,7 +36,10 @@ const CPU_MEMORY: &[(&str, &[&str])] = &[
 const DEPLOYMENT_POLICIES: &[(&str, DeploymentPolicy)] = &[
     ("AllAtOnce", DeploymentPolicy::AllAtOnce),
     ("Rolling", DeploymentPolicy::Rolling),
-    ("RollingWithAdditionalBatch", DeploymentPolicy::RollingWithAdditionalBatch),
+    (
+        "RollingWithAdditionalBatch",
+        DeploymentPolicy::RollingWithAdditionalBatch,
+    ),
     ("Immutable", DeploymentPolicy::Immutable),
     ("TrafficSplitting", DeploymentPolicy::TrafficSplitting),
 ];
@@ -50,10 +53,20 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(index: &'a Index<'a>) -> Self {
-        Ctx { index, problems: Vec::new(), warnings: Vec::new() }
+        Ctx {
+            index,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
-    fn make(&self, span: Option<Range<usize>>, field: &str, message: String, fix: String) -> Problem {
+    fn make(
+        &self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: String,
+        fix: String,
+    ) -> Problem {
         let (line, column, field) = match &span {
             Some(s) => {
                 let (l, c) = self.index.line_col(s.start);
@@ -62,15 +75,33 @@ impl<'a> Ctx<'a> {
             }
             None => (None, None, field.to_owned()),
         };
-        Problem { line, column, field, message, fix }
+        Problem {
+            line,
+            column,
+            field,
+            message,
+            fix,
+        }
     }
 
-    fn err(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>, fix: impl Into<String>) {
+    fn err(
+        &mut self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         let p = self.make(span, field, message.into(), fix.into());
         self.problems.push(p);
     }
 
-    fn warn(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>, fix: impl Into<String>) {
+    fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         let p = self.make(span, field, message.into(), fix.into());
         self.warnings.push(p);
     }
@@ -101,14 +132,18 @@ pub(crate) fn resolve(
         );
     }
     let names: Vec<&str> = raw.targets.keys().map(String::as_str).collect();
-    let default_target = val(&raw.default_target).unwrap_or_else(|| crate::FALLBACK_TARGET.to_owned());
+    let default_target =
+        val(&raw.default_target).unwrap_or_else(|| crate::FALLBACK_TARGET.to_owned());
     if !raw.targets.is_empty() && !raw.targets.contains_key(&default_target) {
         let fix = match rules::suggest(&default_target, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None if raw.default_target.is_none() => {
                 format!("set `default_target` to one of {}", quote_list(&names))
             }
-            None => format!("use one of {} or add [targets.{default_target}]", quote_list(&names)),
+            None => format!(
+                "use one of {} or add [targets.{default_target}]",
+                quote_list(&names)
+            ),
         };
         ctx.err(
             span(&raw.default_target),
@@ -128,7 +163,10 @@ pub(crate) fn resolve(
 }
 
 fn quote_list(v: &[&str]) -> String {
-    v.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn resolve_app(raw: Option<&RawApp>, base_dir: &Path, ctx: &mut Ctx<'_>) -> Spanned<App> {
@@ -139,7 +177,8 @@ fn resolve_app(raw: Option<&RawApp>, base_dir: &Path, ctx: &mut Ctx<'_>) -> Span
             let s = n.get_ref();
             let ok = (1..=40).contains(&s.len())
                 && s.starts_with(|c: char| c.is_ascii_lowercase())
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !s.ends_with('-')
                 && !s.contains("--");
             if !ok {
@@ -153,21 +192,41 @@ fn resolve_app(raw: Option<&RawApp>, base_dir: &Path, ctx: &mut Ctx<'_>) -> Span
             s.clone()
         }
         None => {
-            ctx.err(None, "app.name", "missing app name", "add `[app]` with `name = \"budgetsync\"`");
+            ctx.err(
+                None,
+                "app.name",
+                "missing app name",
+                "add `[app]` with `name = \"budgetsync\"`",
+            );
             "app".to_owned()
         }
     };
     let path = val(&raw.path).unwrap_or_else(|| "examples/budgetsync".to_owned());
     if path.trim().is_empty() {
-        ctx.err(span(&raw.path), "app.path", "app path is empty", "set it to the app directory, e.g. `examples/budgetsync`");
+        ctx.err(
+            span(&raw.path),
+            "app.path",
+            "app path is empty",
+            "set it to the app directory, e.g. `examples/budgetsync`",
+        );
     }
     let health_path = val(&raw.health_path).unwrap_or_else(|| "/healthz".to_owned());
     check_http_path(ctx, &raw.health_path, "app.health_path");
     let port = val(&raw.port).unwrap_or(8000);
     if port == 0 {
-        ctx.err(span(&raw.port), "app.port", "port 0 is not a listening port", "use the port the app listens on, e.g. 8000");
+        ctx.err(
+            span(&raw.port),
+            "app.port",
+            "port 0 is not a listening port",
+            "use the port the app listens on, e.g. 8000",
+        );
     }
-    let app = App { name, path: base_dir.join(path), health_path, port };
+    let app = App {
+        name,
+        path: base_dir.join(path),
+        health_path,
+        port,
+    };
     Spanned::new(raw.name.as_ref().map_or(0..0, Spanned::span), app)
 }
 
@@ -180,21 +239,34 @@ fn slug(s: &str) -> String {
         }
     }
     let out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() { "my-app".to_owned() } else { out }
+    if out.is_empty() {
+        "my-app".to_owned()
+    } else {
+        out
+    }
 }
 
 fn check_http_path(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str) {
-    if let Some(p) = v {
-        if !p.get_ref().starts_with('/') || p.get_ref().contains(char::is_whitespace) {
-            ctx.err(Some(p.span()), field, format!("health path `{}` must start with `/` and contain no spaces", p.get_ref()), "write an absolute URL path like `/healthz`");
-        }
+    if let Some(p) = v
+        && (!p.get_ref().starts_with('/') || p.get_ref().contains(char::is_whitespace))
+    {
+        ctx.err(
+            Some(p.span()),
+            field,
+            format!(
+                "health path `{}` must start with `/` and contain no spaces",
+                p.get_ref()
+            ),
+            "write an absolute URL path like `/healthz`",
+        );
     }
 }
 
 fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Host of an `http(s)://host[:port][/path]` URL, or why it is not one.
@@ -226,9 +298,16 @@ fn resolve_target(
     let tpath = format!("targets.{name}");
     let key_span = ctx.index.key_span(&tpath);
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
-        ctx.err(key_span.clone(), &tpath, format!("target name `{name}` must be lowercase letters, digits, `-` or `_`"), format!("rename it, e.g. [targets.{}]", slug(name)));
+        ctx.err(
+            key_span.clone(),
+            &tpath,
+            format!("target name `{name}` must be lowercase letters, digits, `-` or `_`"),
+            format!("rename it, e.g. [targets.{}]", slug(name)),
+        );
     }
     let local = val(&t.local).unwrap_or(false);
 
@@ -244,7 +323,12 @@ fn resolve_target(
             r.get_ref().clone()
         }
         None => {
-            ctx.err(key_span.clone(), &format!("{tpath}.region"), format!("target `{name}` has no region"), format!("add `region = \"us-east-1\"` under [targets.{name}]"));
+            ctx.err(
+                key_span.clone(),
+                &format!("{tpath}.region"),
+                format!("target `{name}` has no region"),
+                format!("add `region = \"us-east-1\"` under [targets.{name}]"),
+            );
             String::new()
         }
     };
@@ -269,27 +353,58 @@ fn resolve_target(
     }
     if local {
         if let Some(p) = &t.profile {
-            ctx.warn(Some(p.span()), &format!("{tpath}.profile"), format!("profile `{}` is ignored: target `{name}` is local and uses dummy credentials", p.get_ref()), "remove `profile`, or set `local = false`");
+            ctx.warn(
+                Some(p.span()),
+                &format!("{tpath}.profile"),
+                format!(
+                    "profile `{}` is ignored: target `{name}` is local and uses dummy credentials",
+                    p.get_ref()
+                ),
+                "remove `profile`, or set `local = false`",
+            );
         }
-    } else if let Some(p) = &t.profile {
-        if p.get_ref().trim().is_empty() {
-            ctx.err(Some(p.span()), &format!("{tpath}.profile"), "profile is empty", "remove it to use the default credential chain, or name a profile from ~/.aws/config");
-        }
+    } else if let Some(p) = &t.profile
+        && p.get_ref().trim().is_empty()
+    {
+        ctx.err(
+            Some(p.span()),
+            &format!("{tpath}.profile"),
+            "profile is empty",
+            "remove it to use the default credential chain, or name a profile from ~/.aws/config",
+        );
     }
 
-    let http_resolve = t.http_resolve.as_ref().and_then(|h| match h.get_ref().parse::<SocketAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            ctx.err(Some(h.span()), &format!("{tpath}.http_resolve"), format!("`{}` is not an IP:PORT address", h.get_ref()), "write it like `127.0.0.1:4566`");
-            None
-        }
-    });
+    let http_resolve =
+        t.http_resolve
+            .as_ref()
+            .and_then(|h| match h.get_ref().parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    ctx.err(
+                        Some(h.span()),
+                        &format!("{tpath}.http_resolve"),
+                        format!("`{}` is not an IP:PORT address", h.get_ref()),
+                        "write it like `127.0.0.1:4566`",
+                    );
+                    None
+                }
+            });
     if let Some(a) = &t.account_id {
         let s = a.get_ref();
         if s.len() != 12 || !s.chars().all(|c| c.is_ascii_digit()) {
-            ctx.err(Some(a.span()), &format!("{tpath}.account_id"), format!("account id `{s}` must be exactly 12 digits"), "copy it from `aws sts get-caller-identity` (quote it to keep leading zeros)");
+            ctx.err(
+                Some(a.span()),
+                &format!("{tpath}.account_id"),
+                format!("account id `{s}` must be exactly 12 digits"),
+                "copy it from `aws sts get-caller-identity` (quote it to keep leading zeros)",
+            );
         } else if !local && s == "000000000000" {
-            ctx.err(Some(a.span()), &format!("{tpath}.account_id"), "000000000000 is the local cloud's placeholder account, not a real one", "put your AWS account id here, or remove `account_id`");
+            ctx.err(
+                Some(a.span()),
+                &format!("{tpath}.account_id"),
+                "000000000000 is the local cloud's placeholder account, not a real one",
+                "put your AWS account id here, or remove `account_id`",
+            );
         }
     }
 
@@ -339,9 +454,19 @@ fn named(
     };
     if let Err(why) = rule(&value) {
         if derived {
-            ctx.err(sp, "app.name", format!("{field} defaults to `{value}`, derived from app.name, and {why}"), format!("set `{field}` explicitly to a valid name"));
+            ctx.err(
+                sp,
+                "app.name",
+                format!("{field} defaults to `{value}`, derived from app.name, and {why}"),
+                format!("set `{field}` explicitly to a valid name"),
+            );
         } else {
-            ctx.err(sp, field, why, format!("rename it; e.g. `{}`", slug(&value)));
+            ctx.err(
+                sp,
+                field,
+                why,
+                format!("rename it; e.g. `{}`", slug(&value)),
+            );
         }
     }
     value
@@ -352,12 +477,22 @@ fn duration(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str, default: Duration) 
         None => default,
         Some(s) => match rules::duration(s.get_ref()) {
             Ok(d) if d > Duration::from_secs(24 * 3600) => {
-                ctx.err(Some(s.span()), field, format!("`{}` is longer than 24h", s.get_ref()), "use a bound of at most `24h`");
+                ctx.err(
+                    Some(s.span()),
+                    field,
+                    format!("`{}` is longer than 24h", s.get_ref()),
+                    "use a bound of at most `24h`",
+                );
                 default
             }
             Ok(d) => d,
             Err(why) => {
-                ctx.err(Some(s.span()), field, why, "write it like `90s`, `20m` or `1h30m`");
+                ctx.err(
+                    Some(s.span()),
+                    field,
+                    why,
+                    "write it like `90s`, `20m` or `1h30m`",
+                );
                 default
             }
         },
@@ -377,7 +512,8 @@ fn iam_name_or_arn(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str, kind: &str) 
             && parts[4].starts_with(&format!("{kind}/"))
     } else {
         (1..=64).contains(&x.len())
-            && x.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            && x.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     };
     if !ok {
         ctx.err(Some(s.span()), field, format!("`{x}` is not an IAM {kind} name or ARN"), format!("write a {kind} name like `aws-elasticbeanstalk-ec2-role` or an ARN like `arn:aws:iam::123456789012:{kind}/NAME`"));
@@ -386,21 +522,45 @@ fn iam_name_or_arn(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str, kind: &str) 
 
 fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> Eb {
     let a = &app.get_ref().name;
-    let application = named(ctx, &r.application, "eb.application", a.clone(), app, rules::eb_application_name);
-    let environment = named(ctx, &r.environment, "eb.environment", format!("{a}-{target}"), app, rules::eb_environment_name);
+    let application = named(
+        ctx,
+        &r.application,
+        "eb.application",
+        a.clone(),
+        app,
+        rules::eb_application_name,
+    );
+    let environment = named(
+        ctx,
+        &r.environment,
+        "eb.environment",
+        format!("{a}-{target}"),
+        app,
+        rules::eb_environment_name,
+    );
     let instance_type = val(&r.instance_type).unwrap_or_else(|| "t3.micro".to_owned());
-    if let Some(s) = &r.instance_type {
-        if !is_instance_type(s.get_ref()) {
-            ctx.err(Some(s.span()), "eb.instance_type", format!("`{}` is not an EC2 instance type", s.get_ref()), "write it like `t3.micro`");
-        }
+    if let Some(s) = &r.instance_type
+        && !is_instance_type(s.get_ref())
+    {
+        ctx.err(
+            Some(s.span()),
+            "eb.instance_type",
+            format!("`{}` is not an EC2 instance type", s.get_ref()),
+            "write it like `t3.micro`",
+        );
     }
-    if let Some(b) = &r.bucket {
-        if let Err(why) = rules::s3_bucket_name(b.get_ref()) {
-            ctx.err(Some(b.span()), "eb.bucket", why, "use 3-63 lowercase letters, digits and hyphens, e.g. `budgetsync-deploy-123456789012`, or remove it to use the EB storage bucket");
-        }
+    if let Some(b) = &r.bucket
+        && let Err(why) = rules::s3_bucket_name(b.get_ref())
+    {
+        ctx.err(Some(b.span()), "eb.bucket", why, "use 3-63 lowercase letters, digits and hyphens, e.g. `budgetsync-deploy-123456789012`, or remove it to use the EB storage bucket");
     }
     iam_name_or_arn(ctx, &r.service_role, "eb.service_role", "role");
-    iam_name_or_arn(ctx, &r.instance_profile, "eb.instance_profile", "instance-profile");
+    iam_name_or_arn(
+        ctx,
+        &r.instance_profile,
+        "eb.instance_profile",
+        "instance-profile",
+    );
     let deployment_policy = match &r.deployment_policy {
         None => DeploymentPolicy::AllAtOnce,
         Some(p) => match DEPLOYMENT_POLICIES.iter().find(|(n, _)| n == p.get_ref()) {
@@ -411,23 +571,40 @@ fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut Ctx<'_>) ->
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("use one of {}", quote_list(&names)),
                 };
-                ctx.err(Some(p.span()), "eb.deployment_policy", format!("unknown deployment policy `{}`", p.get_ref()), fix);
+                ctx.err(
+                    Some(p.span()),
+                    "eb.deployment_policy",
+                    format!("unknown deployment policy `{}`", p.get_ref()),
+                    fix,
+                );
                 DeploymentPolicy::AllAtOnce
             }
         },
     };
     let log_retention_days = val(&r.log_retention_days).unwrap_or(7);
-    if let Some(d) = &r.log_retention_days {
-        if !LOG_RETENTION_DAYS.contains(d.get_ref()) {
-            let near = LOG_RETENTION_DAYS.iter().min_by_key(|v| v.abs_diff(*d.get_ref())).copied().unwrap_or(7);
-            ctx.err(Some(d.span()), "eb.log_retention_days", format!("CloudWatch Logs does not accept a retention of {} days", d.get_ref()), format!("use an allowed value such as {near} (allowed: {LOG_RETENTION_DAYS:?})"));
-        }
+    if let Some(d) = &r.log_retention_days
+        && !LOG_RETENTION_DAYS.contains(d.get_ref())
+    {
+        let near = LOG_RETENTION_DAYS
+            .iter()
+            .min_by_key(|v| v.abs_diff(*d.get_ref()))
+            .copied()
+            .unwrap_or(7);
+        ctx.err(
+            Some(d.span()),
+            "eb.log_retention_days",
+            format!(
+                "CloudWatch Logs does not accept a retention of {} days",
+                d.get_ref()
+            ),
+            format!("use an allowed value such as {near} (allowed: {LOG_RETENTION_DAYS:?})"),
+        );
     }
     let keep_versions = val(&r.keep_versions).unwrap_or(50);
-    if let Some(k) = &r.keep_versions {
-        if !(1..=1000).contains(k.get_ref()) {
-            ctx.err(Some(k.span()), "eb.keep_versions", format!("keep_versions must be 1-1000 (EB allows 1,000 application versions per region), got {}", k.get_ref()), "use a value like 50");
-        }
+    if let Some(k) = &r.keep_versions
+        && !(1..=1000).contains(k.get_ref())
+    {
+        ctx.err(Some(k.span()), "eb.keep_versions", format!("keep_versions must be 1-1000 (EB allows 1,000 application versions per region), got {}", k.get_ref()), "use a value like 50");
     }
     Eb {
         application,
@@ -448,39 +625,88 @@ fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut Ctx<'_>) ->
 }
 
 fn is_instance_type(s: &str) -> bool {
-    let Some((family, size)) = s.split_once('.') else { return false };
+    let Some((family, size)) = s.split_once('.') else {
+        return false;
+    };
     !family.is_empty()
         && !size.is_empty()
-        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && family
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && size
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
-fn resolve_apprunner(target: &str, local: bool, r: &RawAppRunner, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> AppRunner {
+fn resolve_apprunner(
+    target: &str,
+    local: bool,
+    r: &RawAppRunner,
+    app: &Spanned<App>,
+    ctx: &mut Ctx<'_>,
+) -> AppRunner {
     let a = &app.get_ref().name;
-    let service = named(ctx, &r.service, "apprunner.service", a.clone(), app, rules::apprunner_service_name);
-    let repository = named(ctx, &r.repository, "apprunner.repository", a.clone(), app, rules::ecr_repository_name);
+    let service = named(
+        ctx,
+        &r.service,
+        "apprunner.service",
+        a.clone(),
+        app,
+        rules::apprunner_service_name,
+    );
+    let repository = named(
+        ctx,
+        &r.repository,
+        "apprunner.repository",
+        a.clone(),
+        app,
+        rules::ecr_repository_name,
+    );
     iam_name_or_arn(ctx, &r.access_role_arn, "apprunner.access_role_arn", "role");
     if let Some(arn) = &r.access_role_arn {
         if !arn.get_ref().starts_with("arn:") {
-            ctx.err(Some(arn.span()), "apprunner.access_role_arn", format!("`{}` is a role name; App Runner needs the role's ARN", arn.get_ref()), "write `arn:aws:iam::ACCOUNT:role/NAME`");
+            ctx.err(
+                Some(arn.span()),
+                "apprunner.access_role_arn",
+                format!(
+                    "`{}` is a role name; App Runner needs the role's ARN",
+                    arn.get_ref()
+                ),
+                "write `arn:aws:iam::ACCOUNT:role/NAME`",
+            );
         } else if !local && arn.get_ref().contains(":000000000000:") {
             ctx.err(Some(arn.span()), "apprunner.access_role_arn", format!("target `{target}` uses real AWS but the access role ARN has the local placeholder account 000000000000"), format!("override it in [targets.{target}.apprunner] with your account's role ARN"));
         }
     }
     let port = val(&r.port).unwrap_or(8080);
     if port == 0 {
-        ctx.err(span(&r.port), "apprunner.port", "port 0 is not a listening port", "use the container's port, e.g. 8080");
+        ctx.err(
+            span(&r.port),
+            "apprunner.port",
+            "port 0 is not a listening port",
+            "use the container's port, e.g. 8080",
+        );
     }
     let cpu = val(&r.cpu).unwrap_or_else(|| "1 vCPU".to_owned());
     let memory = val(&r.memory).unwrap_or_else(|| "2 GB".to_owned());
     match CPU_MEMORY.iter().find(|(c, _)| *c == cpu) {
         None => {
             let names: Vec<&str> = CPU_MEMORY.iter().map(|(c, _)| *c).collect();
-            ctx.err(span(&r.cpu), "apprunner.cpu", format!("`{cpu}` is not an App Runner CPU size"), format!("use one of {}", quote_list(&names)));
+            ctx.err(
+                span(&r.cpu),
+                "apprunner.cpu",
+                format!("`{cpu}` is not an App Runner CPU size"),
+                format!("use one of {}", quote_list(&names)),
+            );
         }
         Some((_, mems)) if !mems.contains(&memory.as_str()) => {
             let sp = span(&r.memory).or_else(|| span(&r.cpu));
-            ctx.err(sp, "apprunner.memory", format!("App Runner does not offer {memory} with {cpu}"), format!("with {cpu} use one of {}", quote_list(mems)));
+            ctx.err(
+                sp,
+                "apprunner.memory",
+                format!("App Runner does not offer {memory} with {cpu}"),
+                format!("with {cpu} use one of {}", quote_list(mems)),
+            );
         }
         Some(_) => {}
     }
@@ -488,10 +714,20 @@ fn resolve_apprunner(target: &str, local: bool, r: &RawAppRunner, app: &Spanned<
     let min_size = val(&r.min_size).unwrap_or(1);
     let max_size = val(&r.max_size).unwrap_or(min_size.max(1));
     if !(1..=25).contains(&min_size) {
-        ctx.err(span(&r.min_size), "apprunner.min_size", format!("min_size must be 1-25, got {min_size}"), "use 1 (App Runner always keeps one provisioned instance)");
+        ctx.err(
+            span(&r.min_size),
+            "apprunner.min_size",
+            format!("min_size must be 1-25, got {min_size}"),
+            "use 1 (App Runner always keeps one provisioned instance)",
+        );
     }
     if max_size < min_size || max_size > 25 {
-        ctx.err(span(&r.max_size).or_else(|| span(&r.min_size)), "apprunner.max_size", format!("max_size must be between min_size ({min_size}) and 25, got {max_size}"), format!("use a value from {min_size} to 25"));
+        ctx.err(
+            span(&r.max_size).or_else(|| span(&r.min_size)),
+            "apprunner.max_size",
+            format!("max_size must be between min_size ({min_size}) and 25, got {max_size}"),
+            format!("use a value from {min_size} to 25"),
+        );
     }
     let vpc_connector = r.vpc_connector.as_ref().map(|v| {
         let v = v.get_ref();
@@ -505,23 +741,42 @@ fn resolve_apprunner(target: &str, local: bool, r: &RawAppRunner, app: &Spanned<
             security_groups: v.security_groups.iter().map(|s| s.get_ref().clone()).collect(),
         }
     });
-    let tag_mutability = match r.tag_mutability.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+    let tag_mutability = match r
+        .tag_mutability
+        .as_ref()
+        .map(|s| (s.get_ref().as_str(), s.span()))
+    {
         None | Some(("IMMUTABLE", _)) => TagMutability::Immutable,
         Some(("MUTABLE", _)) => TagMutability::Mutable,
         Some((other, sp)) => {
-            ctx.err(Some(sp), "apprunner.tag_mutability", format!("unknown tag mutability `{other}`"), "use `IMMUTABLE` (recommended: tags are content hashes) or `MUTABLE`");
+            ctx.err(
+                Some(sp),
+                "apprunner.tag_mutability",
+                format!("unknown tag mutability `{other}`"),
+                "use `IMMUTABLE` (recommended: tags are content hashes) or `MUTABLE`",
+            );
             TagMutability::Immutable
         }
     };
     let keep_images = val(&r.keep_images).unwrap_or(20);
-    if let Some(k) = &r.keep_images {
-        if !(1..=10_000).contains(k.get_ref()) {
-            ctx.err(Some(k.span()), "apprunner.keep_images", format!("keep_images must be 1-10000, got {}", k.get_ref()), "use a value like 20");
-        }
+    if let Some(k) = &r.keep_images
+        && !(1..=10_000).contains(k.get_ref())
+    {
+        ctx.err(
+            Some(k.span()),
+            "apprunner.keep_images",
+            format!("keep_images must be 1-10000, got {}", k.get_ref()),
+            "use a value like 20",
+        );
     }
     let platform = val(&r.platform).unwrap_or_else(|| "linux/amd64".to_owned());
     if !["linux/amd64", "linux/arm64"].contains(&platform.as_str()) {
-        ctx.err(span(&r.platform), "apprunner.platform", format!("`{platform}` is not an image platform App Runner or ECS can run"), "use `linux/amd64` (or `linux/arm64` for ECS on Graviton)");
+        ctx.err(
+            span(&r.platform),
+            "apprunner.platform",
+            format!("`{platform}` is not an image platform App Runner or ECS can run"),
+            "use `linux/amd64` (or `linux/arm64` for ECS on Graviton)",
+        );
     }
     AppRunner {
         service,
@@ -538,16 +793,28 @@ fn resolve_apprunner(target: &str, local: bool, r: &RawAppRunner, app: &Spanned<
         tag_mutability,
         keep_images,
         platform,
-        timeout: duration(ctx, &r.timeout, "apprunner.timeout", Duration::from_secs(20 * 60)),
+        timeout: duration(
+            ctx,
+            &r.timeout,
+            "apprunner.timeout",
+            Duration::from_secs(20 * 60),
+        ),
     }
 }
 
 fn check_ids(ctx: &mut Ctx<'_>, ids: &[Spanned<String>], field: &str, prefix: &str) {
     for id in ids {
         let s = id.get_ref();
-        let ok = s.strip_prefix(prefix).is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()));
+        let ok = s
+            .strip_prefix(prefix)
+            .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()));
         if !ok {
-            ctx.err(Some(id.span()), field, format!("`{s}` is not an id of the form `{prefix}<hex>`"), format!("copy the id from the VPC console, like `{prefix}0123456789abcdef0`"));
+            ctx.err(
+                Some(id.span()),
+                field,
+                format!("`{s}` is not an id of the form `{prefix}<hex>`"),
+                format!("copy the id from the VPC console, like `{prefix}0123456789abcdef0`"),
+            );
         }
     }
 }
@@ -558,27 +825,59 @@ fn pg_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn resolve_database(target: &str, r: &RawDatabase, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> Database {
+fn resolve_database(
+    target: &str,
+    r: &RawDatabase,
+    app: &Spanned<App>,
+    ctx: &mut Ctx<'_>,
+) -> Database {
     let a = &app.get_ref().name;
-    let instance = named(ctx, &r.instance, "database.instance", format!("{a}-db"), app, rules::rds_instance_identifier);
+    let instance = named(
+        ctx,
+        &r.instance,
+        "database.instance",
+        format!("{a}-db"),
+        app,
+        rules::rds_instance_identifier,
+    );
     let engine_version = val(&r.engine_version).unwrap_or_else(|| "16".to_owned());
     if let Some(v) = &r.engine_version {
         let ok = !v.get_ref().is_empty()
             && v.get_ref().split('.').count() <= 2
-            && v.get_ref().split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+            && v.get_ref()
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
         if !ok {
-            ctx.err(Some(v.span()), "database.engine_version", format!("`{}` is not a PostgreSQL version", v.get_ref()), "pin the major version as a string, e.g. `\"16\"`");
+            ctx.err(
+                Some(v.span()),
+                "database.engine_version",
+                format!("`{}` is not a PostgreSQL version", v.get_ref()),
+                "pin the major version as a string, e.g. `\"16\"`",
+            );
         }
     }
     let instance_class = val(&r.instance_class).unwrap_or_else(|| "db.t4g.micro".to_owned());
-    if let Some(c) = &r.instance_class {
-        if !c.get_ref().strip_prefix("db.").is_some_and(is_instance_type) {
-            ctx.err(Some(c.span()), "database.instance_class", format!("`{}` is not an RDS instance class", c.get_ref()), "write it like `db.t4g.micro` (note the `db.` prefix)");
-        }
+    if let Some(c) = &r.instance_class
+        && !c
+            .get_ref()
+            .strip_prefix("db.")
+            .is_some_and(is_instance_type)
+    {
+        ctx.err(
+            Some(c.span()),
+            "database.instance_class",
+            format!("`{}` is not an RDS instance class", c.get_ref()),
+            "write it like `db.t4g.micro` (note the `db.` prefix)",
+        );
     }
     let allocated = val(&r.allocated_storage_gb).unwrap_or(20);
     if !(20..=65_536).contains(&allocated) {
-        ctx.err(span(&r.allocated_storage_gb), "database.allocated_storage_gb", format!("gp3 storage must be 20-65536 GB, got {allocated}"), "use at least 20");
+        ctx.err(
+            span(&r.allocated_storage_gb),
+            "database.allocated_storage_gb",
+            format!("gp3 storage must be 20-65536 GB, got {allocated}"),
+            "use at least 20",
+        );
     }
     let max_allocated = match &r.max_allocated_storage_gb {
         None => Some(100.max(allocated)).filter(|m| *m > allocated),
@@ -594,15 +893,30 @@ fn resolve_database(target: &str, r: &RawDatabase, app: &Spanned<App>, ctx: &mut
     if let Some(b) = &r.backup_retention_days {
         let d = *b.get_ref();
         if d == 0 || d > 35 {
-            ctx.err(Some(b.span()), "database.backup_retention_days", format!("backup retention must be 1-35 days, got {d} (0 turns automated backups off)"), "use 7-14 days");
+            ctx.err(
+                Some(b.span()),
+                "database.backup_retention_days",
+                format!(
+                    "backup retention must be 1-35 days, got {d} (0 turns automated backups off)"
+                ),
+                "use 7-14 days",
+            );
         } else if !(7..=14).contains(&d) {
-            ctx.warn(Some(b.span()), "database.backup_retention_days", format!("backup retention of {d} days is outside the recommended 7-14"), "use 7-14 days");
+            ctx.warn(
+                Some(b.span()),
+                "database.backup_retention_days",
+                format!("backup retention of {d} days is outside the recommended 7-14"),
+                "use 7-14 days",
+            );
         }
     }
     let default_ident = a.replace('-', "_");
     let db_name = val(&r.db_name).unwrap_or_else(|| default_ident.clone());
     let username = val(&r.username).unwrap_or_else(|| default_ident.clone());
-    for (v, field, what) in [(&r.db_name, "database.db_name", "database name"), (&r.username, "database.username", "master user name")] {
+    for (v, field, what) in [
+        (&r.db_name, "database.db_name", "database name"),
+        (&r.username, "database.username", "master user name"),
+    ] {
         let value = val(v).unwrap_or_else(|| default_ident.clone());
         if !pg_identifier(&value) || value == "rdsadmin" {
             let sp = span(v).or_else(|| Some(app.span()).filter(|r| !r.is_empty()));
@@ -610,13 +924,28 @@ fn resolve_database(target: &str, r: &RawDatabase, app: &Spanned<App>, ctx: &mut
         }
     }
     if let Some(sg) = &r.app_security_group {
-        check_ids(ctx, std::slice::from_ref(sg), "database.app_security_group", "sg-");
+        check_ids(
+            ctx,
+            std::slice::from_ref(sg),
+            "database.app_security_group",
+            "sg-",
+        );
     }
-    let subnets = r.subnets.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+    let subnets = r
+        .subnets
+        .as_ref()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_default();
     check_ids(ctx, &subnets, "database.subnets", "subnet-");
     if let Some(g) = &r.subnet_group {
         let s = g.get_ref();
-        if s.is_empty() || s.len() > 255 || s.eq_ignore_ascii_case("default") || !s.chars().all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c)) {
+        if s.is_empty()
+            || s.len() > 255
+            || s.eq_ignore_ascii_case("default")
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+        {
             ctx.err(Some(g.span()), "database.subnet_group", format!("`{s}` is not a usable DB subnet group name"), "use letters, digits, `.`, `_`, `-` (not `default`), or remove it to create one from `subnets`");
         }
     }
@@ -635,7 +964,12 @@ fn resolve_database(target: &str, r: &RawDatabase, app: &Spanned<App>, ctx: &mut
         deletion_protection: val(&r.deletion_protection).unwrap_or(target == "prod"),
         snapshot_before_deploy: val(&r.snapshot_before_deploy).unwrap_or(false),
         multi_az: val(&r.multi_az).unwrap_or(false),
-        timeout: duration(ctx, &r.timeout, "database.timeout", Duration::from_secs(40 * 60)),
+        timeout: duration(
+            ctx,
+            &r.timeout,
+            "database.timeout",
+            Duration::from_secs(40 * 60),
+        ),
     }
 }
 
@@ -643,17 +977,32 @@ fn resolve_database(target: &str, r: &RawDatabase, app: &Spanned<App>, ctx: &mut
 /// (`SECRET_KEY`, `DB_PASSWORD`, `SENDGRID_API_KEY`, `GITHUB_TOKEN`, ...).
 pub fn looks_like_secret_key(key: &str) -> bool {
     const WORDS: &[&str] = &[
-        "SECRET", "SECRETS", "PASSWORD", "PASSWD", "PWD", "PASS", "TOKEN", "KEY", "APIKEY",
-        "CREDENTIAL", "CREDENTIALS", "PRIVATE", "SALT",
+        "SECRET",
+        "SECRETS",
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "PASS",
+        "TOKEN",
+        "KEY",
+        "APIKEY",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "PRIVATE",
+        "SALT",
     ];
-    key.to_ascii_uppercase().split(['_', '-', '.']).any(|w| WORDS.contains(&w))
+    key.to_ascii_uppercase()
+        .split(['_', '-', '.'])
+        .any(|w| WORDS.contains(&w))
 }
 
 /// Whether a value embeds a password, like `postgresql://user:pass@host/db`.
 fn url_with_password(v: &str) -> bool {
     v.split_once("://").is_some_and(|(_, rest)| {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.split_once(':').is_some_and(|(_, p)| !p.is_empty()))
+        authority.rsplit_once('@').is_some_and(|(userinfo, _)| {
+            userinfo.split_once(':').is_some_and(|(_, p)| !p.is_empty())
+        })
     })
 }
 
@@ -674,9 +1023,15 @@ fn env_key_ok(k: &str) -> bool {
 fn secret_ref_ok(s: &str) -> bool {
     if let Some(rest) = s.strip_prefix("arn:") {
         let parts: Vec<&str> = rest.splitn(6, ':').collect();
-        parts.len() == 6 && parts[0].starts_with("aws") && parts[1] == "secretsmanager" && parts[4] == "secret" && !parts[5].is_empty()
+        parts.len() == 6
+            && parts[0].starts_with("aws")
+            && parts[1] == "secretsmanager"
+            && parts[4] == "secret"
+            && !parts[5].is_empty()
     } else {
-        (1..=512).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+        (1..=512).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
     }
 }
 
@@ -696,16 +1051,31 @@ fn resolve_env(
     for (k, v) in env {
         let loc = key_loc(ctx, "env", k, v.span());
         if !env_key_ok(k) {
-            ctx.err(Some(loc.clone()), &format!("env.{k}"), format!("`{k}` is not a portable environment variable name"), "use letters, digits and `_`, starting with a letter or `_`");
+            ctx.err(
+                Some(loc.clone()),
+                &format!("env.{k}"),
+                format!("`{k}` is not a portable environment variable name"),
+                "use letters, digits and `_`, starting with a letter or `_`",
+            );
         }
         if k == "FLASK_ENV" {
-            ctx.warn(Some(loc.clone()), &format!("env.{k}"), "FLASK_ENV was removed in Flask 2.3 and has no effect", "remove it; use FLASK_DEBUG=0 (the default) for production");
+            ctx.warn(
+                Some(loc.clone()),
+                &format!("env.{k}"),
+                "FLASK_ENV was removed in Flask 2.3 and has no effect",
+                "remove it; use FLASK_DEBUG=0 (the default) for production",
+            );
         }
         let value = v.get_ref();
         if secrets.contains_key(k) {
-            ctx.err(Some(loc), &format!("env.{k}"), format!("`{k}` is set both in [env] and in [secrets]"), "keep it in one place: [secrets] for credentials, [env] for plain settings");
+            ctx.err(
+                Some(loc),
+                &format!("env.{k}"),
+                format!("`{k}` is set both in [env] and in [secrets]"),
+                "keep it in one place: [secrets] for credentials, [env] for plain settings",
+            );
         } else if !value.is_empty() && (looks_like_secret_key(k) || url_with_password(value)) {
-            let name = format!("{}", k.to_ascii_lowercase().replace('_', "-"));
+            let name = k.to_ascii_lowercase().replace('_', "-").to_string();
             ctx.err(
                 Some(v.span()),
                 &format!("env.{k}"),
@@ -718,15 +1088,28 @@ fn resolve_env(
     for (k, s) in secrets {
         let loc = key_loc(ctx, "secrets", k, s.secret.span());
         if !env_key_ok(k) {
-            ctx.err(Some(loc), &format!("secrets.{k}"), format!("`{k}` is not a portable environment variable name"), "use letters, digits and `_`, starting with a letter or `_`");
+            ctx.err(
+                Some(loc),
+                &format!("secrets.{k}"),
+                format!("`{k}` is not a portable environment variable name"),
+                "use letters, digits and `_`, starting with a letter or `_`",
+            );
         }
         if !secret_ref_ok(s.secret.get_ref()) {
             ctx.err(Some(s.secret.span()), &format!("secrets.{k}.secret"), format!("`{}` is not a Secrets Manager secret name or ARN", s.secret.get_ref()), "reference the secret, never its value: a name like `budgetsync/db-url` or `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`");
         }
-        out_secrets.insert(k.clone(), SecretRef { secret: s.secret.get_ref().clone() });
+        out_secrets.insert(
+            k.clone(),
+            SecretRef {
+                secret: s.secret.get_ref().clone(),
+            },
+        );
     }
 
-    let plain: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+    let plain: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+        .collect();
     let mut all = plain.clone();
     for (k, s) in &out_secrets {
         all.insert(k.clone(), estimated_secret_arn(&s.secret, region));
@@ -735,13 +1118,20 @@ fn resolve_env(
         for p in problems {
             let key = p.field.strip_prefix("env.").unwrap_or("");
             let sp = if key.is_empty() {
-                ctx.index.key_span(&format!("targets.{target}.env")).or_else(|| ctx.index.key_span("env"))
+                ctx.index
+                    .key_span(&format!("targets.{target}.env"))
+                    .or_else(|| ctx.index.key_span("env"))
             } else if let Some(v) = env.get(key) {
                 Some(v.span())
             } else {
                 secrets.get(key).map(|s| s.secret.span())
             };
-            ctx.err(sp, &p.field, format!("{} (target `{target}`)", p.message), p.fix);
+            ctx.err(
+                sp,
+                &p.field,
+                format!("{} (target `{target}`)", p.message),
+                p.fix,
+            );
         }
     }
     (plain, out_secrets)
@@ -764,7 +1154,10 @@ pub fn check_eb_env_limits(vars: &BTreeMap<String, String>) -> Result<(), Vec<Pr
         if v.chars().count() > EB_ENV_VALUE_MAX {
             problems.push(Problem::new(
                 format!("env.{k}"),
-                format!("value of `{k}` is {} characters; Elastic Beanstalk allows {EB_ENV_VALUE_MAX}", v.chars().count()),
+                format!(
+                    "value of `{k}` is {} characters; Elastic Beanstalk allows {EB_ENV_VALUE_MAX}",
+                    v.chars().count()
+                ),
                 "shorten it, or keep large values in S3 or Secrets Manager and pass a reference",
             ));
         }
@@ -776,5 +1169,9 @@ pub fn check_eb_env_limits(vars: &BTreeMap<String, String>) -> Result<(), Vec<Pr
             format!("remove {} bytes: drop unused variables or group settings into one Secrets Manager secret", total - EB_ENV_TOTAL_MAX),
         ));
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }

@@ -63,7 +63,9 @@ pub fn apprunner_service_name(s: &str) -> Result<(), String> {
 pub fn rds_instance_identifier(s: &str) -> Result<(), String> {
     len_between("an RDS DB instance identifier", s, 1, 63)?;
     if !s.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
-        return Err(format!("an RDS DB instance identifier must start with a letter: `{s}`"));
+        return Err(format!(
+            "an RDS DB instance identifier must start with a letter: `{s}`"
+        ));
     }
     if !all(s, |c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!(
@@ -81,14 +83,18 @@ pub fn rds_instance_identifier(s: &str) -> Result<(), String> {
 /// S3 general purpose bucket name rules.
 pub fn s3_bucket_name(s: &str) -> Result<(), String> {
     len_between("an S3 bucket name", s, 3, 63)?;
-    if !all(s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
+    if !all(s, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
+    }) {
         return Err(format!(
             "an S3 bucket name may contain only lowercase letters, digits, dots and hyphens: `{s}`"
         ));
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge_ok(s.chars().next()) || !edge_ok(s.chars().last()) {
-        return Err(format!("an S3 bucket name must start and end with a letter or digit: `{s}`"));
+        return Err(format!(
+            "an S3 bucket name must start and end with a letter or digit: `{s}`"
+        ));
     }
     if s.contains("..") || s.contains(".-") || s.contains("-.") {
         return Err(format!(
@@ -96,7 +102,9 @@ pub fn s3_bucket_name(s: &str) -> Result<(), String> {
         ));
     }
     if s.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err(format!("an S3 bucket name cannot look like an IP address: `{s}`"));
+        return Err(format!(
+            "an S3 bucket name cannot look like an IP address: `{s}`"
+        ));
     }
     for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if s.starts_with(p) {
@@ -132,13 +140,43 @@ pub fn ecr_repository_name(s: &str) -> Result<(), String> {
 /// Regions known to this release; used only to suggest a correction for a typo. A region
 /// that is well formed but not listed is accepted.
 pub const KNOWN_REGIONS: &[&str] = &[
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1",
-    "ap-east-2", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2",
-    "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ap-southeast-5", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
-    "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2",
-    "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
-    "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
 ];
 
 /// AWS region code: `xx-word-N` or `xx-gov-word-N` style, lowercase.
@@ -156,7 +194,9 @@ pub fn region(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{s}` is not an AWS region code (like `us-east-1`)"))
+        Err(format!(
+            "`{s}` is not an AWS region code (like `us-east-1`)"
+        ))
     }
 }
 
@@ -195,7 +235,9 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         total = total.checked_add(d).ok_or_else(bad)?;
     }
     if total.is_zero() {
-        return Err(format!("`{s}` is zero; a wait needs a positive bound like `20m`"));
+        return Err(format!(
+            "`{s}` is zero; a wait needs a positive bound like `20m`"
+        ));
     }
     Ok(total)
 }
@@ -209,13 +251,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -230,7 +274,12 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -294,11 +343,17 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("instnce_type", ["instance_type", "platform"]), Some("instance_type"));
+        assert_eq!(
+            suggest("instnce_type", ["instance_type", "platform"]),
+            Some("instance_type")
+        );
         assert_eq!(suggest("zzz", ["instance_type"]), None);
         assert_eq!(suggest("prdo", ["prod", "dev"]), Some("prod"));
         assert_eq!(edit_distance("abc", "abc"), 0);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(suggest("us-east1", KNOWN_REGIONS.iter().copied()), Some("us-east-1"));
+        assert_eq!(
+            suggest("us-east1", KNOWN_REGIONS.iter().copied()),
+            Some("us-east-1")
+        );
     }
 }

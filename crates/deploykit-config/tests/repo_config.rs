@@ -16,7 +16,14 @@ fn repo_deploy_toml_loads() {
     assert_eq!(local.http_resolve, Some("127.0.0.1:4566".parse().unwrap()));
     assert_eq!(local.eb.environment, "budgetsync-dev");
     assert!(local.app.path.ends_with("examples/budgetsync"));
-    assert!(local.apprunner.access_role_arn.as_deref().unwrap().contains("000000000000"));
+    assert!(
+        local
+            .apprunner
+            .access_role_arn
+            .as_deref()
+            .unwrap()
+            .contains("000000000000")
+    );
     assert!(!local.database.deletion_protection);
 
     let prod = config.target(Some("prod")).unwrap();

@@ -83,8 +83,14 @@ fn overrides_merge_field_by_field() {
     assert_eq!(prod.eb.deployment_policy, DeploymentPolicy::Immutable);
 
     // apprunner: memory overridden, cpu inherited; the pair is validated after merging.
-    assert_eq!((dev.apprunner.cpu.as_str(), dev.apprunner.memory.as_str()), ("2 vCPU", "4 GB"));
-    assert_eq!((prod.apprunner.cpu.as_str(), prod.apprunner.memory.as_str()), ("2 vCPU", "6 GB"));
+    assert_eq!(
+        (dev.apprunner.cpu.as_str(), dev.apprunner.memory.as_str()),
+        ("2 vCPU", "4 GB")
+    );
+    assert_eq!(
+        (prod.apprunner.cpu.as_str(), prod.apprunner.memory.as_str()),
+        ("2 vCPU", "6 GB")
+    );
     assert_eq!((dev.apprunner.min_size, dev.apprunner.max_size), (1, 1));
     assert_eq!(prod.apprunner.max_size, 4);
     let vpc = prod.apprunner.vpc_connector.as_ref().unwrap();
@@ -144,18 +150,40 @@ fn defaults_are_derived_from_the_app_and_target() {
     assert_eq!(local.database.backup_retention_days, 7);
     assert_eq!(local.database.db_name, "shop");
     assert!(!local.database.deletion_protection);
-    assert!(config.target(Some("prod")).unwrap().database.deletion_protection, "prod defaults to deletion protection");
-    assert_eq!(config.target(Some("prod")).unwrap().eb.environment, "shop-prod");
+    assert!(
+        config
+            .target(Some("prod"))
+            .unwrap()
+            .database
+            .deletion_protection,
+        "prod defaults to deletion protection"
+    );
+    assert_eq!(
+        config.target(Some("prod")).unwrap().eb.environment,
+        "shop-prod"
+    );
 }
 
 #[test]
 fn warnings_do_not_fail_the_load() {
     let text = "[app]\nname = \"shop\"\n[targets.local]\nregion = \"us-east-1\"\nlocal = true\nprofile = \"x\"\nendpoint_url = \"http://127.0.0.1:4566\"\n[database]\nbackup_retention_days = 21\n[env]\nFLASK_ENV = \"production\"\n";
     let config = parse(text, Path::new("deploy.toml")).unwrap();
-    let w: Vec<(Option<usize>, &str, &str)> =
-        config.warnings.iter().map(|p| (p.line, p.field.as_str(), p.message.as_str())).collect();
+    let w: Vec<(Option<usize>, &str, &str)> = config
+        .warnings
+        .iter()
+        .map(|p| (p.line, p.field.as_str(), p.message.as_str()))
+        .collect();
     assert_eq!(w.len(), 3, "{w:#?}");
-    assert!(w.iter().any(|(l, f, m)| *l == Some(6) && *f == "targets.local.profile" && m.contains("ignored")));
-    assert!(w.iter().any(|(l, f, m)| *l == Some(9) && *f == "database.backup_retention_days" && m.contains("7-14")));
-    assert!(w.iter().any(|(l, f, m)| *l == Some(11) && *f == "env.FLASK_ENV" && m.contains("Flask 2.3")));
+    assert!(
+        w.iter().any(|(l, f, m)| *l == Some(6)
+            && *f == "targets.local.profile"
+            && m.contains("ignored"))
+    );
+    assert!(w.iter().any(|(l, f, m)| *l == Some(9)
+        && *f == "database.backup_retention_days"
+        && m.contains("7-14")));
+    assert!(
+        w.iter()
+            .any(|(l, f, m)| *l == Some(11) && *f == "env.FLASK_ENV" && m.contains("Flask 2.3"))
+    );
 }
