@@ -1,13 +1,258 @@
-//! Placeholder: replaced by the owner of this command.
+//! `cargo xtask bundle eb`: build the Elastic Beanstalk source bundle without deploying it.
+//!
+//! Maps arguments and deploy.toml to [`deploykit_bundle::BundleOptions`]. For `--git` and
+//! `--staged` the tree is exported from git here (libraries do not shell out) and bundled as
+//! [`Source::Tree`].
 
-use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
+use std::path::{Path, PathBuf};
+
+use deploykit_bundle::{BundleError, BundleOptions, BundleSummary, Source};
+use xshell::{Shell, cmd};
+
+use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
+
+/// The app bundled when neither `--app` nor deploy.toml names one.
+const DEFAULT_APP: &str = "examples/budgetsync";
+/// Where bundles go by default (as `<label>.zip`).
+const DEFAULT_OUT_DIR: &str = "target/deploykit";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BundleCommand {
-    /// Not built yet.
-    Todo,
+    /// Build the Elastic Beanstalk source bundle (one zip, files at its root).
+    Eb(EbArgs),
 }
 
-pub fn run(_cmd: BundleCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+#[derive(Debug, clap::Args)]
+pub struct EbArgs {
+    /// The app directory. Default: deploy.toml's `[app] path`, else examples/budgetsync.
+    #[arg(long, value_name = "DIR")]
+    pub app: Option<PathBuf>,
+    /// The zip to write. Default: target/deploykit/<label>.zip.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Ship exactly the files tracked at HEAD (like `eb deploy` in a git repo).
+    #[arg(long, conflicts_with = "staged")]
+    pub git: bool,
+    /// Ship exactly the files in the git index (`eb deploy --staged`).
+    #[arg(long)]
+    pub staged: bool,
+    /// Ship this file (or directory) although a secret rule matches it. Repeatable.
+    #[arg(long = "allow", value_name = "PATH")]
+    pub allow: Vec<PathBuf>,
+    /// Convert CRLF to LF in hook scripts and the Procfile instead of refusing them.
+    #[arg(long)]
+    pub fix_line_endings: bool,
+    /// Compression threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+pub fn run(cmd: BundleCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    match cmd {
+        BundleCommand::Eb(args) => {
+            let summary = bundle_eb(&args, global, r)?;
+            r.result(&summary, || human(&summary));
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// Builds the bundle as `args` say; also used by `deploy eb` style callers inside xtask.
+pub fn bundle_eb(args: &EbArgs, global: &GlobalArgs, r: &Renderer) -> Result<BundleSummary, CliError> {
+    let (app, prefix) = app_and_prefix(args, global)?;
+    if !app.is_dir() {
+        return Err(CliError::new(
+            Exit::Config,
+            format!("app directory {} does not exist", app.display()),
+        )
+        .with_hint("pass --app DIR, or set `[app] path` in deploy.toml"));
+    }
+    let git = GitInfo::probe(&app);
+
+    // --git / --staged: export the tree from git into a temp dir and bundle it as it is.
+    let export;
+    let (app_dir, source) = if args.git || args.staged {
+        let Some(g) = &git else {
+            return Err(CliError::new(
+                Exit::Config,
+                format!("--git/--staged need a git repository, and {} is not in one", app.display()),
+            )
+            .with_hint("drop --git/--staged to bundle the directory with its .ebignore/.gitignore"));
+        };
+        export = g.export(&app, args.staged)?;
+        (export.path().to_path_buf(), Source::Tree)
+    } else {
+        (app.clone(), Source::IgnoreFiles)
+    };
+
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let dir = PathBuf::from(DEFAULT_OUT_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                CliError::new(Exit::Failure, format!("creating {}: {e}", dir.display()))
+            })?;
+            dir
+        }
+    };
+    let mut opts = BundleOptions::new(&app_dir, out);
+    opts.source = source;
+    opts.allow = args.allow.clone();
+    opts.fix_line_endings = args.fix_line_endings;
+    opts.label_prefix = prefix;
+    opts.git_sha = git.as_ref().map(|g| g.sha.clone());
+    opts.git_dirty = git.as_ref().is_some_and(|g| g.dirty) && source == Source::IgnoreFiles;
+    opts.threads = args.threads;
+    deploykit_bundle::build(&opts, r).map_err(|e| bundle_error(&e))
+}
+
+fn human(s: &BundleSummary) -> String {
+    let ratio = if s.bytes_in == 0 {
+        100.0
+    } else {
+        s.bytes_out as f64 * 100.0 / s.bytes_in as f64
+    };
+    let mut text = format!(
+        "bundle  {}\nlabel   {}\nfiles   {}\nbytes   {} in, {} out ({ratio:.1}%)\nsha256  {}\ntime    {:.2}s",
+        s.path.display(),
+        s.label,
+        s.files,
+        s.bytes_in,
+        s.bytes_out,
+        s.sha256,
+        s.elapsed.as_secs_f64()
+    );
+    for w in &s.warnings {
+        text.push_str(&format!("\nwarning: {w}"));
+    }
+    text
+}
+
+/// Refusals are the user's to fix (exit 2); anything else is a failure of the machine (exit 1).
+fn bundle_error(e: &BundleError) -> CliError {
+    match e {
+        BundleError::Refused { .. } => CliError::from_error(Exit::Config, e).with_hint(
+            "fix each file listed above: exclude it in .ebignore, `--allow PATH` ships a flagged \
+             file deliberately, `--fix-line-endings` converts CRLF; nothing was written",
+        ),
+        BundleError::TooLarge { .. } => CliError::from_error(Exit::Config, e)
+            .with_hint("see which files are largest with `du -ah DIR | sort -h | tail`"),
+        BundleError::AppDir { .. } => CliError::from_error(Exit::Config, e)
+            .with_hint("pass --app DIR, or set `[app] path` in deploy.toml"),
+        _ => CliError::from_error(Exit::Failure, e)
+            .with_hint("check that the files are readable and the disk has space; nothing was uploaded"),
+    }
+}
+
+/// The app directory and the label prefix: `--app` (prefix = its name), else deploy.toml's
+/// `[app]` for the selected target, else examples/budgetsync.
+fn app_and_prefix(args: &EbArgs, global: &GlobalArgs) -> Result<(PathBuf, String), CliError> {
+    let dir_name = |p: &Path| {
+        p.canonicalize()
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "bundle".into())
+    };
+    if let Some(app) = &args.app {
+        return Ok((app.clone(), dir_name(app)));
+    }
+    if global.config.is_file() {
+        let config = deploykit_config::load(&global.config)
+            .map_err(|e| CliError::from_error(Exit::Config, &e).with_hint(format!(
+                "fix {} or pass --app DIR to bundle without it",
+                global.config.display()
+            )))?;
+        let target = global.target.clone().unwrap_or_else(|| config.default_target.clone());
+        let Some(t) = config.targets.get(&target) else {
+            return Err(CliError::new(
+                Exit::Config,
+                format!("target `{target}` is not defined in {}", global.config.display()),
+            )
+            .with_hint(format!(
+                "use one of: {}",
+                config.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        return Ok((t.app.path.clone(), t.app.name.clone()));
+    }
+    let app = PathBuf::from(DEFAULT_APP);
+    let prefix = dir_name(&app);
+    Ok((app, prefix))
+}
+
+/// What git knows about the app directory.
+#[derive(Debug)]
+struct GitInfo {
+    sha: String,
+    dirty: bool,
+}
+
+impl GitInfo {
+    fn probe(app: &Path) -> Option<GitInfo> {
+        let sh = Shell::new().ok()?;
+        sh.change_dir(app);
+        let sha = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok()?;
+        let status = cmd!(sh, "git status --porcelain -- .")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .unwrap_or_default();
+        Some(GitInfo {
+            sha,
+            dirty: !status.trim().is_empty(),
+        })
+    }
+
+    /// Exports HEAD (or the index) restricted to the app directory into a temp dir.
+    fn export(&self, app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            CliError::new(Exit::Failure, format!("{what}: {e}"))
+        };
+        let sh = Shell::new().map_err(|e| fail("starting a shell", &e))?;
+        sh.change_dir(app);
+        let prefix = cmd!(sh, "git rev-parse --show-prefix")
+            .quiet()
+            .read()
+            .map_err(|e| fail("finding the app inside the repository", &e))?;
+        let tree = if staged {
+            cmd!(sh, "git write-tree")
+                .quiet()
+                .read()
+                .map_err(|e| {
+                    fail("writing the index as a tree (resolve merge conflicts first)", &e)
+                })?
+        } else {
+            self.sha.clone()
+        };
+        let treeish = if prefix.is_empty() {
+            tree
+        } else {
+            format!("{tree}:{}", prefix.trim_end_matches('/'))
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("deploykit-export-")
+            .tempdir()
+            .map_err(|e| fail("creating a temp dir", &e))?;
+        let tar_path = dir.path().join("export.tar");
+        cmd!(sh, "git archive --format=tar -o {tar_path} {treeish}")
+            .quiet()
+            .run()
+            .map_err(|e| fail("exporting the tree with git archive", &e))?;
+        let tree_dir = dir.path().join("tree");
+        let file = std::fs::File::open(&tar_path).map_err(|e| fail("opening the export", &e))?;
+        let mut archive = tar::Archive::new(file);
+        archive.set_preserve_permissions(true);
+        archive
+            .unpack(&tree_dir)
+            .map_err(|e| fail("unpacking the export", &e))?;
+        std::fs::remove_file(&tar_path).map_err(|e| fail("removing the export tar", &e))?;
+        // Bundle the unpacked tree: move it to the temp dir's root.
+        let final_dir = tempfile::Builder::new()
+            .prefix("deploykit-tree-")
+            .tempdir()
+            .map_err(|e| fail("creating a temp dir", &e))?;
+        std::fs::remove_dir(final_dir.path()).map_err(|e| fail("preparing the export", &e))?;
+        std::fs::rename(&tree_dir, final_dir.path()).map_err(|e| fail("moving the export", &e))?;
+        Ok(final_dir)
+    }
 }
