@@ -1,21 +1,351 @@
-//! Placeholder: replaced by the owner of this command (Route B, App Runner).
+//! `cargo xtask deploy apprunner` (Route B: build -> push -> App Runner) and
+//! `cargo xtask apprunner status | logs | domain add NAME`.
+//!
+//! Thin: maps deploy.toml to the image/ecr/apprunner crates' plain inputs and renders results.
 
-use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use deploykit_apprunner::{AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions};
+use deploykit_aws::TargetAws;
+use deploykit_config::ResolvedTarget;
+use deploykit_report::Reporter;
+
+use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AppRunnerCommand {
-    /// Not built yet.
+    /// The service's status, URL, image and recent operations.
     Status,
+    /// Where the service's logs are (CloudWatch log groups App Runner writes).
+    Logs,
+    /// Custom domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DomainCommand {
+    /// Associate NAME with the service and print the DNS records to create.
+    Add {
+        /// The domain, e.g. app.example.com.
+        name: String,
+    },
 }
 
 /// Arguments of `cargo xtask deploy apprunner`.
 #[derive(Debug, clap::Args)]
-pub struct DeployArgs {}
-
-pub fn run(_cmd: AppRunnerCommand, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+pub struct DeployArgs {
+    /// Print the plan and stop: nothing is built, pushed or changed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete a CREATE_FAILED service and create it again (its URL changes).
+    #[arg(long)]
+    pub recreate: bool,
+    /// Bound on waiting for the App Runner operation, in seconds (default: deploy.toml's timeout).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Write the generated Dockerfile into the app when it has none, then build with it.
+    #[arg(long)]
+    pub write_dockerfile: bool,
+    /// Seconds between operation polls.
+    #[arg(long, default_value_t = 5)]
+    pub poll: u64,
 }
 
-pub fn deploy(_args: DeployArgs, _global: &GlobalArgs, _r: &Renderer) -> CliResult {
-    Ok(Exit::Failure)
+struct Ctx {
+    target: ResolvedTarget,
+    sdk: aws_types::SdkConfig,
+    resolve: Option<SocketAddr>,
+}
+
+fn load(global: &GlobalArgs, r: &Renderer) -> Result<(ResolvedTarget, Option<crate::cmd_local::LocalState>), CliError> {
+    let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    for w in &config.warnings {
+        r.report(deploykit_report::Event::warn(w.to_string()));
+    }
+    let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let state = if target.local { Some(crate::cmd_local::ensure_up(r)?) } else { None };
+    Ok((target, state))
+}
+
+async fn context(target: ResolvedTarget, state: Option<crate::cmd_local::LocalState>) -> Result<Ctx, CliError> {
+    let (aws, resolve) = match &state {
+        Some(s) => {
+            let edge: Option<SocketAddr> = s.edge_url.trim_start_matches("http://").trim_end_matches('/').parse().ok();
+            (TargetAws::local(target.region.clone(), s.edge_url.clone()), edge.or(target.http_resolve))
+        }
+        None => (TargetAws::from(&target), target.http_resolve),
+    };
+    let sdk = deploykit_aws::sdk_config(&aws).await.map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    Ok(Ctx { target, sdk, resolve })
+}
+
+fn apprunner_exit(e: &AppRunnerError) -> Exit {
+    match e {
+        AppRunnerError::RolledBack { .. } => Exit::RolledBack,
+        AppRunnerError::RollbackFailed { .. } => Exit::RollbackFailed,
+        AppRunnerError::Timeout { .. } => Exit::Timeout,
+        AppRunnerError::Unhealthy { .. } => Exit::CheckFailed,
+        AppRunnerError::Invalid { .. } | AppRunnerError::NotYetSupported { .. } => Exit::Config,
+        AppRunnerError::Aws { .. } | AppRunnerError::NotAvailableForAccount { .. } => Exit::Aws,
+        AppRunnerError::CreateFailed { .. } | AppRunnerError::Blocked { .. } => Exit::Failure,
+    }
+}
+
+fn git_sha(app: &Path) -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    sh.change_dir(app);
+    xshell::cmd!(sh, "git rev-parse --short=12 HEAD").quiet().ignore_stderr().read().ok()
+}
+
+fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
+    let a = &t.apprunner;
+    let region = &t.region;
+    let account = t.account_id.clone().unwrap_or_else(|| "000000000000".into());
+    let secrets = t
+        .secrets
+        .iter()
+        .map(|(k, v)| {
+            let arn = if v.secret.starts_with("arn:") {
+                v.secret.clone()
+            } else {
+                format!("arn:aws:secretsmanager:{region}:{account}:secret:{}", v.secret)
+            };
+            (k.clone(), arn)
+        })
+        .collect();
+    ServiceSpec {
+        name: a.service.clone(),
+        image,
+        access_role_arn: a.access_role_arn.clone(),
+        port: a.port,
+        env: t.env.clone(),
+        secrets,
+        cpu: a.cpu.clone(),
+        memory: a.memory.clone(),
+        health_path: a.health_path.clone(),
+        min_size: a.min_size,
+        max_size: a.max_size,
+        vpc_connector_arn: None,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Summary {
+    plan: deploykit_apprunner::Plan,
+    image_id: String,
+    content_hash: String,
+    digest: String,
+    layers_pushed: usize,
+    layers_present: usize,
+    outcome: deploykit_apprunner::DeployOutcome,
+}
+
+pub fn deploy(args: DeployArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let (target, state) = load(global, r)?;
+    crate::runtime().block_on(deploy_async(args, target, state, r))
+}
+
+async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<crate::cmd_local::LocalState>, r: &Renderer) -> CliResult {
+    let ctx = context(target, state).await?;
+    let t = &ctx.target;
+    let a = &t.apprunner;
+    if a.vpc_connector.is_some() {
+        r.report(deploykit_report::Event::warn(
+            "[apprunner.vpc_connector] is configured but deploykit does not create VPC connectors yet: the service is deployed with default egress",
+        ));
+    }
+    let app = &t.app.path;
+    if args.write_dockerfile && !app.join("Dockerfile").exists() {
+        let p = deploykit_image::write_seed_dockerfile(app).map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+        r.line(format!("wrote {}", p.display()));
+    }
+    let plan_ctx = deploykit_image::plan_context(app, "Dockerfile", deploykit_image::SEED_DOCKERFILE)
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let hash = deploykit_image::context_hash(&plan_ctx).map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let tag = hash[..12].to_string();
+    let sha = git_sha(app);
+
+    let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
+    let auth = deploykit_ecr::AuthCache::new(ecr.clone());
+    let registry = auth.get().await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let image = format!("{}/{}:{tag}", registry.host(), a.repository);
+    let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk));
+    let spec = service_spec(t, image.clone());
+    let plan = platform.plan(&spec, args.recreate).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+
+    r.line(format!(
+        "Plan for {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
+        a.service,
+        t.name,
+        plan_ctx.file_count(),
+        plan_ctx.excluded.len(),
+        match plan_ctx.dockerfile {
+            deploykit_image::DockerfileSource::InTree(_) => "from the app",
+            deploykit_image::DockerfileSource::Generated(_) => "generated (seed; --write-dockerfile to keep it)",
+        },
+        sha.as_deref().map(|s| format!(" (+ tag {s})")).unwrap_or_default(),
+        plan.action
+    ));
+    if args.dry_run {
+        r.result(&plan, || "dry run: nothing built, pushed or changed".into());
+        return Ok(Exit::Success);
+    }
+
+    let docker = deploykit_image::connect().await.map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let local_tag = format!("{}:{tag}", a.repository);
+    let input = deploykit_image::BuildInput {
+        tags: vec![local_tag.clone()],
+        build_args: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        content_hash: hash.clone(),
+        git_sha: sha.clone(),
+        platform: if a.platform.is_empty() { deploykit_image::DEFAULT_PLATFORM.into() } else { a.platform.clone() },
+        no_cache: false,
+        timeout: deploykit_image::DEFAULT_BUILD_TIMEOUT,
+    };
+    let built = deploykit_image::build(&docker, &plan_ctx, &input, r).await.map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+
+    let spec_repo = deploykit_ecr::RepositorySpec {
+        name: a.repository.clone(),
+        scan_on_push: a.scan_on_push,
+        tag_mutability: match a.tag_mutability {
+            deploykit_config::TagMutability::Immutable => deploykit_ecr::TagMutability::Immutable,
+            deploykit_config::TagMutability::Mutable => deploykit_ecr::TagMutability::Mutable,
+        },
+        keep_images: (a.keep_images > 0).then_some(a.keep_images),
+    };
+    deploykit_ecr::ensure_repository(&ecr, &spec_repo, r).await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let mut tags = vec![tag.clone()];
+    tags.extend(sha.clone());
+    let registry = auth.get().await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let pushed = deploykit_ecr::push(&docker, &registry, &built.id, &a.repository, &tags, Duration::from_secs(30 * 60), r)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+
+    let wait = WaitOptions { poll: Duration::from_secs(args.poll.max(1)), timeout: args.timeout.map(Duration::from_secs).unwrap_or(a.timeout) };
+    let probe = Probe { resolve: ctx.resolve };
+    let outcome = platform
+        .deploy(&plan, &spec, wait, &probe, r)
+        .await
+        .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+    let summary = Summary {
+        plan,
+        image_id: built.id.clone(),
+        content_hash: hash,
+        digest: pushed.digest.clone(),
+        layers_pushed: pushed.layers_pushed,
+        layers_present: pushed.layers_present,
+        outcome,
+    };
+    r.result(&summary, || {
+        format!(
+            "Deployed {} to App Runner service {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
+            summary.outcome.image,
+            summary.outcome.service,
+            pushed.image,
+            summary.digest,
+            summary.layers_pushed,
+            summary.layers_present,
+            summary.outcome.operation_id,
+            summary.outcome.operation_status,
+            summary.outcome.service_status,
+            summary.outcome.service_url
+        )
+    });
+    Ok(Exit::Success)
+}
+
+pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    let (target, state) = load(global, r)?;
+    crate::runtime().block_on(async move {
+        let ctx = context(target, state).await?;
+        let client = aws_sdk_apprunner::Client::new(&ctx.sdk);
+        let name = ctx.target.apprunner.service.clone();
+        match cmd {
+            AppRunnerCommand::Status => {
+                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+                r.result(&s, || {
+                    let mut out = format!(
+                        "{}: {}\n  url:   {}\n  image: {}",
+                        s.service,
+                        s.status,
+                        s.url.as_deref().map(|u| format!("https://{u}")).unwrap_or_else(|| "-".into()),
+                        s.image.as_deref().unwrap_or("-")
+                    );
+                    for (id, ty, st) in s.operations.iter().take(5) {
+                        out.push_str(&format!("\n  {ty:<16} {st:<20} {id}"));
+                    }
+                    out
+                });
+                Ok(if s.status == "NOT_FOUND" { Exit::Failure } else { Exit::Success })
+            }
+            AppRunnerCommand::Logs => {
+                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+                let Some(arn) = s.arn else {
+                    return Err(CliError::new(Exit::Failure, format!("service {name} does not exist")).with_hint("deploy it first: cargo xtask deploy apprunner"));
+                };
+                // arn:aws:apprunner:REGION:ACCOUNT:service/NAME/ID
+                let id = arn.rsplit('/').next().unwrap_or_default();
+                let groups = [
+                    format!("/aws/apprunner/{name}/{id}/application"),
+                    format!("/aws/apprunner/{name}/{id}/service"),
+                ];
+                r.result(&groups, || {
+                    format!(
+                        "App Runner writes logs to CloudWatch Logs:\n  application: {}\n  service:     {}\nTail them with: aws logs tail {} --follow",
+                        groups[0], groups[1], groups[0]
+                    )
+                });
+                Ok(Exit::Success)
+            }
+            AppRunnerCommand::Domain(DomainCommand::Add { name: domain }) => {
+                let s = ContainerPlatform::AppRunner(client.clone()).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+                let Some(arn) = s.arn else {
+                    return Err(CliError::new(Exit::Failure, format!("service {name} does not exist")).with_hint("deploy it first: cargo xtask deploy apprunner"));
+                };
+                let out = client
+                    .associate_custom_domain()
+                    .service_arn(&arn)
+                    .domain_name(&domain)
+                    .enable_www_subdomain(false)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let c = deploykit_aws::classify(&e);
+                        CliError::new(Exit::Aws, format!("AssociateCustomDomain {domain} failed: {c}")).with_hint(c.hint())
+                    })?;
+                let target_dns = out.dns_target().to_string();
+                let records: Vec<(String, String)> = out
+                    .custom_domain()
+                    .map(|d| {
+                        d.certificate_validation_records()
+                            .iter()
+                            .map(|v| (v.name().unwrap_or_default().to_string(), v.value().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let status = out.custom_domain().map(|d| d.status().as_str().to_string()).unwrap_or_default();
+                #[derive(serde::Serialize)]
+                struct Dns<'a> {
+                    domain: &'a str,
+                    cname: &'a str,
+                    validation: &'a [(String, String)],
+                    status: &'a str,
+                }
+                let dns = Dns { domain: &domain, cname: &target_dns, validation: &records, status: &status };
+                r.result(&dns, || {
+                    let mut s = format!("{domain} ({status}). Create these DNS records:\n  CNAME {domain} -> {target_dns}");
+                    for (n, v) in &records {
+                        s.push_str(&format!("\n  CNAME {n} -> {v}   (certificate validation)"));
+                    }
+                    s
+                });
+                Ok(Exit::Success)
+            }
+        }
+    })
 }
