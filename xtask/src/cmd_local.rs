@@ -66,6 +66,11 @@ pub struct ServeEdgeArgs {
     pub region: String,
     #[arg(long, default_value = "123456789012")]
     pub account_id: String,
+    /// The local PostgreSQL (`host:port`) that answers RDS; without it RDS goes to moto.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    #[arg(long, default_value = "postgres")]
+    pub postgres_user: String,
 }
 
 pub fn run(cmd: LocalCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -245,6 +250,9 @@ fn serve_edge(a: ServeEdgeArgs) -> CliResult {
         time_scale: a.time_scale,
         region: a.region,
         account_id: a.account_id,
+        postgres: a.postgres.as_deref().and_then(|hp| hp.rsplit_once(':')).and_then(|(host, port)| {
+            Some(deploykit_localcloud::PostgresConfig { host: host.to_string(), port: port.parse().ok()?, superuser: a.postgres_user.clone(), password: None })
+        }),
         ..EdgeConfig::default()
     };
     crate::runtime().block_on(async move {

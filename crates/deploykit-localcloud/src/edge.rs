@@ -62,6 +62,7 @@ pub(crate) struct Shared {
     eb_version_quota: u32,
     eb: RwLock<Arc<Eb>>,
     apprunner: RwLock<Arc<AppRunner>>,
+    rds: Option<Arc<crate::rds::Rds>>,
 }
 
 impl Shared {
@@ -78,7 +79,9 @@ impl Shared {
         };
         let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
         let apprunner = AppRunner::new(ctx.clone());
+        let rds = cfg.postgres.clone().map(|pg| Arc::new(crate::rds::Rds::new(ctx.clone(), pg)));
         Ok(Self {
+            rds,
             ctx,
             moto,
             eb_version_quota: cfg.eb_version_quota,
@@ -208,8 +211,25 @@ impl Shared {
                 };
                 Ok(boxed(ecr::get_authorization_token(&self.ctx, body).await))
             }
+            "rds" if self.rds.is_some() => {
+                let query = req.uri().query().unwrap_or("").to_string();
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                params.extend(url::form_urlencoded::parse(&body).into_owned());
+                match &self.rds {
+                    Some(rds) => Ok(boxed(rds.handle(&region, params, &request_id).await)),
+                    None => Ok(self.forward_unavailable(&request_id)),
+                }
+            }
             _ => Ok(self.forward(req, &request_id).await),
         }
+    }
+
+    fn forward_unavailable(&self, request_id: &str) -> Response<Body> {
+        moto_failure("rds-not-configured", "no local PostgreSQL configured for this edge", request_id)
     }
 
     async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {

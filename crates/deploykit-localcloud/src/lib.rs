@@ -38,6 +38,7 @@ mod ecr;
 mod edge;
 mod faults;
 mod forward;
+mod rds;
 mod sigv4;
 mod xml;
 
@@ -45,6 +46,7 @@ use std::net::SocketAddr;
 
 pub use admin::{AdminClient, FaultKind, FaultRequest, Health};
 pub use edge::{Edge, serve};
+pub use rds::PostgresConfig;
 
 /// How to start an [`Edge`].
 #[derive(Debug, Clone)]
@@ -64,6 +66,9 @@ pub struct EdgeConfig {
     pub region: String,
     /// Account id in ARNs and the EB storage bucket name.
     pub account_id: String,
+    /// The local PostgreSQL cluster. `Some`: RDS is answered by the edge with real databases
+    /// there; `None`: RDS requests go to moto like every other service.
+    pub postgres: Option<PostgresConfig>,
 }
 
 impl Default for EdgeConfig {
@@ -76,6 +81,7 @@ impl Default for EdgeConfig {
             eb_version_quota: 1000,
             region: "us-east-1".to_string(),
             account_id: "000000000000".to_string(),
+            postgres: None,
         }
     }
 }
