@@ -1184,9 +1184,7 @@ async fn vpc_connectors_route_services_to_private_resources() {
         .await
         .expect("re-create");
     assert_eq!(
-        again
-            .vpc_connector()
-            .map(|c| c.vpc_connector_revision()),
+        again.vpc_connector().map(|c| c.vpc_connector_revision()),
         Some(2)
     );
 
