@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use deploykit_aws::TargetAws;
 use deploykit_config::ResolvedTarget;
+use deploykit_report::Reporter;
 use deploykit_eb::{BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts};
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
