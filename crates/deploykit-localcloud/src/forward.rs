@@ -16,7 +16,6 @@ use crate::edge::{Body, BoxError, full};
 /// How long moto may take to start answering a forwarded request (bodies stream after that).
 const FORWARD_HEADERS_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long one of the emulator's own S3 calls may take in total.
-#[allow(dead_code)] // used by the EB emulator (next commit)
 const S3_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Headers that describe one hop, not the message.
@@ -40,14 +39,12 @@ pub(crate) struct Moto {
 }
 
 /// What an S3 lookup found.
-#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum S3Object {
     Found(Bytes),
     NotFound,
 }
 
-#[allow(dead_code)]
 impl Moto {
     pub fn new(url: &str) -> Result<Self, LocalCloudError> {
         let base = url::Url::parse(url).map_err(|e| LocalCloudError::MotoUrl {

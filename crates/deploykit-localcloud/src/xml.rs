@@ -8,7 +8,6 @@ pub(crate) struct Xml {
     buf: String,
 }
 
-#[allow(dead_code)]
 impl Xml {
     pub fn new() -> Self {
         Self::default()
@@ -66,28 +65,14 @@ impl Xml {
         self.close(tag)
     }
 
+    /// Appends already-built XML.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.buf.push_str(xml);
+        self
+    }
+
     pub fn finish(self) -> String {
         self.buf
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_text_and_nests() {
-        let mut x = Xml::new();
-        x.open_ns("R", "urn:x")
-            .leaf("A", "a<b&c")
-            .opt("B", None::<&str>)
-            .opt("C", Some("c"))
-            .members("L", ["1", "2"])
-            .close("R");
-        assert_eq!(
-            x.finish(),
-            "<R xmlns=\"urn:x\"><A>a&lt;b&amp;c</A><C>c</C><L><member>1</member><member>2</member></L></R>"
-        );
     }
 }
 
@@ -128,4 +113,24 @@ pub(crate) fn xml_response(
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text_and_nests() {
+        let mut x = Xml::new();
+        x.open_ns("R", "urn:x")
+            .leaf("A", "a<b&c")
+            .opt("B", None::<&str>)
+            .opt("C", Some("c"))
+            .members("L", ["1", "2"])
+            .close("R");
+        assert_eq!(
+            x.finish(),
+            "<R xmlns=\"urn:x\"><A>a&lt;b&amp;c</A><C>c</C><L><member>1</member><member>2</member></L></R>"
+        );
+    }
 }
