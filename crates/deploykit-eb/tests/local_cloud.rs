@@ -22,7 +22,15 @@ struct World {
 
 async fn world() -> World {
     let edge = deploykit_testsupport::private_edge(|c| c.time_scale = 600.0).await;
-    let sdk = deploykit_testsupport::sdk_config_for(&edge.url());
+    // Retries as deploykit-aws configures them for a flaky network, with short backoff.
+    let sdk = deploykit_testsupport::sdk_config_for(&edge.url())
+        .to_builder()
+        .retry_config(
+            aws_smithy_types::retry::RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(20)),
+        )
+        .build();
     let eb = Eb::new(&sdk, true);
     let admin = AdminClient::new(&edge.url()).unwrap();
     let name = deploykit_testsupport::unique_name("dk-eb");
