@@ -210,10 +210,8 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
-                    if let Some(aux) = info.aux {
-                        if aux.id.is_some() {
-                            id = aux.id;
-                        }
+                    if let Some(aux_id) = info.aux.and_then(|aux| aux.id) {
+                        id = Some(aux_id);
                     }
                     let text = info.stream.or(info.status).unwrap_or_default();
                     for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {

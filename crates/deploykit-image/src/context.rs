@@ -215,10 +215,8 @@ pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<Co
                 .map_err(|e| ImageError::Context { path: entry.path().to_path_buf(), source: io::Error::other(e) })?;
             EntryKind::File { executable: is_executable(&md) }
         };
-        if !is_dir {
-            if let Some(reason) = secret_reason(&entry.file_name().to_string_lossy()) {
-                secrets.push((rel.clone(), reason));
-            }
+        if let Some(reason) = (!is_dir).then(|| secret_reason(&entry.file_name().to_string_lossy())).flatten() {
+            secrets.push((rel.clone(), reason));
         }
         entries.push(ContextEntry { rel, kind });
     }
