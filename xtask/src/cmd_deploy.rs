@@ -469,6 +469,13 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
 }
 
 async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    // Limits before anything else: not even the local cloud is started for a refused set.
+    if let EbCommand::Env(EnvCommand::Set { pairs, .. }) = &cmd {
+        let set: BTreeMap<String, String> = pairs.iter().cloned().collect();
+        if let Err(problems) = deploykit_eb::check_env_limits(&set, &BTreeMap::new()) {
+            return Err(eb_err(&EbError::EnvLimits { problems }));
+        }
+    }
     let ctx = context(global, r).await?;
     let t = &ctx.eb_target;
     match cmd {
