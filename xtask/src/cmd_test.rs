@@ -262,12 +262,6 @@ fn run_child(cmd: &mut Command, what: &str) -> Result<ExitStatus, String> {
     }
 }
 
-fn local_env(cmd: &mut Command, state: &LocalState) {
-    for (k, v) in state.env_vars() {
-        cmd.env(k, v);
-    }
-}
-
 fn cargo_tests(
     paths: &Paths,
     state: &LocalState,
@@ -279,7 +273,9 @@ fn cargo_tests(
     cmd.current_dir(&paths.workspace)
         .args(["test", "--workspace", "--all-targets"])
         .args(extra);
-    local_env(&mut cmd, state);
+    // Only the state file: the ambient AWS_* variables stay as they were, so tests of the real
+    // credential chain see what a user's shell would give them (testsupport guards the rest).
+    cmd.env("DEPLOYKIT_LOCAL_STATE", &state.state_file);
     r.report(Event::StepStarted {
         step: "cargo-test".into(),
         what: format!(
