@@ -26,7 +26,7 @@ pub const NOT_AVAILABLE_CODES: &[&str] = &["SubscriptionRequiredException", "Opt
 #[derive(Debug, thiserror::Error)]
 pub enum AppRunnerError {
     #[error("App Runner {operation} failed for service {service}: {classified}. {hint}")]
-    Aws { operation: &'static str, service: String, classified: Classified, hint: &'static str },
+    Aws { operation: &'static str, service: String, classified: Box<Classified>, hint: &'static str },
     #[error(
         "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers. \
          Deploy the same image with ECS Express Mode (CreateExpressGatewayService), App Runner's successor; \
@@ -65,13 +65,12 @@ where
     E: aws_sdk_apprunner::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let classified = classify(err);
-    if let Some(code) = classified.code.as_deref() {
-        if NOT_AVAILABLE_CODES.contains(&code) {
+    if let Some(code) = classified.code.as_deref()
+        && NOT_AVAILABLE_CODES.contains(&code) {
             return AppRunnerError::NotAvailableForAccount { operation, code: code.to_string() };
         }
-    }
     let hint = classified.hint();
-    AppRunnerError::Aws { operation, service: service.to_string(), classified, hint }
+    AppRunnerError::Aws { operation, service: service.to_string(), classified: Box::new(classified), hint }
 }
 
 /// The service we want, in App Runner's terms.
@@ -380,11 +379,10 @@ async fn ensure_scaling(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec) 
             .send()
             .await
             .map_err(|e| aws_err("DescribeAutoScalingConfiguration", &spec.name, &e))?;
-        if let Some(c) = d.auto_scaling_configuration() {
-            if c.min_size() == Some(spec.min_size as i32) && c.max_size() == Some(spec.max_size as i32) {
+        if let Some(c) = d.auto_scaling_configuration()
+            && c.min_size() == Some(spec.min_size as i32) && c.max_size() == Some(spec.max_size as i32) {
                 return Ok(arn.to_string());
             }
-        }
     }
     let out = client
         .create_auto_scaling_configuration()

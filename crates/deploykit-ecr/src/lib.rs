@@ -26,7 +26,7 @@ pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum EcrError {
     #[error("ECR {operation} failed for repository {repository}: {classified}. {hint}")]
-    Aws { operation: &'static str, repository: String, classified: Classified, hint: &'static str },
+    Aws { operation: &'static str, repository: String, classified: Box<Classified>, hint: &'static str },
     #[error("ECR returned an unusable authorization token: {reason}. Retry; if it persists check the ECR endpoint (AWS_ENDPOINT_URL)")]
     Token { reason: String },
     #[error("pushing {image} failed: {message}. {hint}")]
@@ -48,7 +48,7 @@ where
 {
     let classified = classify(err);
     let hint = classified.hint();
-    EcrError::Aws { operation, repository: repository.to_string(), classified, hint }
+    EcrError::Aws { operation, repository: repository.to_string(), classified: Box::new(classified), hint }
 }
 
 /// Tag mutability of a repository.
@@ -237,10 +237,10 @@ impl AuthCache {
     /// A valid token: the cached one, or a fresh one when it is missing or near expiry.
     pub async fn get(&self) -> Result<RegistryAuth, EcrError> {
         let mut guard = self.cached.lock().await;
-        if let Some(a) = guard.as_ref() {
-            if !a.needs_refresh(SystemTime::now()) {
-                return Ok(a.clone());
-            }
+        if let Some(a) = guard.as_ref()
+            && !a.needs_refresh(SystemTime::now())
+        {
+            return Ok(a.clone());
         }
         let out = self
             .client

@@ -352,7 +352,7 @@ impl Rds {
                 _ => break,
             }
         }
-        all.sort_by(|a, b| b.created.cmp(&a.created));
+        all.sort_by_key(|s| std::cmp::Reverse(s.created));
         Ok(all)
     }
 

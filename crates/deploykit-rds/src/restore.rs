@@ -254,6 +254,6 @@ impl Rds {
 
 fn newest_available(mut all: Vec<SnapshotInfo>) -> Option<SnapshotInfo> {
     all.retain(|s| s.status == "available");
-    all.sort_by(|a, b| b.created.cmp(&a.created));
+    all.sort_by_key(|s| std::cmp::Reverse(s.created));
     all.into_iter().next()
 }
