@@ -61,26 +61,53 @@ struct Ctx {
     resolve: Option<SocketAddr>,
 }
 
-fn load(global: &GlobalArgs, r: &Renderer) -> Result<(ResolvedTarget, Option<crate::cmd_local::LocalState>), CliError> {
-    let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+fn load(
+    global: &GlobalArgs,
+    r: &Renderer,
+) -> Result<(ResolvedTarget, Option<crate::cmd_local::LocalState>), CliError> {
+    let config = deploykit_config::load(&global.config)
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     for w in &config.warnings {
         r.report(deploykit_report::Event::warn(w.to_string()));
     }
-    let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let state = if target.local { Some(crate::cmd_local::ensure_up(r)?) } else { None };
+    let target = config
+        .target(global.target.as_deref())
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let state = if target.local {
+        Some(crate::cmd_local::ensure_up(r)?)
+    } else {
+        None
+    };
     Ok((target, state))
 }
 
-async fn context(target: ResolvedTarget, state: Option<crate::cmd_local::LocalState>) -> Result<Ctx, CliError> {
+async fn context(
+    target: ResolvedTarget,
+    state: Option<crate::cmd_local::LocalState>,
+) -> Result<Ctx, CliError> {
     let (aws, resolve) = match &state {
         Some(s) => {
-            let edge: Option<SocketAddr> = s.edge_url.trim_start_matches("http://").trim_end_matches('/').parse().ok();
-            (TargetAws::local(target.region.clone(), s.edge_url.clone()), edge.or(target.http_resolve))
+            let edge: Option<SocketAddr> = s
+                .edge_url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .ok();
+            (
+                TargetAws::local(target.region.clone(), s.edge_url.clone()),
+                edge.or(target.http_resolve),
+            )
         }
         None => (TargetAws::from(&target), target.http_resolve),
     };
-    let sdk = deploykit_aws::sdk_config(&aws).await.map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    Ok(Ctx { target, sdk, resolve })
+    let sdk = deploykit_aws::sdk_config(&aws)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    Ok(Ctx {
+        target,
+        sdk,
+        resolve,
+    })
 }
 
 fn apprunner_exit(e: &AppRunnerError) -> Exit {
@@ -98,13 +125,20 @@ fn apprunner_exit(e: &AppRunnerError) -> Exit {
 fn git_sha(app: &Path) -> Option<String> {
     let sh = xshell::Shell::new().ok()?;
     sh.change_dir(app);
-    xshell::cmd!(sh, "git rev-parse --short=12 HEAD").quiet().ignore_stderr().read().ok()
+    xshell::cmd!(sh, "git rev-parse --short=12 HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
 }
 
 fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
     let a = &t.apprunner;
     let region = &t.region;
-    let account = t.account_id.clone().unwrap_or_else(|| "000000000000".into());
+    let account = t
+        .account_id
+        .clone()
+        .unwrap_or_else(|| "000000000000".into());
     let secrets = t
         .secrets
         .iter()
@@ -112,7 +146,10 @@ fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
             let arn = if v.secret.starts_with("arn:") {
                 v.secret.clone()
             } else {
-                format!("arn:aws:secretsmanager:{region}:{account}:secret:{}", v.secret)
+                format!(
+                    "arn:aws:secretsmanager:{region}:{account}:secret:{}",
+                    v.secret
+                )
             };
             (k.clone(), arn)
         })
@@ -149,7 +186,12 @@ pub fn deploy(args: DeployArgs, global: &GlobalArgs, r: &Renderer) -> CliResult 
     crate::runtime().block_on(deploy_async(args, target, state, r))
 }
 
-async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<crate::cmd_local::LocalState>, r: &Renderer) -> CliResult {
+async fn deploy_async(
+    args: DeployArgs,
+    target: ResolvedTarget,
+    state: Option<crate::cmd_local::LocalState>,
+    r: &Renderer,
+) -> CliResult {
     let ctx = context(target, state).await?;
     let t = &ctx.target;
     let a = &t.apprunner;
@@ -160,22 +202,31 @@ async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<cr
     }
     let app = &t.app.path;
     if args.write_dockerfile && !app.join("Dockerfile").exists() {
-        let p = deploykit_image::write_seed_dockerfile(app).map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+        let p = deploykit_image::write_seed_dockerfile(app)
+            .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
         r.line(format!("wrote {}", p.display()));
     }
-    let plan_ctx = deploykit_image::plan_context(app, "Dockerfile", deploykit_image::SEED_DOCKERFILE)
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let hash = deploykit_image::context_hash(&plan_ctx).map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let plan_ctx =
+        deploykit_image::plan_context(app, "Dockerfile", deploykit_image::SEED_DOCKERFILE)
+            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let hash = deploykit_image::context_hash(&plan_ctx)
+        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
     let tag = hash[..12].to_string();
     let sha = git_sha(app);
 
     let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
     let auth = deploykit_ecr::AuthCache::new(ecr.clone());
-    let registry = auth.get().await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let registry = auth
+        .get()
+        .await
+        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
     let image = format!("{}/{}:{tag}", registry.host(), a.repository);
     let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk));
     let spec = service_spec(t, image.clone());
-    let plan = platform.plan(&spec, args.recreate).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+    let plan = platform
+        .plan(&spec, args.recreate)
+        .await
+        .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
 
     r.line(format!(
         "Plan for {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
@@ -195,7 +246,9 @@ async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<cr
         return Ok(Exit::Success);
     }
 
-    let docker = deploykit_image::connect().await.map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let docker = deploykit_image::connect()
+        .await
+        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
     let local_tag = format!("{}:{tag}", a.repository);
     let input = deploykit_image::BuildInput {
         tags: vec![local_tag.clone()],
@@ -203,11 +256,17 @@ async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<cr
         labels: BTreeMap::new(),
         content_hash: hash.clone(),
         git_sha: sha.clone(),
-        platform: if a.platform.is_empty() { deploykit_image::DEFAULT_PLATFORM.into() } else { a.platform.clone() },
+        platform: if a.platform.is_empty() {
+            deploykit_image::DEFAULT_PLATFORM.into()
+        } else {
+            a.platform.clone()
+        },
         no_cache: false,
         timeout: deploykit_image::DEFAULT_BUILD_TIMEOUT,
     };
-    let built = deploykit_image::build(&docker, &plan_ctx, &input, r).await.map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let built = deploykit_image::build(&docker, &plan_ctx, &input, r)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
 
     let spec_repo = deploykit_ecr::RepositorySpec {
         name: a.repository.clone(),
@@ -218,16 +277,34 @@ async fn deploy_async(args: DeployArgs, target: ResolvedTarget, state: Option<cr
         },
         keep_images: (a.keep_images > 0).then_some(a.keep_images),
     };
-    deploykit_ecr::ensure_repository(&ecr, &spec_repo, r).await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    deploykit_ecr::ensure_repository(&ecr, &spec_repo, r)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
     let mut tags = vec![tag.clone()];
     tags.extend(sha.clone());
-    let registry = auth.get().await.map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    let pushed = deploykit_ecr::push(&docker, &registry, &built.id, &a.repository, &tags, Duration::from_secs(30 * 60), r)
+    let registry = auth
+        .get()
         .await
-        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let pushed = deploykit_ecr::push(
+        &docker,
+        &registry,
+        &built.id,
+        &a.repository,
+        &tags,
+        Duration::from_secs(30 * 60),
+        r,
+    )
+    .await
+    .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
 
-    let wait = WaitOptions { poll: Duration::from_secs(args.poll.max(1)), timeout: args.timeout.map(Duration::from_secs).unwrap_or(a.timeout) };
-    let probe = Probe { resolve: ctx.resolve };
+    let wait = WaitOptions {
+        poll: Duration::from_secs(args.poll.max(1)),
+        timeout: args.timeout.map(Duration::from_secs).unwrap_or(a.timeout),
+    };
+    let probe = Probe {
+        resolve: ctx.resolve,
+    };
     let outcome = platform
         .deploy(&plan, &spec, wait, &probe, r)
         .await

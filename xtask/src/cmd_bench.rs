@@ -53,12 +53,22 @@ pub fn run(cmd: BenchCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     let app = args.dir.join("app");
     let out = args.dir.join("out");
     std::fs::create_dir_all(&out).map_err(|e| fail("creating the bench dir", &e))?;
-    r.line(format!("generating the synthetic app tree in {}", app.display()));
+    r.line(format!(
+        "generating the synthetic app tree in {}",
+        app.display()
+    ));
     let (files, bytes_in) = generate(&app).map_err(|e| fail("generating the tree", &e))?;
-    r.line(format!("{files} files, {:.1} MiB", bytes_in as f64 / 1048576.0));
+    r.line(format!(
+        "{files} files, {:.1} MiB",
+        bytes_in as f64 / 1048576.0
+    ));
     let exe = std::env::current_exe().map_err(|e| fail("finding the current exe", &e))?;
-    let app_abs = app.canonicalize().map_err(|e| fail("resolving the tree", &e))?;
-    let out_abs = out.canonicalize().map_err(|e| fail("resolving the out dir", &e))?;
+    let app_abs = app
+        .canonicalize()
+        .map_err(|e| fail("resolving the tree", &e))?;
+    let out_abs = out
+        .canonicalize()
+        .map_err(|e| fail("resolving the out dir", &e))?;
 
     let py = "import os, sys, zipfile\n\
         root, dst = sys.argv[1], sys.argv[2]\n\
@@ -89,13 +99,26 @@ pub fn run(cmd: BenchCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         ),
         (
             "zip -r -q -6",
-            vec!["zip".into(), "-r".into(), "-q".into(), "-6".into(), zip_zip.display().to_string(), ".".into()],
+            vec![
+                "zip".into(),
+                "-r".into(),
+                "-q".into(),
+                "-6".into(),
+                zip_zip.display().to_string(),
+                ".".into(),
+            ],
             Some(app_abs.clone()),
             zip_zip.clone(),
         ),
         (
             "python zipfile -6",
-            vec!["python3".into(), "-c".into(), py.into(), app_abs.display().to_string(), py_zip.display().to_string()],
+            vec![
+                "python3".into(),
+                "-c".into(),
+                py.into(),
+                app_abs.display().to_string(),
+                py_zip.display().to_string(),
+            ],
             None,
             py_zip.clone(),
         ),
@@ -171,7 +194,10 @@ fn timed(argv: &[String], cwd: Option<&Path>) -> std::io::Result<(Duration, Opti
         return Err(std::io::Error::other(format!(
             "{} failed: {}",
             argv[0],
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
         )));
     }
     let rss = String::from_utf8_lossy(&out.stderr).lines().find_map(|l| {
@@ -206,9 +232,36 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "budget", "amount", "transaction", "user", "account", "session", "query", "filter", "self",
-    "return", "import", "from", "def", "class", "if", "else", "for", "in", "None", "True",
-    "False", "db", "request", "response", "json", "value", "total", "category", "date", "id",
+    "budget",
+    "amount",
+    "transaction",
+    "user",
+    "account",
+    "session",
+    "query",
+    "filter",
+    "self",
+    "return",
+    "import",
+    "from",
+    "def",
+    "class",
+    "if",
+    "else",
+    "for",
+    "in",
+    "None",
+    "True",
+    "False",
+    "db",
+    "request",
+    "response",
+    "json",
+    "value",
+    "total",
+    "category",
+    "date",
+    "id",
 ];
 
 fn text(rng: &mut Rng, bytes: usize, indent: bool) -> Vec<u8> {
@@ -247,24 +300,42 @@ fn generate(root: &Path) -> std::io::Result<(usize, u64)> {
         total += data.len() as u64;
         Ok(())
     };
-    put("Procfile", b"web: gunicorn --bind :8000 \"app:create_app()\"\n")?;
-    put("requirements.txt", b"flask==3.0.3\ngunicorn==22.0.0\npsycopg2-binary==2.9.9\n")?;
+    put(
+        "Procfile",
+        b"web: gunicorn --bind :8000 \"app:create_app()\"\n",
+    )?;
+    put(
+        "requirements.txt",
+        b"flask==3.0.3\ngunicorn==22.0.0\npsycopg2-binary==2.9.9\n",
+    )?;
     put(".gitignore", b"__pycache__/\n*.pyc\n")?;
     put(".env.example", b"SECRET_KEY=change-me\n")?;
     put(".ebextensions/01_single.config", b"option_settings:\n  aws:elasticbeanstalk:environment:\n    EnvironmentType: SingleInstance\n")?;
-    put(".platform/hooks/postdeploy/01_migrate.sh", b"#!/bin/bash\nset -e\nflask db upgrade\n")?;
+    put(
+        ".platform/hooks/postdeploy/01_migrate.sh",
+        b"#!/bin/bash\nset -e\nflask db upgrade\n",
+    )?;
     for i in 0..1200 {
         let n = 4_000 + rng.below(16_000) as usize;
-        put(&format!("app/mod{:02}/file{i:04}.py", i % 40), &text(&mut rng, n, true))?;
+        put(
+            &format!("app/mod{:02}/file{i:04}.py", i % 40),
+            &text(&mut rng, n, true),
+        )?;
     }
     for i in 0..300 {
         let n = 2_000 + rng.below(8_000) as usize;
-        put(&format!("app/templates/page{i:03}.html"), &text(&mut rng, n, false))?;
+        put(
+            &format!("app/templates/page{i:03}.html"),
+            &text(&mut rng, n, false),
+        )?;
     }
     for i in 0..1400 {
         let n = 1_000 + rng.below(24_000) as usize;
         let ext = ["py", "txt", "json", "pyi"][i % 4];
-        put(&format!("vendor/pkg{:02}/sub{}/m{i:04}.{ext}", i % 35, i % 6), &text(&mut rng, n, true))?;
+        put(
+            &format!("vendor/pkg{:02}/sub{}/m{i:04}.{ext}", i % 35, i % 6),
+            &text(&mut rng, n, true),
+        )?;
     }
     for i in 0..160 {
         let n = 100_000 + rng.below(400_000) as usize;
@@ -279,7 +350,10 @@ fn generate(root: &Path) -> std::io::Result<(usize, u64)> {
     }
     put("data/export.csv", &data)?;
     for i in 0..20 {
-        put(&format!("app/.hidden/dot{i}.cfg"), &text(&mut rng, 500, false))?;
+        put(
+            &format!("app/.hidden/dot{i}.cfg"),
+            &text(&mut rng, 500, false),
+        )?;
     }
     Ok((files, total))
 }

@@ -58,7 +58,11 @@ pub fn run(cmd: BundleCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
 }
 
 /// Builds the bundle as `args` say; also used by `deploy eb` style callers inside xtask.
-pub fn bundle_eb(args: &EbArgs, global: &GlobalArgs, r: &Renderer) -> Result<BundleSummary, CliError> {
+pub fn bundle_eb(
+    args: &EbArgs,
+    global: &GlobalArgs,
+    r: &Renderer,
+) -> Result<BundleSummary, CliError> {
     let (app, prefix) = app_and_prefix(args, global)?;
     if !app.is_dir() {
         return Err(CliError::new(
@@ -75,9 +79,14 @@ pub fn bundle_eb(args: &EbArgs, global: &GlobalArgs, r: &Renderer) -> Result<Bun
         let Some(g) = &git else {
             return Err(CliError::new(
                 Exit::Config,
-                format!("--git/--staged need a git repository, and {} is not in one", app.display()),
+                format!(
+                    "--git/--staged need a git repository, and {} is not in one",
+                    app.display()
+                ),
             )
-            .with_hint("drop --git/--staged to bundle the directory with its .ebignore/.gitignore"));
+            .with_hint(
+                "drop --git/--staged to bundle the directory with its .ebignore/.gitignore",
+            ));
         };
         export = g.export(&app, args.staged)?;
         (export.path().to_path_buf(), Source::Tree)
@@ -139,8 +148,9 @@ fn bundle_error(e: &BundleError) -> CliError {
             .with_hint("see which files are largest with `du -ah DIR | sort -h | tail`"),
         BundleError::AppDir { .. } => CliError::from_error(Exit::Config, e)
             .with_hint("pass --app DIR, or set `[app] path` in deploy.toml"),
-        _ => CliError::from_error(Exit::Failure, e)
-            .with_hint("check that the files are readable and the disk has space; nothing was uploaded"),
+        _ => CliError::from_error(Exit::Failure, e).with_hint(
+            "check that the files are readable and the disk has space; nothing was uploaded",
+        ),
     }
 }
 
@@ -157,20 +167,32 @@ fn app_and_prefix(args: &EbArgs, global: &GlobalArgs) -> Result<(PathBuf, String
         return Ok((app.clone(), dir_name(app)));
     }
     if global.config.is_file() {
-        let config = deploykit_config::load(&global.config)
-            .map_err(|e| CliError::from_error(Exit::Config, &e).with_hint(format!(
+        let config = deploykit_config::load(&global.config).map_err(|e| {
+            CliError::from_error(Exit::Config, &e).with_hint(format!(
                 "fix {} or pass --app DIR to bundle without it",
                 global.config.display()
-            )))?;
-        let target = global.target.clone().unwrap_or_else(|| config.default_target.clone());
+            ))
+        })?;
+        let target = global
+            .target
+            .clone()
+            .unwrap_or_else(|| config.default_target.clone());
         let Some(t) = config.targets.get(&target) else {
             return Err(CliError::new(
                 Exit::Config,
-                format!("target `{target}` is not defined in {}", global.config.display()),
+                format!(
+                    "target `{target}` is not defined in {}",
+                    global.config.display()
+                ),
             )
             .with_hint(format!(
                 "use one of: {}",
-                config.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                config
+                    .targets
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         return Ok((t.app.path.clone(), t.app.name.clone()));
@@ -191,7 +213,11 @@ impl GitInfo {
     fn probe(app: &Path) -> Option<GitInfo> {
         let sh = Shell::new().ok()?;
         sh.change_dir(app);
-        let sha = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok()?;
+        let sha = cmd!(sh, "git rev-parse HEAD")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()?;
         let status = cmd!(sh, "git status --porcelain -- .")
             .quiet()
             .ignore_stderr()
@@ -215,12 +241,12 @@ impl GitInfo {
             .read()
             .map_err(|e| fail("finding the app inside the repository", &e))?;
         let tree = if staged {
-            cmd!(sh, "git write-tree")
-                .quiet()
-                .read()
-                .map_err(|e| {
-                    fail("writing the index as a tree (resolve merge conflicts first)", &e)
-                })?
+            cmd!(sh, "git write-tree").quiet().read().map_err(|e| {
+                fail(
+                    "writing the index as a tree (resolve merge conflicts first)",
+                    &e,
+                )
+            })?
         } else {
             self.sha.clone()
         };

@@ -94,22 +94,36 @@ struct Ctx {
 }
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
-    let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let config = deploykit_config::load(&global.config)
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let target = config
+        .target(global.target.as_deref())
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     let aws = if target.local {
         let state = crate::cmd_local::ensure_up(r)?;
         TargetAws::local(target.region.clone(), state.edge_url.clone())
     } else {
         TargetAws::from(&target)
     };
-    let sdk = deploykit_aws::sdk_config(&aws).await.map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let sdk = deploykit_aws::sdk_config(&aws)
+        .await
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     let spec = spec_for(&target);
-    spec.validate().map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    spec.validate()
+        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     let wait = WaitPolicy {
         timeout: target.database.timeout,
-        poll: if target.local { Duration::from_millis(500) } else { Duration::from_secs(15) },
+        poll: if target.local {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(15)
+        },
     };
-    Ok(Ctx { rds: Rds::new(&sdk, wait), target, spec })
+    Ok(Ctx {
+        rds: Rds::new(&sdk, wait),
+        target,
+        spec,
+    })
 }
 
 /// deploy.toml's `[database]` as the rds crate's plain spec.
@@ -120,7 +134,9 @@ pub fn spec_for(t: &ResolvedTarget) -> DbSpec {
         engine_version: d.engine_version.clone(),
         instance_class: d.instance_class.clone(),
         allocated_storage_gb: i32::try_from(d.allocated_storage_gb).unwrap_or(i32::MAX),
-        max_allocated_storage_gb: d.max_allocated_storage_gb.and_then(|m| i32::try_from(m).ok()),
+        max_allocated_storage_gb: d
+            .max_allocated_storage_gb
+            .and_then(|m| i32::try_from(m).ok()),
         backup_retention_days: i32::try_from(d.backup_retention_days).unwrap_or(i32::MAX),
         db_name: d.db_name.clone(),
         master_username: d.username.clone(),
@@ -149,7 +165,11 @@ fn rds_err(e: RdsError) -> CliError {
 }
 
 async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
-    if let DbCommand::Migrate { check, database_url } = cmd {
+    if let DbCommand::Migrate {
+        check,
+        database_url,
+    } = cmd
+    {
         return migrate(global, r, check, database_url).await;
     }
     let c = context(global, r).await?;
@@ -159,7 +179,13 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             let current = c.rds.describe(&id).await.map_err(rds_err)?;
             let plan = deploykit_rds::plan_instance(current.as_ref(), &c.spec);
             if dry_run {
-                r.result(&plan, || format!("plan for {id} on target {}: {}", c.target.name, plan_text(&plan)));
+                r.result(&plan, || {
+                    format!(
+                        "plan for {id} on target {}: {}",
+                        c.target.name,
+                        plan_text(&plan)
+                    )
+                });
                 return Ok(Exit::Success);
             }
             let out = c.rds.ensure(&c.spec, r).await.map_err(rds_err)?;
@@ -195,23 +221,42 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
                     s.engine_version,
                     s.instance_class,
                     s.endpoint_address.as_deref().unwrap_or("-"),
-                    s.endpoint_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+                    s.endpoint_port
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into())
                 )];
                 if rep.drift.is_empty() {
                     out.push("every checked setting matches the recommendations".into());
                 } else {
-                    out.push(format!("{} setting(s) differ from the recommendations:", rep.drift.len()));
-                    out.extend(rep.drift.iter().map(|d| format!("  [{:?}] {d}", d.severity).to_lowercase_first()));
+                    out.push(format!(
+                        "{} setting(s) differ from the recommendations:",
+                        rep.drift.len()
+                    ));
+                    out.extend(
+                        rep.drift
+                            .iter()
+                            .map(|d| format!("  [{:?}] {d}", d.severity).to_lowercase_first()),
+                    );
                 }
                 out.extend(rep.unverified.iter().map(|u| format!("not verified: {u}")));
                 out.join("\n")
             });
-            Ok(if rep.drift.is_empty() { Exit::Success } else { Exit::CheckFailed })
+            Ok(if rep.drift.is_empty() {
+                Exit::Success
+            } else {
+                Exit::CheckFailed
+            })
         }
         DbCommand::Snapshot { reason, wait } => {
             let sha = git_sha();
-            let info = c.rds.snapshot(&id, reason.as_deref(), sha.as_deref(), wait, r).await.map_err(rds_err)?;
-            r.result(&info, || format!("snapshot {} of {id}: {}", info.identifier, info.status));
+            let info = c
+                .rds
+                .snapshot(&id, reason.as_deref(), sha.as_deref(), wait, r)
+                .await
+                .map_err(rds_err)?;
+            r.result(&info, || {
+                format!("snapshot {} of {id}: {}", info.identifier, info.status)
+            });
             Ok(Exit::Success)
         }
         DbCommand::Snapshots => {
@@ -220,9 +265,21 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             r.result(&all, || snapshot_table(&all, now));
             Ok(Exit::Success)
         }
-        DbCommand::Prune { keep, older_than, dry_run } => {
-            let older = older_than.as_deref().map(deploykit_rds::parse_age).transpose().map_err(|e| CliError::from_error(Exit::Config, &e))?;
-            let sel = c.rds.prune(&id, keep, older, dry_run, r).await.map_err(rds_err)?;
+        DbCommand::Prune {
+            keep,
+            older_than,
+            dry_run,
+        } => {
+            let older = older_than
+                .as_deref()
+                .map(deploykit_rds::parse_age)
+                .transpose()
+                .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+            let sel = c
+                .rds
+                .prune(&id, keep, older, dry_run, r)
+                .await
+                .map_err(rds_err)?;
             r.result(&sel, || {
                 format!(
                     "{} {} manual snapshot(s){}; kept {} manual; {} automated/other snapshot(s) never touched",
@@ -235,7 +292,11 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             });
             Ok(Exit::Success)
         }
-        DbCommand::RestoreCheck { snapshot, revision, tables } => {
+        DbCommand::RestoreCheck {
+            snapshot,
+            revision,
+            tables,
+        } => {
             let mut opts = RestoreCheckOptions::new(&id);
             opts.snapshot = snapshot;
             opts.expected_revision = revision;
@@ -247,7 +308,11 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
                     std::future::pending::<()>().await;
                 }
             };
-            let rep = c.rds.restore_check(&opts, r, cancel).await.map_err(rds_err)?;
+            let rep = c
+                .rds
+                .restore_check(&opts, r, cancel)
+                .await
+                .map_err(rds_err)?;
             r.result(&rep, || {
                 let mut out = vec![format!(
                     "restore check passed: snapshot {} restored to {} in {:.0}s; alembic revision {}",
@@ -262,16 +327,27 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             });
             Ok(Exit::Success)
         }
-        DbCommand::Url { show_password, store, secret } => {
+        DbCommand::Url {
+            show_password,
+            store,
+            secret,
+        } => {
             let url = c.rds.url(&id).await.map_err(rds_err)?;
             if store {
                 let outcome = c.rds.store_url(&secret, &url).await.map_err(rds_err)?;
-                r.report(Event::info(format!("{} secret {secret} with the URL of {id}", match outcome {
-                    deploykit_rds::PutOutcome::Created => "created",
-                    deploykit_rds::PutOutcome::Updated => "updated",
-                })));
+                r.report(Event::info(format!(
+                    "{} secret {secret} with the URL of {id}",
+                    match outcome {
+                        deploykit_rds::PutOutcome::Created => "created",
+                        deploykit_rds::PutOutcome::Updated => "updated",
+                    }
+                )));
             }
-            let shown = if show_password { url.expose().expose_secret().to_string() } else { url.masked() };
+            let shown = if show_password {
+                url.expose().expose_secret().to_string()
+            } else {
+                url.masked()
+            };
             r.result(&serde_json::json!({ "url": shown, "masked": !show_password, "stored_in": store.then_some(&secret) }), || shown.clone());
             Ok(Exit::Success)
         }
@@ -296,11 +372,20 @@ impl LowerFirst for String {
 fn plan_text(p: &deploykit_rds::Plan) -> String {
     use deploykit_rds::Plan;
     match p {
-        Plan::Create { spec } => format!("create (PostgreSQL {}, {}, {} GB gp3, private, encrypted, managed master password)", spec.engine_version, spec.instance_class, spec.allocated_storage_gb),
-        Plan::Modify { changes, manual } => format!("modify {} setting(s) ({} need manual work)", changes.len(), manual.len()),
+        Plan::Create { spec } => format!(
+            "create (PostgreSQL {}, {}, {} GB gp3, private, encrypted, managed master password)",
+            spec.engine_version, spec.instance_class, spec.allocated_storage_gb
+        ),
+        Plan::Modify { changes, manual } => format!(
+            "modify {} setting(s) ({} need manual work)",
+            changes.len(),
+            manual.len()
+        ),
         Plan::WaitFor { status } => format!("wait: the instance is {status}"),
         Plan::Blocked { status } => format!("blocked: the instance is {status}"),
-        Plan::NoChange { manual } => format!("nothing to change ({} need manual work)", manual.len()),
+        Plan::NoChange { manual } => {
+            format!("nothing to change ({} need manual work)", manual.len())
+        }
     }
 }
 
@@ -308,9 +393,19 @@ fn snapshot_table(all: &[SnapshotInfo], now: time::OffsetDateTime) -> String {
     if all.is_empty() {
         return "no snapshots".into();
     }
-    let mut out = vec![format!("{:<60} {:<10} {:<10} {:>8} {:>6}", "SNAPSHOT", "TYPE", "STATUS", "AGE", "SIZE")];
+    let mut out = vec![format!(
+        "{:<60} {:<10} {:<10} {:>8} {:>6}",
+        "SNAPSHOT", "TYPE", "STATUS", "AGE", "SIZE"
+    )];
     for s in all {
-        out.push(format!("{:<60} {:<10} {:<10} {:>8} {:>4}GB", s.identifier, s.kind.as_str(), s.status, human_age(s.age(now)), s.allocated_storage_gb));
+        out.push(format!(
+            "{:<60} {:<10} {:<10} {:>8} {:>4}GB",
+            s.identifier,
+            s.kind.as_str(),
+            s.status,
+            human_age(s.age(now)),
+            s.allocated_storage_gb
+        ));
     }
     out.join("\n")
 }
@@ -327,23 +422,47 @@ fn human_age(d: Duration) -> String {
 
 fn git_sha() -> Option<String> {
     let sh = xshell::Shell::new().ok()?;
-    xshell::cmd!(sh, "git rev-parse --short=12 HEAD").quiet().ignore_stderr().read().ok()
+    xshell::cmd!(sh, "git rev-parse --short=12 HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
 }
 
 /// Takes a manual snapshot before a deploy runs migrations, when the target's
 /// `[database] snapshot_before_deploy` is on. Returns `None` when it is off.
 #[allow(dead_code)] // called by the deploy commands once they run migrations
-pub fn snapshot_before_deploy(global: &GlobalArgs, r: &Renderer, reason: &str) -> Result<Option<SnapshotInfo>, CliError> {
+pub fn snapshot_before_deploy(
+    global: &GlobalArgs,
+    r: &Renderer,
+    reason: &str,
+) -> Result<Option<SnapshotInfo>, CliError> {
     let rt = crate::runtime();
     rt.block_on(async {
-        let config = deploykit_config::load(&global.config).map_err(|e| CliError::from_error(Exit::Config, &e))?;
-        let target = config.target(global.target.as_deref()).map_err(|e| CliError::from_error(Exit::Config, &e))?;
+        let config = deploykit_config::load(&global.config)
+            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+        let target = config
+            .target(global.target.as_deref())
+            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
         if !target.database.snapshot_before_deploy {
-            r.report(Event::StepSkipped { step: "db-snapshot".into(), reason: "snapshot_before_deploy is off for this target".into() });
+            r.report(Event::StepSkipped {
+                step: "db-snapshot".into(),
+                reason: "snapshot_before_deploy is off for this target".into(),
+            });
             return Ok(None);
         }
         let c = context(global, r).await?;
-        let info = c.rds.snapshot(&c.spec.identifier, Some(reason), git_sha().as_deref(), true, r).await.map_err(rds_err)?;
+        let info = c
+            .rds
+            .snapshot(
+                &c.spec.identifier,
+                Some(reason),
+                git_sha().as_deref(),
+                true,
+                r,
+            )
+            .await
+            .map_err(rds_err)?;
         Ok(Some(info))
     })
 }
@@ -357,15 +476,27 @@ fn app_python(workspace: &Path) -> PathBuf {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
-async fn migrate(global: &GlobalArgs, r: &Renderer, check: bool, database_url: Option<String>) -> CliResult {
+async fn migrate(
+    global: &GlobalArgs,
+    r: &Renderer,
+    check: bool,
+    database_url: Option<String>,
+) -> CliResult {
     let url = match database_url.filter(|u| !u.is_empty()) {
         Some(u) => secrecy::SecretString::from(u),
         None => {
             let c = context(global, r).await?;
-            c.rds.url(&c.spec.identifier).await.map_err(rds_err)?.expose()
+            c.rds
+                .url(&c.spec.identifier)
+                .await
+                .map_err(rds_err)?
+                .expose()
         }
     };
     let root = workspace_root();
@@ -373,7 +504,11 @@ async fn migrate(global: &GlobalArgs, r: &Renderer, check: bool, database_url: O
     let python = app_python(&root);
     let outcome = run_migrate(&python, &app_dir, url.expose_secret(), check)?;
     r.result(&outcome, || outcome.human());
-    Ok(if outcome.at_head { Exit::Success } else { Exit::CheckFailed })
+    Ok(if outcome.at_head {
+        Exit::Success
+    } else {
+        Exit::CheckFailed
+    })
 }
 
 /// What `migrate` found and did.
@@ -388,22 +523,42 @@ pub struct MigrateOutcome {
 
 impl MigrateOutcome {
     fn human(&self) -> String {
-        let show = |v: &[String]| if v.is_empty() { "none (empty database)".to_string() } else { v.join(", ") };
+        let show = |v: &[String]| {
+            if v.is_empty() {
+                "none (empty database)".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         match (self.upgraded, self.at_head) {
-            (true, _) => format!("migrated from {} to {}", show(&self.before), show(&self.after)),
+            (true, _) => format!(
+                "migrated from {} to {}",
+                show(&self.before),
+                show(&self.after)
+            ),
             (false, true) => format!("database is at head ({}); nothing to do", show(&self.after)),
-            (false, false) => format!("database is behind: at {}, app head is {}; run `cargo xtask db migrate`", show(&self.before), show(&self.heads)),
+            (false, false) => format!(
+                "database is behind: at {}, app head is {}; run `cargo xtask db migrate`",
+                show(&self.before),
+                show(&self.heads)
+            ),
         }
     }
 }
 
 /// Runs `flask db current/heads/upgrade` with the app venv's python. Public for tests.
-pub fn run_migrate(python: &Path, app_dir: &Path, database_url: &str, check: bool) -> Result<MigrateOutcome, CliError> {
+pub fn run_migrate(
+    python: &Path,
+    app_dir: &Path,
+    database_url: &str,
+    check: bool,
+) -> Result<MigrateOutcome, CliError> {
     if !python.exists() {
         return Err(CliError::new(Exit::Failure, format!("the app's virtualenv is missing: {} does not exist", python.display()))
             .with_hint("create it with `cargo xtask test` (or `python3 -m venv target/venvs/app && target/venvs/app/bin/pip install -r examples/budgetsync/requirements-dev.txt`)"));
     }
-    let sh = xshell::Shell::new().map_err(|e| CliError::new(Exit::Failure, format!("starting a shell: {e}")))?;
+    let sh = xshell::Shell::new()
+        .map_err(|e| CliError::new(Exit::Failure, format!("starting a shell: {e}")))?;
     sh.change_dir(app_dir);
     let app_env = std::env::var("APP_ENV").unwrap_or_else(|_| "development".into());
     let flask = |args: &[&str]| -> Result<String, CliError> {
@@ -413,10 +568,22 @@ pub fn run_migrate(python: &Path, app_dir: &Path, database_url: &str, check: boo
             .quiet()
             .ignore_status()
             .output()
-            .map_err(|e| CliError::new(Exit::Failure, format!("running flask db {}: {e}", args.join(" "))))?;
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Failure,
+                    format!("running flask db {}: {e}", args.join(" ")),
+                )
+            })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<&str> = stderr
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             // The URL may appear in tracebacks: never echo it.
             let text = tail.join("\n").replace(database_url, "<DATABASE_URL>");
             return Err(CliError::new(Exit::Failure, format!("`flask db {}` failed ({}):\n{text}", args.join(" "), out.status))
@@ -429,12 +596,24 @@ pub fn run_migrate(python: &Path, app_dir: &Path, database_url: &str, check: boo
     let at = |cur: &[String]| !heads.is_empty() && heads.iter().all(|h| cur.contains(h));
     if check || at(&before) {
         let at_head = at(&before);
-        return Ok(MigrateOutcome { after: before.clone(), before, heads, upgraded: false, at_head });
+        return Ok(MigrateOutcome {
+            after: before.clone(),
+            before,
+            heads,
+            upgraded: false,
+            at_head,
+        });
     }
     flask(&["upgrade"])?;
     let after = revisions(&flask(&["current"])?);
     let at_head = at(&after);
-    Ok(MigrateOutcome { before, heads, after, upgraded: true, at_head })
+    Ok(MigrateOutcome {
+        before,
+        heads,
+        after,
+        upgraded: true,
+        at_head,
+    })
 }
 
 /// Revision ids from `flask db current` / `heads` output (`0001 (head)`), ignoring log lines.
@@ -455,8 +634,14 @@ mod tests {
     fn revisions_parse_flask_output() {
         let cases = [
             ("0001 (head)\n", vec!["0001"]),
-            ("INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.\n0001 (head)\n", vec!["0001"]),
-            ("INFO  [alembic.runtime.migration] Will assume transactional DDL.\n", vec![]),
+            (
+                "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.\n0001 (head)\n",
+                vec!["0001"],
+            ),
+            (
+                "INFO  [alembic.runtime.migration] Will assume transactional DDL.\n",
+                vec![],
+            ),
             ("", vec![]),
             ("ae1027a6acf (head)\nb2 (head)\n", vec!["ae1027a6acf", "b2"]),
         ];
@@ -482,8 +667,17 @@ mod tests {
     #[test]
     fn migrate_without_venv_says_how_to_make_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = run_migrate(&dir.path().join("nope/bin/python"), dir.path(), "postgresql://x@127.0.0.1/x", false).unwrap_err();
+        let err = run_migrate(
+            &dir.path().join("nope/bin/python"),
+            dir.path(),
+            "postgresql://x@127.0.0.1/x",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.exit, Exit::Failure);
-        assert!(err.message.contains("virtualenv is missing") && err.hint.unwrap().contains("cargo xtask test"));
+        assert!(
+            err.message.contains("virtualenv is missing")
+                && err.hint.unwrap().contains("cargo xtask test")
+        );
     }
 }

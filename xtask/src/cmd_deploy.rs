@@ -10,8 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use deploykit_aws::TargetAws;
 use deploykit_config::ResolvedTarget;
+use deploykit_eb::{
+    BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts,
+};
 use deploykit_report::Reporter;
-use deploykit_eb::{BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts};
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
@@ -128,7 +130,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got `{}`", s.split('=').next().unwrap_or(s))),
+        _ => Err(format!(
+            "expected KEY=VALUE, got `{}`",
+            s.split('=').next().unwrap_or(s)
+        )),
     }
 }
 
@@ -275,7 +280,9 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         ctx.eb_target.timeouts.poll = p;
     }
     // Limits before anything else, the bundle included.
-    if let Err(problems) = deploykit_eb::check_env_limits(&ctx.eb_target.env, &ctx.eb_target.secrets) {
+    if let Err(problems) =
+        deploykit_eb::check_env_limits(&ctx.eb_target.env, &ctx.eb_target.secrets)
+    {
         return Err(eb_err(&EbError::EnvLimits { problems }));
     }
 
@@ -291,7 +298,11 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         git_dirty,
     };
 
-    let (_state, plan) = ctx.eb.prepare(&ctx.eb_target, &bundle).await.map_err(|e| eb_err(&e))?;
+    let (_state, plan) = ctx
+        .eb
+        .prepare(&ctx.eb_target, &bundle)
+        .await
+        .map_err(|e| eb_err(&e))?;
     r.line(plan.to_string());
     if a.dry_run {
         r.result(
@@ -363,7 +374,10 @@ fn build_bundle(
 ) -> Result<deploykit_bundle::BundleSummary, CliError> {
     let out_dir = PathBuf::from("target/deploykit/bundles");
     std::fs::create_dir_all(&out_dir).map_err(|e| {
-        CliError::new(Exit::Failure, format!("creating {}: {e}", out_dir.display()))
+        CliError::new(
+            Exit::Failure,
+            format!("creating {}: {e}", out_dir.display()),
+        )
     })?;
     let export = if a.git || a.staged {
         Some(git_export(&t.app.path, a.staged)?)
@@ -385,7 +399,11 @@ fn build_bundle(
     opts.git_sha = sha;
     opts.git_dirty = dirty && export.is_none();
     deploykit_bundle::build(&opts, r).map_err(|e| {
-        let exit = if e.is_refusal() { Exit::Config } else { Exit::Failure };
+        let exit = if e.is_refusal() {
+            Exit::Config
+        } else {
+            Exit::Failure
+        };
         CliError::from_error(exit, &e)
     })
 }
@@ -396,8 +414,9 @@ fn git_export(app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
     let dir = tempfile::tempdir().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     let app_s = app.to_string_lossy().to_string();
     let git_err = |e: xshell::Error| {
-        CliError::new(Exit::Config, format!("exporting {app_s} from git: {e}"))
-            .with_hint("--git/--staged need a git checkout; drop the flag to bundle the working tree")
+        CliError::new(Exit::Config, format!("exporting {app_s} from git: {e}")).with_hint(
+            "--git/--staged need a git checkout; drop the flag to bundle the working tree",
+        )
     };
     sh.change_dir(app);
     let prefix = format!("{}/", dir.path().display());
@@ -488,7 +507,10 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
                     e.name,
                     e.status,
                     e.health,
-                    e.health_status.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                    e.health_status
+                        .as_deref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default(),
                     e.version_label.as_deref().unwrap_or("-"),
                     e.solution_stack.as_deref().unwrap_or("-"),
                     s.url.as_deref().unwrap_or("-"),
@@ -499,10 +521,18 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
                 out
             });
             let healthy = s.environment.status == "Ready" && s.environment.health == "Green";
-            Ok(if healthy { Exit::Success } else { Exit::CheckFailed })
+            Ok(if healthy {
+                Exit::Success
+            } else {
+                Exit::CheckFailed
+            })
         }
         EbCommand::Events(a) => {
-            let evs = ctx.eb.events(t, None, a.max).await.map_err(|e| eb_err(&e))?;
+            let evs = ctx
+                .eb
+                .events(t, None, a.max)
+                .await
+                .map_err(|e| eb_err(&e))?;
             let print = |evs: &[deploykit_eb::EventLine]| {
                 for e in evs {
                     if r.is_json() {
@@ -515,8 +545,10 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
             print(&evs);
             if a.follow {
                 let mut since = SystemTime::now();
-                let mut seen: std::collections::HashSet<(String, String)> =
-                    evs.iter().map(|e| (e.time.clone(), e.message.clone())).collect();
+                let mut seen: std::collections::HashSet<(String, String)> = evs
+                    .iter()
+                    .map(|e| (e.time.clone(), e.message.clone()))
+                    .collect();
                 loop {
                     tokio::time::sleep(t.timeouts.poll.max(Duration::from_secs(1))).await;
                     let now = SystemTime::now();
@@ -536,30 +568,45 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
             Ok(Exit::Success)
         }
         EbCommand::Versions => {
-            let vs = ctx.eb.versions(&t.application).await.map_err(|e| eb_err(&e))?;
+            let vs = ctx
+                .eb
+                .versions(&t.application)
+                .await
+                .map_err(|e| eb_err(&e))?;
             let deployed = ctx
                 .eb
                 .environment(t)
                 .await
                 .map_err(|e| eb_err(&e))?
                 .and_then(|e| e.version_label);
-            r.result(&serde_json::json!({"versions": vs, "deployed": deployed}), || {
-                vs.iter()
-                    .map(|v| {
-                        format!(
-                            "{} {:<40} {}",
-                            if Some(&v.label) == deployed.as_ref() { "*" } else { " " },
-                            v.label,
-                            v.description.as_deref().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            r.result(
+                &serde_json::json!({"versions": vs, "deployed": deployed}),
+                || {
+                    vs.iter()
+                        .map(|v| {
+                            format!(
+                                "{} {:<40} {}",
+                                if Some(&v.label) == deployed.as_ref() {
+                                    "*"
+                                } else {
+                                    " "
+                                },
+                                v.label,
+                                v.description.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            );
             Ok(Exit::Success)
         }
         EbCommand::Prune(a) => {
-            let s = ctx.eb.prune(t, a.keep, a.dry_run, r).await.map_err(|e| eb_err(&e))?;
+            let s = ctx
+                .eb
+                .prune(t, a.keep, a.dry_run, r)
+                .await
+                .map_err(|e| eb_err(&e))?;
             r.result(&s, || {
                 format!(
                     "{} {} version(s), kept {} (deployed: {})",
@@ -592,14 +639,21 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
                 })
                 .collect();
             let secrets = env.secrets();
-            r.result(&serde_json::json!({"env": vars, "secrets": secrets}), || {
-                let mut lines: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                lines.extend(secrets.iter().map(|(k, v)| format!("{k} <- {v} (secret)")));
-                lines.join("\n")
-            });
+            r.result(
+                &serde_json::json!({"env": vars, "secrets": secrets}),
+                || {
+                    let mut lines: Vec<String> =
+                        vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    lines.extend(secrets.iter().map(|(k, v)| format!("{k} <- {v} (secret)")));
+                    lines.join("\n")
+                },
+            );
             Ok(Exit::Success)
         }
-        EbCommand::Env(EnvCommand::Set { pairs, no_wait_busy }) => {
+        EbCommand::Env(EnvCommand::Set {
+            pairs,
+            no_wait_busy,
+        }) => {
             let set: BTreeMap<String, String> = pairs.into_iter().collect();
             let opts = DeployOptions {
                 rollback: false,

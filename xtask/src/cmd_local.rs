@@ -250,9 +250,18 @@ fn serve_edge(a: ServeEdgeArgs) -> CliResult {
         time_scale: a.time_scale,
         region: a.region,
         account_id: a.account_id,
-        postgres: a.postgres.as_deref().and_then(|hp| hp.rsplit_once(':')).and_then(|(host, port)| {
-            Some(deploykit_localcloud::PostgresConfig { host: host.to_string(), port: port.parse().ok()?, superuser: a.postgres_user.clone(), password: None })
-        }),
+        postgres: a
+            .postgres
+            .as_deref()
+            .and_then(|hp| hp.rsplit_once(':'))
+            .and_then(|(host, port)| {
+                Some(deploykit_localcloud::PostgresConfig {
+                    host: host.to_string(),
+                    port: port.parse().ok()?,
+                    superuser: a.postgres_user.clone(),
+                    password: None,
+                })
+            }),
         ..EdgeConfig::default()
     };
     crate::runtime().block_on(async move {

@@ -34,7 +34,12 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Path to deploy.toml.
-    #[arg(long, global = true, default_value = "deploy.toml", env = "DEPLOYKIT_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "deploy.toml",
+        env = "DEPLOYKIT_CONFIG"
+    )]
     pub config: std::path::PathBuf,
     /// Target from deploy.toml (local, dev, prod). Defaults to deploy.toml's `default_target`.
     #[arg(long, short = 't', global = true, env = "DEPLOYKIT_TARGET")]

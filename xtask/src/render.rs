@@ -118,7 +118,9 @@ impl Renderer {
         let bar = bars.entry(step.to_string()).or_insert_with(|| {
             let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
             let template = match unit {
-                Unit::Bytes => "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                Unit::Bytes => {
+                    "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+                }
                 _ => "{prefix:>12} [{bar:30}] {pos}/{len} {per_sec}",
             };
             if let Ok(style) = ProgressStyle::with_template(template) {

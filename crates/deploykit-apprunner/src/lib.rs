@@ -12,65 +12,112 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aws_sdk_apprunner::types::{
-    AuthenticationConfiguration, EgressConfiguration, EgressType, HealthCheckConfiguration, HealthCheckProtocol,
-    ImageConfiguration, ImageRepository, ImageRepositoryType, InstanceConfiguration, NetworkConfiguration,
-    OperationStatus, ServiceStatus, SourceConfiguration,
+    AuthenticationConfiguration, EgressConfiguration, EgressType, HealthCheckConfiguration,
+    HealthCheckProtocol, ImageConfiguration, ImageRepository, ImageRepositoryType,
+    InstanceConfiguration, NetworkConfiguration, OperationStatus, ServiceStatus,
+    SourceConfiguration,
 };
 use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Error codes with which AWS refuses App Runner to accounts that may not use it.
-pub const NOT_AVAILABLE_CODES: &[&str] = &["SubscriptionRequiredException", "OptInRequired", "AccountNotSupportedException"];
+pub const NOT_AVAILABLE_CODES: &[&str] = &[
+    "SubscriptionRequiredException",
+    "OptInRequired",
+    "AccountNotSupportedException",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppRunnerError {
     #[error("App Runner {operation} failed for service {service}: {classified}. {hint}")]
-    Aws { operation: &'static str, service: String, classified: Box<Classified>, hint: &'static str },
+    Aws {
+        operation: &'static str,
+        service: String,
+        classified: Box<Classified>,
+        hint: &'static str,
+    },
     #[error(
         "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers. \
          Deploy the same image with ECS Express Mode (CreateExpressGatewayService), App Runner's successor; \
          deploykit's ECS Express platform is not built yet, so use Route A (`cargo xtask deploy eb`) meanwhile"
     )]
-    NotAvailableForAccount { operation: &'static str, code: String },
-    #[error("{platform} is not yet supported by deploykit; use `platform = \"apprunner\"` or Route A (`cargo xtask deploy eb`)")]
+    NotAvailableForAccount {
+        operation: &'static str,
+        code: String,
+    },
+    #[error(
+        "{platform} is not yet supported by deploykit; use `platform = \"apprunner\"` or Route A (`cargo xtask deploy eb`)"
+    )]
     NotYetSupported { platform: &'static str },
     #[error(
         "deploy of {image} to {service} failed: operation {operation_id} ended {status}. The service still runs the previous image{previous}. \
          Look at the application logs (`cargo xtask apprunner logs`), fix the image and deploy again"
     )]
-    RolledBack { service: String, image: String, operation_id: String, status: String, previous: String },
+    RolledBack {
+        service: String,
+        image: String,
+        operation_id: String,
+        status: String,
+        previous: String,
+    },
     #[error(
         "ROLLBACK FAILED on {service}: operation {operation_id} could not restore the previous image. The service may be down. \
          Check `cargo xtask apprunner status` and the console now; redeploy a known good image"
     )]
-    RollbackFailed { service: String, operation_id: String },
+    RollbackFailed {
+        service: String,
+        operation_id: String,
+    },
     #[error(
         "service {service} is CREATE_FAILED{why}. App Runner cannot update a service in this state: \
          run again with --recreate to delete and recreate it (its URL will change)"
     )]
     CreateFailed { service: String, why: String },
     #[error("service {service} is {status}; deploykit cannot deploy to it now: {what_to_do}")]
-    Blocked { service: String, status: String, what_to_do: String },
+    Blocked {
+        service: String,
+        status: String,
+        what_to_do: String,
+    },
     #[error("timed out after {}s waiting for {what}; raise --timeout or check `cargo xtask apprunner status`", waited.as_secs())]
     Timeout { what: String, waited: Duration },
     #[error("service {service} is RUNNING but {url}{path} did not answer 200 within {}s (last: {last}). Check the health path and the app's logs", waited.as_secs())]
-    Unhealthy { service: String, url: String, path: String, last: String, waited: Duration },
+    Unhealthy {
+        service: String,
+        url: String,
+        path: String,
+        last: String,
+        waited: Duration,
+    },
     #[error("invalid service definition for {service}: {message}")]
     Invalid { service: String, message: String },
 }
 
-fn aws_err<E>(operation: &'static str, service: &str, err: &aws_sdk_apprunner::error::SdkError<E, aws_sdk_apprunner::config::http::HttpResponse>) -> AppRunnerError
+fn aws_err<E>(
+    operation: &'static str,
+    service: &str,
+    err: &aws_sdk_apprunner::error::SdkError<E, aws_sdk_apprunner::config::http::HttpResponse>,
+) -> AppRunnerError
 where
     E: aws_sdk_apprunner::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let classified = classify(err);
     if let Some(code) = classified.code.as_deref()
-        && NOT_AVAILABLE_CODES.contains(&code) {
-            return AppRunnerError::NotAvailableForAccount { operation, code: code.to_string() };
-        }
+        && NOT_AVAILABLE_CODES.contains(&code)
+    {
+        return AppRunnerError::NotAvailableForAccount {
+            operation,
+            code: code.to_string(),
+        };
+    }
     let hint = classified.hint();
-    AppRunnerError::Aws { operation, service: service.to_string(), classified: Box::new(classified), hint }
+    AppRunnerError::Aws {
+        operation,
+        service: service.to_string(),
+        classified: Box::new(classified),
+        hint,
+    }
 }
 
 /// The service we want, in App Runner's terms.
@@ -112,7 +159,9 @@ pub enum Action {
     /// Delete the CREATE_FAILED service, then create it again.
     Recreate,
     /// UpdateService to a new image (and configuration).
-    Update { from_image: Option<String> },
+    Update {
+        from_image: Option<String>,
+    },
     /// Same image identifier (a moved tag): StartDeployment pulls it again.
     Redeploy,
 }
@@ -126,17 +175,28 @@ pub struct Plan {
 }
 
 /// Decides the action from what exists. Pure.
-pub fn plan_service(spec: &ServiceSpec, existing: Option<&ServiceView>, recreate: bool) -> Result<Plan, AppRunnerError> {
+pub fn plan_service(
+    spec: &ServiceSpec,
+    existing: Option<&ServiceView>,
+    recreate: bool,
+) -> Result<Plan, AppRunnerError> {
     validate(spec)?;
     let action = match existing {
         None => Action::Create,
         Some(v) => match v.status.as_str() {
             "CREATE_FAILED" if recreate => Action::Recreate,
             "CREATE_FAILED" => {
-                return Err(AppRunnerError::CreateFailed { service: spec.name.clone(), why: " from an earlier deploy".into() });
+                return Err(AppRunnerError::CreateFailed {
+                    service: spec.name.clone(),
+                    why: " from an earlier deploy".into(),
+                });
             }
-            "RUNNING" if v.image.as_deref() == Some(spec.image.as_str()) && !v.auto_deployments => Action::Redeploy,
-            "RUNNING" => Action::Update { from_image: v.image.clone() },
+            "RUNNING" if v.image.as_deref() == Some(spec.image.as_str()) && !v.auto_deployments => {
+                Action::Redeploy
+            }
+            "RUNNING" => Action::Update {
+                from_image: v.image.clone(),
+            },
             "OPERATION_IN_PROGRESS" => {
                 return Err(AppRunnerError::Blocked {
                     service: spec.name.clone(),
@@ -160,22 +220,41 @@ pub fn plan_service(spec: &ServiceSpec, existing: Option<&ServiceView>, recreate
             }
         },
     };
-    Ok(Plan { service: spec.name.clone(), image: spec.image.clone(), action, existing_arn: existing.map(|v| v.arn.clone()) })
+    Ok(Plan {
+        service: spec.name.clone(),
+        image: spec.image.clone(),
+        action,
+        existing_arn: existing.map(|v| v.arn.clone()),
+    })
 }
 
 fn validate(spec: &ServiceSpec) -> Result<(), AppRunnerError> {
-    let bad = |m: String| Err(AppRunnerError::Invalid { service: spec.name.clone(), message: m });
+    let bad = |m: String| {
+        Err(AppRunnerError::Invalid {
+            service: spec.name.clone(),
+            message: m,
+        })
+    };
     if spec.name.len() < 4 || spec.name.len() > 40 {
         return bad("the service name must be 4 to 40 characters".into());
     }
     if spec.min_size < 1 || spec.max_size < spec.min_size {
-        return bad(format!("auto scaling needs 1 <= min_size <= max_size (got {}..{})", spec.min_size, spec.max_size));
+        return bad(format!(
+            "auto scaling needs 1 <= min_size <= max_size (got {}..{})",
+            spec.min_size, spec.max_size
+        ));
     }
     if !spec.health_path.starts_with('/') {
-        return bad(format!("health_path must start with '/' (got {:?})", spec.health_path));
+        return bad(format!(
+            "health_path must start with '/' (got {:?})",
+            spec.health_path
+        ));
     }
     if spec.image.contains(".dkr.ecr.") && spec.access_role_arn.is_none() {
-        return bad("an image in private ECR needs access_role_arn (a role App Runner assumes to pull)".into());
+        return bad(
+            "an image in private ECR needs access_role_arn (a role App Runner assumes to pull)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -189,7 +268,10 @@ pub struct WaitOptions {
 
 impl Default for WaitOptions {
     fn default() -> Self {
-        Self { poll: Duration::from_secs(10), timeout: Duration::from_secs(20 * 60) }
+        Self {
+            poll: Duration::from_secs(10),
+            timeout: Duration::from_secs(20 * 60),
+        }
     }
 }
 
@@ -237,7 +319,9 @@ impl ContainerPlatform {
     fn client(&self) -> Result<&aws_sdk_apprunner::Client, AppRunnerError> {
         match self {
             ContainerPlatform::AppRunner(c) => Ok(c),
-            ContainerPlatform::EcsExpress => Err(AppRunnerError::NotYetSupported { platform: "ECS Express Mode" }),
+            ContainerPlatform::EcsExpress => Err(AppRunnerError::NotYetSupported {
+                platform: "ECS Express Mode",
+            }),
         }
     }
 
@@ -249,7 +333,14 @@ impl ContainerPlatform {
     }
 
     /// Executes `plan`, waits for our operation and checks the service answers.
-    pub async fn deploy(&self, plan: &Plan, spec: &ServiceSpec, wait: WaitOptions, probe: &Probe, reporter: &dyn Reporter) -> Result<DeployOutcome, AppRunnerError> {
+    pub async fn deploy(
+        &self,
+        plan: &Plan,
+        spec: &ServiceSpec,
+        wait: WaitOptions,
+        probe: &Probe,
+        reporter: &dyn Reporter,
+    ) -> Result<DeployOutcome, AppRunnerError> {
         let client = self.client()?;
         deploy_apprunner(client, plan, spec, wait, probe, reporter).await
     }
@@ -258,7 +349,14 @@ impl ContainerPlatform {
     pub async fn status(&self, name: &str) -> Result<StatusReport, AppRunnerError> {
         let client = self.client()?;
         let Some(view) = find_service(client, name).await? else {
-            return Ok(StatusReport { service: name.into(), arn: None, status: "NOT_FOUND".into(), url: None, image: None, operations: vec![] });
+            return Ok(StatusReport {
+                service: name.into(),
+                arn: None,
+                status: "NOT_FOUND".into(),
+                url: None,
+                image: None,
+                operations: vec![],
+            });
         };
         let ops = client
             .list_operations()
@@ -272,17 +370,31 @@ impl ContainerPlatform {
             .map(|o| {
                 (
                     o.id().unwrap_or_default().to_string(),
-                    o.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-                    o.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    o.r#type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    o.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
                 )
             })
             .collect();
-        Ok(StatusReport { service: name.into(), arn: Some(view.arn), status: view.status, url: view.url, image: view.image, operations })
+        Ok(StatusReport {
+            service: name.into(),
+            arn: Some(view.arn),
+            status: view.status,
+            url: view.url,
+            image: view.image,
+            operations,
+        })
     }
 }
 
 /// The service named `name`, if it exists (deleted ones do not count).
-pub async fn find_service(client: &aws_sdk_apprunner::Client, name: &str) -> Result<Option<ServiceView>, AppRunnerError> {
+pub async fn find_service(
+    client: &aws_sdk_apprunner::Client,
+    name: &str,
+) -> Result<Option<ServiceView>, AppRunnerError> {
     let mut token = None;
     loop {
         let out = client
@@ -304,16 +416,32 @@ pub async fn find_service(client: &aws_sdk_apprunner::Client, name: &str) -> Res
     }
 }
 
-async fn describe(client: &aws_sdk_apprunner::Client, name: &str, arn: &str) -> Result<ServiceView, AppRunnerError> {
-    let out = client.describe_service().service_arn(arn).send().await.map_err(|e| aws_err("DescribeService", name, &e))?;
-    let svc = out.service().ok_or_else(|| AppRunnerError::Invalid { service: name.into(), message: "DescribeService returned no service".into() })?;
+async fn describe(
+    client: &aws_sdk_apprunner::Client,
+    name: &str,
+    arn: &str,
+) -> Result<ServiceView, AppRunnerError> {
+    let out = client
+        .describe_service()
+        .service_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_err("DescribeService", name, &e))?;
+    let svc = out.service().ok_or_else(|| AppRunnerError::Invalid {
+        service: name.into(),
+        message: "DescribeService returned no service".into(),
+    })?;
     let src = svc.source_configuration();
     Ok(ServiceView {
         arn: svc.service_arn().to_string(),
         status: svc.status().as_str().to_string(),
-        image: src.and_then(|s| s.image_repository()).map(|r| r.image_identifier().to_string()),
+        image: src
+            .and_then(|s| s.image_repository())
+            .map(|r| r.image_identifier().to_string()),
         url: svc.service_url().map(str::to_string),
-        auto_deployments: src.and_then(|s| s.auto_deployments_enabled()).unwrap_or(false),
+        auto_deployments: src
+            .and_then(|s| s.auto_deployments_enabled())
+            .unwrap_or(false),
     })
 }
 
@@ -323,16 +451,29 @@ fn source(spec: &ServiceSpec) -> Result<SourceConfiguration, AppRunnerError> {
         .set_runtime_environment_variables(Some(spec.env.clone().into_iter().collect()))
         .set_runtime_environment_secrets(Some(spec.secrets.clone().into_iter().collect()))
         .build();
-    let repo_type = if spec.image.starts_with("public.ecr.aws/") { ImageRepositoryType::EcrPublic } else { ImageRepositoryType::Ecr };
+    let repo_type = if spec.image.starts_with("public.ecr.aws/") {
+        ImageRepositoryType::EcrPublic
+    } else {
+        ImageRepositoryType::Ecr
+    };
     let repo = ImageRepository::builder()
         .image_identifier(&spec.image)
         .image_repository_type(repo_type)
         .image_configuration(image_cfg)
         .build()
-        .map_err(|e| AppRunnerError::Invalid { service: spec.name.clone(), message: e.to_string() })?;
-    let mut b = SourceConfiguration::builder().image_repository(repo).auto_deployments_enabled(false);
+        .map_err(|e| AppRunnerError::Invalid {
+            service: spec.name.clone(),
+            message: e.to_string(),
+        })?;
+    let mut b = SourceConfiguration::builder()
+        .image_repository(repo)
+        .auto_deployments_enabled(false);
     if let Some(role) = &spec.access_role_arn {
-        b = b.authentication_configuration(AuthenticationConfiguration::builder().access_role_arn(role).build());
+        b = b.authentication_configuration(
+            AuthenticationConfiguration::builder()
+                .access_role_arn(role)
+                .build(),
+        );
     }
     Ok(b.build())
 }
@@ -351,19 +492,31 @@ fn health(spec: &ServiceSpec) -> HealthCheckConfiguration {
 fn network(spec: &ServiceSpec) -> Option<NetworkConfiguration> {
     spec.vpc_connector_arn.as_ref().map(|arn| {
         NetworkConfiguration::builder()
-            .egress_configuration(EgressConfiguration::builder().egress_type(EgressType::Vpc).vpc_connector_arn(arn).build())
+            .egress_configuration(
+                EgressConfiguration::builder()
+                    .egress_type(EgressType::Vpc)
+                    .vpc_connector_arn(arn)
+                    .build(),
+            )
             .build()
     })
 }
 
 /// Name of the auto scaling configuration deploykit keeps for a service (4..32 chars).
 pub fn scaling_config_name(service: &str) -> String {
-    let mut n: String = service.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(28).collect();
+    let mut n: String = service
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(28)
+        .collect();
     n.push_str("-asc");
     n
 }
 
-async fn ensure_scaling(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec) -> Result<String, AppRunnerError> {
+async fn ensure_scaling(
+    client: &aws_sdk_apprunner::Client,
+    spec: &ServiceSpec,
+) -> Result<String, AppRunnerError> {
     let name = scaling_config_name(&spec.name);
     let out = client
         .list_auto_scaling_configurations()
@@ -372,7 +525,11 @@ async fn ensure_scaling(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec) 
         .send()
         .await
         .map_err(|e| aws_err("ListAutoScalingConfigurations", &spec.name, &e))?;
-    if let Some(arn) = out.auto_scaling_configuration_summary_list().first().and_then(|s| s.auto_scaling_configuration_arn()) {
+    if let Some(arn) = out
+        .auto_scaling_configuration_summary_list()
+        .first()
+        .and_then(|s| s.auto_scaling_configuration_arn())
+    {
         let d = client
             .describe_auto_scaling_configuration()
             .auto_scaling_configuration_arn(arn)
@@ -380,9 +537,11 @@ async fn ensure_scaling(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec) 
             .await
             .map_err(|e| aws_err("DescribeAutoScalingConfiguration", &spec.name, &e))?;
         if let Some(c) = d.auto_scaling_configuration()
-            && c.min_size() == Some(spec.min_size as i32) && c.max_size() == Some(spec.max_size as i32) {
-                return Ok(arn.to_string());
-            }
+            && c.min_size() == Some(spec.min_size as i32)
+            && c.max_size() == Some(spec.max_size as i32)
+        {
+            return Ok(arn.to_string());
+        }
     }
     let out = client
         .create_auto_scaling_configuration()
@@ -392,22 +551,38 @@ async fn ensure_scaling(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec) 
         .send()
         .await
         .map_err(|e| aws_err("CreateAutoScalingConfiguration", &spec.name, &e))?;
-    Ok(out.auto_scaling_configuration().and_then(|c| c.auto_scaling_configuration_arn()).unwrap_or_default().to_string())
+    Ok(out
+        .auto_scaling_configuration()
+        .and_then(|c| c.auto_scaling_configuration_arn())
+        .unwrap_or_default()
+        .to_string())
 }
 
-async fn create(client: &aws_sdk_apprunner::Client, spec: &ServiceSpec, scaling: &str) -> Result<(String, String), AppRunnerError> {
+async fn create(
+    client: &aws_sdk_apprunner::Client,
+    spec: &ServiceSpec,
+    scaling: &str,
+) -> Result<(String, String), AppRunnerError> {
     let out = client
         .create_service()
         .service_name(&spec.name)
         .source_configuration(source(spec)?)
-        .instance_configuration(InstanceConfiguration::builder().cpu(&spec.cpu).memory(&spec.memory).build())
+        .instance_configuration(
+            InstanceConfiguration::builder()
+                .cpu(&spec.cpu)
+                .memory(&spec.memory)
+                .build(),
+        )
         .health_check_configuration(health(spec))
         .auto_scaling_configuration_arn(scaling)
         .set_network_configuration(network(spec))
         .send()
         .await
         .map_err(|e| aws_err("CreateService", &spec.name, &e))?;
-    let arn = out.service().map(|s| s.service_arn().to_string()).unwrap_or_default();
+    let arn = out
+        .service()
+        .map(|s| s.service_arn().to_string())
+        .unwrap_or_default();
     Ok((arn, out.operation_id().to_string()))
 }
 
@@ -419,7 +594,14 @@ async fn deploy_apprunner(
     probe: &Probe,
     reporter: &dyn Reporter,
 ) -> Result<DeployOutcome, AppRunnerError> {
-    let timer = StepTimer::start(reporter, "apprunner", format!("{:?} App Runner service {} with {}", plan.action, spec.name, spec.image));
+    let timer = StepTimer::start(
+        reporter,
+        "apprunner",
+        format!(
+            "{:?} App Runner service {} with {}",
+            plan.action, spec.name, spec.image
+        ),
+    );
     let (arn, op) = match &plan.action {
         Action::Create => {
             let scaling = ensure_scaling(client, spec).await?;
@@ -427,9 +609,17 @@ async fn deploy_apprunner(
         }
         Action::Recreate => {
             let old = plan.existing_arn.clone().unwrap_or_default();
-            let out = client.delete_service().service_arn(&old).send().await.map_err(|e| aws_err("DeleteService", &spec.name, &e))?;
+            let out = client
+                .delete_service()
+                .service_arn(&old)
+                .send()
+                .await
+                .map_err(|e| aws_err("DeleteService", &spec.name, &e))?;
             let del_op = out.operation_id().to_string();
-            reporter.report(Event::warn(format!("deleting CREATE_FAILED service {} (operation {del_op})", spec.name)));
+            reporter.report(Event::warn(format!(
+                "deleting CREATE_FAILED service {} (operation {del_op})",
+                spec.name
+            )));
             let st = wait_operation(client, &spec.name, &old, &del_op, wait, reporter).await?;
             if st != OperationStatus::Succeeded {
                 return Err(AppRunnerError::Blocked {
@@ -448,7 +638,12 @@ async fn deploy_apprunner(
                 .update_service()
                 .service_arn(&arn)
                 .source_configuration(source(spec)?)
-                .instance_configuration(InstanceConfiguration::builder().cpu(&spec.cpu).memory(&spec.memory).build())
+                .instance_configuration(
+                    InstanceConfiguration::builder()
+                        .cpu(&spec.cpu)
+                        .memory(&spec.memory)
+                        .build(),
+                )
                 .health_check_configuration(health(spec))
                 .auto_scaling_configuration_arn(scaling)
                 .set_network_configuration(network(spec))
@@ -459,26 +654,47 @@ async fn deploy_apprunner(
         }
         Action::Redeploy => {
             let arn = plan.existing_arn.clone().unwrap_or_default();
-            let out = client.start_deployment().service_arn(&arn).send().await.map_err(|e| aws_err("StartDeployment", &spec.name, &e))?;
+            let out = client
+                .start_deployment()
+                .service_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_err("StartDeployment", &spec.name, &e))?;
             (arn, out.operation_id().to_string())
         }
     };
-    reporter.report(Event::info(format!("operation {op} started on {}", spec.name)));
+    reporter.report(Event::info(format!(
+        "operation {op} started on {}",
+        spec.name
+    )));
     let status = wait_operation(client, &spec.name, &arn, &op, wait, reporter).await?;
     let previous = match &plan.action {
-        Action::Update { from_image: Some(i) } => format!(" ({i})"),
+        Action::Update {
+            from_image: Some(i),
+        } => format!(" ({i})"),
         _ => String::new(),
     };
     match status {
         OperationStatus::Succeeded => {}
         OperationStatus::RollbackFailed => {
-            reporter.report(Event::Remote { step: "apprunner".into(), source: "apprunner".into(), level: Level::Error, message: format!("ROLLBACK_FAILED on {}", spec.name) });
-            return Err(AppRunnerError::RollbackFailed { service: spec.name.clone(), operation_id: op });
+            reporter.report(Event::Remote {
+                step: "apprunner".into(),
+                source: "apprunner".into(),
+                level: Level::Error,
+                message: format!("ROLLBACK_FAILED on {}", spec.name),
+            });
+            return Err(AppRunnerError::RollbackFailed {
+                service: spec.name.clone(),
+                operation_id: op,
+            });
         }
         OperationStatus::Failed if matches!(plan.action, Action::Create | Action::Recreate) => {
             return Err(AppRunnerError::CreateFailed {
                 service: spec.name.clone(),
-                why: format!(": operation {op} FAILED (is the image {} in the registry, and can the access role pull it?)", spec.image),
+                why: format!(
+                    ": operation {op} FAILED (is the image {} in the registry, and can the access role pull it?)",
+                    spec.image
+                ),
             });
         }
         other => {
@@ -501,7 +717,13 @@ async fn deploy_apprunner(
     }
     let url = view.url.clone().unwrap_or_default();
     check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
-    timer.finish(reporter, format!("{} RUNNING at https://{url} (operation {op} SUCCEEDED)", spec.name));
+    timer.finish(
+        reporter,
+        format!(
+            "{} RUNNING at https://{url} (operation {op} SUCCEEDED)",
+            spec.name
+        ),
+    );
     Ok(DeployOutcome {
         service: spec.name.clone(),
         service_arn: arn,
@@ -516,7 +738,13 @@ async fn deploy_apprunner(
 
 /// Whether an operation status is final.
 pub fn is_terminal(s: &OperationStatus) -> bool {
-    matches!(s, OperationStatus::Succeeded | OperationStatus::Failed | OperationStatus::RollbackSucceeded | OperationStatus::RollbackFailed)
+    matches!(
+        s,
+        OperationStatus::Succeeded
+            | OperationStatus::Failed
+            | OperationStatus::RollbackSucceeded
+            | OperationStatus::RollbackFailed
+    )
 }
 
 /// Polls ListOperations until OUR operation ends. Throttling and transient errors keep polling.
@@ -533,15 +761,26 @@ pub async fn wait_operation(
     loop {
         match client.list_operations().service_arn(arn).send().await {
             Ok(out) => {
-                let ours = out.operation_summary_list().iter().find(|o| o.id() == Some(operation_id));
+                let ours = out
+                    .operation_summary_list()
+                    .iter()
+                    .find(|o| o.id() == Some(operation_id));
                 if let Some(st) = ours.and_then(|o| o.status()).cloned() {
                     if last.as_ref() != Some(&st) {
                         let level = match st {
-                            OperationStatus::Failed | OperationStatus::RollbackFailed => Level::Error,
-                            OperationStatus::RollbackInProgress | OperationStatus::RollbackSucceeded => Level::Warn,
+                            OperationStatus::Failed | OperationStatus::RollbackFailed => {
+                                Level::Error
+                            }
+                            OperationStatus::RollbackInProgress
+                            | OperationStatus::RollbackSucceeded => Level::Warn,
                             _ => Level::Info,
                         };
-                        reporter.report(Event::Remote { step: "apprunner".into(), source: "apprunner".into(), level, message: format!("operation {operation_id}: {}", st.as_str()) });
+                        reporter.report(Event::Remote {
+                            step: "apprunner".into(),
+                            source: "apprunner".into(),
+                            level,
+                            message: format!("operation {operation_id}: {}", st.as_str()),
+                        });
                         last = Some(st.clone());
                     }
                     if is_terminal(&st) {
@@ -554,16 +793,26 @@ pub async fn wait_operation(
                 if !c.kind.is_retryable() {
                     return Err(aws_err("ListOperations", service, &e));
                 }
-                reporter.report(Event::warn(format!("ListOperations for {service}: {c}; polling again")));
+                reporter.report(Event::warn(format!(
+                    "ListOperations for {service}: {c}; polling again"
+                )));
             }
         }
         let waited = started.elapsed();
         if waited >= wait.timeout {
-            return Err(AppRunnerError::Timeout { what: format!("operation {operation_id} on {service}"), waited });
+            return Err(AppRunnerError::Timeout {
+                what: format!("operation {operation_id} on {service}"),
+                waited,
+            });
         }
         reporter.report(Event::Waiting {
             step: "apprunner".into(),
-            for_what: format!("operation {operation_id} on {service} ({})", last.as_ref().map(|s| s.as_str()).unwrap_or("not listed yet")),
+            for_what: format!(
+                "operation {operation_id} on {service} ({})",
+                last.as_ref()
+                    .map(|s| s.as_str())
+                    .unwrap_or("not listed yet")
+            ),
             waited,
             timeout: wait.timeout,
         });
@@ -572,7 +821,14 @@ pub async fn wait_operation(
 }
 
 /// GETs `http://<url><path>` (through `probe.resolve` when set) until it answers 200.
-async fn check_health(service: &str, url: &str, path: &str, probe: &Probe, wait: WaitOptions, reporter: &dyn Reporter) -> Result<(), AppRunnerError> {
+async fn check_health(
+    service: &str,
+    url: &str,
+    path: &str,
+    probe: &Probe,
+    wait: WaitOptions,
+    reporter: &dyn Reporter,
+) -> Result<(), AppRunnerError> {
     let Some(addr) = probe.resolve else {
         // Real App Runner URLs are HTTPS-only; this crate has no TLS client yet.
         reporter.report(Event::warn(format!(
@@ -593,20 +849,38 @@ async fn check_health(service: &str, url: &str, path: &str, probe: &Probe, wait:
         }
         let waited = started.elapsed();
         if waited >= wait.timeout {
-            return Err(AppRunnerError::Unhealthy { service: service.into(), url: url.into(), path: path.into(), last, waited });
+            return Err(AppRunnerError::Unhealthy {
+                service: service.into(),
+                url: url.into(),
+                path: path.into(),
+                last,
+                waited,
+            });
         }
-        reporter.report(Event::Waiting { step: "health".into(), for_what: format!("{url}{path} to answer 200 ({last})"), waited, timeout: wait.timeout });
+        reporter.report(Event::Waiting {
+            step: "health".into(),
+            for_what: format!("{url}{path} to answer 200 ({last})"),
+            waited,
+            timeout: wait.timeout,
+        });
         tokio::time::sleep(wait.poll.min(Duration::from_secs(2))).await;
     }
 }
 
 async fn get_status(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<u16> {
-    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await.map_err(|_| std::io::Error::other("connect timed out"))??;
+    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::other("connect timed out"))??;
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: deploykit\r\n\r\n").as_bytes()).await?;
     let mut buf = vec![0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.map_err(|_| std::io::Error::other("read timed out"))??;
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::other("read timed out"))??;
     let line = String::from_utf8_lossy(&buf[..n]);
-    line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
 }
 
 /// `ErrorKind` re-exported for callers mapping errors to exits.

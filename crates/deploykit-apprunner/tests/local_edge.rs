@@ -5,18 +5,27 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use deploykit_apprunner::{Action, AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions};
+use deploykit_apprunner::{
+    Action, AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions,
+};
 use deploykit_localcloud::AdminClient;
 use deploykit_localcloud::admin::{FaultKind, FaultRequest};
 use deploykit_report::{Event, VecReporter};
 
-const WAIT: WaitOptions = WaitOptions { poll: Duration::from_millis(100), timeout: Duration::from_secs(60) };
+const WAIT: WaitOptions = WaitOptions {
+    poll: Duration::from_millis(100),
+    timeout: Duration::from_secs(60),
+};
 
 /// Builds a FROM scratch image whose content is `content`, pushes it as `repo:tag`, returns the
 /// image identifier App Runner is given.
 async fn image(sdk: &aws_types::SdkConfig, repo: &str, tag: &str, content: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY app /app\n").expect("w");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY app /app\n",
+    )
+    .expect("w");
     std::fs::write(dir.path().join("app"), content).expect("w");
     let plan = deploykit_image::plan_context(dir.path(), "Dockerfile", "").expect("plan");
     let hash = deploykit_image::context_hash(&plan).expect("hash");
@@ -33,10 +42,25 @@ async fn image(sdk: &aws_types::SdkConfig, repo: &str, tag: &str, content: &str)
         no_cache: false,
         timeout: Duration::from_secs(120),
     };
-    deploykit_image::build(&docker, &plan, &input, &rep).await.expect("build");
+    deploykit_image::build(&docker, &plan, &input, &rep)
+        .await
+        .expect("build");
     let ecr = aws_sdk_ecr::Client::new(sdk);
-    let auth = deploykit_ecr::AuthCache::new(ecr).get().await.expect("token");
-    deploykit_ecr::push(&docker, &auth, &local, repo, &[tag.to_string()], Duration::from_secs(120), &rep).await.expect("push");
+    let auth = deploykit_ecr::AuthCache::new(ecr)
+        .get()
+        .await
+        .expect("token");
+    deploykit_ecr::push(
+        &docker,
+        &auth,
+        &local,
+        repo,
+        &[tag.to_string()],
+        Duration::from_secs(120),
+        &rep,
+    )
+    .await
+    .expect("push");
     format!("{}/{repo}:{tag}", auth.host())
 }
 
@@ -65,7 +89,9 @@ async fn create_update_rollback_and_throttling() {
     let admin = AdminClient::new(&edge.url()).expect("admin");
     let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&sdk));
     let name = deploykit_testsupport::unique_name("ar");
-    let probe = Probe { resolve: Some(edge.addr()) };
+    let probe = Probe {
+        resolve: Some(edge.addr()),
+    };
     let rep = VecReporter::new();
 
     // Create.
@@ -73,36 +99,87 @@ async fn create_update_rollback_and_throttling() {
     let s1 = spec(&name, v1.clone());
     let plan = platform.plan(&s1, false).await.expect("plan");
     assert_eq!(plan.action, Action::Create);
-    let out = platform.deploy(&plan, &s1, WAIT, &probe, &rep).await.expect("create");
-    assert_eq!((out.operation_status.as_str(), out.service_status.as_str()), ("SUCCEEDED", "RUNNING"), "{out:?}");
-    assert!(out.service_url.contains("awsapprunner.localhost"), "{out:?}");
-    assert!(rep.events().iter().any(|e| matches!(e, Event::Waiting { .. })), "waits are reported");
+    let out = platform
+        .deploy(&plan, &s1, WAIT, &probe, &rep)
+        .await
+        .expect("create");
+    assert_eq!(
+        (out.operation_status.as_str(), out.service_status.as_str()),
+        ("SUCCEEDED", "RUNNING"),
+        "{out:?}"
+    );
+    assert!(
+        out.service_url.contains("awsapprunner.localhost"),
+        "{out:?}"
+    );
+    assert!(
+        rep.events()
+            .iter()
+            .any(|e| matches!(e, Event::Waiting { .. })),
+        "waits are reported"
+    );
 
     // Update to a new image.
     let v2 = image(&sdk, &name, "v2", "two").await;
     let s2 = spec(&name, v2.clone());
     let plan = platform.plan(&s2, false).await.expect("plan");
-    assert_eq!(plan.action, Action::Update { from_image: Some(v1.clone()) });
-    platform.deploy(&plan, &s2, WAIT, &probe, &rep).await.expect("update");
-    assert_eq!(platform.status(&name).await.expect("status").image.as_deref(), Some(v2.as_str()));
+    assert_eq!(
+        plan.action,
+        Action::Update {
+            from_image: Some(v1.clone())
+        }
+    );
+    platform
+        .deploy(&plan, &s2, WAIT, &probe, &rep)
+        .await
+        .expect("update");
+    assert_eq!(
+        platform
+            .status(&name)
+            .await
+            .expect("status")
+            .image
+            .as_deref(),
+        Some(v2.as_str())
+    );
 
     // A failing deploy rolls back; the error says the previous image still runs.
     admin.fail_next_deploy(&name, 1).await.expect("fault");
     let v3 = image(&sdk, &name, "v3", "three").await;
     let s3 = spec(&name, v3);
     let plan = platform.plan(&s3, false).await.expect("plan");
-    let err = platform.deploy(&plan, &s3, WAIT, &probe, &rep).await.expect_err("rolled back");
+    let err = platform
+        .deploy(&plan, &s3, WAIT, &probe, &rep)
+        .await
+        .expect_err("rolled back");
     assert!(matches!(err, AppRunnerError::RolledBack { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("ROLLBACK_SUCCEEDED") && msg.contains("still runs the previous image") && msg.contains(&v2), "{msg}");
+    assert!(
+        msg.contains("ROLLBACK_SUCCEEDED")
+            && msg.contains("still runs the previous image")
+            && msg.contains(&v2),
+        "{msg}"
+    );
     let st = platform.status(&name).await.expect("status");
-    assert_eq!((st.status.as_str(), st.image.as_deref()), ("RUNNING", Some(v2.as_str())));
+    assert_eq!(
+        (st.status.as_str(), st.image.as_deref()),
+        ("RUNNING", Some(v2.as_str()))
+    );
 
     // Throttling on the App Runner API converges (SDK retries, and the poll keeps going).
-    admin.inject_fault(&FaultRequest::new("apprunner", FaultKind::Throttle, 2)).await.expect("fault");
-    let plan = platform.plan(&s2, false).await.expect("plan under throttling");
+    admin
+        .inject_fault(&FaultRequest::new("apprunner", FaultKind::Throttle, 2))
+        .await
+        .expect("fault");
+    let plan = platform
+        .plan(&s2, false)
+        .await
+        .expect("plan under throttling");
     assert_eq!(plan.action, Action::Redeploy);
-    let out = platform.deploy(&plan, &s2, WAIT, &probe, &rep).await.expect("redeploy");
+    let out = platform
+        .deploy(&plan, &s2, WAIT, &probe, &rep)
+        .await
+        .expect("redeploy");
     assert_eq!(out.operation_status, "SUCCEEDED");
     edge.shutdown().await;
 }
@@ -114,23 +191,40 @@ async fn create_failed_needs_recreate() {
     let sdk = cloud.sdk_config_for(&edge.url());
     let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&sdk));
     let name = deploykit_testsupport::unique_name("arcf");
-    let probe = Probe { resolve: Some(edge.addr()) };
+    let probe = Probe {
+        resolve: Some(edge.addr()),
+    };
     let rep = VecReporter::new();
     let good = image(&sdk, &name, "good", "good").await;
     let missing = good.replace(":good", ":missing");
 
     let bad = spec(&name, missing.clone());
     let plan = platform.plan(&bad, false).await.expect("plan");
-    let err = platform.deploy(&plan, &bad, WAIT, &probe, &rep).await.expect_err("image missing");
-    assert!(matches!(err, AppRunnerError::CreateFailed { .. }), "{err:?}");
-    assert!(err.to_string().contains(&missing) && err.to_string().contains("--recreate"), "{err}");
+    let err = platform
+        .deploy(&plan, &bad, WAIT, &probe, &rep)
+        .await
+        .expect_err("image missing");
+    assert!(
+        matches!(err, AppRunnerError::CreateFailed { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&missing) && err.to_string().contains("--recreate"),
+        "{err}"
+    );
 
     let fixed = spec(&name, good);
-    let err = platform.plan(&fixed, false).await.expect_err("needs --recreate");
+    let err = platform
+        .plan(&fixed, false)
+        .await
+        .expect_err("needs --recreate");
     assert!(err.to_string().contains("--recreate"), "{err}");
     let plan = platform.plan(&fixed, true).await.expect("plan");
     assert_eq!(plan.action, Action::Recreate);
-    let out = platform.deploy(&plan, &fixed, WAIT, &probe, &rep).await.expect("recreate");
+    let out = platform
+        .deploy(&plan, &fixed, WAIT, &probe, &rep)
+        .await
+        .expect("recreate");
     assert_eq!(out.service_status, "RUNNING");
     edge.shutdown().await;
 }

@@ -7,7 +7,10 @@ use aws_sdk_apprunner::Client;
 use aws_sdk_apprunner::error::ErrorMetadata;
 use aws_sdk_apprunner::operation::list_services::{ListServicesError, ListServicesOutput};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use deploykit_apprunner::{Action, AppRunnerError, ContainerPlatform, ServiceSpec, ServiceView, plan_service, scaling_config_name};
+use deploykit_apprunner::{
+    Action, AppRunnerError, ContainerPlatform, ServiceSpec, ServiceView, plan_service,
+    scaling_config_name,
+};
 
 fn spec() -> ServiceSpec {
     ServiceSpec {
@@ -27,7 +30,13 @@ fn spec() -> ServiceSpec {
 }
 
 fn view(status: &str, image: &str) -> ServiceView {
-    ServiceView { arn: "arn:svc".into(), status: status.into(), image: Some(image.into()), url: Some("u".into()), auto_deployments: false }
+    ServiceView {
+        arn: "arn:svc".into(),
+        status: status.into(),
+        image: Some(image.into()),
+        url: Some("u".into()),
+        auto_deployments: false,
+    }
 }
 
 #[test]
@@ -36,12 +45,34 @@ fn planner_decides_from_what_exists() {
     // (existing, recreate, expected action or error fragment)
     let cases: Vec<(Option<ServiceView>, bool, Result<Action, &str>)> = vec![
         (None, false, Ok(Action::Create)),
-        (Some(view("RUNNING", "127.0.0.1:5000/budgetsync:old")), false, Ok(Action::Update { from_image: Some("127.0.0.1:5000/budgetsync:old".into()) })),
+        (
+            Some(view("RUNNING", "127.0.0.1:5000/budgetsync:old")),
+            false,
+            Ok(Action::Update {
+                from_image: Some("127.0.0.1:5000/budgetsync:old".into()),
+            }),
+        ),
         (Some(view("RUNNING", &s.image)), false, Ok(Action::Redeploy)),
-        (Some(view("CREATE_FAILED", &s.image)), true, Ok(Action::Recreate)),
-        (Some(view("CREATE_FAILED", &s.image)), false, Err("--recreate")),
-        (Some(view("OPERATION_IN_PROGRESS", &s.image)), false, Err("another operation is running")),
-        (Some(view("PAUSED", &s.image)), false, Err("resume it first")),
+        (
+            Some(view("CREATE_FAILED", &s.image)),
+            true,
+            Ok(Action::Recreate),
+        ),
+        (
+            Some(view("CREATE_FAILED", &s.image)),
+            false,
+            Err("--recreate"),
+        ),
+        (
+            Some(view("OPERATION_IN_PROGRESS", &s.image)),
+            false,
+            Err("another operation is running"),
+        ),
+        (
+            Some(view("PAUSED", &s.image)),
+            false,
+            Err("resume it first"),
+        ),
     ];
     for (existing, recreate, want) in cases {
         let got = plan_service(&s, existing.as_ref(), recreate);
@@ -58,17 +89,27 @@ fn auto_deployments_on_means_update_not_start_deployment() {
     let s = spec();
     let mut v = view("RUNNING", &s.image);
     v.auto_deployments = true;
-    assert!(matches!(plan_service(&s, Some(&v), false).expect("plan").action, Action::Update { .. }));
+    assert!(matches!(
+        plan_service(&s, Some(&v), false).expect("plan").action,
+        Action::Update { .. }
+    ));
 }
 
 #[test]
 fn invalid_specs_are_refused_with_the_fix() {
-    let cases: Vec<(Box<dyn Fn(&mut ServiceSpec)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut ServiceSpec)>;
+    let cases: Vec<(Mutation, &str)> = vec![
         (Box::new(|s| s.min_size = 0), "1 <= min_size"),
         (Box::new(|s| s.max_size = 0), "1 <= min_size"),
-        (Box::new(|s| s.health_path = "healthz".into()), "must start with '/'"),
+        (
+            Box::new(|s| s.health_path = "healthz".into()),
+            "must start with '/'",
+        ),
         (Box::new(|s| s.name = "ab".into()), "4 to 40"),
-        (Box::new(|s| s.image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1".into()), "access_role_arn"),
+        (
+            Box::new(|s| s.image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1".into()),
+            "access_role_arn",
+        ),
     ];
     for (tweak, frag) in cases {
         let mut s = spec();
@@ -89,29 +130,59 @@ fn scaling_config_names_fit_app_runner_limits() {
 #[tokio::test]
 async fn new_account_refusal_points_to_ecs_express() {
     let refuse = mock!(Client::list_services).then_error(|| {
-        ListServicesError::generic(ErrorMetadata::builder().code("SubscriptionRequiredException").message("The AWS Access Key Id needs a subscription for the service").build())
+        ListServicesError::generic(
+            ErrorMetadata::builder()
+                .code("SubscriptionRequiredException")
+                .message("The AWS Access Key Id needs a subscription for the service")
+                .build(),
+        )
     });
     let client = mock_client!(aws_sdk_apprunner, RuleMode::MatchAny, [&refuse]);
-    let err = ContainerPlatform::AppRunner(client).plan(&spec(), false).await.expect_err("refused");
-    assert!(matches!(err, AppRunnerError::NotAvailableForAccount { .. }), "{err:?}");
+    let err = ContainerPlatform::AppRunner(client)
+        .plan(&spec(), false)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, AppRunnerError::NotAvailableForAccount { .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("closed to new AWS customers") && msg.contains("ECS Express Mode"), "{msg}");
+    assert!(
+        msg.contains("closed to new AWS customers") && msg.contains("ECS Express Mode"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn access_denied_is_not_mistaken_for_the_refusal() {
-    let deny = mock!(Client::list_services)
-        .then_error(|| ListServicesError::generic(ErrorMetadata::builder().code("AccessDeniedException").message("no").build()));
+    let deny = mock!(Client::list_services).then_error(|| {
+        ListServicesError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("no")
+                .build(),
+        )
+    });
     let client = mock_client!(aws_sdk_apprunner, RuleMode::MatchAny, [&deny]);
-    let err = ContainerPlatform::AppRunner(client).plan(&spec(), false).await.expect_err("denied");
+    let err = ContainerPlatform::AppRunner(client)
+        .plan(&spec(), false)
+        .await
+        .expect_err("denied");
     assert!(matches!(err, AppRunnerError::Aws { .. }), "{err:?}");
     assert!(err.to_string().contains("ListServices"), "{err}");
 }
 
 #[tokio::test]
 async fn ecs_express_is_a_clear_not_yet() {
-    let err = ContainerPlatform::EcsExpress.plan(&spec(), false).await.expect_err("stub");
-    assert!(err.to_string().contains("ECS Express Mode is not yet supported"), "{err}");
+    let err = ContainerPlatform::EcsExpress
+        .plan(&spec(), false)
+        .await
+        .expect_err("stub");
+    assert!(
+        err.to_string()
+            .contains("ECS Express Mode is not yet supported"),
+        "{err}"
+    );
     let _ = ListServicesOutput::builder().build();
     let _ = Duration::ZERO;
 }

@@ -47,7 +47,10 @@ pub async fn get_status(
         let _ = resp.into_body().collect().await;
         Ok(status)
     };
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| format!("GET http://{host}{path} took longer than {}s", timeout.as_secs()))?
+    tokio::time::timeout(timeout, fut).await.map_err(|_| {
+        format!(
+            "GET http://{host}{path} took longer than {}s",
+            timeout.as_secs()
+        )
+    })?
 }

@@ -11,6 +11,9 @@
 //!   events since our request are relayed as `Event::Remote`.
 //! - Success means Ready, Green, our version, and (when configured) HTTP 200 from the app.
 //!   Ready with Red health is a failure.
+// EbError::DeployFailed carries the failing events and the rollback outcome for the CLI;
+// errors are rare and off the hot path, so their size does not matter.
+#![allow(clippy::result_large_err)]
 
 pub mod error;
 mod http_check;
@@ -141,7 +144,9 @@ impl Eb {
                 .list_available_solution_stacks()
                 .send()
                 .await
-                .map_err(|e| EbError::aws("ListAvailableSolutionStacks", &t.region, classify(&e)))?;
+                .map_err(|e| {
+                    EbError::aws("ListAvailableSolutionStacks", &t.region, classify(&e))
+                })?;
             state.solution_stacks = out.solution_stacks().to_vec();
         }
         Ok(state)
@@ -167,8 +172,14 @@ impl Eb {
                     description: v.description().map(str::to_string),
                     created: v.date_created().map(|d| d.secs()),
                     status: v.status().map(|s| s.as_str().to_string()),
-                    bucket: v.source_bundle().and_then(|s| s.s3_bucket()).map(str::to_string),
-                    key: v.source_bundle().and_then(|s| s.s3_key()).map(str::to_string),
+                    bucket: v
+                        .source_bundle()
+                        .and_then(|s| s.s3_bucket())
+                        .map(str::to_string),
+                    key: v
+                        .source_bundle()
+                        .and_then(|s| s.s3_key())
+                        .map(str::to_string),
                 });
             }
             token = page.next_token().map(str::to_string);
@@ -196,7 +207,11 @@ impl Eb {
             .send()
             .await
             .map_err(|e| {
-                EbError::aws("DescribeConfigurationSettings", &t.environment, classify(&e))
+                EbError::aws(
+                    "DescribeConfigurationSettings",
+                    &t.environment,
+                    classify(&e),
+                )
             })?;
         if let Some(c) = cfg.configuration_settings().first() {
             for o in c.option_settings() {
@@ -231,8 +246,14 @@ impl Eb {
             .map(|e| EnvInfo {
                 name: t.environment.clone(),
                 id: e.environment_id().map(str::to_string),
-                status: e.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                health: e.health().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                status: e
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                health: e
+                    .health()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
                 health_status: e.health_status().map(|s| s.as_str().to_string()),
                 version_label: e.version_label().map(str::to_string),
                 cname: e.cname().map(str::to_string),
@@ -498,7 +519,13 @@ impl Eb {
             .max_count(i32::try_from(keep).unwrap_or(i32::MAX))
             .delete_source_from_s3(true)
             .build()
-            .map_err(|e| EbError::aws("UpdateApplicationResourceLifecycle", &t.application, build_err(e)))?;
+            .map_err(|e| {
+                EbError::aws(
+                    "UpdateApplicationResourceLifecycle",
+                    &t.application,
+                    build_err(e),
+                )
+            })?;
         let cfg = ApplicationResourceLifecycleConfig::builder()
             .set_service_role(t.service_role.clone())
             .version_lifecycle_config(
@@ -514,7 +541,11 @@ impl Eb {
             .send()
             .await
             .map_err(|e| {
-                EbError::aws("UpdateApplicationResourceLifecycle", &t.application, classify(&e))
+                EbError::aws(
+                    "UpdateApplicationResourceLifecycle",
+                    &t.application,
+                    classify(&e),
+                )
             })?;
         reporter.report(Event::info(format!(
             "version lifecycle of {}: keep the newest {keep} versions",
@@ -577,7 +608,11 @@ impl Eb {
             Err(e) => {
                 let c = classify(&e);
                 if c.kind == ErrorKind::AlreadyExists
-                    || self.versions(&t.application).await?.iter().any(|v| v.label == label)
+                    || self
+                        .versions(&t.application)
+                        .await?
+                        .iter()
+                        .any(|v| v.label == label)
                 {
                     timer.finish(reporter, format!("{label} exists (reused)"));
                     return Ok(false);
@@ -727,8 +762,13 @@ impl Eb {
                             return Ok(());
                         };
                         let cname = env.cname.clone().unwrap_or_default();
-                        match http_check::get_status(&cname, path, t.health.resolve, t.timeouts.http)
-                            .await
+                        match http_check::get_status(
+                            &cname,
+                            path,
+                            t.health.resolve,
+                            t.timeouts.http,
+                        )
+                        .await
                         {
                             Ok(200) => {
                                 reporter.report(Event::info(format!(
@@ -779,7 +819,10 @@ impl Eb {
             }
             reporter.report(Event::Waiting {
                 step: step.to_string(),
-                for_what: format!("{} to run {label} Ready and Green (now {last})", t.environment),
+                for_what: format!(
+                    "{} to run {label} Ready and Green (now {last})",
+                    t.environment
+                ),
                 waited,
                 timeout: t.timeouts.deploy,
             });
@@ -807,7 +850,10 @@ impl Eb {
             .map_err(|e| EbError::aws("DescribeEvents", &t.environment, classify(&e)))?;
         // Newest first on the wire; relay in order.
         for ev in out.events().iter().rev() {
-            let date = ev.event_date().map(|d| (d.secs(), d.subsec_nanos())).unwrap_or_default();
+            let date = ev
+                .event_date()
+                .map(|d| (d.secs(), d.subsec_nanos()))
+                .unwrap_or_default();
             let message = ev.message().unwrap_or_default().to_string();
             if !seen.insert((date.0, date.1, message.clone())) {
                 continue;
@@ -832,10 +878,21 @@ impl Eb {
     }
 
     /// Sends the environment back to `label` and waits; the error is a sentence for the report.
-    async fn roll_to(&self, t: &EbTarget, label: &str, reporter: &dyn Reporter) -> Result<(), String> {
+    async fn roll_to(
+        &self,
+        t: &EbTarget,
+        label: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<(), String> {
         // Never overlap: the failed update must be finished first.
-        self.wait_not_busy(t, reporter).await.map_err(|e| e.to_string())?;
-        let timer = StepTimer::start(reporter, "rollback", format!("Rolling {} back to {label}", t.environment));
+        self.wait_not_busy(t, reporter)
+            .await
+            .map_err(|e| e.to_string())?;
+        let timer = StepTimer::start(
+            reporter,
+            "rollback",
+            format!("Rolling {} back to {label}", t.environment),
+        );
         let request_time = SystemTime::now();
         self.eb
             .update_environment()
@@ -844,7 +901,9 @@ impl Eb {
             .version_label(label)
             .send()
             .await
-            .map_err(|e| EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string())?;
+            .map_err(|e| {
+                EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string()
+            })?;
         match self
             .wait_deployed(t, label, request_time, "rollback", reporter)
             .await
@@ -875,10 +934,13 @@ impl Eb {
         reporter: &dyn Reporter,
     ) -> Result<RollbackSummary, EbError> {
         let started = Instant::now();
-        let env = self.describe_env(t).await?.ok_or_else(|| EbError::NoEnvironment {
-            application: t.application.clone(),
-            environment: t.environment.clone(),
-        })?;
+        let env = self
+            .describe_env(t)
+            .await?
+            .ok_or_else(|| EbError::NoEnvironment {
+                application: t.application.clone(),
+                environment: t.environment.clone(),
+            })?;
         let current = env.version_label.clone().unwrap_or_default();
         let versions = self.versions(&t.application).await?;
         let target = match to {
@@ -920,10 +982,13 @@ impl Eb {
 
     /// `eb status`.
     pub async fn status(&self, t: &EbTarget) -> Result<StatusReport, EbError> {
-        let env = self.describe_env(t).await?.ok_or_else(|| EbError::NoEnvironment {
-            application: t.application.clone(),
-            environment: t.environment.clone(),
-        })?;
+        let env = self
+            .describe_env(t)
+            .await?
+            .ok_or_else(|| EbError::NoEnvironment {
+                application: t.application.clone(),
+                environment: t.environment.clone(),
+            })?;
         let causes = match self
             .eb
             .describe_environment_health()
@@ -968,7 +1033,10 @@ impl Eb {
                     .event_date()
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
                     .unwrap_or_default(),
-                severity: e.severity().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                severity: e
+                    .severity()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
                 message: e.message().unwrap_or_default().to_string(),
             })
             .collect())
@@ -983,10 +1051,7 @@ impl Eb {
         reporter: &dyn Reporter,
     ) -> Result<PruneSummary, EbError> {
         let versions = self.versions(&t.application).await?;
-        let deployed = self
-            .describe_env(t)
-            .await?
-            .and_then(|e| e.version_label);
+        let deployed = self.describe_env(t).await?.and_then(|e| e.version_label);
         let doomed = prune_plan(&versions, keep, deployed.as_deref());
         if !dry_run {
             for label in &doomed {
@@ -1022,10 +1087,13 @@ impl Eb {
         if let Err(problems) = check_env_limits(set, &BTreeMap::new()) {
             return Err(EbError::EnvLimits { problems });
         }
-        let env = self.environment(t).await?.ok_or_else(|| EbError::NoEnvironment {
-            application: t.application.clone(),
-            environment: t.environment.clone(),
-        })?;
+        let env = self
+            .environment(t)
+            .await?
+            .ok_or_else(|| EbError::NoEnvironment {
+                application: t.application.clone(),
+                environment: t.environment.clone(),
+            })?;
         let mut merged = env.env_vars();
         for k in unset {
             merged.remove(k);
@@ -1082,7 +1150,10 @@ impl Eb {
             .await
             .map_err(|e| EbError::aws("UpdateEnvironment", &t.environment, classify(&e)))?;
         let label = env.version_label.clone().unwrap_or_default();
-        match self.wait_deployed(t, &label, request_time, "env", reporter).await {
+        match self
+            .wait_deployed(t, &label, request_time, "env", reporter)
+            .await
+        {
             Ok(()) => Ok(summary),
             Err(WaitError::Other(e)) => Err(e),
             Err(WaitError::Timeout { last }) => Err(EbError::Timeout {
@@ -1222,7 +1293,11 @@ mod tests {
             (4, None, &["v1"]),
         ];
         for (keep, deployed, expect) in cases {
-            assert_eq!(prune_plan(&vs, *keep, *deployed), expect.to_vec(), "keep {keep} deployed {deployed:?}");
+            assert_eq!(
+                prune_plan(&vs, *keep, *deployed),
+                expect.to_vec(),
+                "keep {keep} deployed {deployed:?}"
+            );
         }
     }
 

@@ -135,7 +135,10 @@ pub struct BundleRef {
 impl BundleRef {
     /// The version description: what it was built from.
     pub fn description(&self) -> String {
-        let mut d = format!("deploykit sha256:{}", &self.sha256[..self.sha256.len().min(16)]);
+        let mut d = format!(
+            "deploykit sha256:{}",
+            &self.sha256[..self.sha256.len().min(16)]
+        );
         if let Some(g) = &self.git_sha {
             d.push_str(&format!(" git:{g}"));
             if self.git_dirty {
@@ -232,8 +235,19 @@ impl CurrentState {
 /// in every listing, plan and event.
 pub fn looks_secret(key: &str, value: &str) -> bool {
     const MARKERS: &[&str] = &[
-        "SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE",
-        "CREDENTIAL", "SALT", "DATABASE_URL", "DSN", "AUTH",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "PRIVATE",
+        "CREDENTIAL",
+        "SALT",
+        "DATABASE_URL",
+        "DSN",
+        "AUTH",
     ];
     let k = key.to_ascii_uppercase();
     if MARKERS.iter().any(|m| k.contains(m)) {
@@ -300,8 +314,9 @@ pub fn check_env_limits(
                     "value of `{k}` is {} characters; Elastic Beanstalk allows {ENV_VALUE_MAX}",
                     v.chars().count()
                 ),
-                fix: "shorten it, or keep large values in S3 or Secrets Manager and pass a reference"
-                    .into(),
+                fix:
+                    "shorten it, or keep large values in S3 or Secrets Manager and pass a reference"
+                        .into(),
             });
         }
     }

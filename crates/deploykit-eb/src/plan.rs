@@ -126,7 +126,11 @@ pub fn desired_settings(t: &EbTarget, creating: bool) -> Vec<Setting> {
     let mut s = Vec::new();
     if creating {
         // Only at creation: changing these later is a replacement, not an update.
-        s.push(Setting::new(NS_ENVIRONMENT, "EnvironmentType", "SingleInstance"));
+        s.push(Setting::new(
+            NS_ENVIRONMENT,
+            "EnvironmentType",
+            "SingleInstance",
+        ));
     }
     if let Some(r) = &t.service_role {
         s.push(Setting::new(NS_ENVIRONMENT, "ServiceRole", r));
@@ -138,9 +142,17 @@ pub fn desired_settings(t: &EbTarget, creating: bool) -> Vec<Setting> {
     s.push(Setting::new(
         NS_HEALTH,
         "SystemType",
-        if t.enhanced_health { "enhanced" } else { "basic" },
+        if t.enhanced_health {
+            "enhanced"
+        } else {
+            "basic"
+        },
     ));
-    s.push(Setting::new(NS_COMMAND, "DeploymentPolicy", &t.deployment_policy));
+    s.push(Setting::new(
+        NS_COMMAND,
+        "DeploymentPolicy",
+        &t.deployment_policy,
+    ));
     s.push(Setting::new(
         NS_LOGS,
         "StreamLogs",
@@ -184,7 +196,9 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
     }
     let label = bundle.label.clone();
     let version = if current.has_version(&label) {
-        VersionStep::Reuse { label: label.clone() }
+        VersionStep::Reuse {
+            label: label.clone(),
+        }
     } else {
         VersionStep::Create {
             key: bundle_key(&t.application, &label),
@@ -283,11 +297,7 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Plan for {} / {}:",
-            self.application, self.environment
-        )?;
+        writeln!(f, "Plan for {} / {}:", self.application, self.environment)?;
         if self.create_application {
             writeln!(f, "  + create application {}", self.application)?;
         }
@@ -295,13 +305,17 @@ impl fmt::Display for Plan {
             writeln!(f, "  ~ version lifecycle: keep the newest {n} versions")?;
         }
         match &self.version {
-            VersionStep::Reuse { label } => writeln!(f, "  = version {label} exists (reused, nothing uploaded)")?,
+            VersionStep::Reuse { label } => {
+                writeln!(f, "  = version {label} exists (reused, nothing uploaded)")?
+            }
             VersionStep::Create {
                 label, bucket, key, ..
             } => writeln!(
                 f,
                 "  + upload bundle to s3://{}/{key} (skipped if the same bytes are there) and create version {label}",
-                bucket.as_deref().unwrap_or("<elasticbeanstalk storage bucket>")
+                bucket
+                    .as_deref()
+                    .unwrap_or("<elasticbeanstalk storage bucket>")
             )?,
         }
         if let Some(b) = &self.busy {
@@ -371,8 +385,10 @@ mod tests {
         t.service_role = Some("aws-elasticbeanstalk-service-role".into());
         t.instance_profile = Some("aws-elasticbeanstalk-ec2-role".into());
         t.env.insert("S3_BUCKET".into(), "b".into());
-        t.secrets
-            .insert("SECRET_KEY".into(), "arn:aws:secretsmanager:us-east-1:1:secret:k".into());
+        t.secrets.insert(
+            "SECRET_KEY".into(),
+            "arn:aws:secretsmanager:us-east-1:1:secret:k".into(),
+        );
         t
     }
 
@@ -424,8 +440,10 @@ mod tests {
         let p = plan(&cur, &target(), &bundle("app-1")).unwrap();
         assert!(p.create_application);
         assert_eq!(p.set_lifecycle, Some(50));
-        assert!(matches!(&p.version, VersionStep::Create { key, description, .. }
-            if key == "app/app-1.zip" && description.contains("git:1234567 (dirty)")));
+        assert!(
+            matches!(&p.version, VersionStep::Create { key, description, .. }
+            if key == "app/app-1.zip" && description.contains("git:1234567 (dirty)"))
+        );
         let EnvStep::Create {
             solution_stack,
             settings,
@@ -433,7 +451,10 @@ mod tests {
         else {
             panic!("{p:?}")
         };
-        assert_eq!(solution_stack, "64bit Amazon Linux 2023 v4.3.1 running Python 3.13");
+        assert_eq!(
+            solution_stack,
+            "64bit Amazon Linux 2023 v4.3.1 running Python 3.13"
+        );
         let has = |ns: &str, n: &str, v: &str| {
             settings
                 .iter()
@@ -441,14 +462,26 @@ mod tests {
         };
         assert!(has(NS_ENVIRONMENT, "EnvironmentType", "SingleInstance"));
         assert!(has(NS_LAUNCH, "InstanceType", "t3.micro"));
-        assert!(has(NS_LAUNCH, "IamInstanceProfile", "aws-elasticbeanstalk-ec2-role"));
-        assert!(has(NS_ENVIRONMENT, "ServiceRole", "aws-elasticbeanstalk-service-role"));
+        assert!(has(
+            NS_LAUNCH,
+            "IamInstanceProfile",
+            "aws-elasticbeanstalk-ec2-role"
+        ));
+        assert!(has(
+            NS_ENVIRONMENT,
+            "ServiceRole",
+            "aws-elasticbeanstalk-service-role"
+        ));
         assert!(has(NS_HEALTH, "SystemType", "enhanced"));
         assert!(has(NS_LOGS, "StreamLogs", "true"));
         assert!(has(NS_LOGS, "RetentionInDays", "7"));
         assert!(has(NS_COMMAND, "DeploymentPolicy", "AllAtOnce"));
         assert!(has(NS_ENV, "S3_BUCKET", "b"));
-        assert!(has(NS_SECRETS, "SECRET_KEY", "arn:aws:secretsmanager:us-east-1:1:secret:k"));
+        assert!(has(
+            NS_SECRETS,
+            "SECRET_KEY",
+            "arn:aws:secretsmanager:us-east-1:1:secret:k"
+        ));
         assert_eq!(p.previous_version, None);
     }
 
@@ -501,7 +534,9 @@ mod tests {
         let p = plan(&cur, &t, &bundle("app-2")).unwrap();
         assert_eq!(p.busy.as_deref(), Some("Updating"));
         assert!(p.notes.iter().any(|n| n.contains("MANUAL")));
-        assert!(matches!(&p.environment_step, EnvStep::Update { settings, .. } if settings.len() == 1));
+        assert!(
+            matches!(&p.environment_step, EnvStep::Update { settings, .. } if settings.len() == 1)
+        );
     }
 
     #[test]
@@ -510,7 +545,8 @@ mod tests {
             solution_stacks: stacks(),
             ..Default::default()
         };
-        let cases: Vec<(Box<dyn Fn(&mut EbTarget)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut EbTarget)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|t| t.service_role = None), "service_role"),
             (Box::new(|t| t.instance_profile = None), "instance_profile"),
             (
@@ -580,12 +616,19 @@ mod tests {
     fn env_set_sends_only_differences() {
         let cur: BTreeMap<String, String> =
             [("A".into(), "1".into()), ("B".into(), "2".into())].into();
-        let set: BTreeMap<String, String> =
-            [("A".into(), "1".into()), ("B".into(), "3".into()), ("C".into(), "4".into())].into();
+        let set: BTreeMap<String, String> = [
+            ("A".into(), "1".into()),
+            ("B".into(), "3".into()),
+            ("C".into(), "4".into()),
+        ]
+        .into();
         let ch = env_set_changes(&cur, &set);
         assert_eq!(
             ch,
-            vec![Setting::new(NS_ENV, "B", "3"), Setting::new(NS_ENV, "C", "4")]
+            vec![
+                Setting::new(NS_ENV, "B", "3"),
+                Setting::new(NS_ENV, "C", "4")
+            ]
         );
     }
 }

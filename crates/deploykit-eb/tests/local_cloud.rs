@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use deploykit_eb::{
-    BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, EnvStep, HealthCheck, RollbackOutcome,
-    Timeouts, VersionStep,
+    BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, EnvStep, HealthCheck,
+    RollbackOutcome, Timeouts, VersionStep,
 };
 use deploykit_report::VecReporter;
 use deploykit_testsupport::deploykit_localcloud::{AdminClient, Edge, FaultKind, FaultRequest};
@@ -63,8 +63,16 @@ fn write_app(dir: &Path, marker: &str) {
     let app = dir.join("app");
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(app.join("Procfile"), "web: gunicorn app:app\n").unwrap();
-    std::fs::write(app.join("requirements.txt"), "flask==3.1.0\ngunicorn==23.0.0\n").unwrap();
-    std::fs::write(app.join("app.py"), format!("# {marker}\nfrom flask import Flask\napp = Flask(__name__)\n")).unwrap();
+    std::fs::write(
+        app.join("requirements.txt"),
+        "flask==3.1.0\ngunicorn==23.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("app.py"),
+        format!("# {marker}\nfrom flask import Flask\napp = Flask(__name__)\n"),
+    )
+    .unwrap();
 }
 
 fn bundle(w: &World) -> BundleRef {
@@ -85,7 +93,8 @@ fn bundle(w: &World) -> BundleRef {
 async fn deploy(w: &World, opts: &DeployOptions) -> Result<deploykit_eb::DeployOutcome, EbError> {
     let b = bundle(w);
     let (_, plan) = w.eb.prepare(&w.target, &b).await?;
-    w.eb.apply(&w.target, &b, plan, opts, &VecReporter::new()).await
+    w.eb.apply(&w.target, &b, plan, opts, &VecReporter::new())
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,15 +104,24 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
 
     // 1. First deploy creates application, version and environment.
     let first = deploy(&w, &opts).await.unwrap();
-    assert!(first.version_created && first.environment_created, "{first:?}");
+    assert!(
+        first.version_created && first.environment_created,
+        "{first:?}"
+    );
     assert!(first.upload.as_ref().is_some_and(|u| u.bytes_uploaded > 0));
     let v1 = first.label.clone();
 
     // 2. Unchanged: nothing uploaded, no version, no update.
     let b = bundle(&w);
     let (_, plan) = w.eb.prepare(&w.target, &b).await.unwrap();
-    assert!(plan.is_noop(), "an unchanged redeploy must plan nothing:\n{plan}");
-    let again = w.eb.apply(&w.target, &b, plan, &opts, &VecReporter::new()).await.unwrap();
+    assert!(
+        plan.is_noop(),
+        "an unchanged redeploy must plan nothing:\n{plan}"
+    );
+    let again =
+        w.eb.apply(&w.target, &b, plan, &opts, &VecReporter::new())
+            .await
+            .unwrap();
     assert!(again.upload.is_none() && !again.version_created && !again.environment_updated);
     assert_eq!(w.eb.versions(&w.target.application).await.unwrap().len(), 1);
 
@@ -117,33 +135,71 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
 
     // 4. A deploy whose health fails rolls back to v2, with the right category.
     write_app(w.dir.path(), "v3");
-    w.admin.fail_next_deploy(&w.target.environment, 1).await.unwrap();
+    w.admin
+        .fail_next_deploy(&w.target.environment, 1)
+        .await
+        .unwrap();
     let err = deploy(&w, &opts).await.unwrap_err();
     assert_eq!(err.category(), Category::RolledBack, "{err}");
     match &err {
-        EbError::DeployFailed { rollback: RollbackOutcome::RolledBack { to }, .. } => assert_eq!(to, &v2),
+        EbError::DeployFailed {
+            rollback: RollbackOutcome::RolledBack { to },
+            ..
+        } => assert_eq!(to, &v2),
         other => panic!("{other}"),
     }
     let text = err.to_string();
-    assert!(text.contains("rolled back to") && text.contains(&v2), "{text}");
+    assert!(
+        text.contains("rolled back to") && text.contains(&v2),
+        "{text}"
+    );
     let st = w.eb.status(&w.target).await.unwrap();
     assert_eq!(st.environment.version_label.as_deref(), Some(v2.as_str()));
-    assert_eq!((st.environment.status.as_str(), st.environment.health.as_str()), ("Ready", "Green"));
+    assert_eq!(
+        (
+            st.environment.status.as_str(),
+            st.environment.health.as_str()
+        ),
+        ("Ready", "Green")
+    );
 
     // 5. --no-rollback: the failure is reported, the environment left alone.
     write_app(w.dir.path(), "v4");
-    w.admin.fail_next_deploy(&w.target.environment, 1).await.unwrap();
-    let err = deploy(&w, &DeployOptions { rollback: false, wait_busy: true }).await.unwrap_err();
+    w.admin
+        .fail_next_deploy(&w.target.environment, 1)
+        .await
+        .unwrap();
+    let err = deploy(
+        &w,
+        &DeployOptions {
+            rollback: false,
+            wait_busy: true,
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.category(), Category::Failed, "{err}");
     assert!(err.to_string().contains("--no-rollback"), "{err}");
 
     // 6. Manual rollback back to v1, and prune never deletes the deployed version.
-    let rb = w.eb.rollback(&w.target, Some(&v1), &VecReporter::new()).await.unwrap();
+    let rb =
+        w.eb.rollback(&w.target, Some(&v1), &VecReporter::new())
+            .await
+            .unwrap();
     assert_eq!(rb.to, v1);
-    let pruned = w.eb.prune(&w.target, 0, false, &VecReporter::new()).await.unwrap();
+    let pruned =
+        w.eb.prune(&w.target, 0, false, &VecReporter::new())
+            .await
+            .unwrap();
     assert!(!pruned.deleted.contains(&v1), "{pruned:?}");
     assert_eq!(pruned.deployed.as_deref(), Some(v1.as_str()));
-    let left: Vec<String> = w.eb.versions(&w.target.application).await.unwrap().into_iter().map(|v| v.label).collect();
+    let left: Vec<String> =
+        w.eb.versions(&w.target.application)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.label)
+            .collect();
     assert_eq!(left, vec![v1.clone()]);
     w.target.env.clear();
     drop(w.edge);
@@ -152,7 +208,11 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_5xx_and_dropped_connections_converge() {
     let w = world().await;
-    for (kind, count) in [(FaultKind::Throttle, 2), (FaultKind::ServerError, 2), (FaultKind::Drop, 1)] {
+    for (kind, count) in [
+        (FaultKind::Throttle, 2),
+        (FaultKind::ServerError, 2),
+        (FaultKind::Drop, 1),
+    ] {
         w.admin
             .inject_fault(&FaultRequest::new("elasticbeanstalk", kind, count))
             .await
@@ -181,7 +241,14 @@ async fn a_busy_environment_is_refused_or_waited_for() {
     let t = w.target.clone();
     let b2c = b2.clone();
     let first = tokio::spawn(async move {
-        eb.apply(&t, &b2c, plan, &DeployOptions::default(), &VecReporter::new()).await
+        eb.apply(
+            &t,
+            &b2c,
+            plan,
+            &DeployOptions::default(),
+            &VecReporter::new(),
+        )
+        .await
     });
     // Wait until it is Updating.
     for _ in 0..100 {
@@ -194,19 +261,39 @@ async fn a_busy_environment_is_refused_or_waited_for() {
     let b3 = bundle(&w);
     let (_, plan3) = w.eb.prepare(&w.target, &b3).await.unwrap();
     assert_eq!(plan3.busy.as_deref(), Some("Updating"), "{plan3}");
-    let err = w
-        .eb
-        .apply(&w.target, &b3, plan3.clone(), &DeployOptions { rollback: true, wait_busy: false }, &VecReporter::new())
+    let err =
+        w.eb.apply(
+            &w.target,
+            &b3,
+            plan3.clone(),
+            &DeployOptions {
+                rollback: true,
+                wait_busy: false,
+            },
+            &VecReporter::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EbError::Busy { .. }), "{err}");
     assert!(err.to_string().contains("overlapping"), "{err}");
     // Waiting instead: it deploys after the first one finished, and both succeed.
-    let out3 = w.eb.apply(&w.target, &b3, plan3, &DeployOptions::default(), &VecReporter::new()).await.unwrap();
+    let out3 =
+        w.eb.apply(
+            &w.target,
+            &b3,
+            plan3,
+            &DeployOptions::default(),
+            &VecReporter::new(),
+        )
+        .await
+        .unwrap();
     assert_eq!(out3.label, b3.label);
     first.await.unwrap().unwrap();
     let st = w.eb.status(&w.target).await.unwrap();
-    assert_eq!(st.environment.version_label.as_deref(), Some(b3.label.as_str()));
+    assert_eq!(
+        st.environment.version_label.as_deref(),
+        Some(b3.label.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +305,13 @@ async fn an_interrupted_deploy_converges_on_rerun() {
     // Interrupt: drop the deploy future part-way (after the upload and version creation).
     let _ = tokio::time::timeout(
         Duration::from_millis(300),
-        w.eb.apply(&w.target, &b, plan, &DeployOptions::default(), &VecReporter::new()),
+        w.eb.apply(
+            &w.target,
+            &b,
+            plan,
+            &DeployOptions::default(),
+            &VecReporter::new(),
+        ),
     )
     .await;
     // Re-run: converges, nothing duplicated.
@@ -250,15 +343,26 @@ async fn oversize_env_vars_are_refused_before_any_request() {
     let cases: Vec<std::collections::BTreeMap<String, String>> = vec![
         [("BIG".to_string(), "x".repeat(257))].into(),
         [("K".repeat(129), "v".to_string())].into(),
-        (0..17).map(|i| (format!("V{i:02}"), "y".repeat(250))).collect(),
+        (0..17)
+            .map(|i| (format!("V{i:02}"), "y".repeat(250)))
+            .collect(),
     ];
     for set in cases {
         let err = eb
-            .env_change(&t, &set, &[], &DeployOptions::default(), &VecReporter::new())
+            .env_change(
+                &t,
+                &set,
+                &[],
+                &DeployOptions::default(),
+                &VecReporter::new(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.category(), Category::Config, "{err}");
-        assert!(err.to_string().contains("Elastic Beanstalk allows"), "{err}");
+        assert!(
+            err.to_string().contains("Elastic Beanstalk allows"),
+            "{err}"
+        );
         let mut t2 = t.clone();
         t2.env = set.clone();
         let b = BundleRef {
@@ -272,5 +376,9 @@ async fn oversize_env_vars_are_refused_before_any_request() {
         assert!(matches!(err, EbError::EnvLimits { .. }), "{err}");
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request may be sent");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request may be sent"
+    );
 }

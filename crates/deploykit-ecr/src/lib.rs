@@ -26,11 +26,22 @@ pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum EcrError {
     #[error("ECR {operation} failed for repository {repository}: {classified}. {hint}")]
-    Aws { operation: &'static str, repository: String, classified: Box<Classified>, hint: &'static str },
-    #[error("ECR returned an unusable authorization token: {reason}. Retry; if it persists check the ECR endpoint (AWS_ENDPOINT_URL)")]
+    Aws {
+        operation: &'static str,
+        repository: String,
+        classified: Box<Classified>,
+        hint: &'static str,
+    },
+    #[error(
+        "ECR returned an unusable authorization token: {reason}. Retry; if it persists check the ECR endpoint (AWS_ENDPOINT_URL)"
+    )]
     Token { reason: String },
     #[error("pushing {image} failed: {message}. {hint}")]
-    Push { image: String, message: String, hint: String },
+    Push {
+        image: String,
+        message: String,
+        hint: String,
+    },
     #[error("the Docker Engine failed during {operation} of {image}: {source}")]
     Docker {
         operation: &'static str,
@@ -42,13 +53,22 @@ pub enum EcrError {
     Timeout { image: String, timeout: Duration },
 }
 
-fn aws_err<E>(operation: &'static str, repository: &str, err: &aws_sdk_ecr::error::SdkError<E, aws_sdk_ecr::config::http::HttpResponse>) -> EcrError
+fn aws_err<E>(
+    operation: &'static str,
+    repository: &str,
+    err: &aws_sdk_ecr::error::SdkError<E, aws_sdk_ecr::config::http::HttpResponse>,
+) -> EcrError
 where
     E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let classified = classify(err);
     let hint = classified.hint();
-    EcrError::Aws { operation, repository: repository.to_string(), classified: Box::new(classified), hint }
+    EcrError::Aws {
+        operation,
+        repository: repository.to_string(),
+        classified: Box::new(classified),
+        hint,
+    }
 }
 
 /// Tag mutability of a repository.
@@ -93,26 +113,54 @@ fn mutability(m: TagMutability) -> ImageTagMutability {
 }
 
 /// Makes the repository exist with the spec's settings (creates it, or corrects drift).
-pub async fn ensure_repository(client: &aws_sdk_ecr::Client, spec: &RepositorySpec, reporter: &dyn Reporter) -> Result<Repository, EcrError> {
-    let timer = StepTimer::start(reporter, "ecr-repository", format!("Ensuring ECR repository {}", spec.name));
+pub async fn ensure_repository(
+    client: &aws_sdk_ecr::Client,
+    spec: &RepositorySpec,
+    reporter: &dyn Reporter,
+) -> Result<Repository, EcrError> {
+    let timer = StepTimer::start(
+        reporter,
+        "ecr-repository",
+        format!("Ensuring ECR repository {}", spec.name),
+    );
     let name = spec.name.as_str();
-    let existing = match client.describe_repositories().repository_names(name).send().await {
+    let existing = match client
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
         Ok(out) => out.repositories().first().cloned(),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => None,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            None
+        }
         Err(e) => return Err(aws_err("DescribeRepositories", name, &e)),
     };
     let (repo, created) = match existing {
         Some(r) => {
-            let scan = r.image_scanning_configuration().map(|c| c.scan_on_push()).unwrap_or(false);
+            let scan = r
+                .image_scanning_configuration()
+                .map(|c| c.scan_on_push())
+                .unwrap_or(false);
             if scan != spec.scan_on_push {
                 client
                     .put_image_scanning_configuration()
                     .repository_name(name)
-                    .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(spec.scan_on_push).build())
+                    .image_scanning_configuration(
+                        ImageScanningConfiguration::builder()
+                            .scan_on_push(spec.scan_on_push)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| aws_err("PutImageScanningConfiguration", name, &e))?;
-                reporter.report(Event::info(format!("{name}: scan on push set to {}", spec.scan_on_push)));
+                reporter.report(Event::info(format!(
+                    "{name}: scan on push set to {}",
+                    spec.scan_on_push
+                )));
             }
             if r.image_tag_mutability() != Some(&mutability(spec.tag_mutability)) {
                 client
@@ -122,7 +170,10 @@ pub async fn ensure_repository(client: &aws_sdk_ecr::Client, spec: &RepositorySp
                     .send()
                     .await
                     .map_err(|e| aws_err("PutImageTagMutability", name, &e))?;
-                reporter.report(Event::info(format!("{name}: tag mutability set to {:?}", spec.tag_mutability)));
+                reporter.report(Event::info(format!(
+                    "{name}: tag mutability set to {:?}",
+                    spec.tag_mutability
+                )));
             }
             (r, false)
         }
@@ -130,21 +181,41 @@ pub async fn ensure_repository(client: &aws_sdk_ecr::Client, spec: &RepositorySp
             let out = client
                 .create_repository()
                 .repository_name(name)
-                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(spec.scan_on_push).build())
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(spec.scan_on_push)
+                        .build(),
+                )
                 .image_tag_mutability(mutability(spec.tag_mutability))
                 .send()
                 .await;
             match out {
-                Ok(o) => (o.repository().cloned().ok_or_else(|| EcrError::Token { reason: "CreateRepository returned no repository".into() })?, true),
+                Ok(o) => (
+                    o.repository().cloned().ok_or_else(|| EcrError::Token {
+                        reason: "CreateRepository returned no repository".into(),
+                    })?,
+                    true,
+                ),
                 // Created concurrently: adopt it.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_already_exists_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_repository_already_exists_exception()) =>
+                {
                     let out = client
                         .describe_repositories()
                         .repository_names(name)
                         .send()
                         .await
                         .map_err(|e| aws_err("DescribeRepositories", name, &e))?;
-                    (out.repositories().first().cloned().ok_or_else(|| EcrError::Token { reason: "repository vanished".into() })?, false)
+                    (
+                        out.repositories()
+                            .first()
+                            .cloned()
+                            .ok_or_else(|| EcrError::Token {
+                                reason: "repository vanished".into(),
+                            })?,
+                        false,
+                    )
                 }
                 Err(e) => return Err(aws_err("CreateRepository", name, &e)),
             }
@@ -165,7 +236,14 @@ pub async fn ensure_repository(client: &aws_sdk_ecr::Client, spec: &RepositorySp
         arn: repo.repository_arn().unwrap_or_default().to_string(),
         created,
     };
-    timer.finish(reporter, if created { format!("created {}", repo.uri) } else { format!("{} exists", repo.uri) });
+    timer.finish(
+        reporter,
+        if created {
+            format!("created {}", repo.uri)
+        } else {
+            format!("{} exists", repo.uri)
+        },
+    );
     Ok(repo)
 }
 
@@ -183,7 +261,9 @@ impl RegistryAuth {
     /// The registry host (`host[:port]`) images are tagged with.
     pub fn host(&self) -> &str {
         let s = self.endpoint.trim_end_matches('/');
-        s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s)
+        s.strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .unwrap_or(s)
     }
 
     /// Whether it should be refreshed at `now` (five minutes before expiry).
@@ -202,17 +282,31 @@ impl RegistryAuth {
 }
 
 /// Decodes an ECR token (base64 `user:password`).
-pub fn decode_token(token: &str, endpoint: &str, expires_at: SystemTime) -> Result<RegistryAuth, EcrError> {
+pub fn decode_token(
+    token: &str,
+    endpoint: &str,
+    expires_at: SystemTime,
+) -> Result<RegistryAuth, EcrError> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
-        .map_err(|e| EcrError::Token { reason: format!("not base64 ({e})") })?;
-    let text = String::from_utf8(raw).map_err(|_| EcrError::Token { reason: "not UTF-8".into() })?;
-    let (user, pass) = text.split_once(':').ok_or_else(|| EcrError::Token { reason: "no `user:password` inside".into() })?;
+        .map_err(|e| EcrError::Token {
+            reason: format!("not base64 ({e})"),
+        })?;
+    let text = String::from_utf8(raw).map_err(|_| EcrError::Token {
+        reason: "not UTF-8".into(),
+    })?;
+    let (user, pass) = text.split_once(':').ok_or_else(|| EcrError::Token {
+        reason: "no `user:password` inside".into(),
+    })?;
     if user.is_empty() || pass.is_empty() {
-        return Err(EcrError::Token { reason: "empty user or password".into() });
+        return Err(EcrError::Token {
+            reason: "empty user or password".into(),
+        });
     }
     if endpoint.is_empty() {
-        return Err(EcrError::Token { reason: "no proxy endpoint".into() });
+        return Err(EcrError::Token {
+            reason: "no proxy endpoint".into(),
+        });
     }
     Ok(RegistryAuth {
         endpoint: endpoint.to_string(),
@@ -231,7 +325,10 @@ pub struct AuthCache {
 
 impl AuthCache {
     pub fn new(client: aws_sdk_ecr::Client) -> Self {
-        Self { client, cached: Mutex::new(None) }
+        Self {
+            client,
+            cached: Mutex::new(None),
+        }
     }
 
     /// A valid token: the cached one, or a fresh one when it is missing or near expiry.
@@ -248,12 +345,21 @@ impl AuthCache {
             .send()
             .await
             .map_err(|e| aws_err("GetAuthorizationToken", "(registry)", &e))?;
-        let data = out.authorization_data().first().ok_or_else(|| EcrError::Token { reason: "no authorizationData".into() })?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| EcrError::Token {
+                reason: "no authorizationData".into(),
+            })?;
         let expires_at = data
             .expires_at()
             .and_then(|d| SystemTime::try_from(*d).ok())
             .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(12 * 3600));
-        let auth = decode_token(data.authorization_token().unwrap_or_default(), data.proxy_endpoint().unwrap_or_default(), expires_at)?;
+        let auth = decode_token(
+            data.authorization_token().unwrap_or_default(),
+            data.proxy_endpoint().unwrap_or_default(),
+            expires_at,
+        )?;
         *guard = Some(auth.clone());
         Ok(auth)
     }
@@ -289,15 +395,32 @@ pub async fn push(
     reporter: &dyn Reporter,
 ) -> Result<PushReport, EcrError> {
     let image = format!("{}/{}", auth.host(), repository);
-    let timer = StepTimer::start(reporter, "push", format!("Pushing {image} ({})", tags.join(", ")));
+    let timer = StepTimer::start(
+        reporter,
+        "push",
+        format!("Pushing {image} ({})", tags.join(", ")),
+    );
     let mut pushed = 0usize;
     let mut present = 0usize;
     for (i, tag) in tags.iter().enumerate() {
         docker
-            .tag_image(local_image, Some(bollard::query_parameters::TagImageOptions { repo: Some(image.clone()), tag: Some(tag.clone()) }))
+            .tag_image(
+                local_image,
+                Some(bollard::query_parameters::TagImageOptions {
+                    repo: Some(image.clone()),
+                    tag: Some(tag.clone()),
+                }),
+            )
             .await
-            .map_err(|source| EcrError::Docker { operation: "tag", image: format!("{image}:{tag}"), source })?;
-        let opts = bollard::query_parameters::PushImageOptions { tag: Some(tag.clone()), platform: None };
+            .map_err(|source| EcrError::Docker {
+                operation: "tag",
+                image: format!("{image}:{tag}"),
+                source,
+            })?;
+        let opts = bollard::query_parameters::PushImageOptions {
+            tag: Some(tag.clone()),
+            platform: None,
+        };
         let mut stream = docker.push_image(&image, Some(opts), Some(auth.docker_credentials()));
         let run = async {
             let (mut p, mut a) = (0usize, 0usize);
@@ -321,27 +444,49 @@ pub async fn push(
                                 });
                             }
                         } else if !status.is_empty() {
-                            reporter.report(Event::Remote { step: "push".into(), source: "registry".into(), level: Level::Info, message: status });
+                            reporter.report(Event::Remote {
+                                step: "push".into(),
+                                source: "registry".into(),
+                                level: Level::Info,
+                                message: status,
+                            });
                         }
                     }
                     Err(bollard::errors::Error::DockerStreamError { error }) => {
-                        return Err(EcrError::Push { image: format!("{image}:{tag}"), hint: push_hint(&error), message: error });
+                        return Err(EcrError::Push {
+                            image: format!("{image}:{tag}"),
+                            hint: push_hint(&error),
+                            message: error,
+                        });
                     }
-                    Err(bollard::errors::Error::DockerResponseServerError { status_code, message }) => {
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code,
+                        message,
+                    }) => {
                         return Err(EcrError::Push {
                             image: format!("{image}:{tag}"),
                             hint: push_hint(&message),
                             message: format!("the daemon answered {status_code}: {message}"),
                         });
                     }
-                    Err(source) => return Err(EcrError::Docker { operation: "push", image: format!("{image}:{tag}"), source }),
+                    Err(source) => {
+                        return Err(EcrError::Docker {
+                            operation: "push",
+                            image: format!("{image}:{tag}"),
+                            source,
+                        });
+                    }
                 }
             }
             Ok((p, a))
         };
-        let (p, a) = tokio::time::timeout(timeout, run)
-            .await
-            .map_err(|_| EcrError::Timeout { image: format!("{image}:{tag}"), timeout })??;
+        let (p, a) =
+            tokio::time::timeout(timeout, run)
+                .await
+                .map_err(|_| EcrError::Timeout {
+                    image: format!("{image}:{tag}"),
+                    timeout,
+                })??;
         if i == 0 {
             pushed = p;
             present = a;
@@ -353,7 +498,11 @@ pub async fn push(
     let inspect = docker
         .inspect_image(local_image)
         .await
-        .map_err(|source| EcrError::Docker { operation: "inspect", image: local_image.to_string(), source })?;
+        .map_err(|source| EcrError::Docker {
+            operation: "inspect",
+            image: local_image.to_string(),
+            source,
+        })?;
     let prefix = format!("{image}@");
     let digest = inspect
         .repo_digests
@@ -365,14 +514,26 @@ pub async fn push(
             message: "the daemon recorded no digest for the pushed image".into(),
             hint: "Retry the push; check the registry with `docker manifest inspect`".into(),
         })?;
-    timer.finish(reporter, format!("{image}@{digest}: {pushed} layers pushed, {present} already present"));
-    Ok(PushReport { image, tags: tags.to_vec(), digest, layers_pushed: pushed, layers_present: present })
+    timer.finish(
+        reporter,
+        format!("{image}@{digest}: {pushed} layers pushed, {present} already present"),
+    );
+    Ok(PushReport {
+        image,
+        tags: tags.to_vec(),
+        digest,
+        layers_pushed: pushed,
+        layers_present: present,
+    })
 }
 
 /// Hint for a push failure (Docker reports registry errors as text only).
 fn push_hint(message: &str) -> String {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("unauthorized") || lower.contains("authentication required") || lower.contains("denied") {
+    if lower.contains("unauthorized")
+        || lower.contains("authentication required")
+        || lower.contains("denied")
+    {
         "The registry refused the credentials: the ECR token may have expired or the IAM identity lacks ecr:PutImage/ecr:InitiateLayerUpload; run again to fetch a fresh token".into()
     } else if lower.contains("http response to https client") {
         "The registry speaks plain HTTP: Docker trusts plain-HTTP registries only on 127.0.0.0/8 or when listed in insecure-registries".into()
@@ -389,7 +550,12 @@ mod tests {
     fn token_decodes_and_never_prints_the_password() {
         let token = base64::engine::general_purpose::STANDARD.encode("AWS:s3cr3t-pass");
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
-        let auth = decode_token(&token, "https://123456789012.dkr.ecr.us-east-1.amazonaws.com", at).expect("decode");
+        let auth = decode_token(
+            &token,
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            at,
+        )
+        .expect("decode");
         assert_eq!(auth.username, "AWS");
         assert_eq!(auth.password.expose_secret(), "s3cr3t-pass");
         assert_eq!(auth.host(), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
@@ -403,11 +569,31 @@ mod tests {
         let at = SystemTime::now();
         for (token, endpoint, want) in [
             ("%%%", "http://x", "not base64"),
-            (base64::engine::general_purpose::STANDARD.encode("nocolon").leak() as &str, "http://x", "user:password"),
-            (base64::engine::general_purpose::STANDARD.encode("AWS:").leak(), "http://x", "empty"),
-            (base64::engine::general_purpose::STANDARD.encode("AWS:p").leak(), "", "no proxy endpoint"),
+            (
+                base64::engine::general_purpose::STANDARD
+                    .encode("nocolon")
+                    .leak() as &str,
+                "http://x",
+                "user:password",
+            ),
+            (
+                base64::engine::general_purpose::STANDARD
+                    .encode("AWS:")
+                    .leak(),
+                "http://x",
+                "empty",
+            ),
+            (
+                base64::engine::general_purpose::STANDARD
+                    .encode("AWS:p")
+                    .leak(),
+                "",
+                "no proxy endpoint",
+            ),
         ] {
-            let err = decode_token(token, endpoint, at).expect_err(token).to_string();
+            let err = decode_token(token, endpoint, at)
+                .expect_err(token)
+                .to_string();
             assert!(err.contains(want), "{token}: {err}");
         }
     }

@@ -60,14 +60,27 @@ pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
 /// Connects to the Docker Engine named by `DOCKER_HOST`, or the default local socket, and
 /// negotiates the API version down to what the daemon speaks.
 pub async fn connect() -> Result<Docker, ImageError> {
-    let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-    let docker = Docker::connect_with_defaults().map_err(|source| ImageError::Connect { endpoint: endpoint.clone(), source })?;
-    docker.negotiate_version().await.map_err(|source| ImageError::Connect { endpoint, source })
+    let endpoint =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+    let docker = Docker::connect_with_defaults().map_err(|source| ImageError::Connect {
+        endpoint: endpoint.clone(),
+        source,
+    })?;
+    docker
+        .negotiate_version()
+        .await
+        .map_err(|source| ImageError::Connect { endpoint, source })
 }
 
 /// The daemon's `os/arch` and API version.
 pub async fn daemon_platform(docker: &Docker) -> Result<(String, String), ImageError> {
-    let v = docker.version().await.map_err(|source| ImageError::Daemon { operation: "GET /version", source })?;
+    let v = docker
+        .version()
+        .await
+        .map_err(|source| ImageError::Daemon {
+            operation: "GET /version",
+            source,
+        })?;
     let os = v.os.unwrap_or_else(|| "linux".into());
     let arch = v.arch.unwrap_or_else(|| "unknown".into());
     Ok((format!("{os}/{arch}"), v.api_version.unwrap_or_default()))
@@ -104,9 +117,12 @@ impl ChannelWriter {
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
         self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Docker Engine stopped reading the build context"))
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the Docker Engine stopped reading the build context",
+            )
+        })
     }
 }
 
@@ -125,7 +141,12 @@ impl Write for ChannelWriter {
 
 /// Builds `plan` into an image. Output lines are relayed as `Event::Remote` (step `build`);
 /// a failing step is returned with the tail of its output.
-pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, reporter: &dyn Reporter) -> Result<BuiltImage, ImageError> {
+pub async fn build(
+    docker: &Docker,
+    plan: &ContextPlan,
+    input: &BuildInput,
+    reporter: &dyn Reporter,
+) -> Result<BuiltImage, ImageError> {
     let (daemon, api) = daemon_platform(docker).await?;
     if !input.platform.is_empty() {
         let want_os = input.platform.split('/').next().unwrap_or("");
@@ -159,7 +180,16 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
     let timer = StepTimer::start(
         reporter,
         "build",
-        format!("Building {} ({} files, platform {})", input.tags.join(", "), plan.file_count(), if input.platform.is_empty() { &daemon } else { &input.platform }),
+        format!(
+            "Building {} ({} files, platform {})",
+            input.tags.join(", "),
+            plan.file_count(),
+            if input.platform.is_empty() {
+                &daemon
+            } else {
+                &input.platform
+            }
+        ),
     );
 
     let mut labels: HashMap<String, String> = input.labels.clone().into_iter().collect();
@@ -187,9 +217,16 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
     let writer_plan = plan.clone();
     let writer_sent = sent.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        let w = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK), sent: writer_sent };
+        let w = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+            sent: writer_sent,
+        };
         let res = write_context_tar(&writer_plan, w).and_then(|mut w| {
-            w.flush().map_err(|source| ImageError::Context { path: writer_plan.root.clone(), source })
+            w.flush().map_err(|source| ImageError::Context {
+                path: writer_plan.root.clone(),
+                source,
+            })
         });
         if let Err(e) = &res {
             let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
@@ -248,7 +285,10 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
                         hint: hint.clone(),
                     });
                 }
-                Err(bollard::errors::Error::DockerResponseServerError { status_code, message }) => {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message,
+                }) => {
                     return Err(ImageError::StepFailed {
                         step: step.clone(),
                         message: format!("the daemon answered {status_code}: {message}"),
@@ -256,7 +296,12 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
                         hint: hint.clone(),
                     });
                 }
-                Err(source) => return Err(ImageError::Daemon { operation: "POST /build", source }),
+                Err(source) => {
+                    return Err(ImageError::Daemon {
+                        operation: "POST /build",
+                        source,
+                    });
+                }
             }
         }
         Ok(())
@@ -265,7 +310,11 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
     drop(stream);
     let writer_res = writer.await;
     match outcome {
-        Err(_) => return Err(ImageError::Timeout { timeout: input.timeout }),
+        Err(_) => {
+            return Err(ImageError::Timeout {
+                timeout: input.timeout,
+            });
+        }
         Ok(Err(e)) => {
             // A context error explains a build failure better than the daemon's view of it.
             if let Ok(Err(ctx @ ImageError::Context { .. })) = writer_res {
@@ -278,20 +327,42 @@ pub async fn build(docker: &Docker, plan: &ContextPlan, input: &BuildInput, repo
     if let Ok(Err(e)) = writer_res {
         return Err(e);
     }
-    let id = id.ok_or_else(|| ImageError::NoImageId { output: tail.iter().cloned().collect::<Vec<_>>().join("\n") })?;
+    let id = id.ok_or_else(|| ImageError::NoImageId {
+        output: tail.iter().cloned().collect::<Vec<_>>().join("\n"),
+    })?;
     for extra in tags {
         let (repo, tag) = split_tag(extra);
         docker
-            .tag_image(&id, Some(bollard::query_parameters::TagImageOptions { repo: Some(repo.into()), tag: Some(tag.into()) }))
+            .tag_image(
+                &id,
+                Some(bollard::query_parameters::TagImageOptions {
+                    repo: Some(repo.into()),
+                    tag: Some(tag.into()),
+                }),
+            )
             .await
-            .map_err(|source| ImageError::Daemon { operation: "POST /images/{id}/tag", source })?;
+            .map_err(|source| ImageError::Daemon {
+                operation: "POST /images/{id}/tag",
+                source,
+            })?;
     }
     let context_bytes = sent.load(Ordering::Relaxed);
     timer.finish(
         reporter,
-        format!("built {} ({steps} steps, {cached} cached, context {} KiB)", short(&id), context_bytes / 1024),
+        format!(
+            "built {} ({steps} steps, {cached} cached, context {} KiB)",
+            short(&id),
+            context_bytes / 1024
+        ),
     );
-    Ok(BuiltImage { id, tags: input.tags.clone(), content_hash: input.content_hash.clone(), steps, cached_steps: cached, context_bytes })
+    Ok(BuiltImage {
+        id,
+        tags: input.tags.clone(),
+        content_hash: input.content_hash.clone(),
+        steps,
+        cached_steps: cached,
+        context_bytes,
+    })
 }
 
 /// `repo:tag` split at the last `:` after the last `/` (registry ports have colons too).
@@ -310,14 +381,23 @@ fn short(id: &str) -> &str {
 
 /// Every path in every layer of `image`, layer by layer (bottom first). For verification and
 /// tests: reads `docker save` output (the image's own tar) in memory, so keep images small.
-pub async fn export_image_files(docker: &Docker, image: &str) -> Result<Vec<Vec<String>>, ImageError> {
+pub async fn export_image_files(
+    docker: &Docker,
+    image: &str,
+) -> Result<Vec<Vec<String>>, ImageError> {
     let mut stream = docker.export_image(image);
     let mut raw = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| ImageError::Daemon { operation: "GET /images/{name}/get", source })?;
+        let chunk = chunk.map_err(|source| ImageError::Daemon {
+            operation: "GET /images/{name}/get",
+            source,
+        })?;
         raw.extend_from_slice(&chunk);
     }
-    let exp = |source: io::Error| ImageError::Export { image: image.to_string(), source };
+    let exp = |source: io::Error| ImageError::Export {
+        image: image.to_string(),
+        source,
+    };
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     let mut outer = tar::Archive::new(raw.as_slice());
     for entry in outer.entries().map_err(exp)? {
@@ -327,17 +407,27 @@ pub async fn export_image_files(docker: &Docker, image: &str) -> Result<Vec<Vec<
         entry.read_to_end(&mut data).map_err(exp)?;
         files.insert(name, data);
     }
-    let manifest = files
-        .get("manifest.json")
-        .ok_or_else(|| exp(io::Error::new(io::ErrorKind::NotFound, "manifest.json missing from the export")))?;
-    let manifest: serde_json::Value = serde_json::from_slice(manifest).map_err(|e| exp(io::Error::other(e)))?;
-    let layers = manifest[0]["Layers"].as_array().cloned().unwrap_or_default();
+    let manifest = files.get("manifest.json").ok_or_else(|| {
+        exp(io::Error::new(
+            io::ErrorKind::NotFound,
+            "manifest.json missing from the export",
+        ))
+    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(manifest).map_err(|e| exp(io::Error::other(e)))?;
+    let layers = manifest[0]["Layers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut out = Vec::new();
     for layer in layers {
         let name = layer.as_str().unwrap_or_default();
-        let data = files
-            .get(name)
-            .ok_or_else(|| exp(io::Error::new(io::ErrorKind::NotFound, format!("layer {name} missing from the export"))))?;
+        let data = files.get(name).ok_or_else(|| {
+            exp(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("layer {name} missing from the export"),
+            ))
+        })?;
         let mut paths = Vec::new();
         let mut inner = tar::Archive::new(data.as_slice());
         for entry in inner.entries().map_err(exp)? {

@@ -12,7 +12,8 @@ use crate::ImageError;
 
 /// Patterns applied when the app has no `.dockerignore`: version control, caches and virtualenvs
 /// never belong in an image, and leaving them in would change the content hash on every commit.
-pub const DEFAULT_DOCKERIGNORE: &str = ".git\n**/__pycache__\n**/*.pyc\n.venv\nvenv\n.pytest_cache\n.mypy_cache\n";
+pub const DEFAULT_DOCKERIGNORE: &str =
+    ".git\n**/__pycache__\n**/*.pyc\n.venv\nvenv\n.pytest_cache\n.mypy_cache\n";
 
 /// One `.dockerignore` rule: Docker matches a path against every rule in order (a rule matches a
 /// path when it matches the path or any of its parents) and the last matching rule wins.
@@ -43,17 +44,21 @@ impl DockerIgnore {
                 None => (false, line),
             };
             // Docker cleans each pattern (filepath.Clean) and treats `/x` as `x`.
-            let pat = pat.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+            let pat = pat
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .trim_end_matches('/');
             if pat.is_empty() || pat == "." {
                 continue;
             }
             let mut b = GitignoreBuilder::new("");
             // Anchor at the root: Docker patterns never match "anywhere" like gitignore's.
-            b.add_line(None, &format!("/{pat}")).map_err(|e| ImageError::Dockerignore {
-                path: source.to_path_buf(),
-                line: idx + 1,
-                message: e.to_string(),
-            })?;
+            b.add_line(None, &format!("/{pat}"))
+                .map_err(|e| ImageError::Dockerignore {
+                    path: source.to_path_buf(),
+                    line: idx + 1,
+                    message: e.to_string(),
+                })?;
             let matcher = b.build().map_err(|e| ImageError::Dockerignore {
                 path: source.to_path_buf(),
                 line: idx + 1,
@@ -68,7 +73,11 @@ impl DockerIgnore {
     pub fn is_excluded(&self, rel: &Path, is_dir: bool) -> bool {
         let mut excluded = false;
         for rule in &self.rules {
-            if !rule.matcher.matched_path_or_any_parents(rel, is_dir).is_none() {
+            if !rule
+                .matcher
+                .matched_path_or_any_parents(rel, is_dir)
+                .is_none()
+            {
                 excluded = !rule.negated;
             }
         }
@@ -127,7 +136,10 @@ impl ContextPlan {
     }
 
     pub fn file_count(&self) -> usize {
-        self.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count()
+        self.entries
+            .iter()
+            .filter(|e| !matches!(e.kind, EntryKind::Dir))
+            .count()
     }
 }
 
@@ -140,10 +152,16 @@ pub fn secret_reason(file_name: &str) -> Option<&'static str> {
     if lower == ".env" || (lower.starts_with(".env.") && !is_env_template(&lower)) {
         return Some("environment file (.env*) usually holding credentials");
     }
-    if [".pem", ".key", ".p12", ".pfx"].iter().any(|s| lower.ends_with(s)) {
+    if [".pem", ".key", ".p12", ".pfx"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
         return Some("private key or certificate bundle");
     }
-    if ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"].iter().any(|p| lower.starts_with(p)) {
+    if ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
         return Some("SSH private key");
     }
     if lower == ".netrc" || lower == ".pgpass" {
@@ -153,26 +171,44 @@ pub fn secret_reason(file_name: &str) -> Option<&'static str> {
 }
 
 fn is_env_template(lower: &str) -> bool {
-    [".example", ".sample", ".template", ".dist"].iter().any(|s| lower.ends_with(s))
+    [".example", ".sample", ".template", ".dist"]
+        .iter()
+        .any(|s| lower.ends_with(s))
 }
 
 /// Walks `root`, applies `.dockerignore` (or the defaults), refuses secret files and decides the
 /// Dockerfile. Pure over the file system: reads names and metadata, never file contents.
-pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<ContextPlan, ImageError> {
-    let meta = std::fs::metadata(root).map_err(|source| ImageError::Context { path: root.to_path_buf(), source })?;
+pub fn plan_context(
+    root: &Path,
+    dockerfile: &str,
+    generated: &str,
+) -> Result<ContextPlan, ImageError> {
+    let meta = std::fs::metadata(root).map_err(|source| ImageError::Context {
+        path: root.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
         return Err(ImageError::Context {
             path: root.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::NotADirectory, "the app directory is not a directory"),
+            source: io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "the app directory is not a directory",
+            ),
         });
     }
     let ignore_path = root.join(".dockerignore");
     let (ignore, has_dockerignore) = match std::fs::read_to_string(&ignore_path) {
         Ok(text) => (DockerIgnore::parse(&text, &ignore_path)?, true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            (DockerIgnore::parse(DEFAULT_DOCKERIGNORE, Path::new("<default .dockerignore>"))?, false)
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (
+            DockerIgnore::parse(DEFAULT_DOCKERIGNORE, Path::new("<default .dockerignore>"))?,
+            false,
+        ),
+        Err(source) => {
+            return Err(ImageError::Context {
+                path: ignore_path,
+                source,
+            });
         }
-        Err(source) => return Err(ImageError::Context { path: ignore_path, source }),
     };
     let dockerfile_rel = dockerfile.trim_start_matches("./").to_string();
     let has_dockerfile = root.join(&dockerfile_rel).is_file();
@@ -180,12 +216,20 @@ pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<Co
     let mut entries = Vec::new();
     let mut excluded = Vec::new();
     let mut secrets = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().min_depth(1);
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1);
     let mut it = walker.into_iter();
     while let Some(entry) = it.next() {
         let entry = entry.map_err(|e| ImageError::Context {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
-            source: e.into_io_error().unwrap_or_else(|| io::Error::other("file system loop")),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf()),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| io::Error::other("file system loop")),
         })?;
         let rel_path = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let rel = rel_path
@@ -206,16 +250,25 @@ pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<Co
         let kind = if is_dir {
             EntryKind::Dir
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(entry.path())
-                .map_err(|source| ImageError::Context { path: entry.path().to_path_buf(), source })?;
+            let target =
+                std::fs::read_link(entry.path()).map_err(|source| ImageError::Context {
+                    path: entry.path().to_path_buf(),
+                    source,
+                })?;
             EntryKind::Symlink(target)
         } else {
-            let md = entry
-                .metadata()
-                .map_err(|e| ImageError::Context { path: entry.path().to_path_buf(), source: io::Error::other(e) })?;
-            EntryKind::File { executable: is_executable(&md) }
+            let md = entry.metadata().map_err(|e| ImageError::Context {
+                path: entry.path().to_path_buf(),
+                source: io::Error::other(e),
+            })?;
+            EntryKind::File {
+                executable: is_executable(&md),
+            }
         };
-        if let Some(reason) = (!is_dir).then(|| secret_reason(&entry.file_name().to_string_lossy())).flatten() {
+        if let Some(reason) = (!is_dir)
+            .then(|| secret_reason(&entry.file_name().to_string_lossy()))
+            .flatten()
+        {
             secrets.push((rel.clone(), reason));
         }
         entries.push(ContextEntry { rel, kind });
@@ -224,7 +277,11 @@ pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<Co
         return Err(ImageError::SecretFiles {
             dir: root.to_path_buf(),
             files: secrets.iter().map(|(p, r)| format!("{p} ({r})")).collect(),
-            suggestion: secrets.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>().join("\n"),
+            suggestion: secrets
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     }
     // Drop directory entries for dirs that ended up empty only because of exclusions? No: Docker
@@ -236,7 +293,13 @@ pub fn plan_context(root: &Path, dockerfile: &str, generated: &str) -> Result<Co
         entries.retain(|e| e.rel != GENERATED_DOCKERFILE_NAME);
         DockerfileSource::Generated(generated.to_string())
     };
-    Ok(ContextPlan { root: root.to_path_buf(), entries, dockerfile, excluded, has_dockerignore })
+    Ok(ContextPlan {
+        root: root.to_path_buf(),
+        entries,
+        dockerfile,
+        excluded,
+        has_dockerignore,
+    })
 }
 
 #[cfg(unix)]
@@ -276,18 +339,28 @@ pub fn write_context_tar<W: Write>(plan: &ContextPlan, out: W) -> Result<W, Imag
         match &e.kind {
             EntryKind::Dir => {
                 let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                tar.append_data(&mut h, format!("{}/", e.rel), io::empty()).map_err(werr(&abs))?;
+                tar.append_data(&mut h, format!("{}/", e.rel), io::empty())
+                    .map_err(werr(&abs))?;
             }
             EntryKind::Symlink(target) => {
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                tar.append_link(&mut h, &e.rel, target).map_err(werr(&abs))?;
+                tar.append_link(&mut h, &e.rel, target)
+                    .map_err(werr(&abs))?;
             }
             EntryKind::File { executable } => {
                 let f = File::open(&abs).map_err(werr(&abs))?;
                 let len = f.metadata().map_err(werr(&abs))?.len();
-                let mut h = header(tar::EntryType::Regular, if *executable { 0o755 } else { 0o644 }, len);
-                let mut body = ExactReader { inner: f.take(len), left: len };
-                tar.append_data(&mut h, &e.rel, &mut body).map_err(werr(&abs))?;
+                let mut h = header(
+                    tar::EntryType::Regular,
+                    if *executable { 0o755 } else { 0o644 },
+                    len,
+                );
+                let mut body = ExactReader {
+                    inner: f.take(len),
+                    left: len,
+                };
+                tar.append_data(&mut h, &e.rel, &mut body)
+                    .map_err(werr(&abs))?;
             }
         }
     }
@@ -309,7 +382,10 @@ impl<R: Read> Read for ExactReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file changed while the build context was written"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file changed while the build context was written",
+            ));
         }
         self.left -= n as u64;
         Ok(n)
@@ -349,7 +425,11 @@ mod tests {
     }
 
     fn included(plan: &ContextPlan) -> Vec<String> {
-        plan.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).map(|e| e.rel.clone()).collect()
+        plan.entries
+            .iter()
+            .filter(|e| !matches!(e.kind, EntryKind::Dir))
+            .map(|e| e.rel.clone())
+            .collect()
     }
 
     #[test]
@@ -373,7 +453,11 @@ mod tests {
         ];
         for (patterns, path, is_dir, want) in cases {
             let di = DockerIgnore::parse(patterns, Path::new(".dockerignore")).expect("parse");
-            assert_eq!(di.is_excluded(Path::new(path), *is_dir), *want, "patterns {patterns:?} path {path}");
+            assert_eq!(
+                di.is_excluded(Path::new(path), *is_dir),
+                *want,
+                "patterns {patterns:?} path {path}"
+            );
         }
     }
 
@@ -389,30 +473,60 @@ mod tests {
             ("debug.log", "x"),
         ]);
         let plan = plan_context(dir.path(), "Dockerfile", "unused").expect("plan");
-        assert_eq!(included(&plan), vec![".dockerignore", "Dockerfile", "app.py", "docs/keep.md"]);
+        assert_eq!(
+            included(&plan),
+            vec![".dockerignore", "Dockerfile", "app.py", "docs/keep.md"]
+        );
         assert!(plan.excluded.contains(&".env".to_string()));
         assert!(plan.excluded.contains(&"docs/drop.md".to_string()));
-        assert_eq!(plan.dockerfile, DockerfileSource::InTree("Dockerfile".into()));
+        assert_eq!(
+            plan.dockerfile,
+            DockerfileSource::InTree("Dockerfile".into())
+        );
         // The tar holds exactly the planned files, and never the .env.
         let bytes = write_context_tar(&plan, Vec::new()).expect("tar");
         let mut ar = tar::Archive::new(bytes.as_slice());
         let names: Vec<String> = ar
             .entries()
             .expect("entries")
-            .map(|e| e.expect("entry").path().expect("path").to_string_lossy().into_owned())
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert!(names.contains(&"docs/keep.md".to_string()), "{names:?}");
-        assert!(!names.iter().any(|n| n.contains(".env") || n.contains("drop.md") || n.ends_with(".log")), "{names:?}");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains(".env") || n.contains("drop.md") || n.ends_with(".log")),
+            "{names:?}"
+        );
     }
 
     #[test]
     fn secret_files_are_refused_unless_ignored() {
-        for secret in [".env", ".env.production", "certs/server.pem", "id_rsa", "deploy/id_ed25519.pub", "tls.key"] {
+        for secret in [
+            ".env",
+            ".env.production",
+            "certs/server.pem",
+            "id_rsa",
+            "deploy/id_ed25519.pub",
+            "tls.key",
+        ] {
             let dir = tree(&[("app.py", "x"), (secret, "s")]);
             let err = plan_context(dir.path(), "Dockerfile", "g").expect_err(secret);
             let msg = err.to_string();
-            assert!(matches!(err, ImageError::SecretFiles { .. }), "{secret}: {msg}");
-            assert!(msg.contains(secret) && msg.contains(".dockerignore"), "{secret}: {msg}");
+            assert!(
+                matches!(err, ImageError::SecretFiles { .. }),
+                "{secret}: {msg}"
+            );
+            assert!(
+                msg.contains(secret) && msg.contains(".dockerignore"),
+                "{secret}: {msg}"
+            );
             std::fs::write(dir.path().join(".dockerignore"), format!("{secret}\n")).expect("write");
             let plan = plan_context(dir.path(), "Dockerfile", "g").expect(secret);
             assert_eq!(included(&plan), vec![".dockerignore", "app.py"], "{secret}");
@@ -439,7 +553,10 @@ mod tests {
             }
         }
         assert_eq!(found.as_deref(), Some("FROM generated\n"));
-        assert!(!dir.path().join("Dockerfile").exists(), "the tree is never written to");
+        assert!(
+            !dir.path().join("Dockerfile").exists(),
+            "the tree is never written to"
+        );
     }
 
     #[test]
@@ -456,7 +573,14 @@ mod tests {
         for e in ar.entries().expect("entries") {
             let e = e.expect("entry");
             let h = e.header();
-            assert_eq!((h.mtime().expect("mtime"), h.uid().expect("uid"), h.gid().expect("gid")), (0, 0, 0));
+            assert_eq!(
+                (
+                    h.mtime().expect("mtime"),
+                    h.uid().expect("uid"),
+                    h.gid().expect("gid")
+                ),
+                (0, 0, 0)
+            );
         }
         std::fs::write(dir.path().join("a/b.txt"), "two").expect("change");
         let plan3 = plan_context(dir.path(), "Dockerfile", "g").expect("plan");
@@ -465,7 +589,12 @@ mod tests {
 
     #[test]
     fn default_ignore_applies_without_dockerignore() {
-        let dir = tree(&[("app.py", "x"), (".git/HEAD", "ref"), ("pkg/__pycache__/m.pyc", "c"), (".venv/bin/python", "p")]);
+        let dir = tree(&[
+            ("app.py", "x"),
+            (".git/HEAD", "ref"),
+            ("pkg/__pycache__/m.pyc", "c"),
+            (".venv/bin/python", "p"),
+        ]);
         let plan = plan_context(dir.path(), "Dockerfile", "g").expect("plan");
         assert_eq!(included(&plan), vec!["app.py"]);
         assert!(!plan.has_dockerignore);
@@ -473,8 +602,12 @@ mod tests {
 
     #[test]
     fn bad_pattern_names_the_line() {
-        let err = DockerIgnore::parse("ok\n[z-a].txt\n", Path::new("/app/.dockerignore")).expect_err("bad");
+        let err = DockerIgnore::parse("ok\n[z-a].txt\n", Path::new("/app/.dockerignore"))
+            .expect_err("bad");
         let msg = err.to_string();
-        assert!(msg.contains("line 2") && msg.contains("/app/.dockerignore"), "{msg}");
+        assert!(
+            msg.contains("line 2") && msg.contains("/app/.dockerignore"),
+            "{msg}"
+        );
     }
 }

@@ -8,7 +8,10 @@
 mod build;
 mod context;
 
-pub use build::{BuildInput, BuiltImage, DEFAULT_BUILD_TIMEOUT, build, connect, daemon_platform, export_image_files};
+pub use build::{
+    BuildInput, BuiltImage, DEFAULT_BUILD_TIMEOUT, build, connect, daemon_platform,
+    export_image_files,
+};
 pub use context::{
     ContextEntry, ContextPlan, DEFAULT_DOCKERIGNORE, DockerIgnore, DockerfileSource, EntryKind,
     GENERATED_DOCKERFILE_NAME, context_hash, plan_context, secret_reason, write_context_tar,
@@ -51,7 +54,10 @@ pub fn write_seed_dockerfile(app_dir: &std::path::Path) -> Result<PathBuf, Image
     if path.exists() {
         return Err(ImageError::DockerfileExists { path });
     }
-    std::fs::write(&path, SEED_DOCKERFILE).map_err(|source| ImageError::Context { path: path.clone(), source })?;
+    std::fs::write(&path, SEED_DOCKERFILE).map_err(|source| ImageError::Context {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 
@@ -73,21 +79,38 @@ pub enum ImageError {
         source: std::io::Error,
     },
     #[error("invalid pattern in {} line {line}: {message}. Fix the line (Docker pattern syntax: *, ?, **, [..], leading !)", path.display())]
-    Dockerignore { path: PathBuf, line: usize, message: String },
+    Dockerignore {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error(
         "refusing to build: the context {} contains secret files that would be baked into an image layer:\n  {}\nAdd them to .dockerignore (they stay on disk and never reach the daemon), e.g.:\n{suggestion}",
         dir.display(),
         files.join("\n  ")
     )]
-    SecretFiles { dir: PathBuf, files: Vec<String>, suggestion: String },
+    SecretFiles {
+        dir: PathBuf,
+        files: Vec<String>,
+        suggestion: String,
+    },
     #[error("{} already exists; not overwriting it. Remove --write-dockerfile or delete the file first", path.display())]
     DockerfileExists { path: PathBuf },
-    #[error(
-        "the Docker Engine ({daemon}, API {api}) cannot build {platform}: {reason}. {hint}"
-    )]
-    Platform { platform: String, daemon: String, api: String, reason: String, hint: String },
+    #[error("the Docker Engine ({daemon}, API {api}) cannot build {platform}: {reason}. {hint}")]
+    Platform {
+        platform: String,
+        daemon: String,
+        api: String,
+        reason: String,
+        hint: String,
+    },
     #[error("image build failed at {step}: {message}\n--- last build output ---\n{output}{hint}")]
-    StepFailed { step: String, message: String, output: String, hint: String },
+    StepFailed {
+        step: String,
+        message: String,
+        output: String,
+        hint: String,
+    },
     #[error("the Docker Engine failed during {operation}: {source}")]
     Daemon {
         operation: &'static str,
@@ -96,7 +119,9 @@ pub enum ImageError {
     },
     #[error("image build did not finish within {}s; raise the build timeout or check the daemon (`docker ps`, disk space)", timeout.as_secs())]
     Timeout { timeout: std::time::Duration },
-    #[error("the Docker Engine finished the build without reporting an image id; its output ended with:\n{output}")]
+    #[error(
+        "the Docker Engine finished the build without reporting an image id; its output ended with:\n{output}"
+    )]
     NoImageId { output: String },
     #[error("reading the exported image {image} failed: {source}")]
     Export {

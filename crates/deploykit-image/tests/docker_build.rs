@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use deploykit_image::{BuildInput, ImageError, build, connect, context_hash, export_image_files, plan_context};
+use deploykit_image::{
+    BuildInput, ImageError, build, connect, context_hash, export_image_files, plan_context,
+};
 use deploykit_report::{Event, VecReporter};
 
 fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -43,7 +45,10 @@ async fn builds_from_scratch_and_keeps_ignored_files_out_of_every_layer() {
     let docker = connect().await.expect("docker");
     let dir = tree(&[
         (".dockerignore", ".env\nnotes/\n!notes/public.txt\n"),
-        ("Dockerfile", "FROM scratch\nARG GREETING\nCOPY hello /hello\nCOPY . /app\n"),
+        (
+            "Dockerfile",
+            "FROM scratch\nARG GREETING\nCOPY hello /hello\nCOPY . /app\n",
+        ),
         ("hello", "hello world\n"),
         ("src/app.py", "print('hi')\n"),
         (".env", "DATABASE_PASSWORD=hunter2\n"),
@@ -62,47 +67,107 @@ async fn builds_from_scratch_and_keeps_ignored_files_out_of_every_layer() {
         "build output is relayed as remote events"
     );
 
-    let layers = export_image_files(&docker, &format!("{t}:latest")).await.expect("export");
+    let layers = export_image_files(&docker, &format!("{t}:latest"))
+        .await
+        .expect("export");
     let all: Vec<&String> = layers.iter().flatten().collect();
     assert!(all.iter().any(|p| p.as_str() == "hello"), "{all:?}");
-    assert!(all.iter().any(|p| p.as_str() == "app/src/app.py"), "{all:?}");
-    assert!(all.iter().any(|p| p.as_str() == "app/notes/public.txt"), "`!` re-includes: {all:?}");
-    assert!(!all.iter().any(|p| p.ends_with(".env")), ".env reached a layer: {all:?}");
-    assert!(!all.iter().any(|p| p.contains("private.txt")), "ignored dir reached a layer: {all:?}");
+    assert!(
+        all.iter().any(|p| p.as_str() == "app/src/app.py"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|p| p.as_str() == "app/notes/public.txt"),
+        "`!` re-includes: {all:?}"
+    );
+    assert!(
+        !all.iter().any(|p| p.ends_with(".env")),
+        ".env reached a layer: {all:?}"
+    );
+    assert!(
+        !all.iter().any(|p| p.contains("private.txt")),
+        "ignored dir reached a layer: {all:?}"
+    );
 
-    let inspect = docker.inspect_image(&format!("{t}:latest")).await.expect("inspect");
+    let inspect = docker
+        .inspect_image(&format!("{t}:latest"))
+        .await
+        .expect("inspect");
     let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
-    assert_eq!(labels.get("dev.deploykit.content-hash"), Some(&inp.content_hash));
-    assert_eq!(labels.get("org.opencontainers.image.revision").map(String::as_str), Some("0123456789abcdef"));
+    assert_eq!(
+        labels.get("dev.deploykit.content-hash"),
+        Some(&inp.content_hash)
+    );
+    assert_eq!(
+        labels
+            .get("org.opencontainers.image.revision")
+            .map(String::as_str),
+        Some("0123456789abcdef")
+    );
     assert_eq!(inspect.architecture.as_deref(), Some("amd64"));
     let repo_tags = inspect.repo_tags.unwrap_or_default();
-    assert!(repo_tags.contains(&inp.tags[0]) && repo_tags.contains(&inp.tags[1]), "{repo_tags:?}");
+    assert!(
+        repo_tags.contains(&inp.tags[0]) && repo_tags.contains(&inp.tags[1]),
+        "{repo_tags:?}"
+    );
 
     // Unchanged context: same hash, every step from cache, same image.
     let (plan2, inp2) = input(&t, dir.path());
     assert_eq!(inp2.content_hash, inp.content_hash);
-    let again = build(&docker, &plan2, &inp2, &VecReporter::new()).await.expect("rebuild");
+    let again = build(&docker, &plan2, &inp2, &VecReporter::new())
+        .await
+        .expect("rebuild");
     assert_eq!(again.id, built.id);
-    assert_eq!(again.cached_steps, again.steps - 1, "every step but FROM scratch is cached: {again:?}");
+    assert_eq!(
+        again.cached_steps,
+        again.steps - 1,
+        "every step but FROM scratch is cached: {again:?}"
+    );
 
     let _ = docker
-        .remove_image(&format!("{t}:latest"), None::<bollard::query_parameters::RemoveImageOptions>, None)
+        .remove_image(
+            &format!("{t}:latest"),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
         .await;
-    let _ = docker.remove_image(&inp.tags[0], None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+    let _ = docker
+        .remove_image(
+            &inp.tags[0],
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
 }
 
 #[tokio::test]
 async fn a_failing_step_is_reported_with_its_output() {
     let docker = connect().await.expect("docker");
-    let dir = tree(&[("Dockerfile", "FROM scratch\nCOPY present /present\nCOPY missing.txt /missing.txt\n"), ("present", "x")]);
+    let dir = tree(&[
+        (
+            "Dockerfile",
+            "FROM scratch\nCOPY present /present\nCOPY missing.txt /missing.txt\n",
+        ),
+        ("present", "x"),
+    ]);
     let (plan, inp) = input(&tag("failing"), dir.path());
-    let err = build(&docker, &plan, &inp, &VecReporter::new()).await.expect_err("must fail");
+    let err = build(&docker, &plan, &inp, &VecReporter::new())
+        .await
+        .expect_err("must fail");
     let msg = err.to_string();
     match &err {
-        ImageError::StepFailed { step, message, output, .. } => {
+        ImageError::StepFailed {
+            step,
+            message,
+            output,
+            ..
+        } => {
             assert!(step.contains("COPY missing.txt"), "{step}");
             assert!(message.contains("missing.txt"), "{message}");
-            assert!(output.contains("COPY present"), "the output tail comes with the error: {output}");
+            assert!(
+                output.contains("COPY present"),
+                "the output tail comes with the error: {output}"
+            );
         }
         other => panic!("expected StepFailed, got {other:?}"),
     }
@@ -115,7 +180,12 @@ async fn unknown_os_platform_is_a_clear_error() {
     let dir = tree(&[("Dockerfile", "FROM scratch\n")]);
     let (plan, mut inp) = input(&tag("platform"), dir.path());
     inp.platform = "windows/amd64".into();
-    let err = build(&docker, &plan, &inp, &VecReporter::new()).await.expect_err("must fail");
+    let err = build(&docker, &plan, &inp, &VecReporter::new())
+        .await
+        .expect_err("must fail");
     assert!(matches!(err, ImageError::Platform { .. }), "{err:?}");
-    assert!(err.to_string().contains("cannot build windows/amd64"), "{err}");
+    assert!(
+        err.to_string().contains("cannot build windows/amd64"),
+        "{err}"
+    );
 }

@@ -57,7 +57,11 @@ impl Clock {
 }
 
 fn sanitize(scale: f64) -> f64 {
-    if scale.is_finite() && scale > 0.0 { scale } else { 1.0 }
+    if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    }
 }
 
 /// A fault the admin path asked for, applied to matching requests.

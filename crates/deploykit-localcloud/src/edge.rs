@@ -79,7 +79,10 @@ impl Shared {
         };
         let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
         let apprunner = AppRunner::new(ctx.clone());
-        let rds = cfg.postgres.clone().map(|pg| Arc::new(crate::rds::Rds::new(ctx.clone(), pg)));
+        let rds = cfg
+            .postgres
+            .clone()
+            .map(|pg| Arc::new(crate::rds::Rds::new(ctx.clone(), pg)));
         Ok(Self {
             rds,
             ctx,
@@ -217,7 +220,10 @@ impl Shared {
                     Ok(b) => b,
                     Err(resp) => return Ok(boxed(resp)),
                 };
-                let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                let mut params: Vec<(String, String)> =
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .into_owned()
+                        .collect();
                 params.extend(url::form_urlencoded::parse(&body).into_owned());
                 match &self.rds {
                     Some(rds) => Ok(boxed(rds.handle(&region, params, &request_id).await)),
@@ -229,7 +235,11 @@ impl Shared {
     }
 
     fn forward_unavailable(&self, request_id: &str) -> Response<Body> {
-        moto_failure("rds-not-configured", "no local PostgreSQL configured for this edge", request_id)
+        moto_failure(
+            "rds-not-configured",
+            "no local PostgreSQL configured for this edge",
+            request_id,
+        )
     }
 
     async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {

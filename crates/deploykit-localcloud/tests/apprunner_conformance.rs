@@ -697,7 +697,14 @@ async fn operations_in_progress_block_other_changes() {
 async fn invalid_service_requests_are_rejected() {
     let h = Harness::start().await;
     let good = h.image("v1");
-    let cases: Vec<(&str, &str, SourceConfiguration, Option<InstanceConfiguration>, Option<NetworkConfiguration>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        SourceConfiguration,
+        Option<InstanceConfiguration>,
+        Option<NetworkConfiguration>,
+    );
+    let cases: Vec<Case<'_>> = vec![
         ("name too short", "abc", h.source("v1"), None, None),
         ("name with a bad first char", "-budget", h.source("v1"), None, None),
         ("name with a dot", "budget.sync", h.source("v1"), None, None),

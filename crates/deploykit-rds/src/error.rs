@@ -34,11 +34,17 @@ pub enum RdsError {
         reason: String,
         fix: String,
     },
-    #[error("database instance `{identifier}` does not exist\n  fix: create it with `cargo xtask db create`")]
+    #[error(
+        "database instance `{identifier}` does not exist\n  fix: create it with `cargo xtask db create`"
+    )]
     InstanceNotFound { identifier: String },
-    #[error("snapshot `{identifier}` does not exist\n  fix: list the snapshots with `cargo xtask db snapshots`")]
+    #[error(
+        "snapshot `{identifier}` does not exist\n  fix: list the snapshots with `cargo xtask db snapshots`"
+    )]
     SnapshotNotFound { identifier: String },
-    #[error("instance `{identifier}` has no snapshot to restore from\n  fix: take one with `cargo xtask db snapshot --wait`")]
+    #[error(
+        "instance `{identifier}` has no snapshot to restore from\n  fix: take one with `cargo xtask db snapshot --wait`"
+    )]
     NoSnapshot { identifier: String },
     #[error("instance `{identifier}` is `{status}`, {reason}\n  fix: {fix}")]
     InvalidState {
@@ -54,13 +60,17 @@ pub enum RdsError {
         waited: Duration,
         timeout: Duration,
     },
-    #[error("{what} ended in status `{status}` instead of `available`\n  fix: check the RDS events of `{resource}` in the console (`aws rds describe-events`)")]
+    #[error(
+        "{what} ended in status `{status}` instead of `available`\n  fix: check the RDS events of `{resource}` in the console (`aws rds describe-events`)"
+    )]
     Failed {
         what: String,
         resource: String,
         status: String,
     },
-    #[error("cannot connect to database `{database}` at {host}:{port} as `{user}`: {reason}\n  fix: {fix}")]
+    #[error(
+        "cannot connect to database `{database}` at {host}:{port} as `{user}`: {reason}\n  fix: {fix}"
+    )]
     Connect {
         host: String,
         port: u16,
@@ -73,7 +83,9 @@ pub enum RdsError {
     Check { snapshot: String, reason: String },
     #[error("restore check was cancelled; temporary instance `{instance}` {cleanup}")]
     Cancelled { instance: String, cleanup: String },
-    #[error("the restore check failed ({check}) and deleting temporary instance `{instance}` failed too: {cleanup}\n  fix: delete it by hand: `aws rds delete-db-instance --db-instance-identifier {instance} --skip-final-snapshot`")]
+    #[error(
+        "the restore check failed ({check}) and deleting temporary instance `{instance}` failed too: {cleanup}\n  fix: delete it by hand: `aws rds delete-db-instance --db-instance-identifier {instance} --skip-final-snapshot`"
+    )]
     CleanupFailed {
         check: String,
         instance: String,

@@ -20,6 +20,7 @@ mod snapshot;
 mod spec;
 mod url;
 
+pub use deploykit_secrets::PutOutcome;
 pub use error::RdsError;
 pub use ops::{EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};
 pub use restore::{RestoreCheckOptions, RestoreCheckReport, TableCount};
@@ -31,5 +32,4 @@ pub use spec::{
     Change, DbSpec, Drift, Fix, InstanceState, Plan, Severity, drift, major, plan_instance,
     validate_instance_identifier,
 };
-pub use deploykit_secrets::PutOutcome;
 pub use url::{DbUrl, MASK, SQLALCHEMY_SCHEME};

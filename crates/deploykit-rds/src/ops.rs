@@ -25,7 +25,10 @@ pub struct WaitPolicy {
 impl Default for WaitPolicy {
     /// 40 minutes (an RDS create takes 5-15), polling every 15 seconds.
     fn default() -> Self {
-        WaitPolicy { timeout: Duration::from_secs(40 * 60), poll: Duration::from_secs(15) }
+        WaitPolicy {
+            timeout: Duration::from_secs(40 * 60),
+            poll: Duration::from_secs(15),
+        }
     }
 }
 
@@ -72,7 +75,11 @@ pub struct Rds {
 
 impl Rds {
     pub fn new(config: &aws_types::SdkConfig, wait: WaitPolicy) -> Self {
-        Rds { rds: Client::new(config), secrets: Secrets::new(config), wait }
+        Rds {
+            rds: Client::new(config),
+            secrets: Secrets::new(config),
+            wait,
+        }
     }
 
     pub fn wait_policy(&self) -> WaitPolicy {
@@ -81,14 +88,24 @@ impl Rds {
 
     /// The instance, or `None` when it does not exist.
     pub async fn describe(&self, identifier: &str) -> Result<Option<InstanceState>, RdsError> {
-        match self.rds.describe_db_instances().db_instance_identifier(identifier).send().await {
+        match self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.db_instances().first().map(instance_state)),
             Err(e) => {
                 let c = deploykit_aws::classify(&e);
                 if c.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {
-                    Err(RdsError::Aws { operation: "DescribeDBInstances", resource: identifier.into(), error: c })
+                    Err(RdsError::Aws {
+                        operation: "DescribeDBInstances",
+                        resource: identifier.into(),
+                        error: c,
+                    })
                 }
             }
         }
@@ -97,12 +114,20 @@ impl Rds {
     async fn require(&self, identifier: &str) -> Result<InstanceState, RdsError> {
         self.describe(identifier)
             .await?
-            .ok_or_else(|| RdsError::InstanceNotFound { identifier: identifier.into() })
+            .ok_or_else(|| RdsError::InstanceNotFound {
+                identifier: identifier.into(),
+            })
     }
 
     /// Polls `check` until it is done, failed, or `self.wait.timeout` passes, reporting
     /// `Event::Waiting` on every poll.
-    pub(crate) async fn wait_for<T, F, Fut>(&self, r: &dyn Reporter, step: &str, what: &str, mut check: F) -> Result<T, RdsError>
+    pub(crate) async fn wait_for<T, F, Fut>(
+        &self,
+        r: &dyn Reporter,
+        step: &str,
+        what: &str,
+        mut check: F,
+    ) -> Result<T, RdsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Poll<T>, RdsError>>,
@@ -112,13 +137,22 @@ impl Rds {
             let last = match check().await? {
                 Poll::Done(t) => return Ok(t),
                 Poll::Failed(status) => {
-                    return Err(RdsError::Failed { what: what.into(), resource: what.into(), status });
+                    return Err(RdsError::Failed {
+                        what: what.into(),
+                        resource: what.into(),
+                        status,
+                    });
                 }
                 Poll::Pending(status) => status,
             };
             let waited = started.elapsed();
             if waited >= self.wait.timeout {
-                return Err(RdsError::Timeout { what: what.into(), last, waited, timeout: self.wait.timeout });
+                return Err(RdsError::Timeout {
+                    what: what.into(),
+                    last,
+                    waited,
+                    timeout: self.wait.timeout,
+                });
             }
             r.report(Event::Waiting {
                 step: step.into(),
@@ -132,13 +166,30 @@ impl Rds {
     }
 
     /// Waits until the instance is `available`.
-    pub async fn wait_available(&self, identifier: &str, r: &dyn Reporter, step: &str) -> Result<InstanceState, RdsError> {
+    pub async fn wait_available(
+        &self,
+        identifier: &str,
+        r: &dyn Reporter,
+        step: &str,
+    ) -> Result<InstanceState, RdsError> {
         let what = format!("instance {identifier} to be available");
         self.wait_for(r, step, &what, || async {
             Ok(match self.describe(identifier).await? {
                 None => Poll::Pending("not visible yet".into()),
                 Some(s) if s.is_available() => Poll::Done(s),
-                Some(s) if matches!(s.status.as_str(), "failed" | "incompatible-restore" | "incompatible-parameters" | "incompatible-network" | "inaccessible-encryption-credentials" | "storage-full") => Poll::Failed(s.status),
+                Some(s)
+                    if matches!(
+                        s.status.as_str(),
+                        "failed"
+                            | "incompatible-restore"
+                            | "incompatible-parameters"
+                            | "incompatible-network"
+                            | "inaccessible-encryption-credentials"
+                            | "storage-full"
+                    ) =>
+                {
+                    Poll::Failed(s.status)
+                }
                 Some(s) => Poll::Pending(s.status),
             })
         })
@@ -153,7 +204,9 @@ impl Rds {
         let mut current = self.describe(id).await?;
         let mut plan = plan_instance(current.as_ref(), spec);
         if let Plan::WaitFor { status } = &plan {
-            r.report(Event::info(format!("instance {id} is `{status}`; waiting for it to settle before comparing settings")));
+            r.report(Event::info(format!(
+                "instance {id} is `{status}`; waiting for it to settle before comparing settings"
+            )));
             current = Some(self.wait_available(id, r, "db-wait").await?);
             plan = plan_instance(current.as_ref(), spec);
         }
@@ -210,19 +263,28 @@ impl Rds {
             .port(i32::from(crate::spec::PORT))
             .copy_tags_to_snapshot(true)
             .set_db_subnet_group_name(spec.subnet_group.clone())
-            .set_vpc_security_group_ids((!spec.vpc_security_group_ids.is_empty()).then(|| spec.vpc_security_group_ids.clone()));
+            .set_vpc_security_group_ids(
+                (!spec.vpc_security_group_ids.is_empty())
+                    .then(|| spec.vpc_security_group_ids.clone()),
+            );
         if let Some(max) = spec.max_allocated_storage_gb {
             req = req.max_allocated_storage(max);
         }
         for (k, v) in &spec.tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        req.send().await.map_err(|e| RdsError::aws("CreateDBInstance", &spec.identifier, &e))?;
+        req.send()
+            .await
+            .map_err(|e| RdsError::aws("CreateDBInstance", &spec.identifier, &e))?;
         Ok(())
     }
 
     async fn modify(&self, id: &str, changes: &[Change]) -> Result<(), RdsError> {
-        let mut req = self.rds.modify_db_instance().db_instance_identifier(id).apply_immediately(true);
+        let mut req = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .apply_immediately(true);
         for c in changes {
             req = match c {
                 Change::InstanceClass(v) => req.db_instance_class(v),
@@ -240,7 +302,9 @@ impl Rds {
                 Change::VpcSecurityGroups(v) => req.set_vpc_security_group_ids(Some(v.clone())),
             };
         }
-        req.send().await.map_err(|e| RdsError::aws("ModifyDBInstance", id, &e))?;
+        req.send()
+            .await
+            .map_err(|e| RdsError::aws("ModifyDBInstance", id, &e))?;
         Ok(())
     }
 
@@ -258,12 +322,23 @@ impl Rds {
             )),
             None => unverified.push("no app security group is configured (database.app_security_group): nothing restricts which instances in the VPC reach 5432 beyond the VPC's default group".into()),
         }
-        Ok(StatusReport { state, drift, unverified })
+        Ok(StatusReport {
+            state,
+            drift,
+            unverified,
+        })
     }
 
     /// Takes a manual snapshot `<instance>-<yyyymmdd-hhmmss>[-<reason>]` tagged with the git
     /// sha and reason; with `wait`, waits (bounded) until it is `available`.
-    pub async fn snapshot(&self, instance: &str, reason: Option<&str>, git_sha: Option<&str>, wait: bool, r: &dyn Reporter) -> Result<SnapshotInfo, RdsError> {
+    pub async fn snapshot(
+        &self,
+        instance: &str,
+        reason: Option<&str>,
+        git_sha: Option<&str>,
+        wait: bool,
+        r: &dyn Reporter,
+    ) -> Result<SnapshotInfo, RdsError> {
         let name = snapshot_name(instance, OffsetDateTime::now_utc(), reason)?;
         let state = self.require(instance).await?;
         if !state.is_available() {
@@ -271,27 +346,42 @@ impl Rds {
                 identifier: instance.into(),
                 status: state.status,
                 reason: "and RDS only snapshots available instances".into(),
-                fix: "wait for it to become available (`cargo xtask db status`), then run again".into(),
+                fix: "wait for it to become available (`cargo xtask db status`), then run again"
+                    .into(),
             });
         }
-        let t = StepTimer::start(r, "db-snapshot", format!("Snapshotting {instance} as {name}"));
+        let t = StepTimer::start(
+            r,
+            "db-snapshot",
+            format!("Snapshotting {instance} as {name}"),
+        );
         let mut tags = vec![(TAG_MANAGED_BY, "deploykit".to_string())];
         tags.push((TAG_GIT_SHA, git_sha.unwrap_or("unknown").to_string()));
         tags.push((TAG_REASON, reason.unwrap_or("manual").to_string()));
-        let mut req = self.rds.create_db_snapshot().db_instance_identifier(instance).db_snapshot_identifier(&name);
+        let mut req = self
+            .rds
+            .create_db_snapshot()
+            .db_instance_identifier(instance)
+            .db_snapshot_identifier(&name);
         for (k, v) in tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        let out = req.send().await.map_err(|e| RdsError::aws("CreateDBSnapshot", &name, &e))?;
-        let mut info = out.db_snapshot().map(snapshot_info).unwrap_or_else(|| SnapshotInfo {
-            identifier: name.clone(),
-            instance: instance.into(),
-            kind: SnapshotKind::Manual,
-            status: "creating".into(),
-            created: None,
-            allocated_storage_gb: state.allocated_storage_gb,
-            percent_progress: None,
-        });
+        let out = req
+            .send()
+            .await
+            .map_err(|e| RdsError::aws("CreateDBSnapshot", &name, &e))?;
+        let mut info = out
+            .db_snapshot()
+            .map(snapshot_info)
+            .unwrap_or_else(|| SnapshotInfo {
+                identifier: name.clone(),
+                instance: instance.into(),
+                kind: SnapshotKind::Manual,
+                status: "creating".into(),
+                created: None,
+                allocated_storage_gb: state.allocated_storage_gb,
+                percent_progress: None,
+            });
         if wait {
             info = self.wait_snapshot(&name, r).await?;
             t.finish(r, format!("snapshot {name} is available"));
@@ -302,12 +392,21 @@ impl Rds {
     }
 
     /// Waits until a snapshot is `available`, reporting its progress.
-    pub async fn wait_snapshot(&self, name: &str, r: &dyn Reporter) -> Result<SnapshotInfo, RdsError> {
+    pub async fn wait_snapshot(
+        &self,
+        name: &str,
+        r: &dyn Reporter,
+    ) -> Result<SnapshotInfo, RdsError> {
         let what = format!("snapshot {name}");
         self.wait_for(r, "db-snapshot", &what, || async {
             let s = self.describe_snapshot(name).await?;
             if let Some(p) = s.percent_progress {
-                r.report(Event::Progress { step: "db-snapshot".into(), done: u64::try_from(p).unwrap_or(0), total: Some(100), unit: deploykit_report::Unit::Items });
+                r.report(Event::Progress {
+                    step: "db-snapshot".into(),
+                    done: u64::try_from(p).unwrap_or(0),
+                    total: Some(100),
+                    unit: deploykit_report::Unit::Items,
+                });
             }
             Ok(match s.status.as_str() {
                 "available" => Poll::Done(s),
@@ -319,15 +418,30 @@ impl Rds {
     }
 
     pub async fn describe_snapshot(&self, name: &str) -> Result<SnapshotInfo, RdsError> {
-        let out = self.rds.describe_db_snapshots().db_snapshot_identifier(name).send().await;
+        let out = self
+            .rds
+            .describe_db_snapshots()
+            .db_snapshot_identifier(name)
+            .send()
+            .await;
         match out {
-            Ok(o) => o.db_snapshots().first().map(snapshot_info).ok_or_else(|| RdsError::SnapshotNotFound { identifier: name.into() }),
+            Ok(o) => o.db_snapshots().first().map(snapshot_info).ok_or_else(|| {
+                RdsError::SnapshotNotFound {
+                    identifier: name.into(),
+                }
+            }),
             Err(e) => {
                 let c = deploykit_aws::classify(&e);
                 if c.kind == ErrorKind::NotFound {
-                    Err(RdsError::SnapshotNotFound { identifier: name.into() })
+                    Err(RdsError::SnapshotNotFound {
+                        identifier: name.into(),
+                    })
                 } else {
-                    Err(RdsError::Aws { operation: "DescribeDBSnapshots", resource: name.into(), error: c })
+                    Err(RdsError::Aws {
+                        operation: "DescribeDBSnapshots",
+                        resource: name.into(),
+                        error: c,
+                    })
                 }
             }
         }
@@ -358,19 +472,40 @@ impl Rds {
 
     /// Deletes manual snapshots beyond the newest `keep` (and older than `older_than`). Never
     /// automated ones: those are selected out by [`select_prune`] and double-checked here.
-    pub async fn prune(&self, instance: &str, keep: usize, older_than: Option<Duration>, dry_run: bool, r: &dyn Reporter) -> Result<PruneSelection, RdsError> {
+    pub async fn prune(
+        &self,
+        instance: &str,
+        keep: usize,
+        older_than: Option<Duration>,
+        dry_run: bool,
+        r: &dyn Reporter,
+    ) -> Result<PruneSelection, RdsError> {
         let all = self.snapshots(instance).await?;
         let sel = select_prune(&all, instance, keep, older_than, OffsetDateTime::now_utc());
         if sel.delete.is_empty() {
-            r.report(Event::StepSkipped { step: "db-prune".into(), reason: format!("no manual snapshot of {instance} beyond the newest {keep} matches") });
+            r.report(Event::StepSkipped {
+                step: "db-prune".into(),
+                reason: format!(
+                    "no manual snapshot of {instance} beyond the newest {keep} matches"
+                ),
+            });
             return Ok(sel);
         }
         if dry_run {
             return Ok(sel);
         }
-        let t = StepTimer::start(r, "db-prune", format!("Deleting {} manual snapshot(s) of {instance}", sel.delete.len()));
+        let t = StepTimer::start(
+            r,
+            "db-prune",
+            format!(
+                "Deleting {} manual snapshot(s) of {instance}",
+                sel.delete.len()
+            ),
+        );
         for (i, name) in sel.delete.iter().enumerate() {
-            let manual = all.iter().any(|s| &s.identifier == name && s.kind == SnapshotKind::Manual);
+            let manual = all
+                .iter()
+                .any(|s| &s.identifier == name && s.kind == SnapshotKind::Manual);
             if !manual {
                 continue;
             }
@@ -380,9 +515,21 @@ impl Rds {
                 .send()
                 .await
                 .map_err(|e| RdsError::aws("DeleteDBSnapshot", name, &e))?;
-            r.report(Event::Progress { step: "db-prune".into(), done: i as u64 + 1, total: Some(sel.delete.len() as u64), unit: deploykit_report::Unit::Items });
+            r.report(Event::Progress {
+                step: "db-prune".into(),
+                done: i as u64 + 1,
+                total: Some(sel.delete.len() as u64),
+                unit: deploykit_report::Unit::Items,
+            });
         }
-        t.finish(r, format!("deleted {}, kept {} manual; automated snapshots untouched", sel.delete.len(), sel.keep.len()));
+        t.finish(
+            r,
+            format!(
+                "deleted {}, kept {} manual; automated snapshots untouched",
+                sel.delete.len(),
+                sel.keep.len()
+            ),
+        );
         Ok(sel)
     }
 
@@ -410,7 +557,11 @@ impl Rds {
                 fix: "run `cargo xtask db create` to turn on ManageMasterUserPassword, then try again".into(),
             });
         };
-        let value = self.secrets.get_string(&arn).await.map_err(|e| secret_error("GetSecretValue", &arn, e))?;
+        let value = self
+            .secrets
+            .get_string(&arn)
+            .await
+            .map_err(|e| secret_error("GetSecretValue", &arn, e))?;
         let up = parse_user_password(&arn, &value).map_err(|e| secret_error("read", &arn, e))?;
         let db = state.db_name.clone().unwrap_or_else(|| "postgres".into());
         Ok(DbUrl::new(up.username, up.password, host, port, db))
@@ -419,13 +570,20 @@ impl Rds {
     /// Writes `url` (password included) to the secret `name`, creating it when missing.
     pub async fn store_url(&self, name: &str, url: &DbUrl) -> Result<PutOutcome, RdsError> {
         self.secrets
-            .put_string(name, &url.expose(), "Database URL for the app (written by cargo xtask db url --store)")
+            .put_string(
+                name,
+                &url.expose(),
+                "Database URL for the app (written by cargo xtask db url --store)",
+            )
             .await
             .map_err(|e| secret_error("PutSecretValue", name, e))
     }
 
     /// The master password, for connecting in checks.
-    pub(crate) async fn master_password(&self, state: &InstanceState) -> Result<(String, SecretString), RdsError> {
+    pub(crate) async fn master_password(
+        &self,
+        state: &InstanceState,
+    ) -> Result<(String, SecretString), RdsError> {
         let u = self.url_for(state).await?;
         Ok((u.user.clone(), u.password().clone()))
     }
@@ -440,12 +598,21 @@ fn unreachable_wait(id: &str) -> Result<EnsureOutcome, RdsError> {
     })
 }
 
-fn secret_error(operation: &'static str, secret: &str, e: deploykit_secrets::SecretsError) -> RdsError {
+fn secret_error(
+    operation: &'static str,
+    secret: &str,
+    e: deploykit_secrets::SecretsError,
+) -> RdsError {
     let fix = match e.classified() {
         Some(c) => c.hint().to_string(),
         None => "check the secret's value in the Secrets Manager console".into(),
     };
-    RdsError::Secret { operation, secret: secret.into(), reason: e.to_string().lines().next().unwrap_or("").to_string(), fix }
+    RdsError::Secret {
+        operation,
+        secret: secret.into(),
+        reason: e.to_string().lines().next().unwrap_or("").to_string(),
+        fix,
+    }
 }
 
 fn change_name(c: &Change) -> &'static str {
@@ -491,11 +658,25 @@ pub fn instance_state(i: &DbInstance) -> InstanceState {
         multi_az: i.multi_az().unwrap_or(false),
         master_username: i.master_username().map(str::to_string),
         db_name: i.db_name().map(str::to_string),
-        master_secret_arn: i.master_user_secret().and_then(|s| s.secret_arn()).map(str::to_string),
+        master_secret_arn: i
+            .master_user_secret()
+            .and_then(|s| s.secret_arn())
+            .map(str::to_string),
         endpoint_address: i.endpoint().and_then(|e| e.address()).map(str::to_string),
-        endpoint_port: i.endpoint().and_then(|e| e.port()).and_then(|p| u16::try_from(p).ok()),
-        subnet_group: i.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
-        vpc_security_group_ids: i.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
+        endpoint_port: i
+            .endpoint()
+            .and_then(|e| e.port())
+            .and_then(|p| u16::try_from(p).ok()),
+        subnet_group: i
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name())
+            .map(str::to_string),
+        vpc_security_group_ids: i
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -505,7 +686,9 @@ pub(crate) fn snapshot_info(s: &DbSnapshot) -> SnapshotInfo {
         instance: s.db_instance_identifier().unwrap_or_default().to_string(),
         kind: SnapshotKind::parse(s.snapshot_type().unwrap_or("manual")),
         status: s.status().unwrap_or_default().to_string(),
-        created: s.snapshot_create_time().and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
+        created: s
+            .snapshot_create_time()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
         allocated_storage_gb: s.allocated_storage().unwrap_or(0),
         percent_progress: s.percent_progress(),
     }

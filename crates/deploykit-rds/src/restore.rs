@@ -76,7 +76,11 @@ struct TempInstance {
 impl TempInstance {
     async fn cleanup(mut self, r: &dyn Reporter) -> Result<(), RdsError> {
         self.armed = false;
-        let t = StepTimer::start(r, "db-restore-cleanup", format!("Deleting temporary instance {}", self.name));
+        let t = StepTimer::start(
+            r,
+            "db-restore-cleanup",
+            format!("Deleting temporary instance {}", self.name),
+        );
         delete_instance(&self.rds, &self.name).await?;
         let name = self.name.clone();
         let what = format!("temporary instance {name} to be deleted");
@@ -125,7 +129,11 @@ async fn delete_instance(rds: &Rds, name: &str) -> Result<(), RdsError> {
             if c.kind == deploykit_aws::ErrorKind::NotFound {
                 Ok(())
             } else {
-                Err(RdsError::Aws { operation: "DeleteDBInstance", resource: name.into(), error: c })
+                Err(RdsError::Aws {
+                    operation: "DeleteDBInstance",
+                    resource: name.into(),
+                    error: c,
+                })
             }
         }
     }
@@ -141,14 +149,30 @@ impl Rds {
         r: &dyn Reporter,
         cancel: impl Future<Output = ()>,
     ) -> Result<RestoreCheckReport, RdsError> {
-        let source = self.describe(&opts.instance).await?.ok_or_else(|| RdsError::InstanceNotFound { identifier: opts.instance.clone() })?;
+        let source =
+            self.describe(&opts.instance)
+                .await?
+                .ok_or_else(|| RdsError::InstanceNotFound {
+                    identifier: opts.instance.clone(),
+                })?;
         let snapshot = match &opts.snapshot {
             Some(s) => self.describe_snapshot(s).await?,
-            None => newest_available(self.snapshots(&opts.instance).await?).ok_or_else(|| RdsError::NoSnapshot { identifier: opts.instance.clone() })?,
+            None => newest_available(self.snapshots(&opts.instance).await?).ok_or_else(|| {
+                RdsError::NoSnapshot {
+                    identifier: opts.instance.clone(),
+                }
+            })?,
         };
         let temp = restore_check_instance_name(&opts.instance, OffsetDateTime::now_utc())?;
         let started = Instant::now();
-        let t = StepTimer::start(r, "db-restore-check", format!("Restoring snapshot {} to temporary instance {temp}", snapshot.identifier));
+        let t = StepTimer::start(
+            r,
+            "db-restore-check",
+            format!(
+                "Restoring snapshot {} to temporary instance {temp}",
+                snapshot.identifier
+            ),
+        );
         self.rds
             .restore_db_instance_from_db_snapshot()
             .db_instance_identifier(&temp)
@@ -159,13 +183,30 @@ impl Rds {
             .multi_az(false)
             .manage_master_user_password(true)
             .set_db_subnet_group_name(source.subnet_group.clone())
-            .set_vpc_security_group_ids((!source.vpc_security_group_ids.is_empty()).then(|| source.vpc_security_group_ids.clone()))
-            .tags(Tag::builder().key(crate::TAG_MANAGED_BY).value("deploykit").build())
-            .tags(Tag::builder().key(crate::TAG_REASON).value("restore-check").build())
+            .set_vpc_security_group_ids(
+                (!source.vpc_security_group_ids.is_empty())
+                    .then(|| source.vpc_security_group_ids.clone()),
+            )
+            .tags(
+                Tag::builder()
+                    .key(crate::TAG_MANAGED_BY)
+                    .value("deploykit")
+                    .build(),
+            )
+            .tags(
+                Tag::builder()
+                    .key(crate::TAG_REASON)
+                    .value("restore-check")
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| RdsError::aws("RestoreDBInstanceFromDBSnapshot", &temp, &e))?;
-        let guard = TempInstance { rds: self.clone(), name: temp.clone(), armed: true };
+        let guard = TempInstance {
+            rds: self.clone(),
+            name: temp.clone(),
+            armed: true,
+        };
 
         let checked = tokio::select! {
             res = self.check_restored(&temp, &snapshot, opts, r) => res,
@@ -176,35 +217,77 @@ impl Rds {
         match (checked, cleanup) {
             (Ok((tables, alembic_revision)), Ok(())) => {
                 t.finish(r, format!("snapshot {} restores: {} table(s), revision {}; temporary instance deleted", snapshot.identifier, tables.len(), alembic_revision.as_deref().unwrap_or("none")));
-                Ok(RestoreCheckReport { snapshot: snapshot.identifier, temporary_instance: temp, tables, alembic_revision, restore_seconds, deleted: true })
+                Ok(RestoreCheckReport {
+                    snapshot: snapshot.identifier,
+                    temporary_instance: temp,
+                    tables,
+                    alembic_revision,
+                    restore_seconds,
+                    deleted: true,
+                })
             }
-            (Ok(_), Err(e)) => Err(RdsError::CleanupFailed { check: "the check itself passed".into(), instance: temp, cleanup: e.to_string() }),
-            (Err(RdsError::Cancelled { instance, .. }), Ok(())) => Err(RdsError::Cancelled { instance, cleanup: "was deleted".into() }),
+            (Ok(_), Err(e)) => Err(RdsError::CleanupFailed {
+                check: "the check itself passed".into(),
+                instance: temp,
+                cleanup: e.to_string(),
+            }),
+            (Err(RdsError::Cancelled { instance, .. }), Ok(())) => Err(RdsError::Cancelled {
+                instance,
+                cleanup: "was deleted".into(),
+            }),
             (Err(e), Ok(())) => {
-                r.report(Event::warn(format!("restore check failed; temporary instance {temp} was deleted")));
+                r.report(Event::warn(format!(
+                    "restore check failed; temporary instance {temp} was deleted"
+                )));
                 Err(e)
             }
-            (Err(e), Err(c)) => Err(RdsError::CleanupFailed { check: e.to_string(), instance: temp, cleanup: c.to_string() }),
+            (Err(e), Err(c)) => Err(RdsError::CleanupFailed {
+                check: e.to_string(),
+                instance: temp,
+                cleanup: c.to_string(),
+            }),
         }
     }
 
-    async fn check_restored(&self, temp: &str, snapshot: &SnapshotInfo, opts: &RestoreCheckOptions, r: &dyn Reporter) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
+    async fn check_restored(
+        &self,
+        temp: &str,
+        snapshot: &SnapshotInfo,
+        opts: &RestoreCheckOptions,
+        r: &dyn Reporter,
+    ) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
         let state = self.wait_available(temp, r, "db-restore-check").await?;
-        let (tables, revision) = self.inspect(&state, opts).await.map_err(|reason| match reason {
-            e @ RdsError::Connect { .. } => e,
-            other => other,
-        })?;
-        let fail = |reason: String| RdsError::Check { snapshot: snapshot.identifier.clone(), reason };
+        let (tables, revision) =
+            self.inspect(&state, opts)
+                .await
+                .map_err(|reason| match reason {
+                    e @ RdsError::Connect { .. } => e,
+                    other => other,
+                })?;
+        let fail = |reason: String| RdsError::Check {
+            snapshot: snapshot.identifier.clone(),
+            reason,
+        };
         for want in &opts.expected_tables {
             if !tables.iter().any(|t| &t.table == want) {
                 let have: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
-                return Err(fail(format!("table `{want}` is missing (tables: {})\n  fix: restore a newer snapshot, or check that migrations ran before it was taken", if have.is_empty() { "none".into() } else { have.join(", ") })));
+                return Err(fail(format!(
+                    "table `{want}` is missing (tables: {})\n  fix: restore a newer snapshot, or check that migrations ran before it was taken",
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                )));
             }
         }
         if let Some(want) = &opts.expected_revision
             && revision.as_ref() != Some(want)
         {
-            return Err(fail(format!("alembic revision is {} but the app is at {want}\n  fix: the snapshot predates the latest migration; take a new one (`cargo xtask db snapshot --wait`)", revision.as_deref().unwrap_or("missing"))));
+            return Err(fail(format!(
+                "alembic revision is {} but the app is at {want}\n  fix: the snapshot predates the latest migration; take a new one (`cargo xtask db snapshot --wait`)",
+                revision.as_deref().unwrap_or("missing")
+            )));
         }
         for t in &tables {
             r.report(Event::info(format!("  {}: {} row(s)", t.table, t.rows)));
@@ -212,16 +295,35 @@ impl Rds {
         Ok((tables, revision))
     }
 
-    async fn inspect(&self, state: &InstanceState, opts: &RestoreCheckOptions) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
+    async fn inspect(
+        &self,
+        state: &InstanceState,
+        opts: &RestoreCheckOptions,
+    ) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
         let (user, password) = self.master_password(state).await?;
         let (host, port) = match &opts.connect_via {
             Some((h, p)) => (h.clone(), *p),
-            None => (state.endpoint_address.clone().unwrap_or_default(), state.endpoint_port.unwrap_or(crate::spec::PORT)),
+            None => (
+                state.endpoint_address.clone().unwrap_or_default(),
+                state.endpoint_port.unwrap_or(crate::spec::PORT),
+            ),
         };
         let db = state.db_name.clone().unwrap_or_else(|| "postgres".into());
-        let connect_err = |reason: String, fix: &'static str| RdsError::Connect { host: host.clone(), port, database: db.clone(), user: user.clone(), reason, fix };
+        let connect_err = |reason: String, fix: &'static str| RdsError::Connect {
+            host: host.clone(),
+            port,
+            database: db.clone(),
+            user: user.clone(),
+            reason,
+            fix,
+        };
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&host).port(port).user(&user).password(password.expose_secret()).dbname(&db).connect_timeout(opts.connect_timeout);
+        cfg.host(&host)
+            .port(port)
+            .user(&user)
+            .password(password.expose_secret())
+            .dbname(&db)
+            .connect_timeout(opts.connect_timeout);
         let (client, conn) = tokio::time::timeout(opts.connect_timeout, cfg.connect(tokio_postgres::NoTls))
             .await
             .map_err(|_| connect_err(format!("no answer within {}s", opts.connect_timeout.as_secs()), "RDS instances are private: run the check from inside the VPC or pass a tunnel (connect_via)"))?
@@ -235,17 +337,31 @@ impl Rds {
             for row in rows {
                 let name: String = row.get(0);
                 let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-                let count: i64 = client.query_one(&format!("SELECT count(*) FROM public.{quoted}"), &[]).await?.get(0);
-                tables.push(TableCount { table: name, rows: count });
+                let count: i64 = client
+                    .query_one(&format!("SELECT count(*) FROM public.{quoted}"), &[])
+                    .await?
+                    .get(0);
+                tables.push(TableCount {
+                    table: name,
+                    rows: count,
+                });
             }
             let revision = if tables.iter().any(|t| t.table == "alembic_version") {
-                client.query_opt("SELECT version_num::text FROM alembic_version LIMIT 1", &[]).await?.map(|r| r.get::<_, String>(0))
+                client
+                    .query_opt("SELECT version_num::text FROM alembic_version LIMIT 1", &[])
+                    .await?
+                    .map(|r| r.get::<_, String>(0))
             } else {
                 None
             };
             Ok::<_, tokio_postgres::Error>((tables, revision))
         };
-        let res = q.await.map_err(|e| connect_err(format!("query failed: {e}"), "the restored database is not readable by the master user; check the snapshot"));
+        let res = q.await.map_err(|e| {
+            connect_err(
+                format!("query failed: {e}"),
+                "the restored database is not readable by the master user; check the snapshot",
+            )
+        });
         drop(client);
         conn_task.abort();
         res

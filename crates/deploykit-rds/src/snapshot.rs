@@ -66,7 +66,10 @@ impl SnapshotInfo {
 }
 
 fn rfc3339<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()) {
+    match t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    }) {
         Some(text) => s.serialize_str(&text),
         None => s.serialize_none(),
     }
@@ -75,7 +78,11 @@ fn rfc3339<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::
 /// `<instance>-<yyyymmdd-hhmmss>[-<reason>]`, a valid RDS snapshot identifier (letters, digits,
 /// single hyphens, letter first, at most 255). The reason is lowercased and reduced to letters,
 /// digits and single hyphens; an empty reason is dropped.
-pub fn snapshot_name(instance: &str, at: OffsetDateTime, reason: Option<&str>) -> Result<String, RdsError> {
+pub fn snapshot_name(
+    instance: &str,
+    at: OffsetDateTime,
+    reason: Option<&str>,
+) -> Result<String, RdsError> {
     crate::spec::validate_instance_identifier(instance)?;
     let stamp = stamp(at);
     let mut name = format!("{instance}-{stamp}");
@@ -104,8 +111,10 @@ pub fn restore_check_instance_name(instance: &str, at: OffsetDateTime) -> Result
 
 fn stamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    at.format(format_description!("[year][month][day]-[hour][minute][second]"))
-        .unwrap_or_else(|_| "00000000-000000".into())
+    at.format(format_description!(
+        "[year][month][day]-[hour][minute][second]"
+    ))
+    .unwrap_or_else(|_| "00000000-000000".into())
 }
 
 /// Lowercase letters, digits and single hyphens.
@@ -130,9 +139,13 @@ pub fn parse_age(text: &str) -> Result<Duration, RdsError> {
         fix: "write a number and a unit: 30d, 12h, 90m or 2w",
     };
     let t = text.trim();
-    let unit_at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| bad("it has no unit"))?;
+    let unit_at = t
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| bad("it has no unit"))?;
     let (n, unit) = t.split_at(unit_at);
-    let n: u64 = n.parse().map_err(|_| bad("it does not start with a number"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| bad("it does not start with a number"))?;
     let secs = match unit {
         "m" => 60,
         "h" => 3600,
@@ -204,29 +217,53 @@ mod tests {
         let cases = [
             (None, "budgetsync-db-20261125-150405"),
             (Some(""), "budgetsync-db-20261125-150405"),
-            (Some("pre-deploy"), "budgetsync-db-20261125-150405-pre-deploy"),
-            (Some("Before Migration #42!"), "budgetsync-db-20261125-150405-before-migration-42"),
+            (
+                Some("pre-deploy"),
+                "budgetsync-db-20261125-150405-pre-deploy",
+            ),
+            (
+                Some("Before Migration #42!"),
+                "budgetsync-db-20261125-150405-before-migration-42",
+            ),
             (Some("--x__y--"), "budgetsync-db-20261125-150405-x-y"),
             (Some("!!!"), "budgetsync-db-20261125-150405"),
         ];
         for (reason, want) in cases {
-            assert_eq!(snapshot_name("budgetsync-db", at, reason).unwrap(), want, "{reason:?}");
+            assert_eq!(
+                snapshot_name("budgetsync-db", at, reason).unwrap(),
+                want,
+                "{reason:?}"
+            );
         }
         let long = snapshot_name("db", at, Some(&"r".repeat(400))).unwrap();
         assert_eq!(long.len(), 255);
         // Non-UTC times are named in UTC.
         let other = datetime!(2026-11-25 17:04:05 +02:00);
-        assert_eq!(snapshot_name("db", other, None).unwrap(), "db-20261125-150405");
+        assert_eq!(
+            snapshot_name("db", other, None).unwrap(),
+            "db-20261125-150405"
+        );
         let err = snapshot_name("9db", at, None).unwrap_err().to_string();
-        assert!(err.contains("start with a letter") && err.contains("fix:"), "{err}");
+        assert!(
+            err.contains("start with a letter") && err.contains("fix:"),
+            "{err}"
+        );
     }
 
     #[test]
     fn restore_check_names_fit_63_characters() {
         let at = datetime!(2026-11-25 15:04:05 UTC);
-        assert_eq!(restore_check_instance_name("budgetsync-db", at).unwrap(), "budgetsync-db-restorecheck-20261125150405");
+        assert_eq!(
+            restore_check_instance_name("budgetsync-db", at).unwrap(),
+            "budgetsync-db-restorecheck-20261125150405"
+        );
         let long = restore_check_instance_name(&format!("a{}", "-b".repeat(31)), at).unwrap();
-        assert!(long.len() <= 63 && long.ends_with("-restorecheck-20261125150405") && !long.contains("--"), "{long}");
+        assert!(
+            long.len() <= 63
+                && long.ends_with("-restorecheck-20261125150405")
+                && !long.contains("--"),
+            "{long}"
+        );
     }
 
     fn snap(id: &str, instance: &str, kind: SnapshotKind, days_old: i64) -> SnapshotInfo {
@@ -253,7 +290,10 @@ mod tests {
             snap("rds:db-b", "db", SnapshotKind::Automated, 200),
             snap("shared", "db", SnapshotKind::Other("shared".into()), 300),
             snap("other-inst", "other", SnapshotKind::Manual, 300),
-            SnapshotInfo { status: "creating".into(), ..snap("busy", "db", SnapshotKind::Manual, 300) },
+            SnapshotInfo {
+                status: "creating".into(),
+                ..snap("busy", "db", SnapshotKind::Manual, 300)
+            },
         ];
         let d30 = Some(Duration::from_secs(30 * 86_400));
         let cases: Vec<(usize, Option<Duration>, Vec<&str>)> = vec![
@@ -269,18 +309,33 @@ mod tests {
             let sel = select_prune(&all, "db", keep, older, now);
             assert_eq!(sel.delete, want, "keep {keep} older {older:?}");
             for never in ["rds:db-a", "rds:db-b", "shared", "other-inst", "busy"] {
-                assert!(sel.untouched.contains(&never.to_string()), "{never} must be untouched");
+                assert!(
+                    sel.untouched.contains(&never.to_string()),
+                    "{never} must be untouched"
+                );
             }
-            assert_eq!(sel.delete.len() + sel.keep.len() + sel.untouched.len(), all.len());
+            assert_eq!(
+                sel.delete.len() + sel.keep.len() + sel.untouched.len(),
+                all.len()
+            );
         }
         // Even when only automated snapshots exist and keep is 0, nothing is selected.
-        let autos: Vec<_> = all.iter().filter(|s| s.kind == SnapshotKind::Automated).cloned().collect();
+        let autos: Vec<_> = all
+            .iter()
+            .filter(|s| s.kind == SnapshotKind::Automated)
+            .cloned()
+            .collect();
         assert!(select_prune(&autos, "db", 0, None, now).delete.is_empty());
     }
 
     #[test]
     fn ages_parse() {
-        for (t, secs) in [("30d", 30 * 86_400), ("12h", 43_200), ("90m", 5_400), ("2w", 14 * 86_400)] {
+        for (t, secs) in [
+            ("30d", 30 * 86_400),
+            ("12h", 43_200),
+            ("90m", 5_400),
+            ("2w", 14 * 86_400),
+        ] {
             assert_eq!(parse_age(t).unwrap(), Duration::from_secs(secs), "{t}");
         }
         for t in ["30", "d", "30y", "-1d", ""] {

@@ -80,38 +80,99 @@ impl DbSpec {
     /// Checks every field before anything talks to AWS.
     pub fn validate(&self) -> Result<(), RdsError> {
         validate_instance_identifier(&self.identifier)?;
-        let bad = |field: &'static str, value: String, reason: &str, fix: &str| RdsError::InvalidSpec {
-            field,
-            value,
-            reason: reason.into(),
-            fix: fix.into(),
-        };
+        let bad =
+            |field: &'static str, value: String, reason: &str, fix: &str| RdsError::InvalidSpec {
+                field,
+                value,
+                reason: reason.into(),
+                fix: fix.into(),
+            };
         let v = &self.engine_version;
-        if v.is_empty() || !v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(bad("engine_version", v.clone(), "not a PostgreSQL version number", "pin a major version such as \"16\""));
+        if v.is_empty()
+            || !v
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad(
+                "engine_version",
+                v.clone(),
+                "not a PostgreSQL version number",
+                "pin a major version such as \"16\"",
+            ));
         }
         if !self.instance_class.starts_with("db.") {
-            return Err(bad("instance_class", self.instance_class.clone(), "RDS instance classes start with `db.`", "use db.t4g.micro (dev) or db.t4g.small (small prod)"));
+            return Err(bad(
+                "instance_class",
+                self.instance_class.clone(),
+                "RDS instance classes start with `db.`",
+                "use db.t4g.micro (dev) or db.t4g.small (small prod)",
+            ));
         }
         if !(20..=65536).contains(&self.allocated_storage_gb) {
-            return Err(bad("allocated_storage_gb", self.allocated_storage_gb.to_string(), "gp3 storage for PostgreSQL is 20-65536 GB", "use 20"));
+            return Err(bad(
+                "allocated_storage_gb",
+                self.allocated_storage_gb.to_string(),
+                "gp3 storage for PostgreSQL is 20-65536 GB",
+                "use 20",
+            ));
         }
         if let Some(max) = self.max_allocated_storage_gb
             && max <= self.allocated_storage_gb
         {
-            return Err(bad("max_allocated_storage_gb", max.to_string(), "the autoscaling ceiling must be above allocated_storage_gb", "raise it (e.g. 100) or set it to 0 to turn autoscaling off"));
+            return Err(bad(
+                "max_allocated_storage_gb",
+                max.to_string(),
+                "the autoscaling ceiling must be above allocated_storage_gb",
+                "raise it (e.g. 100) or set it to 0 to turn autoscaling off",
+            ));
         }
         if !(BACKUP_DAYS_MIN..=BACKUP_DAYS_MAX).contains(&self.backup_retention_days) {
-            return Err(bad("backup_retention_days", self.backup_retention_days.to_string(), "automated backups must be kept 7-14 days", "use 7 (dev) or 14 (prod)"));
+            return Err(bad(
+                "backup_retention_days",
+                self.backup_retention_days.to_string(),
+                "automated backups must be kept 7-14 days",
+                "use 7 (dev) or 14 (prod)",
+            ));
         }
-        if self.master_username.is_empty() || !self.master_username.starts_with(|c: char| c.is_ascii_alphabetic()) || !self.master_username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || self.master_username.len() > 63 {
-            return Err(bad("username", self.master_username.clone(), "master user names are 1-63 letters, digits or underscores, letter first", "use e.g. \"budgetsync\""));
+        if self.master_username.is_empty()
+            || !self
+                .master_username
+                .starts_with(|c: char| c.is_ascii_alphabetic())
+            || !self
+                .master_username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || self.master_username.len() > 63
+        {
+            return Err(bad(
+                "username",
+                self.master_username.clone(),
+                "master user names are 1-63 letters, digits or underscores, letter first",
+                "use e.g. \"budgetsync\"",
+            ));
         }
         if ["postgres", "rdsadmin", "admin"].contains(&self.master_username.as_str()) {
-            return Err(bad("username", self.master_username.clone(), "reserved by RDS for PostgreSQL", "choose the app's name"));
+            return Err(bad(
+                "username",
+                self.master_username.clone(),
+                "reserved by RDS for PostgreSQL",
+                "choose the app's name",
+            ));
         }
-        if self.db_name.is_empty() || !self.db_name.starts_with(|c: char| c.is_ascii_alphabetic()) || !self.db_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || self.db_name.len() > 63 {
-            return Err(bad("db_name", self.db_name.clone(), "database names are 1-63 letters, digits or underscores, letter first", "use e.g. \"budgetsync\""));
+        if self.db_name.is_empty()
+            || !self.db_name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !self
+                .db_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || self.db_name.len() > 63
+        {
+            return Err(bad(
+                "db_name",
+                self.db_name.clone(),
+                "database names are 1-63 letters, digits or underscores, letter first",
+                "use e.g. \"budgetsync\"",
+            ));
         }
         if let Some(sg) = &self.app_security_group {
             check_security_group("app_security_group", sg)?;
@@ -164,11 +225,19 @@ pub fn validate_instance_identifier(id: &str) -> Result<(), RdsError> {
 
 pub(crate) fn identifier_rules(id: &str, max: usize, what: &'static str) -> Result<(), RdsError> {
     let reason = if id.is_empty() || id.len() > max {
-        Some(format!("it must be 1-{max} characters long (it has {})", id.len()))
+        Some(format!(
+            "it must be 1-{max} characters long (it has {})",
+            id.len()
+        ))
     } else if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
         Some("it must start with a letter".into())
-    } else if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-        Some(format!("`{c}` is not allowed (letters, digits and hyphens only)"))
+    } else if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        Some(format!(
+            "`{c}` is not allowed (letters, digits and hyphens only)"
+        ))
     } else if id.contains("--") {
         Some("it contains two consecutive hyphens".into())
     } else if id.ends_with('-') {
@@ -257,7 +326,11 @@ pub struct Drift {
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} (recommended {})", self.setting, self.current, self.recommended)?;
+        write!(
+            f,
+            "{}: {} (recommended {})",
+            self.setting, self.current, self.recommended
+        )?;
         match &self.fix {
             Fix::Modify(_) => write!(f, "; `cargo xtask db create` fixes it"),
             Fix::Manual { how } => write!(f, "; {how}"),
@@ -287,67 +360,182 @@ pub enum Change {
 /// Every way `current` differs from `recommended`.
 pub fn drift(current: &InstanceState, recommended: &DbSpec) -> Vec<Drift> {
     let mut out = Vec::new();
-    let mut push = |setting: &'static str, current: String, rec: String, severity: Severity, fix: Fix| {
-        out.push(Drift { setting, current, recommended: rec, severity, fix });
-    };
+    let mut push =
+        |setting: &'static str, current: String, rec: String, severity: Severity, fix: Fix| {
+            out.push(Drift {
+                setting,
+                current,
+                recommended: rec,
+                severity,
+                fix,
+            });
+        };
     let manual = |how: &str| Fix::Manual { how: how.into() };
 
     if current.publicly_accessible {
-        push("publicly_accessible", "true".into(), "false".into(), Severity::Critical, Fix::Modify(Change::PubliclyAccessible(false)));
+        push(
+            "publicly_accessible",
+            "true".into(),
+            "false".into(),
+            Severity::Critical,
+            Fix::Modify(Change::PubliclyAccessible(false)),
+        );
     }
     if !current.storage_encrypted {
-        push("storage_encrypted", "false".into(), "true".into(), Severity::Critical, manual("encryption cannot be turned on in place: snapshot, copy the snapshot with a KMS key, restore from the copy, switch the app over"));
+        push(
+            "storage_encrypted",
+            "false".into(),
+            "true".into(),
+            Severity::Critical,
+            manual(
+                "encryption cannot be turned on in place: snapshot, copy the snapshot with a KMS key, restore from the copy, switch the app over",
+            ),
+        );
     }
     let cur_major = major(&current.engine_version);
     let want_major = recommended.major_version();
     if cur_major != want_major {
         let how = match (cur_major.parse::<u32>(), want_major.parse::<u32>()) {
-            (Ok(c), Ok(w)) if c < w => "major upgrades are never automatic: take a snapshot (`cargo xtask db snapshot --reason pre-upgrade --wait`), then `aws rds modify-db-instance --engine-version ... --allow-major-version-upgrade`",
-            _ => "RDS cannot downgrade a major version: pin engine_version to the running major in deploy.toml",
+            (Ok(c), Ok(w)) if c < w => {
+                "major upgrades are never automatic: take a snapshot (`cargo xtask db snapshot --reason pre-upgrade --wait`), then `aws rds modify-db-instance --engine-version ... --allow-major-version-upgrade`"
+            }
+            _ => {
+                "RDS cannot downgrade a major version: pin engine_version to the running major in deploy.toml"
+            }
         };
-        push("engine_version", current.engine_version.clone(), format!("{want_major}.x"), Severity::Warn, manual(how));
+        push(
+            "engine_version",
+            current.engine_version.clone(),
+            format!("{want_major}.x"),
+            Severity::Warn,
+            manual(how),
+        );
     }
     if current.instance_class != recommended.instance_class {
-        push("instance_class", current.instance_class.clone(), recommended.instance_class.clone(), Severity::Info, Fix::Modify(Change::InstanceClass(recommended.instance_class.clone())));
+        push(
+            "instance_class",
+            current.instance_class.clone(),
+            recommended.instance_class.clone(),
+            Severity::Info,
+            Fix::Modify(Change::InstanceClass(recommended.instance_class.clone())),
+        );
     }
     // Storage never shrinks: more than asked for (autoscaling grew it) is fine.
     if current.allocated_storage_gb < recommended.allocated_storage_gb {
-        push("allocated_storage_gb", current.allocated_storage_gb.to_string(), recommended.allocated_storage_gb.to_string(), Severity::Info, Fix::Modify(Change::AllocatedStorage(recommended.allocated_storage_gb)));
+        push(
+            "allocated_storage_gb",
+            current.allocated_storage_gb.to_string(),
+            recommended.allocated_storage_gb.to_string(),
+            Severity::Info,
+            Fix::Modify(Change::AllocatedStorage(recommended.allocated_storage_gb)),
+        );
     }
     if current.storage_type.as_deref() != Some(STORAGE_TYPE) {
-        push("storage_type", current.storage_type.clone().unwrap_or_else(|| "unknown".into()), STORAGE_TYPE.into(), Severity::Info, Fix::Modify(Change::StorageType(STORAGE_TYPE.into())));
+        push(
+            "storage_type",
+            current
+                .storage_type
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            STORAGE_TYPE.into(),
+            Severity::Info,
+            Fix::Modify(Change::StorageType(STORAGE_TYPE.into())),
+        );
     }
-    let cur_max = current.max_allocated_storage_gb.filter(|m| *m > current.allocated_storage_gb);
+    let cur_max = current
+        .max_allocated_storage_gb
+        .filter(|m| *m > current.allocated_storage_gb);
     if cur_max != recommended.max_allocated_storage_gb {
         let show = |m: Option<i32>| m.map_or("off".to_string(), |m| format!("{m} GB"));
-        let severity = if recommended.max_allocated_storage_gb.is_some() && cur_max.is_none() { Severity::Warn } else { Severity::Info };
-        push("max_allocated_storage_gb", show(cur_max), show(recommended.max_allocated_storage_gb), severity, Fix::Modify(Change::MaxAllocatedStorage(recommended.max_allocated_storage_gb)));
-    }
-    if current.backup_retention_days != recommended.backup_retention_days {
-        let severity = if current.backup_retention_days < BACKUP_DAYS_MIN {
-            if current.backup_retention_days == 0 { Severity::Critical } else { Severity::Warn }
+        let severity = if recommended.max_allocated_storage_gb.is_some() && cur_max.is_none() {
+            Severity::Warn
         } else {
             Severity::Info
         };
-        push("backup_retention_days", current.backup_retention_days.to_string(), recommended.backup_retention_days.to_string(), severity, Fix::Modify(Change::BackupRetention(recommended.backup_retention_days)));
+        push(
+            "max_allocated_storage_gb",
+            show(cur_max),
+            show(recommended.max_allocated_storage_gb),
+            severity,
+            Fix::Modify(Change::MaxAllocatedStorage(
+                recommended.max_allocated_storage_gb,
+            )),
+        );
+    }
+    if current.backup_retention_days != recommended.backup_retention_days {
+        let severity = if current.backup_retention_days < BACKUP_DAYS_MIN {
+            if current.backup_retention_days == 0 {
+                Severity::Critical
+            } else {
+                Severity::Warn
+            }
+        } else {
+            Severity::Info
+        };
+        push(
+            "backup_retention_days",
+            current.backup_retention_days.to_string(),
+            recommended.backup_retention_days.to_string(),
+            severity,
+            Fix::Modify(Change::BackupRetention(recommended.backup_retention_days)),
+        );
     }
     if !current.auto_minor_version_upgrade {
-        push("auto_minor_version_upgrade", "false".into(), "true".into(), Severity::Warn, Fix::Modify(Change::AutoMinorVersionUpgrade(true)));
+        push(
+            "auto_minor_version_upgrade",
+            "false".into(),
+            "true".into(),
+            Severity::Warn,
+            Fix::Modify(Change::AutoMinorVersionUpgrade(true)),
+        );
     }
     if current.deletion_protection != recommended.deletion_protection {
-        let severity = if recommended.deletion_protection { Severity::Critical } else { Severity::Info };
-        push("deletion_protection", current.deletion_protection.to_string(), recommended.deletion_protection.to_string(), severity, Fix::Modify(Change::DeletionProtection(recommended.deletion_protection)));
+        let severity = if recommended.deletion_protection {
+            Severity::Critical
+        } else {
+            Severity::Info
+        };
+        push(
+            "deletion_protection",
+            current.deletion_protection.to_string(),
+            recommended.deletion_protection.to_string(),
+            severity,
+            Fix::Modify(Change::DeletionProtection(recommended.deletion_protection)),
+        );
     }
     if current.multi_az != recommended.multi_az {
-        push("multi_az", current.multi_az.to_string(), recommended.multi_az.to_string(), Severity::Info, Fix::Modify(Change::MultiAz(recommended.multi_az)));
+        push(
+            "multi_az",
+            current.multi_az.to_string(),
+            recommended.multi_az.to_string(),
+            Severity::Info,
+            Fix::Modify(Change::MultiAz(recommended.multi_az)),
+        );
     }
     if current.master_secret_arn.is_none() {
-        push("manage_master_user_password", "false (password not in Secrets Manager)".into(), "true".into(), Severity::Warn, Fix::Modify(Change::ManageMasterUserPassword));
+        push(
+            "manage_master_user_password",
+            "false (password not in Secrets Manager)".into(),
+            "true".into(),
+            Severity::Warn,
+            Fix::Modify(Change::ManageMasterUserPassword),
+        );
     }
     if let Some(want) = &recommended.subnet_group
         && current.subnet_group.as_ref() != Some(want)
     {
-        push("subnet_group", current.subnet_group.clone().unwrap_or_else(|| "default".into()), want.clone(), Severity::Info, manual("moving an instance to another subnet group is a console/CLI operation with downtime; do it in a maintenance window"));
+        push(
+            "subnet_group",
+            current
+                .subnet_group
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            want.clone(),
+            Severity::Info,
+            manual(
+                "moving an instance to another subnet group is a console/CLI operation with downtime; do it in a maintenance window",
+            ),
+        );
     }
     if !recommended.vpc_security_group_ids.is_empty() {
         let mut cur = current.vpc_security_group_ids.clone();
@@ -355,7 +543,15 @@ pub fn drift(current: &InstanceState, recommended: &DbSpec) -> Vec<Drift> {
         cur.sort();
         want.sort();
         if cur != want {
-            push("vpc_security_group_ids", cur.join(","), want.join(","), Severity::Warn, Fix::Modify(Change::VpcSecurityGroups(recommended.vpc_security_group_ids.clone())));
+            push(
+                "vpc_security_group_ids",
+                cur.join(","),
+                want.join(","),
+                Severity::Warn,
+                Fix::Modify(Change::VpcSecurityGroups(
+                    recommended.vpc_security_group_ids.clone(),
+                )),
+            );
         }
     }
     out
@@ -369,7 +565,10 @@ pub enum Plan {
     Create { spec: Box<DbSpec> },
     /// It exists and differs in settings that can be modified in place (never a recreate);
     /// `manual` lists what only a person can fix.
-    Modify { changes: Vec<Change>, manual: Vec<Drift> },
+    Modify {
+        changes: Vec<Change>,
+        manual: Vec<Drift>,
+    },
     /// It exists but is busy (`creating`, `modifying`, ...): wait, then plan again.
     WaitFor { status: String },
     /// It exists and is being deleted: nothing can be done until it is gone.
@@ -381,14 +580,26 @@ pub enum Plan {
 /// Decides what `ensure` does. Pure: `current` comes from DescribeDBInstances.
 pub fn plan_instance(current: Option<&InstanceState>, desired: &DbSpec) -> Plan {
     let Some(cur) = current else {
-        return Plan::Create { spec: Box::new(desired.clone()) };
+        return Plan::Create {
+            spec: Box::new(desired.clone()),
+        };
     };
     match cur.status.as_str() {
-        "deleting" | "failed" | "incompatible-restore" | "incompatible-parameters" | "storage-full" => {
-            return Plan::Blocked { status: cur.status.clone() };
+        "deleting"
+        | "failed"
+        | "incompatible-restore"
+        | "incompatible-parameters"
+        | "storage-full" => {
+            return Plan::Blocked {
+                status: cur.status.clone(),
+            };
         }
         "available" => {}
-        other => return Plan::WaitFor { status: other.to_string() },
+        other => {
+            return Plan::WaitFor {
+                status: other.to_string(),
+            };
+        }
     }
     let mut changes = Vec::new();
     let mut manual = Vec::new();
@@ -398,7 +609,11 @@ pub fn plan_instance(current: Option<&InstanceState>, desired: &DbSpec) -> Plan 
             Fix::Manual { .. } => manual.push(d),
         }
     }
-    if changes.is_empty() { Plan::NoChange { manual } } else { Plan::Modify { changes, manual } }
+    if changes.is_empty() {
+        Plan::NoChange { manual }
+    } else {
+        Plan::Modify { changes, manual }
+    }
 }
 
 #[cfg(test)]
@@ -408,7 +623,10 @@ mod tests {
     pub(crate) fn matching(spec: &DbSpec) -> InstanceState {
         InstanceState {
             identifier: spec.identifier.clone(),
-            arn: Some(format!("arn:aws:rds:us-east-1:000000000000:db:{}", spec.identifier)),
+            arn: Some(format!(
+                "arn:aws:rds:us-east-1:000000000000:db:{}",
+                spec.identifier
+            )),
             status: "available".into(),
             engine: ENGINE.into(),
             engine_version: format!("{}.4", spec.major_version()),
@@ -424,7 +642,9 @@ mod tests {
             multi_az: spec.multi_az,
             master_username: Some(spec.master_username.clone()),
             db_name: Some(spec.db_name.clone()),
-            master_secret_arn: Some("arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1".into()),
+            master_secret_arn: Some(
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1".into(),
+            ),
             endpoint_address: Some("127.0.0.1".into()),
             endpoint_port: Some(PORT),
             subnet_group: spec.subnet_group.clone(),
@@ -443,34 +663,111 @@ mod tests {
     #[test]
     fn missing_instance_is_created_and_matching_one_is_left_alone() {
         let s = spec();
-        assert_eq!(plan_instance(None, &s), Plan::Create { spec: Box::new(s.clone()) });
+        assert_eq!(
+            plan_instance(None, &s),
+            Plan::Create {
+                spec: Box::new(s.clone())
+            }
+        );
         let cur = matching(&s);
         assert_eq!(drift(&cur, &s), vec![]);
-        assert_eq!(plan_instance(Some(&cur), &s), Plan::NoChange { manual: vec![] });
+        assert_eq!(
+            plan_instance(Some(&cur), &s),
+            Plan::NoChange { manual: vec![] }
+        );
         // Autoscaling grew the storage: not drift, storage never shrinks.
-        let grown = InstanceState { allocated_storage_gb: 40, ..cur.clone() };
-        assert_eq!(plan_instance(Some(&grown), &s), Plan::NoChange { manual: vec![] });
+        let grown = InstanceState {
+            allocated_storage_gb: 40,
+            ..cur.clone()
+        };
+        assert_eq!(
+            plan_instance(Some(&grown), &s),
+            Plan::NoChange { manual: vec![] }
+        );
     }
 
     #[test]
     fn every_drifted_setting_is_reported_with_its_fix() {
-        let s = DbSpec { deletion_protection: true, ..spec() };
+        let s = DbSpec {
+            deletion_protection: true,
+            ..spec()
+        };
         let m = matching(&s);
         type Case = (&'static str, fn(&mut InstanceState), Severity, bool);
         let cases: Vec<Case> = vec![
-            ("publicly_accessible", |c| c.publicly_accessible = true, Severity::Critical, true),
-            ("storage_encrypted", |c| c.storage_encrypted = false, Severity::Critical, false),
-            ("engine_version", |c| c.engine_version = "15.7".into(), Severity::Warn, false),
-            ("instance_class", |c| c.instance_class = "db.m5.large".into(), Severity::Info, true),
-            ("allocated_storage_gb", |c| c.allocated_storage_gb = 10, Severity::Info, true),
-            ("storage_type", |c| c.storage_type = Some("gp2".into()), Severity::Info, true),
-            ("max_allocated_storage_gb", |c| c.max_allocated_storage_gb = None, Severity::Warn, true),
-            ("backup_retention_days", |c| c.backup_retention_days = 0, Severity::Critical, true),
-            ("backup_retention_days", |c| c.backup_retention_days = 1, Severity::Warn, true),
-            ("auto_minor_version_upgrade", |c| c.auto_minor_version_upgrade = false, Severity::Warn, true),
-            ("deletion_protection", |c| c.deletion_protection = false, Severity::Critical, true),
+            (
+                "publicly_accessible",
+                |c| c.publicly_accessible = true,
+                Severity::Critical,
+                true,
+            ),
+            (
+                "storage_encrypted",
+                |c| c.storage_encrypted = false,
+                Severity::Critical,
+                false,
+            ),
+            (
+                "engine_version",
+                |c| c.engine_version = "15.7".into(),
+                Severity::Warn,
+                false,
+            ),
+            (
+                "instance_class",
+                |c| c.instance_class = "db.m5.large".into(),
+                Severity::Info,
+                true,
+            ),
+            (
+                "allocated_storage_gb",
+                |c| c.allocated_storage_gb = 10,
+                Severity::Info,
+                true,
+            ),
+            (
+                "storage_type",
+                |c| c.storage_type = Some("gp2".into()),
+                Severity::Info,
+                true,
+            ),
+            (
+                "max_allocated_storage_gb",
+                |c| c.max_allocated_storage_gb = None,
+                Severity::Warn,
+                true,
+            ),
+            (
+                "backup_retention_days",
+                |c| c.backup_retention_days = 0,
+                Severity::Critical,
+                true,
+            ),
+            (
+                "backup_retention_days",
+                |c| c.backup_retention_days = 1,
+                Severity::Warn,
+                true,
+            ),
+            (
+                "auto_minor_version_upgrade",
+                |c| c.auto_minor_version_upgrade = false,
+                Severity::Warn,
+                true,
+            ),
+            (
+                "deletion_protection",
+                |c| c.deletion_protection = false,
+                Severity::Critical,
+                true,
+            ),
             ("multi_az", |c| c.multi_az = true, Severity::Info, true),
-            ("manage_master_user_password", |c| c.master_secret_arn = None, Severity::Warn, true),
+            (
+                "manage_master_user_password",
+                |c| c.master_secret_arn = None,
+                Severity::Warn,
+                true,
+            ),
         ];
         for (setting, mutate, severity, modifiable) in cases {
             let mut cur = m.clone();
@@ -482,9 +779,15 @@ mod tests {
             assert_eq!(matches!(d[0].fix, Fix::Modify(_)), modifiable, "{setting}");
             let plan = plan_instance(Some(&cur), &s);
             if modifiable {
-                assert!(matches!(&plan, Plan::Modify { changes, manual } if changes.len() == 1 && manual.is_empty()), "{setting}: {plan:?}");
+                assert!(
+                    matches!(&plan, Plan::Modify { changes, manual } if changes.len() == 1 && manual.is_empty()),
+                    "{setting}: {plan:?}"
+                );
             } else {
-                assert!(matches!(&plan, Plan::NoChange { manual } if manual.len() == 1), "{setting}: {plan:?}");
+                assert!(
+                    matches!(&plan, Plan::NoChange { manual } if manual.len() == 1),
+                    "{setting}: {plan:?}"
+                );
             }
         }
     }
@@ -492,8 +795,14 @@ mod tests {
     #[test]
     fn major_version_drift_says_upgrade_or_pin() {
         let s = spec();
-        let older = InstanceState { engine_version: "15.2".into(), ..matching(&s) };
-        let newer = InstanceState { engine_version: "17.1".into(), ..matching(&s) };
+        let older = InstanceState {
+            engine_version: "15.2".into(),
+            ..matching(&s)
+        };
+        let newer = InstanceState {
+            engine_version: "17.1".into(),
+            ..matching(&s)
+        };
         let how = |c: &InstanceState| match &drift(c, &s)[0].fix {
             Fix::Manual { how } => how.clone(),
             f => panic!("{f:?}"),
@@ -501,20 +810,43 @@ mod tests {
         assert!(how(&older).contains("allow-major-version-upgrade"));
         assert!(how(&newer).contains("cannot downgrade"));
         // A different minor of the pinned major is not drift (auto minor upgrades).
-        let minor = InstanceState { engine_version: "16.9".into(), ..matching(&s) };
+        let minor = InstanceState {
+            engine_version: "16.9".into(),
+            ..matching(&s)
+        };
         assert!(drift(&minor, &s).is_empty());
     }
 
     #[test]
     fn busy_or_deleting_instances_are_not_modified() {
         let s = spec();
-        for (status, wait) in [("creating", true), ("modifying", true), ("backing-up", true), ("deleting", false), ("failed", false)] {
-            let cur = InstanceState { status: status.into(), publicly_accessible: true, ..matching(&s) };
+        for (status, wait) in [
+            ("creating", true),
+            ("modifying", true),
+            ("backing-up", true),
+            ("deleting", false),
+            ("failed", false),
+        ] {
+            let cur = InstanceState {
+                status: status.into(),
+                publicly_accessible: true,
+                ..matching(&s)
+            };
             let plan = plan_instance(Some(&cur), &s);
             if wait {
-                assert_eq!(plan, Plan::WaitFor { status: status.into() });
+                assert_eq!(
+                    plan,
+                    Plan::WaitFor {
+                        status: status.into()
+                    }
+                );
             } else {
-                assert_eq!(plan, Plan::Blocked { status: status.into() });
+                assert_eq!(
+                    plan,
+                    Plan::Blocked {
+                        status: status.into()
+                    }
+                );
             }
         }
     }
@@ -522,32 +854,137 @@ mod tests {
     #[test]
     fn open_cidrs_and_bad_settings_are_refused() {
         let cases: Vec<(DbSpec, &str, &str)> = vec![
-            (DbSpec { app_security_group: Some("0.0.0.0/0".into()), ..spec() }, "app_security_group", "whole internet"),
-            (DbSpec { app_security_group: Some("::/0".into()), ..spec() }, "app_security_group", "whole internet"),
-            (DbSpec { app_security_group: Some("10.0.0.0/8".into()), ..spec() }, "app_security_group", "CIDR"),
-            (DbSpec { vpc_security_group_ids: vec!["sg-xyz".into()], ..spec() }, "vpc_security_group_ids", "security group id"),
-            (DbSpec { backup_retention_days: 3, ..spec() }, "backup_retention_days", "7-14"),
-            (DbSpec { backup_retention_days: 35, ..spec() }, "backup_retention_days", "7-14"),
-            (DbSpec { max_allocated_storage_gb: Some(20), ..spec() }, "max_allocated_storage_gb", "above"),
-            (DbSpec { allocated_storage_gb: 5, ..spec() }, "allocated_storage_gb", "20-65536"),
-            (DbSpec { engine_version: "latest".into(), ..spec() }, "engine_version", "version"),
-            (DbSpec { instance_class: "t4g.micro".into(), ..spec() }, "instance_class", "db."),
-            (DbSpec { master_username: "postgres".into(), ..spec() }, "username", "reserved"),
-            (DbSpec { db_name: "1db".into(), ..spec() }, "db_name", "letter first"),
+            (
+                DbSpec {
+                    app_security_group: Some("0.0.0.0/0".into()),
+                    ..spec()
+                },
+                "app_security_group",
+                "whole internet",
+            ),
+            (
+                DbSpec {
+                    app_security_group: Some("::/0".into()),
+                    ..spec()
+                },
+                "app_security_group",
+                "whole internet",
+            ),
+            (
+                DbSpec {
+                    app_security_group: Some("10.0.0.0/8".into()),
+                    ..spec()
+                },
+                "app_security_group",
+                "CIDR",
+            ),
+            (
+                DbSpec {
+                    vpc_security_group_ids: vec!["sg-xyz".into()],
+                    ..spec()
+                },
+                "vpc_security_group_ids",
+                "security group id",
+            ),
+            (
+                DbSpec {
+                    backup_retention_days: 3,
+                    ..spec()
+                },
+                "backup_retention_days",
+                "7-14",
+            ),
+            (
+                DbSpec {
+                    backup_retention_days: 35,
+                    ..spec()
+                },
+                "backup_retention_days",
+                "7-14",
+            ),
+            (
+                DbSpec {
+                    max_allocated_storage_gb: Some(20),
+                    ..spec()
+                },
+                "max_allocated_storage_gb",
+                "above",
+            ),
+            (
+                DbSpec {
+                    allocated_storage_gb: 5,
+                    ..spec()
+                },
+                "allocated_storage_gb",
+                "20-65536",
+            ),
+            (
+                DbSpec {
+                    engine_version: "latest".into(),
+                    ..spec()
+                },
+                "engine_version",
+                "version",
+            ),
+            (
+                DbSpec {
+                    instance_class: "t4g.micro".into(),
+                    ..spec()
+                },
+                "instance_class",
+                "db.",
+            ),
+            (
+                DbSpec {
+                    master_username: "postgres".into(),
+                    ..spec()
+                },
+                "username",
+                "reserved",
+            ),
+            (
+                DbSpec {
+                    db_name: "1db".into(),
+                    ..spec()
+                },
+                "db_name",
+                "letter first",
+            ),
         ];
         for (s, field, why) in cases {
             let err = s.validate().unwrap_err();
             let text = err.to_string();
-            assert!(matches!(&err, RdsError::InvalidSpec { field: f, .. } if *f == field), "{field}: {err:?}");
-            assert!(text.contains(why) && text.contains("fix:"), "{field}: {text}");
+            assert!(
+                matches!(&err, RdsError::InvalidSpec { field: f, .. } if *f == field),
+                "{field}: {err:?}"
+            );
+            assert!(
+                text.contains(why) && text.contains("fix:"),
+                "{field}: {text}"
+            );
         }
         spec().validate().unwrap();
-        DbSpec { app_security_group: Some("sg-0123456789abcdef0".into()), ..spec() }.validate().unwrap();
+        DbSpec {
+            app_security_group: Some("sg-0123456789abcdef0".into()),
+            ..spec()
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]
     fn instance_identifier_rules() {
-        for (id, ok) in [("budgetsync-db", true), ("a", true), ("1db", false), ("db--x", false), ("db-", false), ("db_x", false), ("", false), (&"a".repeat(64), false), (&"a".repeat(63), true)] {
+        for (id, ok) in [
+            ("budgetsync-db", true),
+            ("a", true),
+            ("1db", false),
+            ("db--x", false),
+            ("db-", false),
+            ("db_x", false),
+            ("", false),
+            (&"a".repeat(64), false),
+            (&"a".repeat(63), true),
+        ] {
             assert_eq!(validate_instance_identifier(id).is_ok(), ok, "{id}");
         }
     }

@@ -19,7 +19,13 @@ pub const SQLALCHEMY_SCHEME: &str = "postgresql+psycopg2";
 pub const MASK: &str = "********";
 
 impl DbUrl {
-    pub fn new(user: impl Into<String>, password: SecretString, host: impl Into<String>, port: u16, database: impl Into<String>) -> Self {
+    pub fn new(
+        user: impl Into<String>,
+        password: SecretString,
+        host: impl Into<String>,
+        port: u16,
+        database: impl Into<String>,
+    ) -> Self {
         DbUrl {
             scheme: SQLALCHEMY_SCHEME,
             user: user.into(),
@@ -51,8 +57,18 @@ impl DbUrl {
     }
 
     fn render(&self, password: &str) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        format!("{}://{}:{password}@{host}:{}/{}", self.scheme, encode(&self.user), self.port, encode(&self.database))
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "{}://{}:{password}@{host}:{}/{}",
+            self.scheme,
+            encode(&self.user),
+            self.port,
+            encode(&self.database)
+        )
     }
 }
 
@@ -93,16 +109,30 @@ mod tests {
             ("ümlaut", "%C3%BCmlaut"),
         ];
         for (pw, enc) in cases {
-            let u = DbUrl::new("budgetsync", SecretString::from(pw), "db.example.rds.amazonaws.com", 5432, "budgetsync");
+            let u = DbUrl::new(
+                "budgetsync",
+                SecretString::from(pw),
+                "db.example.rds.amazonaws.com",
+                5432,
+                "budgetsync",
+            );
             let masked = "postgresql+psycopg2://budgetsync:********@db.example.rds.amazonaws.com:5432/budgetsync";
             assert_eq!(u.to_string(), masked);
             assert_eq!(format!("{u:?}"), format!("DbUrl({masked:?})"));
             assert!(!u.to_string().contains(pw) && !format!("{u:?}").contains(pw));
             assert_eq!(
                 u.expose().expose_secret(),
-                format!("postgresql+psycopg2://budgetsync:{enc}@db.example.rds.amazonaws.com:5432/budgetsync")
+                format!(
+                    "postgresql+psycopg2://budgetsync:{enc}@db.example.rds.amazonaws.com:5432/budgetsync"
+                )
             );
-            assert!(u.clone().with_libpq_scheme().expose().expose_secret().starts_with("postgresql://budgetsync:"));
+            assert!(
+                u.clone()
+                    .with_libpq_scheme()
+                    .expose()
+                    .expose_secret()
+                    .starts_with("postgresql://budgetsync:")
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ use deploykit_report::{Event, VecReporter};
 use secrecy::ExposeSecret;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn workspace() -> PathBuf {
@@ -28,11 +32,17 @@ fn pg_bin() -> PathBuf {
         .filter(|p| p.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().expect("no initdb under /usr/lib/postgresql/*/bin")
+    found
+        .pop()
+        .expect("no initdb under /usr/lib/postgresql/*/bin")
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// A PostgreSQL tool; as `postgres` through runuser when we are root (PostgreSQL refuses root).
@@ -56,7 +66,13 @@ struct Cloud {
 
 impl Drop for Cloud {
     fn drop(&mut self) {
-        let _ = pg_cmd(&self.pg_ctl).arg("-D").arg(&self.data).args(["-m", "immediate", "stop"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = pg_cmd(&self.pg_ctl)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.moto.kill();
         let _ = self.moto.wait();
     }
@@ -67,20 +83,58 @@ async fn cloud() -> Cloud {
     let bin = pg_bin();
     let data = dir.path().join("data");
     if is_root() {
-        let ok = Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).status().unwrap();
-        assert!(ok.success(), "chown of the test cluster's directory to postgres failed");
+        let ok = Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            ok.success(),
+            "chown of the test cluster's directory to postgres failed"
+        );
     }
-    let ok = pg_cmd(&bin.join("initdb")).arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "--no-sync"]).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let ok = pg_cmd(&bin.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "--no-sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(ok.success(), "initdb failed");
     let pg_port = free_port();
-    let opts = format!("-p {pg_port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.path().display());
-    let ok = pg_cmd(&bin.join("pg_ctl")).arg("-D").arg(&data).args(["-o", &opts, "-l"]).arg(dir.path().join("pg.log")).args(["-w", "start"]).stdout(Stdio::null()).status().unwrap();
-    assert!(ok.success(), "pg_ctl start failed; see the log in {}", dir.path().display());
+    let opts = format!(
+        "-p {pg_port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+        dir.path().display()
+    );
+    let ok = pg_cmd(&bin.join("pg_ctl"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-o", &opts, "-l"])
+        .arg(dir.path().join("pg.log"))
+        .args(["-w", "start"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        ok.success(),
+        "pg_ctl start failed; see the log in {}",
+        dir.path().display()
+    );
 
     let moto_bin = workspace().join("target/venvs/moto/bin/moto_server");
-    assert!(moto_bin.exists(), "{} is missing: run `cargo xtask local up` once to create the moto venv", moto_bin.display());
+    assert!(
+        moto_bin.exists(),
+        "{} is missing: run `cargo xtask local up` once to create the moto venv",
+        moto_bin.display()
+    );
     let moto_port = free_port();
-    let moto = Command::new(&moto_bin).args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let moto = Command::new(&moto_bin)
+        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     for i in 0.. {
         if std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_ok() {
             break;
@@ -91,22 +145,43 @@ async fn cloud() -> Cloud {
     let edge = Edge::start(EdgeConfig {
         moto_url: Some(format!("http://127.0.0.1:{moto_port}")),
         time_scale: 600.0,
-        postgres: Some(PostgresConfig { host: "127.0.0.1".into(), port: pg_port, superuser: "postgres".into(), password: None }),
+        postgres: Some(PostgresConfig {
+            host: "127.0.0.1".into(),
+            port: pg_port,
+            superuser: "postgres".into(),
+            password: None,
+        }),
         ..EdgeConfig::default()
     })
     .await
     .unwrap();
-    Cloud { _dir: dir, pg_ctl: bin.join("pg_ctl"), data, moto, edge }
+    Cloud {
+        _dir: dir,
+        pg_ctl: bin.join("pg_ctl"),
+        data,
+        moto,
+        edge,
+    }
 }
 
 async fn rds(c: &Cloud) -> Rds {
     let t = deploykit_aws::TargetAws::local("us-east-1", c.edge.url());
     let sdk = deploykit_aws::sdk_config(&t).await.unwrap();
-    Rds::new(&sdk, WaitPolicy { timeout: Duration::from_secs(30), poll: Duration::from_millis(100) })
+    Rds::new(
+        &sdk,
+        WaitPolicy {
+            timeout: Duration::from_secs(30),
+            poll: Duration::from_millis(100),
+        },
+    )
 }
 
 fn spec() -> DbSpec {
-    DbSpec { db_name: "budgetsync".into(), master_username: "budgetsync".into(), ..DbSpec::recommended("budgetsync-db") }
+    DbSpec {
+        db_name: "budgetsync".into(),
+        master_username: "budgetsync".into(),
+        ..DbSpec::recommended("budgetsync-db")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,18 +193,42 @@ async fn ensure_snapshot_prune_restore_check_and_url_against_the_local_cloud() {
 
     // ensure creates once, then changes nothing.
     let first = rds.ensure(&s, &r).await.unwrap();
-    assert!(matches!(first.plan, Plan::Create { .. }), "{:?}", first.plan);
-    assert!(!first.state.publicly_accessible && first.state.storage_encrypted && first.state.master_secret_arn.is_some());
-    assert!(r.events().iter().any(|e| matches!(e, Event::Waiting { .. })), "the create wait is reported");
+    assert!(
+        matches!(first.plan, Plan::Create { .. }),
+        "{:?}",
+        first.plan
+    );
+    assert!(
+        !first.state.publicly_accessible
+            && first.state.storage_encrypted
+            && first.state.master_secret_arn.is_some()
+    );
+    assert!(
+        r.events()
+            .iter()
+            .any(|e| matches!(e, Event::Waiting { .. })),
+        "the create wait is reported"
+    );
     let second = rds.ensure(&s, &r).await.unwrap();
-    assert!(matches!(second.plan, Plan::NoChange { ref manual } if manual.is_empty()), "{:?}", second.plan);
+    assert!(
+        matches!(second.plan, Plan::NoChange { ref manual } if manual.is_empty()),
+        "{:?}",
+        second.plan
+    );
     assert!(!second.changed());
 
     // Drift is reported, and ensure fixes what it can.
-    let drifted = DbSpec { backup_retention_days: 14, deletion_protection: true, ..s.clone() };
+    let drifted = DbSpec {
+        backup_retention_days: 14,
+        deletion_protection: true,
+        ..s.clone()
+    };
     let st = rds.status(&drifted).await.unwrap();
     let settings: Vec<&str> = st.drift.iter().map(|d| d.setting).collect();
-    assert_eq!(settings, vec!["backup_retention_days", "deletion_protection"]);
+    assert_eq!(
+        settings,
+        vec!["backup_retention_days", "deletion_protection"]
+    );
     assert!(st.unverified.iter().any(|u| u.contains("security group")));
     assert!(rds.status(&s).await.unwrap().drift.is_empty());
 
@@ -139,59 +238,129 @@ async fn ensure_snapshot_prune_restore_check_and_url_against_the_local_cloud() {
     let pw = url.password().expose_secret().to_string();
     assert!(!url.to_string().contains(&pw) && !format!("{url:?}").contains(&pw));
     let libpq = url.clone().with_libpq_scheme().expose();
-    let (client, conn) = tokio_postgres::connect(libpq.expose_secret(), tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(libpq.expose_secret(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     client.batch_execute("CREATE TABLE items (id int); INSERT INTO items VALUES (1),(2),(3); CREATE TABLE alembic_version (version_num varchar(32)); INSERT INTO alembic_version VALUES ('0001');").await.unwrap();
     drop(client);
     let stored = rds.store_url("budgetsync/db-url", &url).await.unwrap();
     assert_eq!(stored, deploykit_rds::PutOutcome::Created);
-    assert_eq!(rds.store_url("budgetsync/db-url", &url).await.unwrap(), deploykit_rds::PutOutcome::Updated);
+    assert_eq!(
+        rds.store_url("budgetsync/db-url", &url).await.unwrap(),
+        deploykit_rds::PutOutcome::Updated
+    );
 
     // Snapshots: a waited manual one, listed next to the automated one.
-    let snap = rds.snapshot("budgetsync-db", Some("before test"), Some("abc123"), true, &r).await.unwrap();
-    assert!(snap.identifier.starts_with("budgetsync-db-") && snap.identifier.ends_with("-before-test"), "{}", snap.identifier);
+    let snap = rds
+        .snapshot(
+            "budgetsync-db",
+            Some("before test"),
+            Some("abc123"),
+            true,
+            &r,
+        )
+        .await
+        .unwrap();
+    assert!(
+        snap.identifier.starts_with("budgetsync-db-") && snap.identifier.ends_with("-before-test"),
+        "{}",
+        snap.identifier
+    );
     assert_eq!(snap.status, "available");
     let all = rds.snapshots("budgetsync-db").await.unwrap();
     assert!(all.iter().any(|s| s.kind == SnapshotKind::Automated));
-    assert!(all.iter().any(|s| s.kind == SnapshotKind::Manual && s.identifier == snap.identifier));
+    assert!(
+        all.iter()
+            .any(|s| s.kind == SnapshotKind::Manual && s.identifier == snap.identifier)
+    );
 
     // A restore check that fails (a table the snapshot lacks) still deletes its instance.
     let mut bad = RestoreCheckOptions::new("budgetsync-db");
     bad.snapshot = Some(snap.identifier.clone());
     bad.expected_tables = vec!["no_such_table".into()];
-    let err = rds.restore_check(&bad, &r, std::future::pending()).await.unwrap_err();
+    let err = rds
+        .restore_check(&bad, &r, std::future::pending())
+        .await
+        .unwrap_err();
     assert!(matches!(err, RdsError::Check { .. }), "{err}");
-    assert!(err.to_string().contains("no_such_table") && err.to_string().contains("items"), "{err}");
+    assert!(
+        err.to_string().contains("no_such_table") && err.to_string().contains("items"),
+        "{err}"
+    );
     // Cancelled (Ctrl-C) right away: still deleted.
-    let err = rds.restore_check(&RestoreCheckOptions::new("budgetsync-db"), &r, async {}).await.unwrap_err();
-    assert!(matches!(err, RdsError::Cancelled { ref cleanup, .. } if cleanup == "was deleted"), "{err}");
+    let err = rds
+        .restore_check(&RestoreCheckOptions::new("budgetsync-db"), &r, async {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RdsError::Cancelled { ref cleanup, .. } if cleanup == "was deleted"),
+        "{err}"
+    );
     // A passing one reads the data in the snapshot.
     let mut good = RestoreCheckOptions::new("budgetsync-db");
     good.snapshot = Some(snap.identifier.clone());
     good.expected_revision = Some("0001".into());
-    let rep = rds.restore_check(&good, &r, std::future::pending()).await.unwrap();
+    let rep = rds
+        .restore_check(&good, &r, std::future::pending())
+        .await
+        .unwrap();
     assert_eq!(rep.alembic_revision.as_deref(), Some("0001"));
-    assert!(rep.tables.iter().any(|t| t.table == "items" && t.rows == 3), "{:?}", rep.tables);
+    assert!(
+        rep.tables.iter().any(|t| t.table == "items" && t.rows == 3),
+        "{:?}",
+        rep.tables
+    );
     assert!(rep.deleted);
     for id in [&rep.temporary_instance] {
-        assert!(rds.describe(id).await.unwrap().is_none(), "{id} must be gone");
+        assert!(
+            rds.describe(id).await.unwrap().is_none(),
+            "{id} must be gone"
+        );
     }
     // No restorecheck instance is left behind by any of the three.
-    let client = aws_sdk_rds::Client::new(&deploykit_aws::sdk_config(&deploykit_aws::TargetAws::local("us-east-1", c.edge.url())).await.unwrap());
+    let client = aws_sdk_rds::Client::new(
+        &deploykit_aws::sdk_config(&deploykit_aws::TargetAws::local("us-east-1", c.edge.url()))
+            .await
+            .unwrap(),
+    );
     let left = client.describe_db_instances().send().await.unwrap();
-    let ids: Vec<&str> = left.db_instances().iter().filter_map(|i| i.db_instance_identifier()).collect();
+    let ids: Vec<&str> = left
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.db_instance_identifier())
+        .collect();
     assert_eq!(ids, vec!["budgetsync-db"]);
 
     // Prune with keep 0 deletes the manual snapshot and never the automated one.
-    let sel = rds.prune("budgetsync-db", 0, None, false, &r).await.unwrap();
+    let sel = rds
+        .prune("budgetsync-db", 0, None, false, &r)
+        .await
+        .unwrap();
     assert_eq!(sel.delete, vec![snap.identifier.clone()]);
     let after = rds.snapshots("budgetsync-db").await.unwrap();
     assert!(after.iter().all(|s| s.kind == SnapshotKind::Automated) && !after.is_empty());
     // RDS itself refuses to delete an automated snapshot.
     let auto = &after[0].identifier;
-    let e = client.delete_db_snapshot().db_snapshot_identifier(auto).send().await.unwrap_err();
-    assert_eq!(deploykit_aws::classify(&e).code.as_deref(), Some("InvalidDBSnapshotState"));
+    let e = client
+        .delete_db_snapshot()
+        .db_snapshot_identifier(auto)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        deploykit_aws::classify(&e).code.as_deref(),
+        Some("InvalidDBSnapshotState")
+    );
     // Typed errors come through.
-    let e = client.describe_db_instances().db_instance_identifier("nope").send().await.unwrap_err();
-    assert!(e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()));
+    let e = client
+        .describe_db_instances()
+        .db_instance_identifier("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        e.as_service_error()
+            .is_some_and(|s| s.is_db_instance_not_found_fault())
+    );
 }

@@ -129,7 +129,10 @@ impl VecReporter {
 
     /// A copy of the events received so far.
     pub fn events(&self) -> Vec<Event> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The messages (of any level) received so far, for assertions in tests.
@@ -161,7 +164,11 @@ pub struct StepTimer {
 }
 
 impl StepTimer {
-    pub fn start(reporter: &dyn Reporter, step: impl Into<String>, what: impl Into<String>) -> Self {
+    pub fn start(
+        reporter: &dyn Reporter,
+        step: impl Into<String>,
+        what: impl Into<String>,
+    ) -> Self {
         let step = step.into();
         reporter.report(Event::StepStarted {
             step: step.clone(),

@@ -22,8 +22,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
-pub use deploykit_aws::{Classified, ErrorKind};
 use deploykit_aws::classify;
+pub use deploykit_aws::{Classified, ErrorKind};
 use deploykit_report::{Event, Reporter, StepTimer, Unit};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -112,9 +112,11 @@ impl Intercept for NoAclGuard {
     ) -> Result<(), BoxError> {
         let req = context.request();
         if has_acl_header(req.headers().iter().map(|(k, _)| k)) {
-            return Err("refusing to send an S3 request with an ACL header: buckets have ACLs \
+            return Err(
+                "refusing to send an S3 request with an ACL header: buckets have ACLs \
                         disabled (BucketOwnerEnforced); this is a deploykit bug"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -303,17 +305,18 @@ pub async fn upload(
     let timer = StepTimer::start(
         reporter,
         opts.step.clone(),
-        format!("Uploading {} ({size} bytes) to s3://{bucket}/{key}", path.display()),
+        format!(
+            "Uploading {} ({size} bytes) to s3://{bucket}/{key}",
+            path.display()
+        ),
     );
     if size >= opts.multipart_threshold && size > opts.part_size {
         summary.parts = multipart(client, path, bucket, key, &sha256, size, opts, reporter).await?;
     } else {
-        let body = ByteStream::from_path(path)
-            .await
-            .map_err(|e| S3Error::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::other(e),
-            })?;
+        let body = ByteStream::from_path(path).await.map_err(|e| S3Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
         client
             .put_object()
             .bucket(bucket)
@@ -391,12 +394,16 @@ async fn multipart(
         let mut set = tokio::task::JoinSet::new();
         let mut parts = Vec::new();
         for i in 0..count {
-            let permit = sem.clone().acquire_owned().await.map_err(|e| S3Error::Part {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                part: 0,
-                reason: e.to_string(),
-            })?;
+            let permit = sem
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| S3Error::Part {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    part: 0,
+                    reason: e.to_string(),
+                })?;
             let (client, path, bucket_s, key_s, upload_id) = (
                 client.clone(),
                 path.to_path_buf(),

@@ -25,8 +25,7 @@ fn file(len: usize) -> tempfile::NamedTempFile {
 }
 
 fn head_missing() -> aws_smithy_mocks::Rule {
-    mock!(Client::head_object)
-        .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()))
+    mock!(Client::head_object).then_error(|| HeadObjectError::NotFound(NotFound::builder().build()))
 }
 
 #[tokio::test]
@@ -38,43 +37,78 @@ async fn same_sha256_skips_the_upload() {
         .interceptor(NoAclGuard));
     let f = file(100);
     let r = VecReporter::new();
-    let s = upload(&client, f.path(), "b", "app/x.zip", SHA, &UploadOptions::default(), &r)
-        .await
-        .unwrap();
+    let s = upload(
+        &client,
+        f.path(),
+        "b",
+        "app/x.zip",
+        SHA,
+        &UploadOptions::default(),
+        &r,
+    )
+    .await
+    .unwrap();
     assert!(s.skipped);
     assert_eq!(s.bytes_uploaded, 0);
-    assert_eq!(put.num_calls(), 0, "nothing may be sent when the object is already there");
-    assert!(r.events().iter().any(|e| matches!(e, Event::StepSkipped { .. })));
+    assert_eq!(
+        put.num_calls(),
+        0,
+        "nothing may be sent when the object is already there"
+    );
+    assert!(
+        r.events()
+            .iter()
+            .any(|e| matches!(e, Event::StepSkipped { .. }))
+    );
 }
 
 #[tokio::test]
 async fn different_or_missing_sha256_uploads_once_without_acl() {
     for head in [
         head_missing(),
-        mock!(Client::head_object)
-            .then_output(|| HeadObjectOutput::builder().metadata("sha256", "bbbb").build()),
+        mock!(Client::head_object).then_output(|| {
+            HeadObjectOutput::builder()
+                .metadata("sha256", "bbbb")
+                .build()
+        }),
         mock!(Client::head_object).then_output(|| HeadObjectOutput::builder().build()),
     ] {
         let put = mock!(Client::put_object)
             .match_requests(|i| {
                 i.acl().is_none()
                     && i.grant_full_control().is_none()
-                    && i.metadata().and_then(|m| m.get("sha256")).map(String::as_str) == Some(SHA)
+                    && i.metadata()
+                        .and_then(|m| m.get("sha256"))
+                        .map(String::as_str)
+                        == Some(SHA)
             })
             .then_output(|| PutObjectOutput::builder().build());
         let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &put], |c| c
             .interceptor(NoAclGuard));
         let f = file(1000);
         let r = VecReporter::new();
-        let s = upload(&client, f.path(), "b", "k", &SHA.to_uppercase(), &UploadOptions::default(), &r)
-            .await
-            .unwrap();
+        let s = upload(
+            &client,
+            f.path(),
+            "b",
+            "k",
+            &SHA.to_uppercase(),
+            &UploadOptions::default(),
+            &r,
+        )
+        .await
+        .unwrap();
         assert!(!s.skipped);
         assert_eq!(s.bytes_uploaded, 1000);
         assert_eq!(put.num_calls(), 1);
         assert!(r.events().iter().any(|e| matches!(
             e,
-            Event::Progress { done: 1000, total: Some(1000), unit: Unit::Bytes, .. }
+            Event::Progress {
+                done: 1000,
+                total: Some(1000),
+                unit: Unit::Bytes,
+                ..
+            }
         )));
     }
 }
@@ -83,8 +117,14 @@ async fn different_or_missing_sha256_uploads_once_without_acl() {
 async fn large_files_go_up_in_concurrent_parts() {
     let head = head_missing();
     let create = mock!(Client::create_multipart_upload)
-        .match_requests(|i| i.acl().is_none() && i.metadata().is_some_and(|m| m.contains_key("sha256")))
-        .then_output(|| CreateMultipartUploadOutput::builder().upload_id("u1").build());
+        .match_requests(|i| {
+            i.acl().is_none() && i.metadata().is_some_and(|m| m.contains_key("sha256"))
+        })
+        .then_output(|| {
+            CreateMultipartUploadOutput::builder()
+                .upload_id("u1")
+                .build()
+        });
     let part = mock!(Client::upload_part)
         .match_requests(|i| i.upload_id() == Some("u1"))
         .then_compute_output(|i| {
@@ -96,11 +136,10 @@ async fn large_files_go_up_in_concurrent_parts() {
         .match_requests(|i| {
             let parts = i.multipart_upload().map(|m| m.parts()).unwrap_or_default();
             parts.len() == 3
-                && parts
-                    .iter()
-                    .enumerate()
-                    .all(|(n, p)| p.part_number() == Some(n as i32 + 1)
-                        && p.e_tag() == Some(format!("etag-{}", n + 1).as_str()))
+                && parts.iter().enumerate().all(|(n, p)| {
+                    p.part_number() == Some(n as i32 + 1)
+                        && p.e_tag() == Some(format!("etag-{}", n + 1).as_str())
+                })
         })
         .then_output(|| CompleteMultipartUploadOutput::builder().build());
     let client = mock_client!(
@@ -118,10 +157,16 @@ async fn large_files_go_up_in_concurrent_parts() {
         ..UploadOptions::default()
     };
     let r = VecReporter::new();
-    let s = upload(&client, f.path(), "b", "k", SHA, &opts, &r).await.unwrap();
+    let s = upload(&client, f.path(), "b", "k", SHA, &opts, &r)
+        .await
+        .unwrap();
     assert_eq!(s.parts, 3);
     assert_eq!(part.num_calls(), 3);
-    assert_eq!(complete.num_calls(), 1, "the parts must be completed in order with their etags");
+    assert_eq!(
+        complete.num_calls(),
+        1,
+        "the parts must be completed in order with their etags"
+    );
     let last = r
         .events()
         .into_iter()
@@ -143,7 +188,9 @@ async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Stri
     let seen2 = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let seen = seen2.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -151,18 +198,26 @@ async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Stri
                 loop {
                     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
                         let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 { return; }
+                        if n == 0 {
+                            return;
+                        }
                         buf.extend_from_slice(&chunk[..n]);
                         continue;
                     };
                     let head = String::from_utf8_lossy(&buf[..end]).to_string();
                     let len: usize = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     while buf.len() < end + 4 + len {
                         let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 { return; }
+                        if n == 0 {
+                            return;
+                        }
                         buf.extend_from_slice(&chunk[..n]);
                     }
                     buf.drain(..end + 4 + len);
@@ -173,7 +228,9 @@ async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Stri
                     } else {
                         b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
                     };
-                    if sock.write_all(resp).await.is_err() { return; }
+                    if sock.write_all(resp).await.is_err() {
+                        return;
+                    }
                 }
             });
         }
@@ -198,15 +255,32 @@ async fn no_acl_header_reaches_the_wire_and_the_guard_refuses_one() {
     let (endpoint, seen) = recording_server().await;
     let client = wire_client(&endpoint);
     let f = file(2000);
-    let s = upload(&client, f.path(), "bkt", "app/v.zip", SHA, &UploadOptions::default(), &VecReporter::new())
-        .await
-        .unwrap();
+    let s = upload(
+        &client,
+        f.path(),
+        "bkt",
+        "app/v.zip",
+        SHA,
+        &UploadOptions::default(),
+        &VecReporter::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.bytes_uploaded, 2000);
     let requests = seen.lock().unwrap().clone();
-    let put = requests.iter().find(|r| r.starts_with("PUT ")).expect("a PUT was sent");
+    let put = requests
+        .iter()
+        .find(|r| r.starts_with("PUT "))
+        .expect("a PUT was sent");
     let lower = put.to_ascii_lowercase();
-    assert!(!lower.contains("x-amz-acl") && !lower.contains("x-amz-grant-"), "{put}");
-    assert!(lower.contains(&format!("x-amz-meta-sha256: {SHA}")), "{put}");
+    assert!(
+        !lower.contains("x-amz-acl") && !lower.contains("x-amz-grant-"),
+        "{put}"
+    );
+    assert!(
+        lower.contains(&format!("x-amz-meta-sha256: {SHA}")),
+        "{put}"
+    );
 
     // A request that asks for an ACL never leaves the process.
     let before = seen.lock().unwrap().len();
@@ -220,7 +294,11 @@ async fn no_acl_header_reaches_the_wire_and_the_guard_refuses_one() {
         .unwrap_err();
     let text = format!("{err:?}");
     assert!(text.contains("ACL"), "{text}");
-    assert_eq!(seen.lock().unwrap().len(), before, "the ACL request must not be sent");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before,
+        "the ACL request must not be sent"
+    );
 }
 
 #[test]
@@ -245,12 +323,23 @@ async fn head_errors_are_classified_and_named() {
     });
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head]);
     let f = file(10);
-    let err = upload(&client, f.path(), "bkt", "key.zip", SHA, &UploadOptions::default(), &VecReporter::new())
-        .await
-        .unwrap_err();
+    let err = upload(
+        &client,
+        f.path(),
+        "bkt",
+        "key.zip",
+        SHA,
+        &UploadOptions::default(),
+        &VecReporter::new(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.aws_kind(), Some(ErrorKind::AccessDenied));
     let text = err.to_string();
-    assert!(text.contains("HeadObject") && text.contains("s3://bkt/key.zip"), "{text}");
+    assert!(
+        text.contains("HeadObject") && text.contains("s3://bkt/key.zip"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

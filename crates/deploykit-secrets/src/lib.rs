@@ -19,9 +19,13 @@ pub enum SecretsError {
         secret: String,
         error: Classified,
     },
-    #[error("secret `{secret}` has no string value (binary secrets are not supported)\n  fix: store it as a SecretString")]
+    #[error(
+        "secret `{secret}` has no string value (binary secrets are not supported)\n  fix: store it as a SecretString"
+    )]
     NotString { secret: String },
-    #[error("secret `{secret}` is not the expected JSON {expected}: {reason}\n  fix: store it as JSON like {expected}")]
+    #[error(
+        "secret `{secret}` is not the expected JSON {expected}: {reason}\n  fix: store it as JSON like {expected}"
+    )]
     Format {
         secret: String,
         expected: &'static str,
@@ -53,19 +57,28 @@ pub struct UserPassword {
 }
 
 /// Parses RDS's managed master secret. The error never contains the value.
-pub fn parse_user_password(secret: &str, value: &SecretString) -> Result<UserPassword, SecretsError> {
+pub fn parse_user_password(
+    secret: &str,
+    value: &SecretString,
+) -> Result<UserPassword, SecretsError> {
     #[derive(serde::Deserialize)]
     struct Raw {
         username: String,
         password: String,
     }
     let expected = r#"{"username": "...", "password": "..."}"#;
-    let raw: Raw = serde_json::from_str(value.expose_secret()).map_err(|e| SecretsError::Format {
-        secret: secret.into(),
-        expected,
-        // serde_json's messages name positions and types, never the input text.
-        reason: format!("{} at line {} column {}", classify_json(&e), e.line(), e.column()),
-    })?;
+    let raw: Raw =
+        serde_json::from_str(value.expose_secret()).map_err(|e| SecretsError::Format {
+            secret: secret.into(),
+            expected,
+            // serde_json's messages name positions and types, never the input text.
+            reason: format!(
+                "{} at line {} column {}",
+                classify_json(&e),
+                e.line(),
+                e.column()
+            ),
+        })?;
     Ok(UserPassword {
         username: raw.username,
         password: SecretString::from(raw.password),
@@ -89,7 +102,9 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn new(config: &aws_types::SdkConfig) -> Self {
-        Secrets { client: Client::new(config) }
+        Secrets {
+            client: Client::new(config),
+        }
     }
 
     /// The current string value of `secret` (a name or an ARN).
@@ -107,11 +122,18 @@ impl Secrets {
             })?;
         out.secret_string
             .map(SecretString::from)
-            .ok_or_else(|| SecretsError::NotString { secret: secret.into() })
+            .ok_or_else(|| SecretsError::NotString {
+                secret: secret.into(),
+            })
     }
 
     /// Writes `value` as the current version of `name`, creating the secret when it is missing.
-    pub async fn put_string(&self, name: &str, value: &SecretString, description: &str) -> Result<PutOutcome, SecretsError> {
+    pub async fn put_string(
+        &self,
+        name: &str,
+        value: &SecretString,
+        description: &str,
+    ) -> Result<PutOutcome, SecretsError> {
         let put = self
             .client
             .put_secret_value()
@@ -144,11 +166,16 @@ impl Secrets {
     }
 }
 
-fn is_not_found(e: &SdkError<PutSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>) -> bool {
+fn is_not_found(
+    e: &SdkError<PutSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>,
+) -> bool {
     deploykit_aws::classify(e).kind == ErrorKind::NotFound
 }
 
-fn create_error(name: &str, e: &SdkError<CreateSecretError, aws_sdk_secretsmanager::config::http::HttpResponse>) -> SecretsError {
+fn create_error(
+    name: &str,
+    e: &SdkError<CreateSecretError, aws_sdk_secretsmanager::config::http::HttpResponse>,
+) -> SecretsError {
     SecretsError::Aws {
         operation: "CreateSecret",
         secret: name.into(),
@@ -167,8 +194,14 @@ mod tests {
         assert_eq!(up.username, "budgetsync");
         assert_eq!(up.password.expose_secret(), "hunter2!");
         assert!(!format!("{up:?}").contains("hunter2"));
-        for bad in [r#"{"username":"u"}"#, "hunter2-not-json", r#"{"username":"u","password":"#] {
-            let err = parse_user_password("rds!db-1", &SecretString::from(bad)).unwrap_err().to_string();
+        for bad in [
+            r#"{"username":"u"}"#,
+            "hunter2-not-json",
+            r#"{"username":"u","password":"#,
+        ] {
+            let err = parse_user_password("rds!db-1", &SecretString::from(bad))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("rds!db-1") && err.contains("fix:"), "{err}");
             assert!(!err.contains("hunter2"), "{err}");
         }

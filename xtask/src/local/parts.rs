@@ -880,7 +880,10 @@ fn start_edge(
         .args(["--time-scale", &opts.time_scale.to_string()])
         .args(["--region", &state.region])
         .args(["--account-id", &state.account_id])
-        .args(["--postgres", &format!("{}:{}", state.pg.host, state.pg.port)])
+        .args([
+            "--postgres",
+            &format!("{}:{}", state.pg.host, state.pg.port),
+        ])
         .args(["--postgres-user", &state.pg.superuser])
         .env(
             REGISTRY_PASSWORD_ENV,

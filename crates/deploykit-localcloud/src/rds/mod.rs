@@ -84,7 +84,11 @@ struct Snapshot {
 
 impl Snapshot {
     fn status(&self) -> &'static str {
-        if Instant::now() < self.ready { "creating" } else { "available" }
+        if Instant::now() < self.ready {
+            "creating"
+        } else {
+            "available"
+        }
     }
 }
 
@@ -109,23 +113,41 @@ struct Params(Vec<(String, String)>);
 
 impl Params {
     fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
     fn bool(&self, k: &str) -> Option<bool> {
         self.get(k).map(|v| v.eq_ignore_ascii_case("true"))
     }
     fn int(&self, k: &str) -> Result<Option<i32>, String> {
-        self.get(k).map(|v| v.parse::<i32>().map_err(|_| format!("Invalid value {v} for {k}"))).transpose()
+        self.get(k)
+            .map(|v| {
+                v.parse::<i32>()
+                    .map_err(|_| format!("Invalid value {v} for {k}"))
+            })
+            .transpose()
     }
     /// `Prefix.Member.1`, `Prefix.Member.2`, ...
     fn list(&self, prefix: &str, member: &str) -> Vec<String> {
-        (1..).map_while(|i| self.get(&format!("{prefix}.{member}.{i}")).map(str::to_string)).collect()
+        (1..)
+            .map_while(|i| {
+                self.get(&format!("{prefix}.{member}.{i}"))
+                    .map(str::to_string)
+            })
+            .collect()
     }
     fn tags(&self) -> Vec<(String, String)> {
         (1..)
             .map_while(|i| {
                 let k = self.get(&format!("Tags.Tag.{i}.Key"))?;
-                Some((k.to_string(), self.get(&format!("Tags.Tag.{i}.Value")).unwrap_or("").to_string()))
+                Some((
+                    k.to_string(),
+                    self.get(&format!("Tags.Tag.{i}.Value"))
+                        .unwrap_or("")
+                        .to_string(),
+                ))
             })
             .collect()
     }
@@ -134,19 +156,32 @@ impl Params {
 struct ApiErr(StatusCode, &'static str, String);
 
 fn err(status: u16, code: &'static str, msg: impl Into<String>) -> ApiErr {
-    ApiErr(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, msg.into())
+    ApiErr(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        code,
+        msg.into(),
+    )
 }
 
 impl Rds {
     pub fn new(ctx: Ctx, pg: PostgresConfig) -> Self {
-        Rds { ctx, pg: pg::Pg::new(pg), state: Mutex::new(State::default()) }
+        Rds {
+            ctx,
+            pg: pg::Pg::new(pg),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn arn(&self, region: &str, kind: &str, id: &str) -> String {
         format!("arn:aws:rds:{region}:{}:{kind}:{id}", self.ctx.account_id)
     }
 
-    pub async fn handle(&self, region: &str, params: Vec<(String, String)>, request_id: &str) -> Resp {
+    pub async fn handle(
+        &self,
+        region: &str,
+        params: Vec<(String, String)>,
+        request_id: &str,
+    ) -> Resp {
         let p = Params(params);
         let action = p.get("Action").unwrap_or("").to_string();
         let mut st = self.state.lock().await;
@@ -163,7 +198,13 @@ impl Rds {
             "ListTagsForResource" => self.list_tags(&st, &p),
             "CreateDBSubnetGroup" => self.create_subnet_group(&mut st, &p),
             "DescribeDBSubnetGroups" => self.describe_subnet_groups(&st, &p),
-            other => Err(err(400, "InvalidAction", format!("The action {other} is not valid for this web service (the local cloud answers the RDS actions deploykit uses)."))),
+            other => Err(err(
+                400,
+                "InvalidAction",
+                format!(
+                    "The action {other} is not valid for this web service (the local cloud answers the RDS actions deploykit uses)."
+                ),
+            )),
         };
         match res {
             Ok(inner) => {
@@ -173,28 +214,67 @@ impl Rds {
                 let mut body = x.finish();
                 body.push_str(&inner);
                 let mut x = Xml::new();
-                x.close(&format!("{action}Result")).open("ResponseMetadata").leaf("RequestId", request_id).close("ResponseMetadata").close(&format!("{action}Response"));
+                x.close(&format!("{action}Result"))
+                    .open("ResponseMetadata")
+                    .leaf("RequestId", request_id)
+                    .close("ResponseMetadata")
+                    .close(&format!("{action}Response"));
                 body.push_str(&x.finish());
                 xml_response(StatusCode::OK, body, request_id)
             }
-            Err(ApiErr(status, code, message)) => query_error(status, "Sender", code, &message, request_id),
+            Err(ApiErr(status, code, message)) => {
+                query_error(status, "Sender", code, &message, request_id)
+            }
         }
     }
 
     fn instance<'a>(st: &'a State, id: &str) -> Result<&'a Instance, ApiErr> {
-        st.instances.get(id).ok_or_else(|| err(404, "DBInstanceNotFound", format!("DBInstance {id} not found.")))
+        st.instances.get(id).ok_or_else(|| {
+            err(
+                404,
+                "DBInstanceNotFound",
+                format!("DBInstance {id} not found."),
+            )
+        })
     }
 
     fn required<'a>(p: &'a Params, k: &str) -> Result<&'a str, ApiErr> {
-        p.get(k).filter(|v| !v.is_empty()).ok_or_else(|| err(400, "InvalidParameterValue", format!("The parameter {k} must be provided and must not be blank.")))
+        p.get(k).filter(|v| !v.is_empty()).ok_or_else(|| {
+            err(
+                400,
+                "InvalidParameterValue",
+                format!("The parameter {k} must be provided and must not be blank."),
+            )
+        })
     }
 
     fn check_identifier(id: &str, max: usize, what: &str) -> Result<(), ApiErr> {
-        let ok = !id.is_empty() && id.len() <= max && id.starts_with(|c: char| c.is_ascii_alphabetic()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !id.contains("--") && !id.ends_with('-');
-        if ok { Ok(()) } else { Err(err(400, "InvalidParameterValue", format!("The parameter {what} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens."))) }
+        let ok = !id.is_empty()
+            && id.len() <= max
+            && id.starts_with(|c: char| c.is_ascii_alphabetic())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !id.contains("--")
+            && !id.ends_with('-');
+        if ok {
+            Ok(())
+        } else {
+            Err(err(
+                400,
+                "InvalidParameterValue",
+                format!(
+                    "The parameter {what} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens."
+                ),
+            ))
+        }
     }
 
-    async fn new_secret(&self, region: &str, instance: &str, username: &str, password: &str) -> Result<String, ApiErr> {
+    async fn new_secret(
+        &self,
+        region: &str,
+        instance: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<String, ApiErr> {
         let body = serde_json::json!({"username": username, "password": password}).to_string();
         let name = format!("rds!db-{}", uuid::Uuid::new_v4());
         pg::create_secret(self.ctx.moto_url.as_deref(), region, &name, &body, &format!("RDS managed master password of {instance}"))
@@ -206,51 +286,111 @@ impl Rds {
         if let Some(p) = st.passwords.get(username) {
             return Ok(p.clone());
         }
-        let password = format!("{}{}", uuid::Uuid::new_v4().simple(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        self.pg.ensure_role(username, &password).await.map_err(pg_err)?;
+        let password = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        self.pg
+            .ensure_role(username, &password)
+            .await
+            .map_err(pg_err)?;
         st.passwords.insert(username.to_string(), password.clone());
         Ok(password)
     }
 
-    async fn create_instance(&self, st: &mut State, region: &str, p: &Params) -> Result<String, ApiErr> {
+    async fn create_instance(
+        &self,
+        st: &mut State,
+        region: &str,
+        p: &Params,
+    ) -> Result<String, ApiErr> {
         let id = Self::required(p, "DBInstanceIdentifier")?.to_ascii_lowercase();
         Self::check_identifier(&id, 63, "DBInstanceIdentifier")?;
         if st.instances.contains_key(&id) {
-            return Err(err(400, "DBInstanceAlreadyExists", "DB instance already exists"));
+            return Err(err(
+                400,
+                "DBInstanceAlreadyExists",
+                "DB instance already exists",
+            ));
         }
         let engine = Self::required(p, "Engine")?;
         if engine != "postgres" {
-            return Err(err(400, "InvalidParameterValue", format!("Invalid DB engine: {engine} (the local cloud runs PostgreSQL only)")));
+            return Err(err(
+                400,
+                "InvalidParameterValue",
+                format!("Invalid DB engine: {engine} (the local cloud runs PostgreSQL only)"),
+            ));
         }
         let class = Self::required(p, "DBInstanceClass")?.to_string();
         let username = Self::required(p, "MasterUsername")?.to_string();
         let managed = p.bool("ManageMasterUserPassword").unwrap_or(false);
         if managed && p.get("MasterUserPassword").is_some() {
-            return Err(err(400, "InvalidParameterCombination", "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on."));
+            return Err(err(
+                400,
+                "InvalidParameterCombination",
+                "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on.",
+            ));
         }
         if !managed && p.get("MasterUserPassword").is_none() {
-            return Err(err(400, "InvalidParameterValue", "The parameter MasterUserPassword must be provided and must not be blank."));
+            return Err(err(
+                400,
+                "InvalidParameterValue",
+                "The parameter MasterUserPassword must be provided and must not be blank.",
+            ));
         }
-        let allocated = p.int("AllocatedStorage").map_err(|m| err(400, "InvalidParameterValue", m))?.unwrap_or(20);
+        let allocated = p
+            .int("AllocatedStorage")
+            .map_err(|m| err(400, "InvalidParameterValue", m))?
+            .unwrap_or(20);
         if !(20..=65536).contains(&allocated) {
-            return Err(err(400, "InvalidParameterValue", "Invalid storage size for engine name postgres and storage type gp3: 20-65536 GB"));
+            return Err(err(
+                400,
+                "InvalidParameterValue",
+                "Invalid storage size for engine name postgres and storage type gp3: 20-65536 GB",
+            ));
         }
-        let max_allocated = p.int("MaxAllocatedStorage").map_err(|m| err(400, "InvalidParameterValue", m))?;
+        let max_allocated = p
+            .int("MaxAllocatedStorage")
+            .map_err(|m| err(400, "InvalidParameterValue", m))?;
         if max_allocated.is_some_and(|m| m < allocated) {
-            return Err(err(400, "InvalidParameterCombination", "Max storage size must be greater than storage size"));
+            return Err(err(
+                400,
+                "InvalidParameterCombination",
+                "Max storage size must be greater than storage size",
+            ));
         }
-        let backup_days = p.int("BackupRetentionPeriod").map_err(|m| err(400, "InvalidParameterValue", m))?.unwrap_or(1);
+        let backup_days = p
+            .int("BackupRetentionPeriod")
+            .map_err(|m| err(400, "InvalidParameterValue", m))?
+            .unwrap_or(1);
         if !(0..=35).contains(&backup_days) {
-            return Err(err(400, "InvalidParameterValue", "Invalid backup retention period: must be 0-35"));
+            return Err(err(
+                400,
+                "InvalidParameterValue",
+                "Invalid backup retention period: must be 0-35",
+            ));
         }
         if let Some(g) = p.get("DBSubnetGroupName")
             && !st.subnet_groups.contains_key(g)
         {
-            return Err(err(404, "DBSubnetGroupNotFoundFault", format!("DBSubnetGroup {g} not found.")));
+            return Err(err(
+                404,
+                "DBSubnetGroupNotFoundFault",
+                format!("DBSubnetGroup {g} not found."),
+            ));
         }
         let db = p.get("DBName").unwrap_or("postgres").to_string();
-        if !db.starts_with(|c: char| c.is_ascii_alphabetic()) || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(err(400, "InvalidParameterValue", format!("DBName {db} must begin with a letter and contain only letters, digits and underscores")));
+        if !db.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(err(
+                400,
+                "InvalidParameterValue",
+                format!(
+                    "DBName {db} must begin with a letter and contain only letters, digits and underscores"
+                ),
+            ));
         }
         let password = match p.get("MasterUserPassword") {
             Some(pw) => {
@@ -260,14 +400,22 @@ impl Rds {
             }
             None => self.role_password(st, &username).await?,
         };
-        self.pg.create_database(&db, &username, None).await.map_err(pg_err)?;
-        let secret_arn = if managed { Some(self.new_secret(region, &id, &username, &password).await?) } else { None };
+        self.pg
+            .create_database(&db, &username, None)
+            .await
+            .map_err(pg_err)?;
+        let secret_arn = if managed {
+            Some(self.new_secret(region, &id, &username, &password).await?)
+        } else {
+            None
+        };
         let now = self.ctx.clock.now_utc();
         let inst = Instance {
             id: id.clone(),
             db,
             username,
-            engine_version: full_version(p.get("EngineVersion").unwrap_or("16")).map_err(|m| err(400, "InvalidParameterCombination", m))?,
+            engine_version: full_version(p.get("EngineVersion").unwrap_or("16"))
+                .map_err(|m| err(400, "InvalidParameterCombination", m))?,
             class,
             allocated,
             max_allocated,
@@ -287,18 +435,21 @@ impl Rds {
         };
         if backup_days > 0 {
             let auto = format!("rds:{id}-{}", stamp(now));
-            st.snapshots.insert(auto.clone(), Snapshot {
-                id: auto,
-                instance: id.clone(),
-                db: None,
-                automated: true,
-                created: now,
-                ready: self.ctx.clock.after(CREATE_TIME),
-                allocated,
-                engine_version: inst.engine_version.clone(),
-                username: inst.username.clone(),
-                tags: Vec::new(),
-            });
+            st.snapshots.insert(
+                auto.clone(),
+                Snapshot {
+                    id: auto,
+                    instance: id.clone(),
+                    db: None,
+                    automated: true,
+                    created: now,
+                    ready: self.ctx.clock.after(CREATE_TIME),
+                    allocated,
+                    engine_version: inst.engine_version.clone(),
+                    username: inst.username.clone(),
+                    tags: Vec::new(),
+                },
+            );
         }
         let out = self.instance_xml(region, &inst);
         st.instances.insert(id, inst);
@@ -318,34 +469,74 @@ impl Rds {
         Ok(s)
     }
 
-    async fn modify_instance(&self, st: &mut State, region: &str, p: &Params) -> Result<String, ApiErr> {
+    async fn modify_instance(
+        &self,
+        st: &mut State,
+        region: &str,
+        p: &Params,
+    ) -> Result<String, ApiErr> {
         let id = Self::required(p, "DBInstanceIdentifier")?.to_ascii_lowercase();
         let inst = Self::instance(st, &id)?.clone();
         if inst.status() != "available" {
-            return Err(err(400, "InvalidDBInstanceState", format!("Database instance is not in available state (it is {}).", inst.status())));
+            return Err(err(
+                400,
+                "InvalidDBInstanceState",
+                format!(
+                    "Database instance is not in available state (it is {}).",
+                    inst.status()
+                ),
+            ));
         }
         let mut next = inst.clone();
         let bad = |m: String| err(400, "InvalidParameterValue", m);
-        if let Some(v) = p.get("DBInstanceClass") { next.class = v.to_string(); }
+        if let Some(v) = p.get("DBInstanceClass") {
+            next.class = v.to_string();
+        }
         if let Some(v) = p.int("AllocatedStorage").map_err(bad)? {
             if v < inst.allocated {
-                return Err(err(400, "InvalidParameterCombination", "Invalid storage size: storage cannot be reduced"));
+                return Err(err(
+                    400,
+                    "InvalidParameterCombination",
+                    "Invalid storage size: storage cannot be reduced",
+                ));
             }
             next.allocated = v;
         }
-        if let Some(v) = p.int("MaxAllocatedStorage").map_err(bad)? { next.max_allocated = Some(v); }
-        if let Some(v) = p.get("StorageType") { next.storage_type = v.to_string(); }
-        if let Some(v) = p.bool("PubliclyAccessible") { next.public = v; }
-        if let Some(v) = p.int("BackupRetentionPeriod").map_err(bad)? { next.backup_days = v; }
-        if let Some(v) = p.bool("AutoMinorVersionUpgrade") { next.auto_minor = v; }
-        if let Some(v) = p.bool("DeletionProtection") { next.deletion_protection = v; }
-        if let Some(v) = p.bool("MultiAZ") { next.multi_az = v; }
+        if let Some(v) = p.int("MaxAllocatedStorage").map_err(bad)? {
+            next.max_allocated = Some(v);
+        }
+        if let Some(v) = p.get("StorageType") {
+            next.storage_type = v.to_string();
+        }
+        if let Some(v) = p.bool("PubliclyAccessible") {
+            next.public = v;
+        }
+        if let Some(v) = p.int("BackupRetentionPeriod").map_err(bad)? {
+            next.backup_days = v;
+        }
+        if let Some(v) = p.bool("AutoMinorVersionUpgrade") {
+            next.auto_minor = v;
+        }
+        if let Some(v) = p.bool("DeletionProtection") {
+            next.deletion_protection = v;
+        }
+        if let Some(v) = p.bool("MultiAZ") {
+            next.multi_az = v;
+        }
         let sgs = p.list("VpcSecurityGroupIds", "VpcSecurityGroupId");
-        if !sgs.is_empty() { next.sgs = sgs; }
+        if !sgs.is_empty() {
+            next.sgs = sgs;
+        }
         if let Some(v) = p.get("EngineVersion") {
             let v = full_version(v).map_err(|m| err(400, "InvalidParameterCombination", m))?;
-            if v.split('.').next() != inst.engine_version.split('.').next() && p.bool("AllowMajorVersionUpgrade") != Some(true) {
-                return Err(err(400, "InvalidParameterCombination", "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."));
+            if v.split('.').next() != inst.engine_version.split('.').next()
+                && p.bool("AllowMajorVersionUpgrade") != Some(true)
+            {
+                return Err(err(
+                    400,
+                    "InvalidParameterCombination",
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.",
+                ));
             }
             next.engine_version = v;
         }
@@ -359,15 +550,30 @@ impl Rds {
         Ok(out)
     }
 
-    async fn delete_instance(&self, st: &mut State, region: &str, p: &Params) -> Result<String, ApiErr> {
+    async fn delete_instance(
+        &self,
+        st: &mut State,
+        region: &str,
+        p: &Params,
+    ) -> Result<String, ApiErr> {
         let id = Self::required(p, "DBInstanceIdentifier")?.to_ascii_lowercase();
         let inst = Self::instance(st, &id)?.clone();
         if inst.deletion_protection {
-            return Err(err(400, "InvalidParameterCombination", "Cannot delete protected DB Instance, please disable deletion protection and try again."));
+            return Err(err(
+                400,
+                "InvalidParameterCombination",
+                "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+            ));
         }
         let skip = p.bool("SkipFinalSnapshot").unwrap_or(false);
         match (skip, p.get("FinalDBSnapshotIdentifier")) {
-            (false, None) => return Err(err(400, "InvalidParameterCombination", "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")),
+            (false, None) => {
+                return Err(err(
+                    400,
+                    "InvalidParameterCombination",
+                    "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+                ));
+            }
             (false, Some(snap)) => {
                 self.snapshot_of(st, &inst, snap, Vec::new()).await?;
             }
@@ -378,7 +584,8 @@ impl Rds {
             let _ = pg::delete_secret(self.ctx.moto_url.as_deref(), region, arn).await;
         }
         if p.bool("DeleteAutomatedBackups").unwrap_or(true) {
-            st.snapshots.retain(|_, s| !(s.automated && s.instance == id));
+            st.snapshots
+                .retain(|_, s| !(s.automated && s.instance == id));
         }
         st.instances.remove(&id);
         let mut gone = inst;
@@ -386,13 +593,28 @@ impl Rds {
         Ok(self.instance_xml(region, &gone))
     }
 
-    async fn snapshot_of(&self, st: &mut State, inst: &Instance, snap: &str, tags: Vec<(String, String)>) -> Result<Snapshot, ApiErr> {
+    async fn snapshot_of(
+        &self,
+        st: &mut State,
+        inst: &Instance,
+        snap: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<Snapshot, ApiErr> {
         Self::check_identifier(snap, 255, "DBSnapshotIdentifier")?;
         if st.snapshots.contains_key(snap) {
-            return Err(err(400, "DBSnapshotAlreadyExists", format!("Cannot create the snapshot because a snapshot with the identifier {snap} already exists.")));
+            return Err(err(
+                400,
+                "DBSnapshotAlreadyExists",
+                format!(
+                    "Cannot create the snapshot because a snapshot with the identifier {snap} already exists."
+                ),
+            ));
         }
         let copy = format!("dk_snap_{}", uuid::Uuid::new_v4().simple());
-        self.pg.create_database(&copy, &inst.username, Some(&inst.db)).await.map_err(pg_err)?;
+        self.pg
+            .create_database(&copy, &inst.username, Some(&inst.db))
+            .await
+            .map_err(pg_err)?;
         let s = Snapshot {
             id: snap.to_string(),
             instance: inst.id.clone(),
@@ -409,12 +631,23 @@ impl Rds {
         Ok(s)
     }
 
-    async fn create_snapshot(&self, st: &mut State, region: &str, p: &Params) -> Result<String, ApiErr> {
+    async fn create_snapshot(
+        &self,
+        st: &mut State,
+        region: &str,
+        p: &Params,
+    ) -> Result<String, ApiErr> {
         let id = Self::required(p, "DBInstanceIdentifier")?.to_ascii_lowercase();
         let snap = Self::required(p, "DBSnapshotIdentifier")?.to_string();
         let inst = Self::instance(st, &id)?.clone();
         if inst.status() != "available" {
-            return Err(err(400, "InvalidDBInstanceState", format!("Cannot create a snapshot because the database instance {id} is not currently in the available state.")));
+            return Err(err(
+                400,
+                "InvalidDBInstanceState",
+                format!(
+                    "Cannot create a snapshot because the database instance {id} is not currently in the available state."
+                ),
+            ));
         }
         let s = self.snapshot_of(st, &inst, &snap, p.tags()).await?;
         Ok(self.snapshot_xml(region, &s))
@@ -423,11 +656,20 @@ impl Rds {
     fn describe_snapshots(&self, st: &State, region: &str, p: &Params) -> Result<String, ApiErr> {
         let kind = p.get("SnapshotType");
         let list: Vec<&Snapshot> = match p.get("DBSnapshotIdentifier") {
-            Some(id) => vec![st.snapshots.get(id).ok_or_else(|| err(404, "DBSnapshotNotFound", format!("DBSnapshot {id} not found.")))?],
+            Some(id) => vec![st.snapshots.get(id).ok_or_else(|| {
+                err(
+                    404,
+                    "DBSnapshotNotFound",
+                    format!("DBSnapshot {id} not found."),
+                )
+            })?],
             None => st
                 .snapshots
                 .values()
-                .filter(|s| p.get("DBInstanceIdentifier").is_none_or(|i| i.eq_ignore_ascii_case(&s.instance)))
+                .filter(|s| {
+                    p.get("DBInstanceIdentifier")
+                        .is_none_or(|i| i.eq_ignore_ascii_case(&s.instance))
+                })
                 .filter(|s| match kind {
                     Some("automated") => s.automated,
                     Some("manual") => !s.automated,
@@ -444,14 +686,33 @@ impl Rds {
         Ok(s)
     }
 
-    async fn delete_snapshot(&self, st: &mut State, region: &str, p: &Params) -> Result<String, ApiErr> {
+    async fn delete_snapshot(
+        &self,
+        st: &mut State,
+        region: &str,
+        p: &Params,
+    ) -> Result<String, ApiErr> {
         let id = Self::required(p, "DBSnapshotIdentifier")?.to_string();
-        let s = st.snapshots.get(&id).cloned().ok_or_else(|| err(404, "DBSnapshotNotFound", format!("DBSnapshot {id} not found.")))?;
+        let s = st.snapshots.get(&id).cloned().ok_or_else(|| {
+            err(
+                404,
+                "DBSnapshotNotFound",
+                format!("DBSnapshot {id} not found."),
+            )
+        })?;
         if s.automated {
-            return Err(err(400, "InvalidDBSnapshotState", "Only manual snapshots may be deleted."));
+            return Err(err(
+                400,
+                "InvalidDBSnapshotState",
+                "Only manual snapshots may be deleted.",
+            ));
         }
         if s.status() != "available" {
-            return Err(err(400, "InvalidDBSnapshotState", format!("Cannot delete the snapshot because it is {}.", s.status())));
+            return Err(err(
+                400,
+                "InvalidDBSnapshotState",
+                format!("Cannot delete the snapshot because it is {}.", s.status()),
+            ));
         }
         if let Some(db) = &s.db {
             self.pg.drop_database(db).await.map_err(pg_err)?;
@@ -467,20 +728,54 @@ impl Rds {
         Self::check_identifier(&id, 63, "DBInstanceIdentifier")?;
         let snap_id = Self::required(p, "DBSnapshotIdentifier")?.to_string();
         if st.instances.contains_key(&id) {
-            return Err(err(400, "DBInstanceAlreadyExists", "DB instance already exists"));
+            return Err(err(
+                400,
+                "DBInstanceAlreadyExists",
+                "DB instance already exists",
+            ));
         }
-        let snap = st.snapshots.get(&snap_id).cloned().ok_or_else(|| err(404, "DBSnapshotNotFound", format!("DBSnapshot {snap_id} not found.")))?;
+        let snap = st.snapshots.get(&snap_id).cloned().ok_or_else(|| {
+            err(
+                404,
+                "DBSnapshotNotFound",
+                format!("DBSnapshot {snap_id} not found."),
+            )
+        })?;
         if snap.status() != "available" {
-            return Err(err(400, "InvalidDBSnapshotState", format!("Snapshot {snap_id} is not available.")));
+            return Err(err(
+                400,
+                "InvalidDBSnapshotState",
+                format!("Snapshot {snap_id} is not available."),
+            ));
         }
         let source = match &snap.db {
             Some(db) => db.clone(),
-            None => st.instances.get(&snap.instance).map(|i| i.db.clone()).ok_or_else(|| err(400, "InvalidDBSnapshotState", "The automated snapshot's instance is gone."))?,
+            None => st
+                .instances
+                .get(&snap.instance)
+                .map(|i| i.db.clone())
+                .ok_or_else(|| {
+                    err(
+                        400,
+                        "InvalidDBSnapshotState",
+                        "The automated snapshot's instance is gone.",
+                    )
+                })?,
         };
         let original = st.instances.get(&snap.instance).cloned();
-        let base = original.as_ref().map(|i| i.db.clone()).unwrap_or_else(|| "db".into());
-        let db = format!("{}_{}", &base[..base.len().min(40)], &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        self.pg.create_database(&db, &snap.username, Some(&source)).await.map_err(pg_err)?;
+        let base = original
+            .as_ref()
+            .map(|i| i.db.clone())
+            .unwrap_or_else(|| "db".into());
+        let db = format!(
+            "{}_{}",
+            &base[..base.len().min(40)],
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        self.pg
+            .create_database(&db, &snap.username, Some(&source))
+            .await
+            .map_err(pg_err)?;
         let managed = p.bool("ManageMasterUserPassword").unwrap_or(false);
         let secret_arn = if managed {
             let pw = self.role_password(st, &snap.username).await?;
@@ -493,7 +788,11 @@ impl Rds {
             db,
             username: snap.username.clone(),
             engine_version: snap.engine_version.clone(),
-            class: p.get("DBInstanceClass").map(str::to_string).or_else(|| original.as_ref().map(|o| o.class.clone())).unwrap_or_else(|| "db.t4g.micro".into()),
+            class: p
+                .get("DBInstanceClass")
+                .map(str::to_string)
+                .or_else(|| original.as_ref().map(|o| o.class.clone()))
+                .unwrap_or_else(|| "db.t4g.micro".into()),
             allocated: snap.allocated,
             max_allocated: None,
             storage_type: p.get("StorageType").unwrap_or("gp3").to_string(),
@@ -516,11 +815,38 @@ impl Rds {
     }
 
     fn tags_of<'a>(st: &'a mut State, arn: &str) -> Result<&'a mut Vec<(String, String)>, ApiErr> {
-        let (kind, id) = arn.rsplit_once(':').and_then(|(head, id)| head.rsplit_once(':').map(|(_, k)| (k, id))).unwrap_or(("", ""));
+        let (kind, id) = arn
+            .rsplit_once(':')
+            .and_then(|(head, id)| head.rsplit_once(':').map(|(_, k)| (k, id)))
+            .unwrap_or(("", ""));
         match kind {
-            "db" => st.instances.get_mut(id).map(|i| &mut i.tags).ok_or_else(|| err(404, "DBInstanceNotFound", format!("DBInstance {id} not found."))),
-            "snapshot" => st.snapshots.get_mut(id).map(|s| &mut s.tags).ok_or_else(|| err(404, "DBSnapshotNotFound", format!("DBSnapshot {id} not found."))),
-            _ => Err(err(400, "InvalidParameterValue", format!("Invalid resource name: {arn}"))),
+            "db" => st
+                .instances
+                .get_mut(id)
+                .map(|i| &mut i.tags)
+                .ok_or_else(|| {
+                    err(
+                        404,
+                        "DBInstanceNotFound",
+                        format!("DBInstance {id} not found."),
+                    )
+                }),
+            "snapshot" => st
+                .snapshots
+                .get_mut(id)
+                .map(|s| &mut s.tags)
+                .ok_or_else(|| {
+                    err(
+                        404,
+                        "DBSnapshotNotFound",
+                        format!("DBSnapshot {id} not found."),
+                    )
+                }),
+            _ => Err(err(
+                400,
+                "InvalidParameterValue",
+                format!("Invalid resource name: {arn}"),
+            )),
         }
     }
 
@@ -537,7 +863,11 @@ impl Rds {
 
     fn list_tags(&self, st: &State, p: &Params) -> Result<String, ApiErr> {
         let arn = Self::required(p, "ResourceName")?.to_string();
-        let mut copy = State { instances: st.instances.clone(), snapshots: st.snapshots.clone(), ..State::default() };
+        let mut copy = State {
+            instances: st.instances.clone(),
+            snapshots: st.snapshots.clone(),
+            ..State::default()
+        };
         let tags = Self::tags_of(&mut copy, &arn)?;
         Ok(tag_xml(tags))
     }
@@ -547,10 +877,18 @@ impl Rds {
         let desc = Self::required(p, "DBSubnetGroupDescription")?.to_string();
         let subnets = p.list("SubnetIds", "SubnetIdentifier");
         if subnets.len() < 2 {
-            return Err(err(400, "DBSubnetGroupDoesNotCoverEnoughAZs", "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. Current AZ coverage: 1. Add subnets to cover at least 2 AZs."));
+            return Err(err(
+                400,
+                "DBSubnetGroupDoesNotCoverEnoughAZs",
+                "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. Current AZ coverage: 1. Add subnets to cover at least 2 AZs.",
+            ));
         }
         if st.subnet_groups.contains_key(&name) {
-            return Err(err(400, "DBSubnetGroupAlreadyExists", format!("The DB subnet group '{name}' already exists.")));
+            return Err(err(
+                400,
+                "DBSubnetGroupAlreadyExists",
+                format!("The DB subnet group '{name}' already exists."),
+            ));
         }
         st.subnet_groups.insert(name.clone(), (desc, subnets));
         Ok(subnet_group_xml(&name, &st.subnet_groups[&name]))
@@ -560,7 +898,13 @@ impl Rds {
         let mut s = String::from("<DBSubnetGroups>");
         match p.get("DBSubnetGroupName") {
             Some(n) => {
-                let g = st.subnet_groups.get(n).ok_or_else(|| err(404, "DBSubnetGroupNotFoundFault", format!("DBSubnetGroup {n} not found.")))?;
+                let g = st.subnet_groups.get(n).ok_or_else(|| {
+                    err(
+                        404,
+                        "DBSubnetGroupNotFoundFault",
+                        format!("DBSubnetGroup {n} not found."),
+                    )
+                })?;
                 s.push_str(&subnet_group_xml(n, g));
             }
             None => {
@@ -584,7 +928,11 @@ impl Rds {
             .leaf("MasterUsername", &i.username)
             .leaf("DBName", &i.db);
         if status != "creating" {
-            x.open("Endpoint").leaf("Address", self.pg.host()).leaf("Port", self.pg.port().to_string()).leaf("HostedZoneId", "Z2R2ITUGPM61AM").close("Endpoint");
+            x.open("Endpoint")
+                .leaf("Address", self.pg.host())
+                .leaf("Port", self.pg.port().to_string())
+                .leaf("HostedZoneId", "Z2R2ITUGPM61AM")
+                .close("Endpoint");
         }
         x.leaf("AllocatedStorage", i.allocated.to_string())
             .leaf("InstanceCreateTime", iso(i.created))
@@ -592,11 +940,18 @@ impl Rds {
             .leaf("BackupRetentionPeriod", i.backup_days.to_string());
         x.open("VpcSecurityGroups");
         for sg in &i.sgs {
-            x.open("VpcSecurityGroupMembership").leaf("VpcSecurityGroupId", sg).leaf("Status", "active").close("VpcSecurityGroupMembership");
+            x.open("VpcSecurityGroupMembership")
+                .leaf("VpcSecurityGroupId", sg)
+                .leaf("Status", "active")
+                .close("VpcSecurityGroupMembership");
         }
         x.close("VpcSecurityGroups");
         if let Some(g) = &i.subnet_group {
-            x.open("DBSubnetGroup").leaf("DBSubnetGroupName", g).leaf("VpcId", "vpc-0local").leaf("SubnetGroupStatus", "Complete").close("DBSubnetGroup");
+            x.open("DBSubnetGroup")
+                .leaf("DBSubnetGroupName", g)
+                .leaf("VpcId", "vpc-0local")
+                .leaf("SubnetGroupStatus", "Complete")
+                .close("DBSubnetGroup");
         }
         x.leaf("PreferredMaintenanceWindow", "sun:05:00-sun:05:30")
             .leaf("MultiAZ", i.multi_az.to_string())
@@ -607,7 +962,10 @@ impl Rds {
             .leaf("StorageType", &i.storage_type)
             .leaf("DbInstancePort", "0")
             .leaf("StorageEncrypted", i.encrypted.to_string())
-            .leaf("DbiResourceId", format!("db-{}", i.id.to_ascii_uppercase().replace('-', "")))
+            .leaf(
+                "DbiResourceId",
+                format!("db-{}", i.id.to_ascii_uppercase().replace('-', "")),
+            )
             .leaf("CopyTagsToSnapshot", "true")
             .leaf("DBInstanceArn", self.arn(region, "db", &i.id))
             .leaf("DeletionProtection", i.deletion_protection.to_string());
@@ -618,7 +976,10 @@ impl Rds {
         s.push_str(&tag_xml(&i.tags));
         if let Some(arn) = &i.secret_arn {
             let mut x = Xml::new();
-            x.open("MasterUserSecret").leaf("SecretArn", arn).leaf("SecretStatus", "active").close("MasterUserSecret");
+            x.open("MasterUserSecret")
+                .leaf("SecretArn", arn)
+                .leaf("SecretStatus", "active")
+                .close("MasterUserSecret");
             s.push_str(&x.finish());
         }
         s.push_str("</DBInstance>");
@@ -640,8 +1001,14 @@ impl Rds {
             .leaf("VpcId", "vpc-0local")
             .leaf("MasterUsername", &s.username)
             .leaf("EngineVersion", &s.engine_version)
-            .leaf("SnapshotType", if s.automated { "automated" } else { "manual" })
-            .leaf("PercentProgress", if status == "available" { "100" } else { "40" })
+            .leaf(
+                "SnapshotType",
+                if s.automated { "automated" } else { "manual" },
+            )
+            .leaf(
+                "PercentProgress",
+                if status == "available" { "100" } else { "40" },
+            )
             .leaf("StorageType", "gp3")
             .leaf("Encrypted", "true")
             .leaf("DBSnapshotArn", self.arn(region, "snapshot", &s.id));
@@ -664,16 +1031,28 @@ fn tag_xml(tags: &[(String, String)]) -> String {
 
 fn subnet_group_xml(name: &str, (desc, subnets): &(String, Vec<String>)) -> String {
     let mut x = Xml::new();
-    x.open("DBSubnetGroup").leaf("DBSubnetGroupName", name).leaf("DBSubnetGroupDescription", desc).leaf("VpcId", "vpc-0local").leaf("SubnetGroupStatus", "Complete").open("Subnets");
+    x.open("DBSubnetGroup")
+        .leaf("DBSubnetGroupName", name)
+        .leaf("DBSubnetGroupDescription", desc)
+        .leaf("VpcId", "vpc-0local")
+        .leaf("SubnetGroupStatus", "Complete")
+        .open("Subnets");
     for s in subnets {
-        x.open("Subnet").leaf("SubnetIdentifier", s).leaf("SubnetStatus", "Active").close("Subnet");
+        x.open("Subnet")
+            .leaf("SubnetIdentifier", s)
+            .leaf("SubnetStatus", "Active")
+            .close("Subnet");
     }
     x.close("Subnets").close("DBSubnetGroup");
     x.finish()
 }
 
 fn pg_err(e: String) -> ApiErr {
-    err(500, "InternalFailure", format!("the local cloud's PostgreSQL refused: {e}"))
+    err(
+        500,
+        "InternalFailure",
+        format!("the local cloud's PostgreSQL refused: {e}"),
+    )
 }
 
 /// `16` -> `16.8`: a full version for a pinned major.
@@ -693,8 +1072,12 @@ fn full_version(v: &str) -> Result<String, String> {
 }
 
 fn iso(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
 }
 
 fn stamp(t: OffsetDateTime) -> String {

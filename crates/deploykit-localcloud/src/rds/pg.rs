@@ -46,14 +46,30 @@ impl Pg {
 
     async fn client(&self) -> Result<tokio_postgres::Client, String> {
         let mut c = tokio_postgres::Config::new();
-        c.host(&self.cfg.host).port(self.cfg.port).user(&self.cfg.superuser).dbname("postgres").connect_timeout(PG_TIMEOUT);
+        c.host(&self.cfg.host)
+            .port(self.cfg.port)
+            .user(&self.cfg.superuser)
+            .dbname("postgres")
+            .connect_timeout(PG_TIMEOUT);
         if let Some(p) = &self.cfg.password {
             c.password(p);
         }
         let (client, conn) = tokio::time::timeout(PG_TIMEOUT, c.connect(tokio_postgres::NoTls))
             .await
-            .map_err(|_| format!("no answer from {}:{} within {}s", self.cfg.host, self.cfg.port, PG_TIMEOUT.as_secs()))?
-            .map_err(|e| format!("connecting to {}:{} as {}: {e}", self.cfg.host, self.cfg.port, self.cfg.superuser))?;
+            .map_err(|_| {
+                format!(
+                    "no answer from {}:{} within {}s",
+                    self.cfg.host,
+                    self.cfg.port,
+                    PG_TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|e| {
+                format!(
+                    "connecting to {}:{} as {}: {e}",
+                    self.cfg.host, self.cfg.port, self.cfg.superuser
+                )
+            })?;
         tokio::spawn(conn);
         Ok(client)
     }
@@ -61,21 +77,45 @@ impl Pg {
     /// Creates the login role, or resets its password when it exists.
     pub async fn ensure_role(&self, role: &str, password: &str) -> Result<(), String> {
         let c = self.client().await?;
-        let exists = c.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role]).await.map_err(|e| e.to_string())?.is_some();
-        let verb = if exists { "ALTER" } else { "CREATE" };
-        c.batch_execute(&format!("{verb} ROLE {} LOGIN PASSWORD {}", ident(role), literal(password)))
+        let exists = c
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
             .await
-            .map_err(|e| format!("{verb} ROLE {role}: {e}"))
+            .map_err(|e| e.to_string())?
+            .is_some();
+        let verb = if exists { "ALTER" } else { "CREATE" };
+        c.batch_execute(&format!(
+            "{verb} ROLE {} LOGIN PASSWORD {}",
+            ident(role),
+            literal(password)
+        ))
+        .await
+        .map_err(|e| format!("{verb} ROLE {role}: {e}"))
     }
 
     /// `CREATE DATABASE name OWNER owner [TEMPLATE template]`; an existing database without a
     /// template is adopted (its data is kept). Copying needs the template to be idle, so its
     /// other sessions are ended first (like the brief I/O pause of a single-AZ RDS snapshot).
-    pub async fn create_database(&self, name: &str, owner: &str, template: Option<&str>) -> Result<(), String> {
+    pub async fn create_database(
+        &self,
+        name: &str,
+        owner: &str,
+        template: Option<&str>,
+    ) -> Result<(), String> {
         let c = self.client().await?;
-        let exists = c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await.map_err(|e| e.to_string())?.is_some();
+        let exists = c
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some();
         if exists && template.is_none() {
-            return c.batch_execute(&format!("ALTER DATABASE {} OWNER TO {}", ident(name), ident(owner))).await.map_err(|e| e.to_string());
+            return c
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} OWNER TO {}",
+                    ident(name),
+                    ident(owner)
+                ))
+                .await
+                .map_err(|e| e.to_string());
         }
         let mut sql = format!("CREATE DATABASE {} OWNER {}", ident(name), ident(owner));
         if let Some(t) = template {
@@ -90,7 +130,10 @@ impl Pg {
             match c.batch_execute(&sql).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    last = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
+                    last = e
+                        .as_db_error()
+                        .map(|d| d.message().to_string())
+                        .unwrap_or_else(|| e.to_string());
                     if template.is_none() {
                         break;
                     }
@@ -103,13 +146,21 @@ impl Pg {
 
     pub async fn drop_database(&self, name: &str) -> Result<(), String> {
         let c = self.client().await?;
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name)))
-            .await
-            .map_err(|e| format!("DROP DATABASE {name}: {e}"))
+        c.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(name)
+        ))
+        .await
+        .map_err(|e| format!("DROP DATABASE {name}: {e}"))
     }
 }
 
-async fn secretsmanager(moto_url: Option<&str>, region: &str, op: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
+async fn secretsmanager(
+    moto_url: Option<&str>,
+    region: &str,
+    op: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let base = moto_url.ok_or("no moto server is configured for this edge")?;
     let date = time::OffsetDateTime::now_utc();
     let auth = format!(
@@ -130,19 +181,53 @@ async fn secretsmanager(moto_url: Option<&str>, region: &str, op: &str, body: se
         .map_err(|_| format!("moto did not answer {op} within 30s"))?
         .map_err(|e| format!("{op} to moto: {e}"))?;
     let status = resp.status();
-    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     if !status.is_success() {
-        return Err(format!("{op} answered HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+        return Err(format!(
+            "{op} answered HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("{op}: unreadable answer: {e}"))
 }
 
 /// Creates a secret in moto's Secrets Manager; returns its ARN.
-pub(crate) async fn create_secret(moto_url: Option<&str>, region: &str, name: &str, value: &str, description: &str) -> Result<String, String> {
-    let v = secretsmanager(moto_url, region, "CreateSecret", serde_json::json!({"Name": name, "SecretString": value, "Description": description})).await?;
-    v.get("ARN").and_then(|a| a.as_str()).map(str::to_string).ok_or_else(|| "CreateSecret returned no ARN".into())
+pub(crate) async fn create_secret(
+    moto_url: Option<&str>,
+    region: &str,
+    name: &str,
+    value: &str,
+    description: &str,
+) -> Result<String, String> {
+    let v = secretsmanager(
+        moto_url,
+        region,
+        "CreateSecret",
+        serde_json::json!({"Name": name, "SecretString": value, "Description": description}),
+    )
+    .await?;
+    v.get("ARN")
+        .and_then(|a| a.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| "CreateSecret returned no ARN".into())
 }
 
-pub(crate) async fn delete_secret(moto_url: Option<&str>, region: &str, arn: &str) -> Result<(), String> {
-    secretsmanager(moto_url, region, "DeleteSecret", serde_json::json!({"SecretId": arn, "ForceDeleteWithoutRecovery": true})).await.map(|_| ())
+pub(crate) async fn delete_secret(
+    moto_url: Option<&str>,
+    region: &str,
+    arn: &str,
+) -> Result<(), String> {
+    secretsmanager(
+        moto_url,
+        region,
+        "DeleteSecret",
+        serde_json::json!({"SecretId": arn, "ForceDeleteWithoutRecovery": true}),
+    )
+    .await
+    .map(|_| ())
 }
