@@ -271,7 +271,7 @@ fn cargo_tests(
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&paths.workspace)
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra);
     // Only the state file: the ambient AWS_* variables stay as they were, so tests of the real
     // credential chain see what a user's shell would give them (testsupport guards the rest).

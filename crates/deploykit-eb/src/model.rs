@@ -229,6 +229,21 @@ impl CurrentState {
     pub fn has_version(&self, label: &str) -> bool {
         self.versions.iter().any(|v| v.label == label)
     }
+
+    /// The existing version carrying the same content as `label`: the label itself, or one
+    /// whose `-`-separated parts include the bundle's 12-hex content hash. Labels append the git
+    /// revision, so the same bytes committed again (or in another checkout) reuse that version
+    /// instead of creating one per commit.
+    pub fn version_with_content(&self, label: &str, sha256: &str) -> Option<&str> {
+        if let Some(v) = self.versions.iter().find(|v| v.label == label) {
+            return Some(v.label.as_str());
+        }
+        let hash12 = sha256.get(..12)?;
+        self.versions
+            .iter()
+            .find(|v| v.label.split('-').any(|part| part == hash12))
+            .map(|v| v.label.as_str())
+    }
 }
 
 /// True for variable names (or values) that probably hold a secret; their values are masked

@@ -194,8 +194,9 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
                 .into(),
         );
     }
-    let label = bundle.label.clone();
-    let version = if current.has_version(&label) {
+    let existing = current.version_with_content(&bundle.label, &bundle.sha256);
+    let label = existing.unwrap_or(&bundle.label).to_string();
+    let version = if existing.is_some() {
         VersionStep::Reuse {
             label: label.clone(),
         }
@@ -504,6 +505,35 @@ mod tests {
         };
         let p = plan(&cur, &t, &bundle("app-1")).unwrap();
         assert!(p.is_noop(), "{p}");
+    }
+
+    #[test]
+    fn same_content_under_a_new_commit_reuses_the_version() {
+        // Labels carry the git revision; the content hash decides reuse.
+        let t = target();
+        let old = "app-abababababab-1111111";
+        let cur = CurrentState {
+            application_exists: true,
+            lifecycle_max_count: Some(50),
+            versions: vec![VersionInfo {
+                label: old.into(),
+                description: None,
+                created: None,
+                status: None,
+                bucket: None,
+                key: None,
+            }],
+            environment: Some(env_running(old, &t)),
+            solution_stacks: vec![],
+        };
+        let p = plan(&cur, &t, &bundle("app-abababababab-2222222")).unwrap();
+        assert_eq!(p.version.label(), old);
+        assert!(p.is_noop(), "{p}");
+        // Different content under the same prefix is a new version.
+        let mut other = bundle("app-cdcdcdcdcdcd-2222222");
+        other.sha256 = "cd".repeat(32);
+        let p = plan(&cur, &t, &other).unwrap();
+        assert!(matches!(p.version, VersionStep::Create { .. }), "{p}");
     }
 
     #[test]

@@ -327,7 +327,15 @@ mod tests {
         let log = dir.path().join("sleep.log");
         let marker = "sleep 30.123";
         let pid = spawn_detached(Command::new("sleep").arg("30.123"), &log, "sleep").unwrap();
-        let rec = ProcRecord::capture(pid, marker).unwrap();
+        // Between fork and exec the child's cmdline is still empty: wait (bounded) for exec.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let rec = loop {
+            let rec = ProcRecord::capture(pid, marker).unwrap();
+            if rec.liveness() == Liveness::Ours || std::time::Instant::now() > deadline {
+                break rec;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         assert_eq!(rec.liveness(), Liveness::Ours);
         let r = deploykit_report::VecReporter::new();
         assert_eq!(
