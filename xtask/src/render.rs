@@ -26,7 +26,13 @@ pub struct Renderer {
     format: Format,
     bars: Mutex<HashMap<String, ProgressBar>>,
     multi: Option<MultiProgress>,
+    /// Last `Waiting` line printed per step, to print a wait once and then every
+    /// [`WAIT_REPEAT`] instead of on every poll.
+    waits: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
+
+/// How often an unchanged "waiting for ..." line is repeated in line-based output.
+const WAIT_REPEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -49,6 +55,7 @@ impl Renderer {
             format,
             bars: Mutex::new(HashMap::new()),
             multi,
+            waits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,7 +142,26 @@ impl Renderer {
         Some(bar.clone())
     }
 
+    /// True when a `Waiting` event repeats the last one printed for its step too soon.
+    fn is_repeated_wait(&self, event: &Event) -> bool {
+        let Event::Waiting { step, for_what, .. } = event else {
+            return false;
+        };
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match waits.get(step) {
+            Some((last, at)) if last == for_what && now.duration_since(*at) < WAIT_REPEAT => true,
+            _ => {
+                waits.insert(step.clone(), (for_what.clone(), now));
+                false
+            }
+        }
+    }
+
     fn plain(&self, event: &Event) -> Option<String> {
+        if self.is_repeated_wait(event) {
+            return None;
+        }
         Some(match event {
             Event::StepStarted { step, what } => format!("[{step}] {what}"),
             Event::StepFinished {
@@ -224,5 +250,29 @@ impl Reporter for Renderer {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn wait(for_what: &str) -> Event {
+        Event::Waiting {
+            step: "deploy".into(),
+            for_what: for_what.into(),
+            waited: Duration::from_secs(1),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_wait_is_printed_once_and_a_changed_one_again() {
+        let r = Renderer::new(OutputFormat::Plain);
+        assert!(r.plain(&wait("env Ready (now Launching)")).is_some());
+        assert!(r.plain(&wait("env Ready (now Launching)")).is_none());
+        assert!(r.plain(&wait("env Ready (now Updating)")).is_some());
+        assert!(r.plain(&Event::info("other events still print")).is_some());
     }
 }
