@@ -74,25 +74,10 @@ pub fn bundle_eb(
     let git = GitInfo::probe(&app);
 
     // --git / --staged: export the tree from git into a temp dir and bundle it as it is.
-    let export;
-    let (app_dir, source) = if args.git || args.staged {
-        let Some(g) = &git else {
-            return Err(CliError::new(
-                Exit::Config,
-                format!(
-                    "--git/--staged need a git repository, and {} is not in one",
-                    app.display()
-                ),
-            )
-            .with_hint(
-                "drop --git/--staged to bundle the directory with its .ebignore/.gitignore",
-            ));
-        };
-        export = g.export(&app, args.staged)?;
-        (export.path().to_path_buf(), Source::Tree)
-    } else {
-        (app.clone(), Source::IgnoreFiles)
-    };
+    let (export, source) = source_tree(&app, git.as_ref(), args.git || args.staged, args.staged)?;
+    let app_dir = export
+        .as_ref()
+        .map_or_else(|| app.clone(), |d| d.path().to_path_buf());
 
     let out = match &args.out {
         Some(o) => o.clone(),
@@ -202,15 +187,40 @@ fn app_and_prefix(args: &EbArgs, global: &GlobalArgs) -> Result<(PathBuf, String
     Ok((app, prefix))
 }
 
+/// Where the bundle's files come from: the app directory filtered by its ignore files, or
+/// (`--git`/`--staged`) a temp dir holding the tree git exported. Keep the `TempDir` alive
+/// until the bundle is written.
+pub(crate) fn source_tree(
+    app: &Path,
+    git: Option<&GitInfo>,
+    from_git: bool,
+    staged: bool,
+) -> Result<(Option<tempfile::TempDir>, Source), CliError> {
+    if !from_git {
+        return Ok((None, Source::IgnoreFiles));
+    }
+    let Some(g) = git else {
+        return Err(CliError::new(
+            Exit::Config,
+            format!(
+                "--git/--staged need a git repository, and {} is not in one",
+                app.display()
+            ),
+        )
+        .with_hint("drop --git/--staged to bundle the directory with its .ebignore/.gitignore"));
+    };
+    Ok((Some(g.export(app, staged)?), Source::Tree))
+}
+
 /// What git knows about the app directory.
 #[derive(Debug)]
-struct GitInfo {
-    sha: String,
-    dirty: bool,
+pub(crate) struct GitInfo {
+    pub(crate) sha: String,
+    pub(crate) dirty: bool,
 }
 
 impl GitInfo {
-    fn probe(app: &Path) -> Option<GitInfo> {
+    pub(crate) fn probe(app: &Path) -> Option<GitInfo> {
         let sh = Shell::new().ok()?;
         sh.change_dir(app);
         let sha = cmd!(sh, "git rev-parse HEAD")
@@ -230,7 +240,7 @@ impl GitInfo {
     }
 
     /// Exports HEAD (or the index) restricted to the app directory into a temp dir.
-    fn export(&self, app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
+    pub(crate) fn export(&self, app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             CliError::new(Exit::Failure, format!("{what}: {e}"))
         };
@@ -260,6 +270,13 @@ impl GitInfo {
             .tempdir()
             .map_err(|e| fail("creating a temp dir", &e))?;
         let tar_path = dir.path().join("export.tar");
+        // `git archive` limits a tree to the current subdirectory, so the tree we name (already
+        // the app's subtree) must be archived from the repository root.
+        let toplevel = cmd!(sh, "git rev-parse --show-toplevel")
+            .quiet()
+            .read()
+            .map_err(|e| fail("finding the repository root", &e))?;
+        sh.change_dir(toplevel);
         cmd!(sh, "git archive --format=tar -o {tar_path} {treeish}")
             .quiet()
             .run()

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use deploykit_aws::TargetAws;
@@ -287,9 +287,10 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     }
 
     let bundle_started = Instant::now();
-    let summary = build_bundle(&ctx.target, &a, r)?;
+    let (summary, git) = build_bundle(&ctx.target, &a, r)?;
     let bundle_ms = bundle_started.elapsed().as_millis();
-    let (git_sha, git_dirty) = git_info(&ctx.target.app.path);
+    let git_sha = git.as_ref().map(|g| g.sha.chars().take(7).collect());
+    let git_dirty = git.as_ref().is_some_and(|g| g.dirty);
     let bundle = BundleRef {
         path: summary.path.clone(),
         sha256: summary.sha256.clone(),
@@ -371,7 +372,13 @@ fn build_bundle(
     t: &ResolvedTarget,
     a: &DeployEbArgs,
     r: &Renderer,
-) -> Result<deploykit_bundle::BundleSummary, CliError> {
+) -> Result<
+    (
+        deploykit_bundle::BundleSummary,
+        Option<crate::cmd_bundle::GitInfo>,
+    ),
+    CliError,
+> {
     let out_dir = PathBuf::from("target/deploykit/bundles");
     std::fs::create_dir_all(&out_dir).map_err(|e| {
         CliError::new(
@@ -379,89 +386,28 @@ fn build_bundle(
             format!("creating {}: {e}", out_dir.display()),
         )
     })?;
-    let export = if a.git || a.staged {
-        Some(git_export(&t.app.path, a.staged)?)
-    } else {
-        None
-    };
+    let git = crate::cmd_bundle::GitInfo::probe(&t.app.path);
+    let (export, source) =
+        crate::cmd_bundle::source_tree(&t.app.path, git.as_ref(), a.git || a.staged, a.staged)?;
     let app_dir = export
         .as_ref()
-        .map(|d| d.path().to_path_buf())
-        .unwrap_or_else(|| t.app.path.clone());
+        .map_or_else(|| t.app.path.clone(), |d| d.path().to_path_buf());
     let mut opts = deploykit_bundle::BundleOptions::new(app_dir, &out_dir);
     opts.label_prefix = t.app.name.clone();
     opts.allow = a.allow.clone();
     opts.fix_line_endings = a.fix_line_endings;
-    if export.is_some() {
-        opts.source = deploykit_bundle::Source::Tree;
-    }
-    let (sha, dirty) = git_info(&t.app.path);
-    opts.git_sha = sha;
-    opts.git_dirty = dirty && export.is_none();
-    deploykit_bundle::build(&opts, r).map_err(|e| {
+    opts.source = source;
+    opts.git_sha = git.as_ref().map(|g| g.sha.clone());
+    opts.git_dirty = git.as_ref().is_some_and(|g| g.dirty) && export.is_none();
+    let summary = deploykit_bundle::build(&opts, r).map_err(|e| {
         let exit = if e.is_refusal() {
             Exit::Config
         } else {
             Exit::Failure
         };
         CliError::from_error(exit, &e)
-    })
-}
-
-/// The files tracked at HEAD (or staged) under `app`, exported to a temporary directory.
-fn git_export(app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
-    let sh = xshell::Shell::new().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    let dir = tempfile::tempdir().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    let app_s = app.to_string_lossy().to_string();
-    let git_err = |e: xshell::Error| {
-        CliError::new(Exit::Config, format!("exporting {app_s} from git: {e}")).with_hint(
-            "--git/--staged need a git checkout; drop the flag to bundle the working tree",
-        )
-    };
-    sh.change_dir(app);
-    let prefix = format!("{}/", dir.path().display());
-    if staged {
-        xshell::cmd!(sh, "git checkout-index -a -f --prefix={prefix}")
-            .quiet()
-            .run()
-            .map_err(git_err)?;
-    } else {
-        let tar = xshell::cmd!(sh, "git archive --format=tar HEAD")
-            .quiet()
-            .output()
-            .map_err(git_err)?
-            .stdout;
-        let tar_path = dir.path().join(".export.tar");
-        std::fs::write(&tar_path, tar).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-        let d = dir.path().to_path_buf();
-        xshell::cmd!(sh, "tar -xf {tar_path} -C {d}")
-            .quiet()
-            .run()
-            .map_err(git_err)?;
-        let _ = std::fs::remove_file(&tar_path);
-    }
-    Ok(dir)
-}
-
-/// The short HEAD sha and whether `app` has uncommitted changes; `(None, false)` outside git.
-fn git_info(app: &Path) -> (Option<String>, bool) {
-    let Ok(sh) = xshell::Shell::new() else {
-        return (None, false);
-    };
-    sh.change_dir(app);
-    let sha = xshell::cmd!(sh, "git rev-parse --short=7 HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok();
-    let dirty = sha.is_some()
-        && xshell::cmd!(sh, "git status --porcelain -- .")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .map(|s| !s.trim().is_empty())
-            .unwrap_or(false);
-    (sha, dirty)
+    })?;
+    Ok((summary, git))
 }
 
 async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
