@@ -76,6 +76,10 @@ impl ProcRecord {
             )),
             Some(_) => match cmdline(self.pid) {
                 Some(cmd) if cmd.contains(&self.marker) => Liveness::Ours,
+                // Same pid and start time but no command line: the process is exiting (its
+                // memory is already released, it is not a zombie yet). `spawn` returns only
+                // after exec, so a process we started never shows an empty one before that.
+                Some(cmd) if cmd.is_empty() => Liveness::Gone,
                 Some(cmd) => Liveness::NotOurs(format!(
                     "pid {} is now `{}`, not the process we started",
                     self.pid,
