@@ -122,14 +122,12 @@ fn apprunner_exit(e: &AppRunnerError) -> Exit {
     }
 }
 
-fn git_sha(app: &Path) -> Option<String> {
-    let sh = xshell::Shell::new().ok()?;
-    sh.change_dir(app);
-    xshell::cmd!(sh, "git rev-parse --short=12 HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()
+/// The git revision to tag the image with: only for a clean checkout, since with IMMUTABLE
+/// tags a dirty build under the commit's tag would block the clean one (and mislabel it).
+fn git_tag(app: &Path) -> Option<String> {
+    crate::cmd_bundle::GitInfo::probe(app)
+        .filter(|g| !g.dirty)
+        .map(|g| g.sha.chars().take(12).collect())
 }
 
 fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
@@ -166,7 +164,13 @@ fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
         health_path: a.health_path.clone(),
         min_size: a.min_size,
         max_size: a.max_size,
-        vpc_connector_arn: None,
+        vpc: a
+            .vpc_connector
+            .as_ref()
+            .map(|v| deploykit_apprunner::VpcEgress {
+                subnets: v.subnets.clone(),
+                security_groups: v.security_groups.clone(),
+            }),
     }
 }
 
@@ -195,11 +199,6 @@ async fn deploy_async(
     let ctx = context(target, state).await?;
     let t = &ctx.target;
     let a = &t.apprunner;
-    if a.vpc_connector.is_some() {
-        r.report(deploykit_report::Event::warn(
-            "[apprunner.vpc_connector] is configured but deploykit does not create VPC connectors yet: the service is deployed with default egress",
-        ));
-    }
     let app = &t.app.path;
     if args.write_dockerfile && !app.join("Dockerfile").exists() {
         let p = deploykit_image::write_seed_dockerfile(app)
@@ -211,8 +210,13 @@ async fn deploy_async(
             .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     let hash = deploykit_image::context_hash(&plan_ctx)
         .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-    let tag = hash[..12].to_string();
-    let sha = git_sha(app);
+    let platform_name = if a.platform.is_empty() {
+        deploykit_image::DEFAULT_PLATFORM.to_string()
+    } else {
+        a.platform.clone()
+    };
+    let tag = deploykit_image::image_tag(&hash, &platform_name, &a.build_args);
+    let sha = git_tag(app);
 
     let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
     let auth = deploykit_ecr::AuthCache::new(ecr.clone());
@@ -241,26 +245,46 @@ async fn deploy_async(
         sha.as_deref().map(|s| format!(" (+ tag {s})")).unwrap_or_default(),
         plan.action
     ));
+    if let Some(vpc) = &spec.vpc {
+        r.line(format!(
+            "  network: VPC egress through connector {} (subnets {}; security groups {}), created if missing",
+            deploykit_apprunner::vpc_connector_name(&spec.name, vpc),
+            vpc.subnets.join(", "),
+            vpc.security_groups.join(", ")
+        ));
+    }
+    if !a.build_args.is_empty() {
+        let args: Vec<String> = a
+            .build_args
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        r.line(format!("  build args: {}", args.join(" ")));
+    }
     if args.dry_run {
         r.result(&plan, || "dry run: nothing built, pushed or changed".into());
         return Ok(Exit::Success);
     }
 
+    if t.local {
+        // A machine that cannot pull builds on the local stand-in; make it on first use.
+        for image in a.build_args.values() {
+            if crate::cmd_local::local::base_image::is_local_base(image) {
+                crate::cmd_local::local::base_image::ensure_python_base(false, r)?;
+            }
+        }
+    }
     let docker = deploykit_image::connect()
         .await
         .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
     let local_tag = format!("{}:{tag}", a.repository);
     let input = deploykit_image::BuildInput {
         tags: vec![local_tag.clone()],
-        build_args: BTreeMap::new(),
+        build_args: a.build_args.clone(),
         labels: BTreeMap::new(),
         content_hash: hash.clone(),
         git_sha: sha.clone(),
-        platform: if a.platform.is_empty() {
-            deploykit_image::DEFAULT_PLATFORM.into()
-        } else {
-            a.platform.clone()
-        },
+        platform: platform_name.clone(),
         no_cache: false,
         timeout: deploykit_image::DEFAULT_BUILD_TIMEOUT,
     };

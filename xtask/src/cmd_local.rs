@@ -27,6 +27,12 @@ pub enum LocalCommand {
     Status,
     /// Print shell lines that point AWS tools at the local cloud: eval "$(cargo xtask local env)".
     Env,
+    /// Make the local stand-in for the app's base image (deploykit-local/python:3.11-bookworm)
+    /// from Debian packages, for machines that cannot pull python:3.12-slim.
+    BaseImage(BaseImageArgs),
+    /// Inject a failure into the running local cloud, to rehearse what a deploy does then.
+    #[command(subcommand)]
+    Fault(FaultCommand),
     /// Run the localcloud edge in the foreground (what `up` starts, detached).
     #[command(hide = true)]
     ServeEdge(ServeEdgeArgs),
@@ -40,6 +46,44 @@ pub struct UpArgs {
     /// Service-time speed-up of the edge: 60 makes a five-minute launch take five seconds.
     #[arg(long, default_value_t = DEFAULT_TIME_SCALE)]
     pub time_scale: f64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FaultCommand {
+    /// The next deploy(s) of this EB environment or App Runner service fail their health
+    /// checks, as a broken image or bundle would (EB: Red health; App Runner: ROLLBACK_SUCCEEDED).
+    FailDeploy {
+        /// The EB environment or App Runner service name.
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// The next request(s) to SERVICE (`elasticbeanstalk`, `apprunner`, `s3`, ... or `*`) get the
+    /// service's throttling error.
+    Throttle {
+        service: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// The next request(s) to SERVICE get HTTP 500 with the protocol's internal-failure code.
+    ServerError {
+        service: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// The next request(s) to SERVICE have their connection closed without an answer.
+    Drop {
+        service: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BaseImageArgs {
+    /// Make it again even when the Docker Engine already has it.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +123,8 @@ pub fn run(cmd: LocalCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         LocalCommand::Down(a) => run_down(a, r),
         LocalCommand::Status => run_status(r),
         LocalCommand::Env => run_env(r),
+        LocalCommand::BaseImage(a) => run_base_image(a, r),
+        LocalCommand::Fault(f) => run_fault(f, r),
         LocalCommand::ServeEdge(a) => serve_edge(a),
     }
 }
@@ -125,6 +171,58 @@ fn run_up(a: UpArgs, r: &Renderer) -> CliResult {
         }
         s.push_str("\nPoint AWS tools at it:  eval \"$(cargo xtask local env)\"\nStop it:                cargo xtask local down");
         s
+    });
+    Ok(Exit::Success)
+}
+
+fn run_fault(cmd: FaultCommand, r: &Renderer) -> CliResult {
+    use deploykit_localcloud::admin::{FaultKind, FaultRequest};
+    let state = read_state().ok_or_else(|| {
+        CliError::new(Exit::Failure, "the local cloud is not running")
+            .with_hint("start it with `cargo xtask local up`")
+    })?;
+    let admin = deploykit_localcloud::AdminClient::new(&state.edge_url)
+        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    let (what, result) = crate::runtime().block_on(async {
+        match &cmd {
+            FaultCommand::FailDeploy { name, count } => (
+                format!("the next {count} deploy(s) of {name} will fail their health checks"),
+                admin.fail_next_deploy(name, *count).await,
+            ),
+            FaultCommand::Throttle { service, count }
+            | FaultCommand::ServerError { service, count }
+            | FaultCommand::Drop { service, count } => {
+                let kind = match cmd {
+                    FaultCommand::Throttle { .. } => FaultKind::Throttle,
+                    FaultCommand::ServerError { .. } => FaultKind::ServerError,
+                    _ => FaultKind::Drop,
+                };
+                (
+                    format!("the next {count} {service} request(s) get {kind:?}"),
+                    admin
+                        .inject_fault(&FaultRequest::new(service.clone(), kind, *count))
+                        .await,
+                )
+            }
+        }
+    });
+    result.map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+    r.result(&what, || {
+        format!("{what} (local cloud at {})", state.edge_url)
+    });
+    Ok(Exit::Success)
+}
+
+fn run_base_image(a: BaseImageArgs, r: &Renderer) -> CliResult {
+    let made = local::base_image::ensure_python_base(a.force, r)?;
+    let image = local::base_image::LOCAL_PYTHON_IMAGE;
+    r.result(&image, || match made {
+        local::base_image::BaseImage::AlreadyThere => {
+            format!("{image} is already in the Docker Engine (--force makes it again)")
+        }
+        local::base_image::BaseImage::Made { seconds } => {
+            format!("made {image} in {seconds}s")
+        }
     });
     Ok(Exit::Success)
 }

@@ -138,7 +138,88 @@ pub struct ServiceSpec {
     pub health_path: String,
     pub min_size: u32,
     pub max_size: u32,
-    pub vpc_connector_arn: Option<String>,
+    /// VPC egress (to reach a private RDS): a VPC connector is ensured for these.
+    pub vpc: Option<VpcEgress>,
+}
+
+/// Subnets and security groups of a service's VPC connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcEgress {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// Name of the VPC connector for `service` and `vpc`: content-addressed, because App Runner
+/// keeps one active revision per name and a connector in use cannot be deleted, so changed
+/// subnets or groups get a new connector (and the service moves to it) instead of an edit.
+/// At most 40 characters: letter or digit first, then letters, digits, `-` and `_`.
+pub fn vpc_connector_name(service: &str, vpc: &VpcEgress) -> String {
+    use sha2::{Digest, Sha256};
+    let mut subnets = vpc.subnets.clone();
+    subnets.sort();
+    let mut groups = vpc.security_groups.clone();
+    groups.sort();
+    let mut h = Sha256::new();
+    h.update(subnets.join(",").as_bytes());
+    h.update(b"|");
+    h.update(groups.join(",").as_bytes());
+    let digest = hex::encode(h.finalize());
+    let base: String = service
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(31)
+        .collect();
+    format!("{base}-{}", &digest[..8])
+}
+
+/// The ARN of the active VPC connector for `vpc`, created when missing.
+pub async fn ensure_vpc_connector(
+    client: &aws_sdk_apprunner::Client,
+    service: &str,
+    vpc: &VpcEgress,
+    reporter: &dyn Reporter,
+) -> Result<String, AppRunnerError> {
+    let name = vpc_connector_name(service, vpc);
+    let mut token = None;
+    loop {
+        let out = client
+            .list_vpc_connectors()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws_err("ListVpcConnectors", service, &e))?;
+        if let Some(c) = out.vpc_connectors().iter().find(|c| {
+            c.vpc_connector_name() == Some(name.as_str())
+                && c.status() == Some(&aws_sdk_apprunner::types::VpcConnectorStatus::Active)
+        }) {
+            let arn = c.vpc_connector_arn().unwrap_or_default().to_string();
+            reporter.report(Event::info(format!("VPC connector {name} exists: {arn}")));
+            return Ok(arn);
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let out = client
+        .create_vpc_connector()
+        .vpc_connector_name(&name)
+        .set_subnets(Some(vpc.subnets.clone()))
+        .set_security_groups(Some(vpc.security_groups.clone()))
+        .send()
+        .await
+        .map_err(|e| aws_err("CreateVpcConnector", service, &e))?;
+    let arn = out
+        .vpc_connector()
+        .and_then(|c| c.vpc_connector_arn())
+        .unwrap_or_default()
+        .to_string();
+    reporter.report(Event::info(format!(
+        "created VPC connector {name} ({} subnets, {} security groups): {arn}",
+        vpc.subnets.len(),
+        vpc.security_groups.len()
+    )));
+    Ok(arn)
 }
 
 /// What exists now, as far as planning cares.
@@ -489,8 +570,8 @@ fn health(spec: &ServiceSpec) -> HealthCheckConfiguration {
         .build()
 }
 
-fn network(spec: &ServiceSpec) -> Option<NetworkConfiguration> {
-    spec.vpc_connector_arn.as_ref().map(|arn| {
+fn network(connector_arn: Option<&str>) -> Option<NetworkConfiguration> {
+    connector_arn.map(|arn| {
         NetworkConfiguration::builder()
             .egress_configuration(
                 EgressConfiguration::builder()
@@ -562,6 +643,7 @@ async fn create(
     client: &aws_sdk_apprunner::Client,
     spec: &ServiceSpec,
     scaling: &str,
+    connector: Option<&str>,
 ) -> Result<(String, String), AppRunnerError> {
     let out = client
         .create_service()
@@ -575,7 +657,7 @@ async fn create(
         )
         .health_check_configuration(health(spec))
         .auto_scaling_configuration_arn(scaling)
-        .set_network_configuration(network(spec))
+        .set_network_configuration(network(connector))
         .send()
         .await
         .map_err(|e| aws_err("CreateService", &spec.name, &e))?;
@@ -602,10 +684,16 @@ async fn deploy_apprunner(
             plan.action, spec.name, spec.image
         ),
     );
+    let connector = match (&spec.vpc, &plan.action) {
+        (Some(vpc), Action::Create | Action::Recreate | Action::Update { .. }) => {
+            Some(ensure_vpc_connector(client, &spec.name, vpc, reporter).await?)
+        }
+        _ => None,
+    };
     let (arn, op) = match &plan.action {
         Action::Create => {
             let scaling = ensure_scaling(client, spec).await?;
-            create(client, spec, &scaling).await?
+            create(client, spec, &scaling, connector.as_deref()).await?
         }
         Action::Recreate => {
             let old = plan.existing_arn.clone().unwrap_or_default();
@@ -629,7 +717,7 @@ async fn deploy_apprunner(
                 });
             }
             let scaling = ensure_scaling(client, spec).await?;
-            create(client, spec, &scaling).await?
+            create(client, spec, &scaling, connector.as_deref()).await?
         }
         Action::Update { .. } => {
             let arn = plan.existing_arn.clone().unwrap_or_default();
@@ -646,7 +734,7 @@ async fn deploy_apprunner(
                 )
                 .health_check_configuration(health(spec))
                 .auto_scaling_configuration_arn(scaling)
-                .set_network_configuration(network(spec))
+                .set_network_configuration(network(connector.as_deref()))
                 .send()
                 .await
                 .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;

@@ -77,7 +77,7 @@ fn spec(name: &str, image: String) -> ServiceSpec {
         health_path: "/healthz".into(),
         min_size: 1,
         max_size: 2,
-        vpc_connector_arn: None,
+        vpc: None,
     }
 }
 
@@ -227,4 +227,99 @@ async fn create_failed_needs_recreate() {
         .expect("recreate");
     assert_eq!(out.service_status, "RUNNING");
     edge.shutdown().await;
+}
+
+#[tokio::test]
+async fn vpc_egress_gets_a_content_addressed_connector_reused_across_deploys() {
+    let cloud = deploykit_testsupport::local_cloud().await;
+    let edge = cloud.private_edge(|c| c.time_scale = 600.0).await;
+    let sdk = cloud.sdk_config_for(&edge.url());
+    let client = aws_sdk_apprunner::Client::new(&sdk);
+    let platform = ContainerPlatform::AppRunner(client.clone());
+    let name = deploykit_testsupport::unique_name("vpc");
+    let probe = Probe {
+        resolve: Some(edge.addr()),
+    };
+    let rep = VecReporter::new();
+    let vpc = deploykit_apprunner::VpcEgress {
+        subnets: vec!["subnet-0a1".into(), "subnet-0b2".into()],
+        security_groups: vec!["sg-0c3".into()],
+    };
+    let connector_of = |svc: &str| {
+        let client = client.clone();
+        let svc = svc.to_string();
+        async move {
+            let view = deploykit_apprunner::find_service(&client, &svc)
+                .await
+                .expect("find")
+                .expect("exists");
+            client
+                .describe_service()
+                .service_arn(view.arn)
+                .send()
+                .await
+                .expect("describe")
+                .service()
+                .and_then(|s| s.network_configuration())
+                .and_then(|n| n.egress_configuration())
+                .and_then(|e| e.vpc_connector_arn())
+                .map(str::to_string)
+        }
+    };
+
+    let v1 = image(&sdk, &name, "v1", "one").await;
+    let mut s1 = spec(&name, v1);
+    s1.vpc = Some(vpc.clone());
+    let plan = platform.plan(&s1, false).await.expect("plan");
+    platform
+        .deploy(&plan, &s1, WAIT, &probe, &rep)
+        .await
+        .expect("create with VPC egress");
+    let first = connector_of(&name)
+        .await
+        .expect("service egress uses a connector");
+    let expected_name = deploykit_apprunner::vpc_connector_name(&name, &vpc);
+    assert!(first.contains(&format!("/{expected_name}/")), "{first}");
+
+    // The same subnets in another order: the same connector, no new one.
+    let v2 = image(&sdk, &name, "v2", "two").await;
+    let mut s2 = spec(&name, v2);
+    s2.vpc = Some(deploykit_apprunner::VpcEgress {
+        subnets: vec!["subnet-0b2".into(), "subnet-0a1".into()],
+        security_groups: vec!["sg-0c3".into()],
+    });
+    let plan = platform.plan(&s2, false).await.expect("plan");
+    platform
+        .deploy(&plan, &s2, WAIT, &probe, &rep)
+        .await
+        .expect("update");
+    assert_eq!(connector_of(&name).await.as_deref(), Some(first.as_str()));
+
+    // Another security group: a new connector, and the service moves to it.
+    let v3 = image(&sdk, &name, "v3", "three").await;
+    let mut s3 = spec(&name, v3);
+    s3.vpc = Some(deploykit_apprunner::VpcEgress {
+        subnets: vec!["subnet-0a1".into()],
+        security_groups: vec!["sg-0d4".into()],
+    });
+    let plan = platform.plan(&s3, false).await.expect("plan");
+    platform
+        .deploy(&plan, &s3, WAIT, &probe, &rep)
+        .await
+        .expect("update");
+    let third = connector_of(&name).await.expect("connector");
+    assert_ne!(third, first);
+    let listed = client
+        .list_vpc_connectors()
+        .send()
+        .await
+        .expect("list")
+        .vpc_connectors()
+        .iter()
+        .filter(|c| c.vpc_connector_name().is_some_and(|n| n.starts_with(&name)))
+        .count();
+    assert_eq!(
+        listed, 2,
+        "one connector per distinct network configuration"
+    );
 }

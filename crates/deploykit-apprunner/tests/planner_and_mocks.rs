@@ -25,7 +25,7 @@ fn spec() -> ServiceSpec {
         health_path: "/healthz".into(),
         min_size: 1,
         max_size: 2,
-        vpc_connector_arn: None,
+        vpc: None,
     }
 }
 
@@ -185,4 +185,37 @@ async fn ecs_express_is_a_clear_not_yet() {
     );
     let _ = ListServicesOutput::builder().build();
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn vpc_connector_names_are_valid_and_content_addressed() {
+    use deploykit_apprunner::{VpcEgress, vpc_connector_name};
+    let v = |s: &[&str], g: &[&str]| VpcEgress {
+        subnets: s.iter().map(|x| x.to_string()).collect(),
+        security_groups: g.iter().map(|x| x.to_string()).collect(),
+    };
+    let long = "a".repeat(40);
+    for service in ["budgetsync", long.as_str(), "svc_with_underscore"] {
+        let n = vpc_connector_name(service, &v(&["subnet-1"], &["sg-1"]));
+        assert!((4..=40).contains(&n.len()), "{n}");
+        assert!(
+            n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()),
+            "{n}"
+        );
+        assert!(
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{n}"
+        );
+    }
+    let a = vpc_connector_name("s", &v(&["subnet-1", "subnet-2"], &["sg-1"]));
+    assert_eq!(
+        a,
+        vpc_connector_name("s", &v(&["subnet-2", "subnet-1"], &["sg-1"]))
+    );
+    assert_ne!(a, vpc_connector_name("s", &v(&["subnet-1"], &["sg-1"])));
+    assert_ne!(
+        a,
+        vpc_connector_name("s", &v(&["subnet-1", "subnet-2"], &["sg-2"]))
+    );
 }

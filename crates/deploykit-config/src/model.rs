@@ -130,6 +130,8 @@ pub struct AppRunner {
     /// Image platform, `linux/amd64` (default) or `linux/arm64`.
     pub platform: String,
     pub timeout: Duration,
+    /// Docker build arguments (`ARG` values). Never secrets: they stay in the image history.
+    pub build_args: BTreeMap<String, String>,
 }
 
 /// VPC egress for the service (needed to reach RDS).

@@ -95,6 +95,7 @@ pub(crate) struct RawAppRunner {
     pub keep_images: Opt<u32>,
     pub platform: Opt<String>,
     pub timeout: Opt<String>,
+    pub build_args: Opt<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -175,6 +176,7 @@ merge_fields!(RawAppRunner {
     keep_images,
     platform,
     timeout,
+    build_args,
 });
 merge_fields!(RawDatabase {
     instance,

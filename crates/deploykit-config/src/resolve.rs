@@ -778,6 +778,34 @@ fn resolve_apprunner(
             "use `linux/amd64` (or `linux/arm64` for ECS on Graviton)",
         );
     }
+    let mut build_args = BTreeMap::new();
+    if let Some(args) = &r.build_args {
+        for (k, v) in args.get_ref() {
+            let name = k.get_ref();
+            let field = format!("apprunner.build_args.{name}");
+            let portable = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !portable {
+                ctx.err(
+                    Some(k.span()),
+                    &field,
+                    format!("`{name}` is not a valid Dockerfile ARG name"),
+                    "use letters, digits and underscores, not starting with a digit",
+                );
+            } else if looks_like_secret_key(name) || url_with_password(v.get_ref()) {
+                ctx.err(
+                    Some(k.span()),
+                    &field,
+                    "build arguments are stored in the image's history: this one looks like a secret",
+                    "pass secrets at run time through [secrets] (App Runner runtime secrets), never as a build argument",
+                );
+            }
+            build_args.insert(name.clone(), v.get_ref().clone());
+        }
+    }
     AppRunner {
         service,
         repository,
@@ -799,6 +827,7 @@ fn resolve_apprunner(
             "apprunner.timeout",
             Duration::from_secs(20 * 60),
         ),
+        build_args,
     }
 }
 

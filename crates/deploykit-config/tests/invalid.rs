@@ -489,6 +489,22 @@ fn cases() -> Vec<Case> {
             "shorten it",
         ),
         case(
+            "secret as a build arg",
+            "[apprunner]\nbuild_args = { GITHUB_TOKEN = \"ghp_x\" }\n",
+            "GITHUB_TOKEN",
+            "apprunner.build_args.GITHUB_TOKEN",
+            "stored in the image's history",
+            "never as a build argument",
+        ),
+        case(
+            "bad build arg name",
+            "[apprunner]\nbuild_args = { \"1X\" = \"v\" }\n",
+            "\"1X\"",
+            "apprunner.build_args.1X",
+            "not a valid Dockerfile ARG name",
+            "underscores",
+        ),
+        case(
             "oversize env key",
             "[env]\nKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK = \"v\"\n",
             "\"v\"",

@@ -123,7 +123,9 @@ def test_ebignore_ships_what_eb_needs_and_no_secrets():
 
 def test_dockerfile_after_the_seed():
     text = (APP_ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.12-slim$", text, re.M)
+    # The base image defaults to the seed's and may be overridden (the local stand-in).
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.12-slim$", text, re.M)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\}$", text, re.M)
     assert "--no-cache-dir" in text
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] not in ("root", "0")

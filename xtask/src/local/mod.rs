@@ -9,6 +9,7 @@
 //!
 //! Other xtask commands call [`ensure_up`] (start what is missing) or [`read_state`].
 
+pub mod base_image;
 pub mod health;
 mod parts;
 pub mod procs;

@@ -422,7 +422,7 @@ fn pg_bin_dir() -> Result<PathBuf, CliError> {
         .with_hint("install them (Debian: `apt-get install -y postgresql-15`) or set DEPLOYKIT_PG_BIN to the directory holding initdb"))
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub(super) fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -430,7 +430,7 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
