@@ -15,6 +15,7 @@
 
 mod error;
 mod ops;
+mod predeploy;
 mod restore;
 mod snapshot;
 mod spec;
@@ -23,6 +24,7 @@ mod url;
 pub use deploykit_secrets::PutOutcome;
 pub use error::RdsError;
 pub use ops::{EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};
+pub use predeploy::{PREDEPLOY_REASON, PreDeploySnapshot, predeploy_decision};
 pub use restore::{RestoreCheckOptions, RestoreCheckReport, TableCount};
 pub use snapshot::{
     PruneSelection, SnapshotInfo, SnapshotKind, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON, parse_age,

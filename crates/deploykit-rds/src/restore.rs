@@ -257,17 +257,18 @@ impl Rds {
         r: &dyn Reporter,
     ) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
         let state = self.wait_available(temp, r, "db-restore-check").await?;
-        let (tables, revision) =
-            self.inspect(&state, opts)
-                .await
-                .map_err(|reason| match reason {
-                    e @ RdsError::Connect { .. } => e,
-                    other => other,
-                })?;
+        let (tables, revision) = self.inspect(&state, opts).await?;
         let fail = |reason: String| RdsError::Check {
             snapshot: snapshot.identifier.clone(),
             reason,
         };
+        if tables.is_empty() && !opts.expected_tables.is_empty() {
+            return Err(fail(format!(
+                "the restored database is empty (no tables, so no `{}`): migrations had not run on {} when this snapshot was taken\n  fix: run `cargo xtask db migrate`, take a new snapshot (`cargo xtask db snapshot --wait`) and check that one",
+                opts.expected_tables.join("`, `"),
+                snapshot.instance
+            )));
+        }
         for want in &opts.expected_tables {
             if !tables.iter().any(|t| &t.table == want) {
                 let have: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();

@@ -364,3 +364,92 @@ async fn ensure_snapshot_prune_restore_check_and_url_against_the_local_cloud() {
             .is_some_and(|s| s.is_db_instance_not_found_fault())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predeploy_snapshot_only_when_on_needed_and_the_instance_exists() {
+    use deploykit_rds::PreDeploySnapshot;
+    let c = cloud().await;
+    let rds = rds(&c).await;
+    let r = VecReporter::new();
+    let id = "budgetsync-db";
+
+    // No instance yet: skipped, with the reason reported.
+    let d = rds
+        .plan_predeploy_snapshot(id, true, true, &r)
+        .await
+        .unwrap();
+    assert_eq!(
+        d,
+        PreDeploySnapshot::NoInstance {
+            instance: id.into()
+        }
+    );
+    assert!(r.events().iter().any(|e| matches!(e,
+        Event::StepSkipped { step, reason } if step == "db-snapshot" && reason.contains("does not exist"))));
+
+    rds.ensure(&spec(), &r).await.unwrap();
+    assert_eq!(
+        rds.plan_predeploy_snapshot(id, false, true, &r)
+            .await
+            .unwrap(),
+        PreDeploySnapshot::Off
+    );
+    assert_eq!(
+        rds.plan_predeploy_snapshot(id, true, false, &r)
+            .await
+            .unwrap(),
+        PreDeploySnapshot::NotNeeded
+    );
+    // Skips pass through take unchanged and snapshot nothing.
+    let off = rds
+        .take_predeploy_snapshot(PreDeploySnapshot::Off, None, &r)
+        .await
+        .unwrap();
+    assert_eq!(off, PreDeploySnapshot::Off);
+    assert!(
+        !rds.snapshots(id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.kind == SnapshotKind::Manual)
+    );
+
+    let planned = rds
+        .plan_predeploy_snapshot(id, true, true, &r)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned,
+        PreDeploySnapshot::Planned {
+            instance: id.into()
+        }
+    );
+    let taken = rds
+        .take_predeploy_snapshot(planned, Some("abc123"), &r)
+        .await
+        .unwrap();
+    let PreDeploySnapshot::Taken { snapshot } = taken else {
+        panic!("expected a snapshot, got {taken:?}");
+    };
+    assert!(
+        snapshot.identifier.starts_with("budgetsync-db-")
+            && snapshot.identifier.ends_with("-predeploy"),
+        "{}",
+        snapshot.identifier
+    );
+    assert_eq!(snapshot.status, "available", "taken and waited for");
+
+    // Restoring that snapshot of a never-migrated database says so plainly.
+    let mut opts = RestoreCheckOptions::new(id);
+    opts.snapshot = Some(snapshot.identifier.clone());
+    let err = rds
+        .restore_check(&opts, &r, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RdsError::Check { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("the restored database is empty") && msg.contains("cargo xtask db migrate"),
+        "{msg}"
+    );
+}
