@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use deploykit_aws::TargetAws;
 use deploykit_config::ResolvedTarget;
-use deploykit_rds::{DbSpec, Rds, RdsError, RestoreCheckOptions, SnapshotInfo, WaitPolicy};
+use deploykit_rds::{
+    DbSpec, PreDeploySnapshot, Rds, RdsError, RestoreCheckOptions, SnapshotInfo, WaitPolicy,
+};
 use deploykit_report::{Event, Reporter};
 use secrecy::ExposeSecret;
 
@@ -111,19 +113,23 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
     let spec = spec_for(&target);
     spec.validate()
         .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let wait = WaitPolicy {
+    Ok(Ctx {
+        rds: Rds::new(&sdk, wait_policy(&target)),
+        target,
+        spec,
+    })
+}
+
+/// Waits bounded by `[database].timeout`; polls faster on the local cloud.
+fn wait_policy(target: &ResolvedTarget) -> WaitPolicy {
+    WaitPolicy {
         timeout: target.database.timeout,
         poll: if target.local {
             Duration::from_millis(500)
         } else {
             Duration::from_secs(15)
         },
-    };
-    Ok(Ctx {
-        rds: Rds::new(&sdk, wait),
-        target,
-        spec,
-    })
+    }
 }
 
 /// deploy.toml's `[database]` as the rds crate's plain spec.
@@ -196,7 +202,12 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             r.result(&out, || {
                 format!(
                     "{} {id}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}",
-                    if out.changed() { "ensured" } else { "unchanged" },
+                    match &out.plan {
+                        deploykit_rds::Plan::Create { .. } => "created".to_string(),
+                        deploykit_rds::Plan::Modify { changes, .. } =>
+                            format!("updated {} setting(s) of", changes.len()),
+                        _ => "nothing to change; unchanged".to_string(),
+                    },
                     s.engine_version,
                     s.instance_class,
                     s.allocated_storage_gb,
@@ -248,7 +259,7 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             })
         }
         DbCommand::Snapshot { reason, wait } => {
-            let sha = git_sha();
+            let sha = git_sha(&c.target);
             let info = c
                 .rds
                 .snapshot(&id, reason.as_deref(), sha.as_deref(), wait, r)
@@ -283,7 +294,13 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             r.result(&sel, || {
                 format!(
                     "{} {} manual snapshot(s){}; kept {} manual; {} automated/other snapshot(s) never touched",
-                    if dry_run { "would delete" } else { "deleted" },
+                    if sel.delete.is_empty() {
+                        "nothing to delete:"
+                    } else if dry_run {
+                        "would delete"
+                    } else {
+                        "deleted"
+                    },
                     sel.delete.len(),
                     if sel.delete.is_empty() { String::new() } else { format!(": {}", sel.delete.join(", ")) },
                     sel.keep.len(),
@@ -420,66 +437,110 @@ fn human_age(d: Duration) -> String {
     }
 }
 
-fn git_sha() -> Option<String> {
-    let sh = xshell::Shell::new().ok()?;
-    xshell::cmd!(sh, "git rev-parse --short=12 HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()
+/// The app's git revision for the snapshot tag (12 characters), if it is in a repository.
+fn git_sha(target: &ResolvedTarget) -> Option<String> {
+    crate::cmd_bundle::GitInfo::probe(&target.app.path).map(|g| g.sha.chars().take(12).collect())
 }
 
-/// Takes a manual snapshot before a deploy runs migrations, when the target's
-/// `[database] snapshot_before_deploy` is on. Returns `None` when it is off.
-#[allow(dead_code)] // called by the deploy commands once they run migrations
-pub fn snapshot_before_deploy(
-    global: &GlobalArgs,
-    r: &Renderer,
-    reason: &str,
-) -> Result<Option<SnapshotInfo>, CliError> {
-    let rt = crate::runtime();
-    rt.block_on(async {
-        let config = deploykit_config::load(&global.config)
-            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-        let target = config
-            .target(global.target.as_deref())
-            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-        if !target.database.snapshot_before_deploy {
-            r.report(Event::StepSkipped {
-                step: "db-snapshot".into(),
-                reason: "snapshot_before_deploy is off for this target".into(),
-            });
-            return Ok(None);
-        }
-        let c = context(global, r).await?;
-        let info = c
-            .rds
-            .snapshot(
-                &c.spec.identifier,
-                Some(reason),
-                git_sha().as_deref(),
-                true,
+/// `[database] snapshot_before_deploy` for `deploy eb`: [`PreDeployDb::plan`] decides (and
+/// reads only, so `--dry-run` can show it), [`PreDeployDb::take`] snapshots and waits.
+pub struct PreDeployDb {
+    rds: Rds,
+    git_sha: Option<String>,
+    pub decision: PreDeploySnapshot,
+}
+
+impl PreDeployDb {
+    /// `migrations_run`: the deploy creates or updates the environment (which runs the app's
+    /// migrations); an unchanged environment needs no snapshot.
+    pub async fn plan(
+        target: &ResolvedTarget,
+        sdk: &aws_types::SdkConfig,
+        migrations_run: bool,
+        r: &Renderer,
+    ) -> Result<PreDeployDb, CliError> {
+        let rds = Rds::new(sdk, wait_policy(target));
+        let decision = rds
+            .plan_predeploy_snapshot(
+                &target.database.instance,
+                target.database.snapshot_before_deploy,
+                migrations_run,
                 r,
             )
             .await
-            .map_err(rds_err)?;
-        Ok(Some(info))
-    })
+            .map_err(|e| predeploy_err(e, target))?;
+        Ok(PreDeployDb {
+            rds,
+            git_sha: git_sha(target),
+            decision,
+        })
+    }
+
+    /// Takes the planned snapshot (waited, bounded by `[database].timeout`); a skip stays a skip.
+    pub async fn take(
+        self,
+        target: &ResolvedTarget,
+        r: &Renderer,
+    ) -> Result<PreDeploySnapshot, CliError> {
+        self.rds
+            .take_predeploy_snapshot(self.decision, self.git_sha.as_deref(), r)
+            .await
+            .map_err(|e| predeploy_err(e, target))
+    }
+}
+
+fn predeploy_err(e: RdsError, target: &ResolvedTarget) -> CliError {
+    let mut err = rds_err(e);
+    err.message = format!(
+        "the snapshot before the deploy (snapshot_before_deploy) failed, so nothing was deployed: {}",
+        err.message
+    );
+    let hint = format!(
+        "check the database with `cargo xtask db status --target {t}`; to deploy without the snapshot set `snapshot_before_deploy = false` under [targets.{t}.database]",
+        t = target.name
+    );
+    err.hint = Some(match err.hint.take() {
+        Some(h) => format!("{h}; {hint}"),
+        None => hint,
+    });
+    err
 }
 
 // ---------------------------------------------------------------------------------------------
 // Migrations: the app's own Flask-Migrate, run from its venv.
 
-/// The app venv `cargo xtask test` creates.
-fn app_python(workspace: &Path) -> PathBuf {
-    workspace.join("target/venvs/app/bin/python")
+/// The env var that points at the app's virtualenv (`cargo xtask test` sets it for the tests).
+pub const APP_VENV_ENV: &str = "DEPLOYKIT_APP_VENV";
+
+/// The app's virtualenv: `$DEPLOYKIT_APP_VENV`, else `target/venvs/app` (made by `cargo xtask test`).
+pub fn app_venv(workspace: &Path) -> PathBuf {
+    match std::env::var_os(APP_VENV_ENV).filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => workspace.join("target/venvs/app"),
+    }
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
+}
+
+/// `scheme://user:********@host/db`: the URL with its password (if any) masked.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return deploykit_rds::MASK.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:{}@{host}{path}", deploykit_rds::MASK),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 async fn migrate(
@@ -488,27 +549,28 @@ async fn migrate(
     check: bool,
     database_url: Option<String>,
 ) -> CliResult {
-    let url = match database_url.filter(|u| !u.is_empty()) {
-        Some(u) => secrecy::SecretString::from(u),
+    let (url, database) = match database_url.filter(|u| !u.is_empty()) {
+        Some(u) => {
+            let shown = mask_url(&u);
+            (secrecy::SecretString::from(u), shown)
+        }
         None => {
             let c = context(global, r).await?;
-            c.rds
-                .url(&c.spec.identifier)
-                .await
-                .map_err(rds_err)?
-                .expose()
+            let id = &c.spec.identifier;
+            let url = c.rds.url(id).await.map_err(rds_err)?;
+            (url.expose(), format!("{id} ({})", url.masked()))
         }
     };
     let root = workspace_root();
     let app_dir = root.join("examples/budgetsync");
-    let python = app_python(&root);
-    let outcome = run_migrate(&python, &app_dir, url.expose_secret(), check)?;
-    r.result(&outcome, || outcome.human());
-    Ok(if outcome.at_head {
-        Exit::Success
-    } else {
-        Exit::CheckFailed
-    })
+    let python = app_venv(&root).join("bin/python");
+    let outcome =
+        run_migrate(&python, &app_dir, url.expose_secret(), check).map_err(|e| CliError {
+            message: format!("{database}: {}", e.message),
+            ..e
+        })?;
+    r.result(&outcome, || format!("{database}: {}", outcome.human()));
+    Ok(Exit::Success)
 }
 
 /// What `migrate` found and did.
@@ -521,32 +583,33 @@ pub struct MigrateOutcome {
     pub at_head: bool,
 }
 
+fn show_revisions(v: &[String]) -> String {
+    if v.is_empty() {
+        "no revision (empty database)".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
 impl MigrateOutcome {
     fn human(&self) -> String {
-        let show = |v: &[String]| {
-            if v.is_empty() {
-                "none (empty database)".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        match (self.upgraded, self.at_head) {
-            (true, _) => format!(
-                "migrated from {} to {}",
-                show(&self.before),
-                show(&self.after)
-            ),
-            (false, true) => format!("database is at head ({}); nothing to do", show(&self.after)),
-            (false, false) => format!(
-                "database is behind: at {}, app head is {}; run `cargo xtask db migrate`",
-                show(&self.before),
-                show(&self.heads)
-            ),
+        if self.upgraded {
+            format!(
+                "migrated from {} to {} (the app's head)",
+                show_revisions(&self.before),
+                show_revisions(&self.after)
+            )
+        } else {
+            format!(
+                "at the app's head ({}); nothing to do",
+                show_revisions(&self.after)
+            )
         }
     }
 }
 
-/// Runs `flask db current/heads/upgrade` with the app venv's python. Public for tests.
+/// Runs `flask db current/heads/upgrade` with the app venv's python. With `check`, changes
+/// nothing and fails (exit 7) when the database is not at the app's head.
 pub fn run_migrate(
     python: &Path,
     app_dir: &Path,
@@ -555,7 +618,7 @@ pub fn run_migrate(
 ) -> Result<MigrateOutcome, CliError> {
     if !python.exists() {
         return Err(CliError::new(Exit::Failure, format!("the app's virtualenv is missing: {} does not exist", python.display()))
-            .with_hint("create it with `cargo xtask test` (or `python3 -m venv target/venvs/app && target/venvs/app/bin/pip install -r examples/budgetsync/requirements-dev.txt`)"));
+            .with_hint(format!("create it with `python3 -m venv target/venvs/app && target/venvs/app/bin/pip install -r examples/budgetsync/requirements-dev.txt` (`cargo xtask test` does this too), or point {APP_VENV_ENV} at an existing one")));
     }
     let sh = xshell::Shell::new()
         .map_err(|e| CliError::new(Exit::Failure, format!("starting a shell: {e}")))?;
@@ -593,26 +656,55 @@ pub fn run_migrate(
     };
     let before = revisions(&flask(&["current"])?);
     let heads = revisions(&flask(&["heads"])?);
-    let at = |cur: &[String]| !heads.is_empty() && heads.iter().all(|h| cur.contains(h));
-    if check || at(&before) {
-        let at_head = at(&before);
+    if heads.is_empty() {
+        return Err(CliError::new(
+            Exit::Failure,
+            format!(
+                "`flask db heads` lists no revision: {} has no migrations",
+                app_dir.join("migrations").display()
+            ),
+        ));
+    }
+    let at = |cur: &[String]| heads.iter().all(|h| cur.contains(h));
+    if at(&before) {
         return Ok(MigrateOutcome {
             after: before.clone(),
             before,
             heads,
             upgraded: false,
-            at_head,
+            at_head: true,
         });
+    }
+    if check {
+        return Err(CliError::new(
+            Exit::CheckFailed,
+            format!(
+                "the database is behind the app's migrations: it is at {}, the app's head is {}; nothing was changed",
+                show_revisions(&before),
+                heads.join(", ")
+            ),
+        )
+        .with_hint("run `cargo xtask db migrate` (without --check) to upgrade it"));
     }
     flask(&["upgrade"])?;
     let after = revisions(&flask(&["current"])?);
-    let at_head = at(&after);
+    if !at(&after) {
+        return Err(CliError::new(
+            Exit::Failure,
+            format!(
+                "`flask db upgrade` succeeded but the database is at {}, not at the app's head {}",
+                show_revisions(&after),
+                heads.join(", ")
+            ),
+        )
+        .with_hint("check the migration scripts in examples/budgetsync/migrations/versions (a branch needs `flask db merge`)"));
+    }
     Ok(MigrateOutcome {
         before,
         heads,
         after,
         upgraded: true,
-        at_head,
+        at_head: true,
     })
 }
 
@@ -625,6 +717,9 @@ fn revisions(out: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+#[cfg(test)]
+mod migrate_tests;
 
 #[cfg(test)]
 mod tests {
@@ -665,6 +760,19 @@ mod tests {
     }
 
     #[test]
+    fn urls_are_masked() {
+        assert_eq!(
+            mask_url("postgresql+psycopg2://app:pw@db.example:5432/budgetsync"),
+            "postgresql+psycopg2://app:********@db.example:5432/budgetsync"
+        );
+        assert_eq!(
+            mask_url("postgresql://postgres@127.0.0.1:4569/x"),
+            "postgresql://postgres@127.0.0.1:4569/x"
+        );
+        assert_eq!(mask_url("garbage with secret"), "********");
+    }
+
+    #[test]
     fn migrate_without_venv_says_how_to_make_it() {
         let dir = tempfile::tempdir().unwrap();
         let err = run_migrate(
@@ -677,7 +785,10 @@ mod tests {
         assert_eq!(err.exit, Exit::Failure);
         assert!(
             err.message.contains("virtualenv is missing")
-                && err.hint.unwrap().contains("cargo xtask test")
+                && err
+                    .hint
+                    .unwrap()
+                    .contains("python3 -m venv target/venvs/app")
         );
     }
 }

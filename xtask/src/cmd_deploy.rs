@@ -159,6 +159,8 @@ struct Ctx {
     target: ResolvedTarget,
     eb_target: EbTarget,
     eb: Eb,
+    /// For the other services a deploy touches (the pre-deploy DB snapshot).
+    sdk: aws_types::SdkConfig,
 }
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
@@ -193,6 +195,7 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
         eb: Eb::new(&sdk, target.local || target.endpoint_url.is_some()),
         target,
         eb_target,
+        sdk,
     })
 }
 
@@ -262,6 +265,7 @@ fn eb_err(e: &EbError) -> CliError {
 struct DeployResult<'a> {
     status: &'static str,
     plan: &'a deploykit_eb::Plan,
+    db_snapshot: &'a deploykit_rds::PreDeploySnapshot,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'a deploykit_eb::DeployOutcome>,
     bundle: &'a deploykit_bundle::BundleSummary,
@@ -304,12 +308,16 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         .prepare(&ctx.eb_target, &bundle)
         .await
         .map_err(|e| eb_err(&e))?;
-    r.line(plan.to_string());
+    // The environment update runs the app's migrations: snapshot the database first if asked.
+    let db = crate::cmd_db::PreDeployDb::plan(&ctx.target, &ctx.sdk, plan.changes_environment(), r)
+        .await?;
+    r.line(format!("{}\n{}", plan.to_string().trim_end(), db.decision));
     if a.dry_run {
         r.result(
             &DeployResult {
                 status: "planned",
                 plan: &plan,
+                db_snapshot: &db.decision,
                 outcome: None,
                 bundle: &summary,
                 bundle_ms,
@@ -319,6 +327,7 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         );
         return Ok(Exit::Success);
     }
+    let db_snapshot = db.take(&ctx.target, r).await?;
     let opts = DeployOptions {
         rollback: !a.no_rollback,
         wait_busy: !a.no_wait_busy,
@@ -333,6 +342,7 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         &DeployResult {
             status: "deployed",
             plan: &plan,
+            db_snapshot: &db_snapshot,
             outcome: Some(&outcome),
             bundle: &summary,
             bundle_ms,

@@ -1,6 +1,7 @@
-//! `cargo xtask test`: local cloud up, the workspace's Rust tests, the example app's pytest
-//! suite against the local PostgreSQL and moto, then local cloud down (only what this command
-//! started), always: on failure, on a panic and on Ctrl-C or SIGTERM.
+//! `cargo xtask test`: local cloud up, the example app's venv, the workspace's Rust tests (the
+//! `db migrate` tests use that venv), the app's pytest suite against the local PostgreSQL and
+//! moto, then local cloud down (only what this command started), always: on failure, on a
+//! panic and on Ctrl-C or SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -103,21 +104,36 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     };
 
     if let Some(state) = &state {
-        // 2. the workspace's Rust tests
+        // 2. the example app's venv: the Rust tests of `db migrate` run its Flask-Migrate too
+        let mut venv = None;
         if !interrupted() {
             let t = Instant::now();
-            let res = cargo_tests(&paths, state, &args.cargo_args, r);
+            let res = app_venv(&paths, r);
+            let ok = res.as_ref().ok().map(|(v, _)| v.clone());
+            steps.push(finish(
+                "app venv (target/venvs/app)",
+                t,
+                res.map(|(_, detail)| detail),
+            ));
+            venv = ok;
+        }
+        // 3. the workspace's Rust tests (without the venv, the migrate tests fail and say why)
+        if !interrupted() {
+            let t = Instant::now();
+            let res = cargo_tests(&paths, state, venv.as_deref(), &args.cargo_args, r);
             steps.push(finish("cargo test --workspace --all-targets", t, res));
         }
-        // 3. the example app's pytest suite
-        if !interrupted() {
+        // 4. the example app's pytest suite
+        if !interrupted()
+            && let Some(venv) = &venv
+        {
             let t = Instant::now();
-            let res = pytest(&paths, state, r);
+            let res = pytest(&paths, state, venv, r);
             steps.push(finish("pytest examples/budgetsync", t, res));
         }
     }
 
-    // 4. local down, always
+    // 5. local down, always
     let t = Instant::now();
     let down = guard.run(r);
     let down_name = "local down";
@@ -265,6 +281,7 @@ fn run_child(cmd: &mut Command, what: &str) -> Result<ExitStatus, String> {
 fn cargo_tests(
     paths: &Paths,
     state: &LocalState,
+    venv: Option<&Path>,
     extra: &[String],
     r: &Renderer,
 ) -> Result<String, String> {
@@ -276,10 +293,18 @@ fn cargo_tests(
     // Only the state file: the ambient AWS_* variables stay as they were, so tests of the real
     // credential chain see what a user's shell would give them (testsupport guards the rest).
     cmd.env("DEPLOYKIT_LOCAL_STATE", &state.state_file);
+    // The app venv for the `db migrate` tests (they fail with what to run when it is missing).
+    let venv_note = match venv {
+        Some(v) => {
+            cmd.env(crate::cmd_db::APP_VENV_ENV, v);
+            format!(", {}={}", crate::cmd_db::APP_VENV_ENV, v.display())
+        }
+        None => String::new(),
+    };
     r.report(Event::StepStarted {
         step: "cargo-test".into(),
         what: format!(
-            "cargo test --workspace --all-targets {} (DEPLOYKIT_LOCAL_STATE={})",
+            "cargo test --workspace --all-targets {} (DEPLOYKIT_LOCAL_STATE={}{venv_note})",
             extra.join(" "),
             state.state_file.display()
         ),
@@ -317,15 +342,15 @@ fn requirements_hash(app: &Path) -> Result<String, String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, String> {
+/// Creates (first time) and updates (when the requirements change) the example app's venv in
+/// `target/venvs/app`. Returns its path and what was done.
+fn app_venv(paths: &Paths, r: &Renderer) -> Result<(PathBuf, String), String> {
     let app = paths.workspace.join(APP_DIR);
     let reqs = app.join("requirements-dev.txt");
-    let tests = app.join("tests");
-    if !reqs.is_file() || !tests.is_dir() {
+    if !reqs.is_file() {
         return Err(format!(
-            "{} or {} is missing: the example app's test suite cannot run (it is part of `cargo xtask test`)",
-            reqs.display(),
-            tests.display()
+            "{} is missing: the example app's venv cannot be made (its tests and `db migrate` need it)",
+            reqs.display()
         ));
     }
     // The venv, reinstalled only when the requirements files change.
@@ -351,13 +376,15 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
         .map(|s| s.trim() == hash)
         .unwrap_or(false)
     {
+        let reason = format!(
+            "requirements unchanged since the last install ({})",
+            &hash[..12]
+        );
         r.report(Event::StepSkipped {
             step: "app-venv".into(),
-            reason: format!(
-                "requirements unchanged since the last install ({})",
-                &hash[..12]
-            ),
+            reason: reason.clone(),
         });
+        Ok((venv, reason))
     } else {
         let _ = std::fs::remove_file(&stamp);
         r.report(Event::info(format!(
@@ -385,6 +412,17 @@ fn pytest(paths: &Paths, state: &LocalState, r: &Renderer) -> Result<String, Str
         )
         .map_err(|e| e.to_string())?;
         std::fs::write(&stamp, &hash).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+        Ok((venv, format!("installed {}", reqs.display())))
+    }
+}
+
+fn pytest(paths: &Paths, state: &LocalState, venv: &Path, r: &Renderer) -> Result<String, String> {
+    let tests = paths.workspace.join(APP_DIR).join("tests");
+    if !tests.is_dir() {
+        return Err(format!(
+            "{} is missing: the example app's test suite cannot run (it is part of `cargo xtask test`)",
+            tests.display()
+        ));
     }
     // An empty database for the suite.
     let psql = state.pg.bin_dir.join("psql");
