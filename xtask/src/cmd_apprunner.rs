@@ -28,11 +28,28 @@ pub enum AppRunnerCommand {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DomainCommand {
-    /// Associate NAME with the service and print the DNS records to create.
-    Add {
-        /// The domain, e.g. app.example.com.
-        name: String,
-    },
+    /// Associate a domain with the service; upsert its DNS records in Route 53 when
+    /// `[apprunner] hosted_zone` is set, otherwise print them to create by hand.
+    Add(DomainAddArgs),
+}
+
+/// Arguments of `cargo xtask apprunner domain add`.
+#[derive(Debug, clap::Args)]
+pub struct DomainAddArgs {
+    /// The domain, e.g. app.example.com (default: `[apprunner] domain`).
+    pub name: Option<String>,
+    /// Associate www.NAME as well.
+    #[arg(long)]
+    pub www: bool,
+    /// Do not touch Route 53, even with a hosted zone configured: print the records.
+    #[arg(long)]
+    pub no_dns: bool,
+    /// Wait until Route 53 is INSYNC and App Runner has validated the certificate (ACTIVE).
+    #[arg(long)]
+    pub wait: bool,
+    /// Bound on each wait, in seconds (default: `[apprunner] timeout`).
+    #[arg(long)]
+    pub timeout: Option<u64>,
 }
 
 /// Arguments of `cargo xtask deploy apprunner`.
@@ -403,50 +420,174 @@ pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResul
                 });
                 Ok(Exit::Success)
             }
-            AppRunnerCommand::Domain(DomainCommand::Add { name: domain }) => {
-                let s = ContainerPlatform::AppRunner(client.clone()).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
-                let Some(arn) = s.arn else {
-                    return Err(CliError::new(Exit::Failure, format!("service {name} does not exist")).with_hint("deploy it first: cargo xtask deploy apprunner"));
-                };
-                let out = client
-                    .associate_custom_domain()
-                    .service_arn(&arn)
-                    .domain_name(&domain)
-                    .enable_www_subdomain(false)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let c = deploykit_aws::classify(&e);
-                        CliError::new(Exit::Aws, format!("AssociateCustomDomain {domain} failed: {c}")).with_hint(c.hint())
-                    })?;
-                let target_dns = out.dns_target().to_string();
-                let records: Vec<(String, String)> = out
-                    .custom_domain()
-                    .map(|d| {
-                        d.certificate_validation_records()
-                            .iter()
-                            .map(|v| (v.name().unwrap_or_default().to_string(), v.value().unwrap_or_default().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let status = out.custom_domain().map(|d| d.status().as_str().to_string()).unwrap_or_default();
-                #[derive(serde::Serialize)]
-                struct Dns<'a> {
-                    domain: &'a str,
-                    cname: &'a str,
-                    validation: &'a [(String, String)],
-                    status: &'a str,
-                }
-                let dns = Dns { domain: &domain, cname: &target_dns, validation: &records, status: &status };
-                r.result(&dns, || {
-                    let mut s = format!("{domain} ({status}). Create these DNS records:\n  CNAME {domain} -> {target_dns}");
-                    for (n, v) in &records {
-                        s.push_str(&format!("\n  CNAME {n} -> {v}   (certificate validation)"));
-                    }
-                    s
-                });
-                Ok(Exit::Success)
-            }
+            AppRunnerCommand::Domain(DomainCommand::Add(args)) => domain_add(args, &ctx, client, r).await,
         }
     })
+}
+
+fn dns_exit(e: &deploykit_dns::DnsError) -> Exit {
+    use deploykit_dns::DnsError as D;
+    match e {
+        D::Aws { .. } => Exit::Aws,
+        D::Timeout { .. } => Exit::Timeout,
+        D::NoZone { .. } | D::OutsideZone { .. } | D::AmbiguousZone { .. } => Exit::Config,
+        D::Conflict { .. } | D::RecordOutsideZone { .. } => Exit::Failure,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DomainSummary {
+    service: String,
+    #[serde(flatten)]
+    domain: deploykit_apprunner::DomainRecords,
+    /// The Route 53 upsert; `null` when no hosted zone is configured or with --no-dns.
+    dns: Option<deploykit_dns::UpsertOutcome>,
+}
+
+/// `apprunner domain add`: associate (adopting an existing association), upsert the records
+/// when a hosted zone is configured, optionally wait, render.
+async fn domain_add(
+    args: DomainAddArgs,
+    ctx: &Ctx,
+    client: aws_sdk_apprunner::Client,
+    r: &Renderer,
+) -> CliResult {
+    let a = &ctx.target.apprunner;
+    let service = a.service.clone();
+    let domain = args.name.clone().or_else(|| a.domain.clone()).ok_or_else(|| {
+        CliError::new(Exit::Config, "no domain to add")
+            .with_hint("pass it (`cargo xtask apprunner domain add app.example.com`) or set `domain` under [apprunner] in deploy.toml")
+    })?;
+    deploykit_config::rules::domain_name(&domain).map_err(|e| CliError::new(Exit::Config, e))?;
+    let ar_err = |e: AppRunnerError| CliError::from_error(apprunner_exit(&e), &e);
+    let s = ContainerPlatform::AppRunner(client.clone())
+        .status(&service)
+        .await
+        .map_err(ar_err)?;
+    let Some(arn) = s.arn else {
+        return Err(
+            CliError::new(Exit::Failure, format!("service {service} does not exist"))
+                .with_hint("deploy it first: cargo xtask deploy apprunner"),
+        );
+    };
+    let timeout = args.timeout.map(Duration::from_secs).unwrap_or(a.timeout);
+    let mut records =
+        deploykit_apprunner::associate_domain(&client, &service, &arn, &domain, args.www, r)
+            .await
+            .map_err(ar_err)?;
+
+    let zone = match (&a.hosted_zone, args.no_dns) {
+        (Some(deploykit_config::HostedZone::Id(id)), false) => {
+            Some(deploykit_dns::ZoneRef::Id(id.clone()))
+        }
+        (Some(deploykit_config::HostedZone::Auto), false) => Some(deploykit_dns::ZoneRef::Longest),
+        _ => None,
+    };
+    let dns = match zone {
+        Some(zref) => {
+            let r53 = aws_sdk_route53::Client::new(&ctx.sdk);
+            let dns_err = |e: deploykit_dns::DnsError| CliError::from_error(dns_exit(&e), &e);
+            let zone = deploykit_dns::find_zone(&r53, &records.domain, &zref)
+                .await
+                .map_err(dns_err)?;
+            let wanted: Vec<deploykit_dns::Record> = records
+                .all_records()
+                .into_iter()
+                .map(|d| deploykit_dns::Record {
+                    name: d.name,
+                    record_type: d.record_type,
+                    value: d.value,
+                })
+                .collect();
+            let wait = args.wait.then_some(deploykit_dns::WaitOptions {
+                poll: Duration::from_secs(5),
+                timeout,
+            });
+            Some(
+                deploykit_dns::upsert_records(&r53, &zone, &wanted, wait, r)
+                    .await
+                    .map_err(dns_err)?,
+            )
+        }
+        None => None,
+    };
+    if args.wait {
+        let wait = WaitOptions {
+            poll: Duration::from_secs(5),
+            timeout,
+        };
+        records = deploykit_apprunner::wait_domain(&client, &service, &arn, &domain, wait, r)
+            .await
+            .map_err(ar_err)?;
+    }
+    let summary = DomainSummary {
+        service,
+        domain: records,
+        dns,
+    };
+    r.result(&summary, || domain_text(&summary, args.no_dns));
+    Ok(Exit::Success)
+}
+
+fn domain_text(s: &DomainSummary, no_dns: bool) -> String {
+    let d = &s.domain;
+    let mut out = format!(
+        "{} ({}) {} service {}",
+        d.domain,
+        d.status,
+        if d.newly_associated {
+            "associated with"
+        } else {
+            "was already associated with"
+        },
+        s.service
+    );
+    let lines = |out: &mut String| {
+        for rec in d.all_records() {
+            let note = if rec.value == d.cname_target {
+                ""
+            } else {
+                "   (certificate validation)"
+            };
+            out.push_str(&format!(
+                "\n  {} {} -> {}{note}",
+                rec.record_type, rec.name, rec.value
+            ));
+        }
+    };
+    match &s.dns {
+        Some(u) if u.unchanged() => {
+            out.push_str(&format!(
+                "\nRoute 53 zone {} ({}): records unchanged",
+                u.zone.name, u.zone.id
+            ));
+            lines(&mut out);
+        }
+        Some(u) => {
+            out.push_str(&format!(
+                "\nRoute 53 zone {} ({}): {} record(s) upserted, change {} {}",
+                u.zone.name,
+                u.zone.id,
+                u.records
+                    .iter()
+                    .filter(|p| p.action != deploykit_dns::RecordAction::Unchanged)
+                    .count(),
+                u.change_id.as_deref().unwrap_or("-"),
+                u.status
+            ));
+            lines(&mut out);
+        }
+        None => {
+            out.push_str(if no_dns {
+                "\nCreate these DNS records (--no-dns):"
+            } else {
+                "\nCreate these DNS records (set `hosted_zone` under [apprunner] to have Route 53 records upserted):"
+            });
+            lines(&mut out);
+        }
+    }
+    if !d.is_active() {
+        out.push_str("\nApp Runner serves the domain once the certificate is validated (status ACTIVE); `--wait` waits for it.");
+    }
+    out
 }

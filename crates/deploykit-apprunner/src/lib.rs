@@ -21,6 +21,9 @@ use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod domain;
+pub use domain::{DnsRecord, DomainRecords, associate_domain, describe_domain, wait_domain};
+
 /// Error codes with which AWS refuses App Runner to accounts that may not use it.
 pub const NOT_AVAILABLE_CODES: &[&str] = &[
     "SubscriptionRequiredException",

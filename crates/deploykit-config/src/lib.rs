@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Problem};
 pub use model::{
-    App, AppRunner, Config, Database, DeploymentPolicy, Eb, ResolvedTarget, SecretRef,
+    App, AppRunner, Config, Database, DeploymentPolicy, Eb, HostedZone, ResolvedTarget, SecretRef,
     TagMutability, VpcConnector,
 };
 pub use resolve::{

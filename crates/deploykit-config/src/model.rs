@@ -132,6 +132,19 @@ pub struct AppRunner {
     pub timeout: Duration,
     /// Docker build arguments (`ARG` values). Never secrets: they stay in the image history.
     pub build_args: BTreeMap<String, String>,
+    /// Default custom domain for `apprunner domain add`, e.g. `app.example.com`.
+    pub domain: Option<String>,
+    /// Where `apprunner domain add` upserts the DNS records; `None`: print them for a human.
+    pub hosted_zone: Option<HostedZone>,
+}
+
+/// The Route 53 hosted zone that holds a custom domain's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostedZone {
+    /// `hosted_zone = "auto"`: the public zone with the longest name the domain ends with.
+    Auto,
+    /// `hosted_zone = "Z0123456789ABCDEFGHIJ"`: this zone id.
+    Id(String),
 }
 
 /// VPC egress for the service (needed to reach RDS).

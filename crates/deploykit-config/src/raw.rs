@@ -96,6 +96,8 @@ pub(crate) struct RawAppRunner {
     pub platform: Opt<String>,
     pub timeout: Opt<String>,
     pub build_args: Opt<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub domain: Opt<String>,
+    pub hosted_zone: Opt<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -177,6 +179,8 @@ merge_fields!(RawAppRunner {
     platform,
     timeout,
     build_args,
+    domain,
+    hosted_zone,
 });
 merge_fields!(RawDatabase {
     instance,

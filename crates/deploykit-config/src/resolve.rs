@@ -806,6 +806,37 @@ fn resolve_apprunner(
             build_args.insert(name.clone(), v.get_ref().clone());
         }
     }
+    let domain = r.domain.as_ref().map(|d| {
+        if let Err(e) = rules::domain_name(d.get_ref()) {
+            ctx.err(
+                Some(d.span()),
+                "apprunner.domain",
+                e,
+                "write the name users will type, e.g. `domain = \"app.example.com\"`",
+            );
+        }
+        d.get_ref().trim_end_matches('.').to_ascii_lowercase()
+    });
+    let hosted_zone = r.hosted_zone.as_ref().map(|z| {
+        let v = z.get_ref().trim();
+        if v == "auto" {
+            HostedZone::Auto
+        } else {
+            if let Err(e) = rules::hosted_zone_id(v) {
+                ctx.err(
+                    Some(z.span()),
+                    "apprunner.hosted_zone",
+                    if v.contains('.') {
+                        format!("`{v}` looks like a zone name; hosted_zone takes a zone id or `auto`")
+                    } else {
+                        e
+                    },
+                    "use `auto` (the public zone with the longest name the domain ends with) or the zone's id from `aws route53 list-hosted-zones`, like `Z0123456789ABCDEFGHIJ`",
+                );
+            }
+            HostedZone::Id(v.trim_start_matches("/hostedzone/").to_owned())
+        }
+    });
     AppRunner {
         service,
         repository,
@@ -828,6 +859,8 @@ fn resolve_apprunner(
             Duration::from_secs(20 * 60),
         ),
         build_args,
+        domain,
+        hosted_zone,
     }
 }
 

@@ -200,6 +200,40 @@ pub fn region(s: &str) -> Result<(), String> {
     }
 }
 
+/// A DNS name App Runner accepts as a custom domain: 1-253 characters, at least two labels of
+/// 1-63 letters, digits and hyphens (no leading or trailing hyphen), an optional trailing dot.
+/// `*.example.com` is accepted (App Runner associates wildcard domains).
+pub fn domain_name(s: &str) -> Result<(), String> {
+    let d = s.strip_suffix('.').unwrap_or(s);
+    let d = d.strip_prefix("*.").unwrap_or(d);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && all(l, |c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if (1..=253).contains(&d.len()) && d.contains('.') && d.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a domain name: it needs two or more dot-separated labels of letters, digits and hyphens (like `app.example.com`)"
+        ))
+    }
+}
+
+/// A Route 53 hosted zone id (`Z0123456789ABCDEFGHIJ`, optionally `/hostedzone/...`):
+/// 1-32 uppercase letters and digits.
+pub fn hosted_zone_id(s: &str) -> Result<(), String> {
+    let id = s.strip_prefix("/hostedzone/").unwrap_or(s);
+    if (1..=32).contains(&id.len()) && all(id, |c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a Route 53 hosted zone id (uppercase letters and digits, like `Z0123456789ABCDEFGHIJ`)"
+        ))
+    }
+}
+
 /// Parses a human duration such as `20m`, `90s`, `1h30m`, `1h 30m`, `500ms`.
 pub fn duration(s: &str) -> Result<Duration, String> {
     let bad = || {

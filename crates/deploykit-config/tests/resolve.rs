@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use deploykit_config::{DeploymentPolicy, TagMutability, parse};
+use deploykit_config::{DeploymentPolicy, HostedZone, TagMutability, parse};
 
 const TEXT: &str = r#"
 default_target = "dev"
@@ -38,9 +38,13 @@ deployment_policy = "Immutable"
 [apprunner]
 cpu = "2 vCPU"
 memory = "4 GB"
+domain = "dev.shop.example.com"
+hosted_zone = "auto"
 
 [targets.prod.apprunner]
 memory = "6 GB"
+domain = "Shop.Example.com."
+hosted_zone = "/hostedzone/Z0123456789ABCDEFGHIJ"
 max_size = 4
 vpc_connector = { subnets = ["subnet-0abc"], security_groups = ["sg-0def"] }
 
@@ -96,6 +100,17 @@ fn overrides_merge_field_by_field() {
     let vpc = prod.apprunner.vpc_connector.as_ref().unwrap();
     assert_eq!(vpc.subnets, ["subnet-0abc"]);
     assert!(dev.apprunner.vpc_connector.is_none());
+    // domain and hosted zone: overridden per target, normalised.
+    assert_eq!(
+        dev.apprunner.domain.as_deref(),
+        Some("dev.shop.example.com")
+    );
+    assert_eq!(dev.apprunner.hosted_zone, Some(HostedZone::Auto));
+    assert_eq!(prod.apprunner.domain.as_deref(), Some("shop.example.com"));
+    assert_eq!(
+        prod.apprunner.hosted_zone,
+        Some(HostedZone::Id("Z0123456789ABCDEFGHIJ".into()))
+    );
 
     // database.
     assert!(!dev.database.multi_az && prod.database.multi_az);
