@@ -232,8 +232,8 @@ async fn deploy_async(
     } else {
         a.platform.clone()
     };
-    let tag = deploykit_image::image_tag(&hash, &platform_name, &a.build_args);
     let sha = git_tag(app);
+    let tag = deploykit_image::image_tag(&hash, &platform_name, &a.build_args, sha.as_deref());
 
     let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
     let auth = deploykit_ecr::AuthCache::new(ecr.clone());
@@ -360,15 +360,18 @@ async fn deploy_async(
         outcome,
     };
     r.result(&summary, || {
+        let unchanged = summary.outcome.action == deploykit_apprunner::Action::Unchanged;
         format!(
-            "Deployed {} to App Runner service {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
+            "{} {} {} App Runner service {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
+            if unchanged { "Unchanged:" } else { "Deployed" },
             summary.outcome.image,
+            if unchanged { "already runs on" } else { "to" },
             summary.outcome.service,
             pushed.image,
             summary.digest,
             summary.layers_pushed,
             summary.layers_present,
-            summary.outcome.operation_id,
+            if unchanged { "none (nothing to send)" } else { summary.outcome.operation_id.as_str() },
             summary.outcome.operation_status,
             summary.outcome.service_status,
             summary.outcome.service_url

@@ -233,6 +233,44 @@ pub struct ServiceView {
     pub image: Option<String>,
     pub url: Option<String>,
     pub auto_deployments: bool,
+    /// The running configuration, when DescribeService returned it.
+    pub config: Option<LiveConfig>,
+}
+
+/// The parts of a running service's configuration a deploy sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LiveConfig {
+    pub port: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub health_path: Option<String>,
+}
+
+/// App Runner answers CPU and memory as `1024` / `2048` whatever spelling created them
+/// (`1 vCPU`, `2 GB`): both sides go through this before comparing.
+fn normalize_size(v: &str) -> String {
+    let v = v.trim();
+    let lower = v.to_ascii_lowercase();
+    let (num, unit) = lower
+        .split_once(' ')
+        .map(|(n, u)| (n.to_string(), u.trim().to_string()))
+        .unwrap_or((lower.clone(), String::new()));
+    match (num.parse::<f64>(), unit.as_str()) {
+        (Ok(n), "vcpu" | "gb") => format!("{}", (n * 1024.0).round() as u64),
+        _ => v.to_string(),
+    }
+}
+
+/// Whether the running configuration is what `spec` asks for.
+fn config_matches(spec: &ServiceSpec, live: &LiveConfig) -> bool {
+    live.port.as_deref() == Some(spec.port.to_string().as_str())
+        && live.env == spec.env
+        && live.secrets == spec.secrets
+        && live.cpu.as_deref().map(normalize_size) == Some(normalize_size(&spec.cpu))
+        && live.memory.as_deref().map(normalize_size) == Some(normalize_size(&spec.memory))
+        && live.health_path.as_deref().unwrap_or("/") == spec.health_path
 }
 
 /// What a deploy will do.
@@ -246,8 +284,10 @@ pub enum Action {
     Update {
         from_image: Option<String>,
     },
-    /// Same image identifier (a moved tag): StartDeployment pulls it again.
+    /// Same image identifier, configuration unknown: StartDeployment pulls it again.
     Redeploy,
+    /// Same image and the same configuration: nothing to send (the URL is still checked).
+    Unchanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -276,7 +316,13 @@ pub fn plan_service(
                 });
             }
             "RUNNING" if v.image.as_deref() == Some(spec.image.as_str()) && !v.auto_deployments => {
-                Action::Redeploy
+                match &v.config {
+                    Some(live) if config_matches(spec, live) => Action::Unchanged,
+                    Some(_) => Action::Update {
+                        from_image: v.image.clone(),
+                    },
+                    None => Action::Redeploy,
+                }
             }
             "RUNNING" => Action::Update {
                 from_image: v.image.clone(),
@@ -516,6 +562,32 @@ async fn describe(
         message: "DescribeService returned no service".into(),
     })?;
     let src = svc.source_configuration();
+    let image_cfg = src
+        .and_then(|s| s.image_repository())
+        .and_then(|r| r.image_configuration());
+    let config = image_cfg.map(|c| LiveConfig {
+        port: c.port().map(str::to_string),
+        env: c
+            .runtime_environment_variables()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        secrets: c
+            .runtime_environment_secrets()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        cpu: svc
+            .instance_configuration()
+            .and_then(|i| i.cpu())
+            .map(str::to_string),
+        memory: svc
+            .instance_configuration()
+            .and_then(|i| i.memory())
+            .map(str::to_string),
+        health_path: svc
+            .health_check_configuration()
+            .and_then(|h| h.path())
+            .map(str::to_string),
+    });
     Ok(ServiceView {
         arn: svc.service_arn().to_string(),
         status: svc.status().as_str().to_string(),
@@ -526,6 +598,7 @@ async fn describe(
         auto_deployments: src
             .and_then(|s| s.auto_deployments_enabled())
             .unwrap_or(false),
+        config,
     })
 }
 
@@ -687,6 +760,29 @@ async fn deploy_apprunner(
             plan.action, spec.name, spec.image
         ),
     );
+    if plan.action == Action::Unchanged {
+        let arn = plan.existing_arn.clone().unwrap_or_default();
+        let view = describe(client, &spec.name, &arn).await?;
+        let url = view.url.clone().unwrap_or_default();
+        check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
+        timer.finish(
+            reporter,
+            format!(
+                "{} already runs {} with this configuration: nothing to deploy (https://{url} answers)",
+                spec.name, spec.image
+            ),
+        );
+        return Ok(DeployOutcome {
+            service: spec.name.clone(),
+            service_arn: arn,
+            action: Action::Unchanged,
+            operation_id: String::new(),
+            operation_status: "UNCHANGED".into(),
+            service_status: view.status,
+            service_url: url,
+            image: spec.image.clone(),
+        });
+    }
     let connector = match (&spec.vpc, &plan.action) {
         (Some(vpc), Action::Create | Action::Recreate | Action::Update { .. }) => {
             Some(ensure_vpc_connector(client, &spec.name, vpc, reporter).await?)
@@ -742,6 +838,13 @@ async fn deploy_apprunner(
                 .await
                 .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;
             (arn, out.operation_id().to_string())
+        }
+        Action::Unchanged => {
+            // Answered before any call above; kept so the match stays exhaustive.
+            return Err(AppRunnerError::Invalid {
+                service: spec.name.clone(),
+                message: "an unchanged plan has nothing to send".into(),
+            });
         }
         Action::Redeploy => {
             let arn = plan.existing_arn.clone().unwrap_or_default();

@@ -175,11 +175,25 @@ async fn create_update_rollback_and_throttling() {
         .plan(&s2, false)
         .await
         .expect("plan under throttling");
-    assert_eq!(plan.action, Action::Redeploy);
+    assert_eq!(
+        plan.action,
+        Action::Unchanged,
+        "same image, same configuration"
+    );
     let out = platform
         .deploy(&plan, &s2, WAIT, &probe, &rep)
         .await
-        .expect("redeploy");
+        .expect("unchanged deploy checks the URL");
+    assert_eq!(out.operation_status, "UNCHANGED");
+    // The same image with another environment variable is an update, not a no-op.
+    let mut s2b = s2.clone();
+    s2b.env.insert("FEATURE_X".into(), "on".into());
+    let plan = platform.plan(&s2b, false).await.expect("plan");
+    assert!(matches!(plan.action, Action::Update { .. }), "{plan:?}");
+    let out = platform
+        .deploy(&plan, &s2b, WAIT, &probe, &rep)
+        .await
+        .expect("config update");
     assert_eq!(out.operation_status, "SUCCEEDED");
     edge.shutdown().await;
 }

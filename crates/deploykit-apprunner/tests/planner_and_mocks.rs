@@ -8,7 +8,7 @@ use aws_sdk_apprunner::error::ErrorMetadata;
 use aws_sdk_apprunner::operation::list_services::{ListServicesError, ListServicesOutput};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use deploykit_apprunner::{
-    Action, AppRunnerError, ContainerPlatform, ServiceSpec, ServiceView, plan_service,
+    Action, AppRunnerError, ContainerPlatform, LiveConfig, ServiceSpec, ServiceView, plan_service,
     scaling_config_name,
 };
 
@@ -36,6 +36,24 @@ fn view(status: &str, image: &str) -> ServiceView {
         image: Some(image.into()),
         url: Some("u".into()),
         auto_deployments: false,
+        config: None,
+    }
+}
+
+/// A running service whose configuration is `spec()`'s, as DescribeService spells it.
+fn live(image: &str, f: impl FnOnce(&mut LiveConfig)) -> ServiceView {
+    let mut config = LiveConfig {
+        port: Some("8080".into()),
+        env: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        cpu: Some("1024".into()),
+        memory: Some("2048".into()),
+        health_path: Some("/healthz".into()),
+    };
+    f(&mut config);
+    ServiceView {
+        config: Some(config),
+        ..view("RUNNING", image)
     }
 }
 
@@ -53,6 +71,38 @@ fn planner_decides_from_what_exists() {
             }),
         ),
         (Some(view("RUNNING", &s.image)), false, Ok(Action::Redeploy)),
+        (Some(live(&s.image, |_| {})), false, Ok(Action::Unchanged)),
+        (
+            Some(live(&s.image, |c| {
+                c.cpu = Some("1 vCPU".into());
+                c.memory = Some("2 GB".into());
+            })),
+            false,
+            Ok(Action::Unchanged),
+        ),
+        (
+            Some(live(&s.image, |c| {
+                c.env.insert("NEW".into(), "1".into());
+            })),
+            false,
+            Ok(Action::Update {
+                from_image: Some(s.image.clone()),
+            }),
+        ),
+        (
+            Some(live(&s.image, |c| c.memory = Some("4096".into()))),
+            false,
+            Ok(Action::Update {
+                from_image: Some(s.image.clone()),
+            }),
+        ),
+        (
+            Some(live(&s.image, |c| c.port = Some("8000".into()))),
+            false,
+            Ok(Action::Update {
+                from_image: Some(s.image.clone()),
+            }),
+        ),
         (
             Some(view("CREATE_FAILED", &s.image)),
             true,

@@ -443,7 +443,10 @@ pub async fn push(
                                     unit: Unit::Bytes,
                                 });
                             }
-                        } else if !status.is_empty() {
+                        } else if !status.is_empty()
+                            && !matches!(status.as_str(), "Preparing" | "Waiting")
+                        {
+                            // One line per layer outcome, not per intermediate state.
                             reporter.report(Event::Remote {
                                 step: "push".into(),
                                 source: "registry".into(),

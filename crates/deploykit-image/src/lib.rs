@@ -51,13 +51,16 @@ EXPOSE 8080
 CMD gunicorn "app:create_app()" --bind 0.0.0.0:${PORT} --workers 2 --threads 4 --timeout 60
 "#;
 
-/// The tag an image gets: the first 12 hex digits of a SHA-256 over the context hash, the
-/// target platform and the build arguments, so the same context built with another base image
-/// (a different `PYTHON_IMAGE`) or for another platform never reuses an existing tag.
+/// The tag an image gets: the first 12 hex digits of a SHA-256 over everything that makes the
+/// image: the context hash, the target platform, the build arguments and the git revision
+/// (it is a label, so part of the image config). The same context built with another base
+/// image, for another platform or at another commit never reuses a tag, which matters with
+/// IMMUTABLE tags: ECR refuses to move a tag to another digest.
 pub fn image_tag(
     content_hash: &str,
     platform: &str,
     build_args: &std::collections::BTreeMap<String, String>,
+    git_sha: Option<&str>,
 ) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -69,6 +72,10 @@ pub fn image_tag(
         h.update(k.as_bytes());
         h.update(b"=");
         h.update(v.as_bytes());
+    }
+    if let Some(sha) = git_sha {
+        h.update(b"\0revision=");
+        h.update(sha.as_bytes());
     }
     hex::encode(h.finalize())[..12].to_string()
 }
@@ -163,7 +170,7 @@ mod tests {
     use super::image_tag;
 
     #[test]
-    fn image_tag_changes_with_platform_and_build_args_only() {
+    fn image_tag_changes_with_context_platform_build_args_and_revision() {
         let none = BTreeMap::new();
         let base: BTreeMap<String, String> =
             [("PYTHON_IMAGE".to_string(), "python:3.12-slim".to_string())].into();
@@ -172,15 +179,16 @@ mod tests {
             "deploykit-local/python:3.11-bookworm".to_string(),
         )]
         .into();
-        let t = image_tag("abc", "linux/amd64", &base);
+        let t = image_tag("abc", "linux/amd64", &base, None);
         assert_eq!(t.len(), 12);
         assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(t, image_tag("abc", "linux/amd64", &base.clone()));
+        assert_eq!(t, image_tag("abc", "linux/amd64", &base.clone(), None));
         for other in [
-            image_tag("abd", "linux/amd64", &base),
-            image_tag("abc", "linux/arm64", &base),
-            image_tag("abc", "linux/amd64", &local),
-            image_tag("abc", "linux/amd64", &none),
+            image_tag("abd", "linux/amd64", &base, None),
+            image_tag("abc", "linux/arm64", &base, None),
+            image_tag("abc", "linux/amd64", &local, None),
+            image_tag("abc", "linux/amd64", &none, None),
+            image_tag("abc", "linux/amd64", &base, Some("0123abcd")),
         ] {
             assert_ne!(t, other);
         }

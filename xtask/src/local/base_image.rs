@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use deploykit_report::{Event, Reporter};
 
 use super::Paths;
-use super::parts::{is_root, which};
+use super::parts::{apt_install, is_root, which};
 use super::procs;
 use crate::{CliError, Exit};
 
@@ -162,7 +162,7 @@ pub fn ensure_python_base(force: bool, r: &dyn Reporter) -> Result<BaseImage, Cl
         "ENV PATH=/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "ENV LANG=C.UTF-8",
         "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
-        "LABEL org.opencontainers.image.description=deploykit local stand-in for python:3.12-slim (Debian bookworm, Python 3.11)",
+        "LABEL org.opencontainers.image.description=\"deploykit local stand-in for python:3.12-slim (Debian bookworm, Python 3.11)\"",
         "CMD [\"python3\"]",
     ] {
         import.args(["--change", change]);
@@ -201,32 +201,13 @@ fn find_debootstrap(log: &Path, r: &dyn Reporter) -> Result<std::path::PathBuf, 
     if let Some(p) = find() {
         return Ok(p);
     }
-    let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
-    if !debian {
-        return Err(CliError::new(
-            Exit::Failure,
-            "debootstrap is not installed; the local base image is made with it",
-        )
-        .with_hint("install debootstrap with your package manager, or make the image yourself and `docker tag` it as deploykit-local/python:3.11-bookworm"));
-    }
-    r.report(Event::info(
-        "debootstrap is not installed; installing Debian's package: apt-get install -y debootstrap",
-    ));
-    for args in [
-        &["update"][..],
-        &["install", "-y", "--no-install-recommends", "debootstrap"][..],
-    ] {
-        procs::run_logged(
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-            log,
-            &format!("apt-get {}", args.join(" ")),
-            Duration::from_secs(600),
-            false,
-            r,
-        )?;
-    }
+    apt_install(
+        "debootstrap",
+        "debootstrap is not installed; the local base image is made with it",
+        "(elsewhere: your package manager's debootstrap, or make the image yourself and `docker tag` it as deploykit-local/python:3.11-bookworm)",
+        log,
+        r,
+    )?;
     find().ok_or_else(|| {
         CliError::new(
             Exit::Failure,

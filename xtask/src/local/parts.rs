@@ -618,41 +618,12 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
     if let Some(b) = find() {
         return Ok(b);
     }
-    let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
-    if !(is_root() && debian) {
-        return Err(CliError::new(
-            Exit::Failure,
-            "docker-registry (the CNCF distribution registry server) is not installed; the local cloud needs it for image pushes",
-        )
-        .with_hint("install it: `sudo apt-get update && sudo apt-get install -y docker-registry` (or set DEPLOYKIT_REGISTRY_BIN to a distribution `registry` binary)"));
-    }
-    r.report(Event::info(
-        "docker-registry is not installed; installing Debian's package (we are root on Debian): apt-get update && apt-get install -y docker-registry",
-    ));
     let log = paths.log_file("apt");
-    procs::run_logged(
-        Command::new("apt-get")
-            .args(["update"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
+    apt_install(
+        "docker-registry",
+        "docker-registry (the CNCF distribution registry server) is not installed; the local cloud needs it for image pushes",
+        "(or set DEPLOYKIT_REGISTRY_BIN to a distribution `registry` binary)",
         &log,
-        "apt-get update",
-        Duration::from_secs(600),
-        false,
-        r,
-    )?;
-    procs::run_logged(
-        Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "docker-registry",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        &log,
-        "apt-get install -y docker-registry",
-        Duration::from_secs(900),
-        false,
         r,
     )?;
     find().ok_or_else(|| {
@@ -662,6 +633,45 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
         )
         .with_hint(format!("read {}", log.display()))
     })
+}
+
+/// Installs a Debian package when we are root on Debian; otherwise an error `missing` with the
+/// exact command to run (`alternative` appended to the hint).
+pub(super) fn apt_install(
+    package: &str,
+    missing: &str,
+    alternative: &str,
+    log: &Path,
+    r: &dyn Reporter,
+) -> Result<(), CliError> {
+    let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
+    if !(is_root() && debian) {
+        return Err(CliError::new(Exit::Failure, missing).with_hint(format!(
+            "install it: `sudo apt-get update && sudo apt-get install -y {package}` {alternative}"
+        )));
+    }
+    r.report(Event::info(format!(
+        "{package} is not installed; installing Debian's package (we are root on Debian): apt-get update && apt-get install -y {package}"
+    )));
+    for (args, bound) in [
+        (vec!["update"], 600),
+        (
+            vec!["install", "-y", "--no-install-recommends", package],
+            900,
+        ),
+    ] {
+        procs::run_logged(
+            Command::new("apt-get")
+                .args(&args)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            log,
+            &format!("apt-get {}", args.join(" ")),
+            Duration::from_secs(bound),
+            false,
+            r,
+        )?;
+    }
+    Ok(())
 }
 
 fn random_hex(bytes: usize) -> Result<String, CliError> {
