@@ -201,12 +201,12 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             let s = &out.state;
             r.result(&out, || {
                 format!(
-                    "{} {id}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}",
+                    "{}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}",
                     match &out.plan {
-                        deploykit_rds::Plan::Create { .. } => "created".to_string(),
+                        deploykit_rds::Plan::Create { .. } => format!("created {id}"),
                         deploykit_rds::Plan::Modify { changes, .. } =>
-                            format!("updated {} setting(s) of", changes.len()),
-                        _ => "nothing to change; unchanged".to_string(),
+                            format!("updated {} setting(s) of {id}", changes.len()),
+                        _ => format!("{id} unchanged (already as specified; nothing was changed)"),
                     },
                     s.engine_version,
                     s.instance_class,
@@ -581,6 +581,8 @@ pub struct MigrateOutcome {
     pub after: Vec<String>,
     pub upgraded: bool,
     pub at_head: bool,
+    /// `--check`: only verified, never changes anything.
+    pub checked: bool,
 }
 
 fn show_revisions(v: &[String]) -> String {
@@ -593,7 +595,12 @@ fn show_revisions(v: &[String]) -> String {
 
 impl MigrateOutcome {
     fn human(&self) -> String {
-        if self.upgraded {
+        if self.checked {
+            format!(
+                "at the app's head ({}); check passed",
+                show_revisions(&self.after)
+            )
+        } else if self.upgraded {
             format!(
                 "migrated from {} to {} (the app's head)",
                 show_revisions(&self.before),
@@ -673,6 +680,7 @@ pub fn run_migrate(
             heads,
             upgraded: false,
             at_head: true,
+            checked: check,
         });
     }
     if check {
@@ -705,6 +713,7 @@ pub fn run_migrate(
         after,
         upgraded: true,
         at_head: true,
+        checked: false,
     })
 }
 

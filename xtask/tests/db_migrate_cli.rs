@@ -80,4 +80,9 @@ async fn db_migrate_check_exits_7_when_behind_then_migrate_fixes_it() {
 
     let ok = xtask(&venv, &["db", "migrate", "--check", "--database-url", &url]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("check passed"),
+        "{}",
+        text(&ok)
+    );
 }

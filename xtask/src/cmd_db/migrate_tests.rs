@@ -59,7 +59,12 @@ fn migrate_upgrades_an_empty_database_and_a_second_run_changes_nothing() {
 
     // --check on a database at head passes and changes nothing.
     let checked = run_migrate(&py, &app_dir(), &url, true).expect("--check at head");
-    assert!(!checked.upgraded && checked.at_head);
+    assert!(!checked.upgraded && checked.at_head && checked.checked);
+    assert!(
+        checked.human().ends_with("check passed"),
+        "{}",
+        checked.human()
+    );
 }
 
 #[test]
