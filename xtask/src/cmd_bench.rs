@@ -1,6 +1,8 @@
 //! `cargo xtask bench bundle`: our bundler against `zip -r -q -6` and Python `zipfile` on a
 //! synthetic app tree, in the same run. Numbers are meaningful from a release build:
-//! `cargo run --release -p xtask -- bench bundle`.
+//! `cargo run --release -p xtask -- bench bundle`. `bench image` lives in [`image`].
+
+mod image;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,11 @@ use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 pub enum BenchCommand {
     /// Bundle a synthetic app tree with ours, `zip -r -q -6` and Python zipfile; print ratios.
     Bundle(BundleBenchArgs),
+    /// Build FROM scratch images with deploykit-image and with the `docker build` CLI; print ratios.
+    Image(image::ImageBenchArgs),
+    /// One timed build through deploykit-image (the child process `bench image` runs).
+    #[command(hide = true)]
+    ImageBuild(image::ImageBuildArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,8 +52,15 @@ struct BenchResult {
     size_vs_zip_pct: f64,
 }
 
-pub fn run(cmd: BenchCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
-    let BenchCommand::Bundle(args) = cmd;
+pub fn run(cmd: BenchCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    match cmd {
+        BenchCommand::Bundle(args) => run_bundle(args, global, r),
+        BenchCommand::Image(args) => image::run(args, r),
+        BenchCommand::ImageBuild(args) => image::run_build(args, r),
+    }
+}
+
+fn run_bundle(args: BundleBenchArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         CliError::new(Exit::Failure, format!("{what}: {e}"))
     };
@@ -129,9 +143,9 @@ pub fn run(cmd: BenchCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         let mut rss = None;
         for _ in 0..args.runs.max(1) {
             let _ = std::fs::remove_file(&zip);
-            let (wall, peak) = timed(&argv, cwd.as_deref()).map_err(|e| fail(name, &e))?;
-            walls.push(wall);
-            rss = rss.max(peak);
+            let t = timed(&argv, cwd.as_deref(), &[]).map_err(|e| fail(name, &e))?;
+            walls.push(t.wall);
+            rss = rss.max(t.peak_rss_kb);
         }
         walls.sort();
         let wall = walls[walls.len() / 2];
@@ -172,8 +186,17 @@ pub fn run(cmd: BenchCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     Ok(Exit::Success)
 }
 
-/// Runs `argv` under `/usr/bin/time -v` when present; returns wall time and peak RSS (KiB).
-fn timed(argv: &[String], cwd: Option<&Path>) -> std::io::Result<(Duration, Option<u64>)> {
+/// One timed process run.
+struct Timed {
+    wall: Duration,
+    /// Peak RSS (KiB) from `/usr/bin/time -v`, when it is installed.
+    peak_rss_kb: Option<u64>,
+    stdout: String,
+}
+
+/// Runs `argv` (with `envs` added) under `/usr/bin/time -v` when present; returns wall time,
+/// peak RSS (KiB) and stdout.
+fn timed(argv: &[String], cwd: Option<&Path>, envs: &[(&str, &str)]) -> std::io::Result<Timed> {
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -187,6 +210,7 @@ fn timed(argv: &[String], cwd: Option<&Path>) -> std::io::Result<(Duration, Opti
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
+    cmd.envs(envs.iter().copied());
     let start = Instant::now();
     let out = cmd.output()?;
     let wall = start.elapsed();
@@ -196,16 +220,20 @@ fn timed(argv: &[String], cwd: Option<&Path>) -> std::io::Result<(Duration, Opti
             argv[0],
             String::from_utf8_lossy(&out.stderr)
                 .lines()
-                .last()
+                .rfind(|l| !l.starts_with(['\t', ' ']) && !l.starts_with("Command exited"))
                 .unwrap_or_default()
         )));
     }
-    let rss = String::from_utf8_lossy(&out.stderr).lines().find_map(|l| {
+    let peak_rss_kb = String::from_utf8_lossy(&out.stderr).lines().find_map(|l| {
         l.trim()
             .strip_prefix("Maximum resident set size (kbytes):")
             .and_then(|v| v.trim().parse().ok())
     });
-    Ok((wall, rss))
+    Ok(Timed {
+        wall,
+        peak_rss_kb,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }
 
 /// A deterministic pseudo-random stream (xorshift64).
