@@ -243,9 +243,14 @@ pub enum Outcome {
 }
 
 /// Starts whatever part of the local cloud is not running and healthy; returns the endpoints.
-/// Safe to call from any xtask command: a no-op when everything is up.
-#[allow(dead_code)] // the API for `deploy`, `db` and friends
+/// Safe to call from any xtask command: silent, and leaves the running time scale alone, when
+/// every part is already up and healthy (the Docker Engine is not ours to start).
 pub fn ensure_up(r: &crate::render::Renderer) -> Result<LocalState, CliError> {
+    if let Some((state, parts)) = status()
+        && parts.iter().filter(|p| p.part != "docker").all(|p| p.healthy)
+    {
+        return Ok(state);
+    }
     up(r, &UpOptions::default()).map(|(s, _)| s)
 }
 
