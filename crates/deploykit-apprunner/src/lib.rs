@@ -19,7 +19,6 @@ use aws_sdk_apprunner::types::{
 };
 use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod domain;
 pub use domain::{DnsRecord, DomainRecords, associate_domain, describe_domain, wait_domain};
@@ -1023,23 +1022,26 @@ async fn check_health(
     wait: WaitOptions,
     reporter: &dyn Reporter,
 ) -> Result<(), AppRunnerError> {
-    let Some(addr) = probe.resolve else {
-        // Real App Runner URLs are HTTPS-only; this crate has no TLS client yet.
-        reporter.report(Event::warn(format!(
-            "health check of https://{url}{path} skipped: deploykit checks public HTTPS URLs only through a resolve address for now; App Runner's own health check passed"
-        )));
-        return Ok(());
-    };
+    use deploykit_aws::http_check::{Scheme, get_status};
     let started = Instant::now();
     let mut last: String;
     loop {
-        match get_status(addr, url, path).await {
+        // App Runner URLs are HTTPS only; the local edge (probe.resolve) answers plain HTTP.
+        match get_status(
+            Scheme::Https,
+            url,
+            path,
+            probe.resolve,
+            Duration::from_secs(10),
+        )
+        .await
+        {
             Ok(200) => {
-                reporter.report(Event::info(format!("{url}{path} answered 200")));
+                reporter.report(Event::info(format!("https://{url}{path} answered 200")));
                 return Ok(());
             }
             Ok(code) => last = format!("HTTP {code}"),
-            Err(e) => last = e.to_string(),
+            Err(e) => last = e,
         }
         let waited = started.elapsed();
         if waited >= wait.timeout {
@@ -1053,28 +1055,12 @@ async fn check_health(
         }
         reporter.report(Event::Waiting {
             step: "health".into(),
-            for_what: format!("{url}{path} to answer 200 ({last})"),
+            for_what: format!("https://{url}{path} to answer 200 ({last})"),
             waited,
             timeout: wait.timeout,
         });
         tokio::time::sleep(wait.poll.min(Duration::from_secs(2))).await;
     }
-}
-
-async fn get_status(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<u16> {
-    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| std::io::Error::other("connect timed out"))??;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: deploykit\r\n\r\n").as_bytes()).await?;
-    let mut buf = vec![0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .map_err(|_| std::io::Error::other("read timed out"))??;
-    let line = String::from_utf8_lossy(&buf[..n]);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
 }
 
 /// `ErrorKind` re-exported for callers mapping errors to exits.

@@ -8,6 +8,7 @@
 //!   the service's error code, never the message text; [`hint`] says what to do next.
 
 mod classify;
+pub mod http_check;
 
 use std::time::Duration;
 

@@ -16,7 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
-mod http_check;
+use deploykit_aws::http_check::{self, Scheme};
 pub mod model;
 pub mod plan;
 
@@ -674,7 +674,15 @@ impl Eb {
             });
         }
         if let (Some(path), Some(cname)) = (&t.health.path, &env.cname) {
-            match http_check::get_status(cname, path, t.health.resolve, t.timeouts.http).await {
+            match http_check::get_status(
+                Scheme::Http,
+                cname,
+                path,
+                t.health.resolve,
+                t.timeouts.http,
+            )
+            .await
+            {
                 Ok(200) => {}
                 Ok(code) => {
                     return Err(WaitError::Failed {
@@ -763,6 +771,7 @@ impl Eb {
                         };
                         let cname = env.cname.clone().unwrap_or_default();
                         match http_check::get_status(
+                            Scheme::Http,
                             &cname,
                             path,
                             t.health.resolve,

@@ -247,7 +247,10 @@ pub enum Outcome {
 /// every part is already up and healthy (the Docker Engine is not ours to start).
 pub fn ensure_up(r: &crate::render::Renderer) -> Result<LocalState, CliError> {
     if let Some((state, parts)) = status()
-        && parts.iter().filter(|p| p.part != "docker").all(|p| p.healthy)
+        && parts
+            .iter()
+            .filter(|p| p.part != "docker")
+            .all(|p| p.healthy)
     {
         return Ok(state);
     }
