@@ -161,7 +161,9 @@ pub fn spec_for(t: &ResolvedTarget) -> DbSpec {
 
 fn rds_err(e: RdsError) -> CliError {
     let exit = match &e {
-        RdsError::InvalidSpec { .. } | RdsError::InvalidName { .. } => Exit::Config,
+        RdsError::InvalidSpec { .. }
+        | RdsError::InvalidName { .. }
+        | RdsError::SecurityGroup { .. } => Exit::Config,
         RdsError::Timeout { .. } => Exit::Timeout,
         RdsError::Check { .. } | RdsError::CleanupFailed { .. } => Exit::CheckFailed,
         RdsError::Connect { .. } | RdsError::Cancelled { .. } => Exit::Failure,
@@ -182,16 +184,31 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
     let id = c.spec.identifier.clone();
     match cmd {
         DbCommand::Create { dry_run } => {
-            let current = c.rds.describe(&id).await.map_err(rds_err)?;
-            let plan = deploykit_rds::plan_instance(current.as_ref(), &c.spec);
             if dry_run {
-                r.result(&plan, || {
-                    format!(
-                        "plan for {id} on target {}: {}",
-                        c.target.name,
-                        plan_text(&plan)
-                    )
-                });
+                let current = c.rds.describe(&id).await.map_err(rds_err)?;
+                let sg = c
+                    .rds
+                    .security_group_status(&c.spec)
+                    .await
+                    .map_err(rds_err)?;
+                let mut spec = c.spec.clone();
+                if let Some(g) = sg.as_ref().and_then(|g| g.group.as_ref())
+                    && !spec.vpc_security_group_ids.contains(&g.group_id)
+                {
+                    spec.vpc_security_group_ids.push(g.group_id.clone());
+                }
+                let plan = deploykit_rds::plan_instance(current.as_ref(), &spec);
+                r.result(
+                    &serde_json::json!({ "instance": &plan, "security_group": &sg }),
+                    || {
+                        format!(
+                            "plan for {id} on target {}: {}\nsecurity group: {}",
+                            c.target.name,
+                            plan_text(&plan),
+                            sg_plan_text(sg.as_ref())
+                        )
+                    },
+                );
                 return Ok(Exit::Success);
             }
             let out = c.rds.ensure(&c.spec, r).await.map_err(rds_err)?;
@@ -201,11 +218,12 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             let s = &out.state;
             r.result(&out, || {
                 format!(
-                    "{}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}",
+                    "{}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}\nsecurity group: {}",
                     match &out.plan {
                         deploykit_rds::Plan::Create { .. } => format!("created {id}"),
                         deploykit_rds::Plan::Modify { changes, .. } =>
                             format!("updated {} setting(s) of {id}", changes.len()),
+                        _ if out.changed() => format!("updated the security group of {id} (instance settings unchanged)"),
                         _ => format!("{id} unchanged (already as specified; nothing was changed)"),
                     },
                     s.engine_version,
@@ -218,6 +236,7 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
                     s.deletion_protection,
                     s.endpoint_address.as_deref().unwrap_or("-"),
                     s.endpoint_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    sg_outcome_text(out.security_group.as_ref()),
                 )
             });
             Ok(Exit::Success)
@@ -248,6 +267,9 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
                             .iter()
                             .map(|d| format!("  [{:?}] {d}", d.severity).to_lowercase_first()),
                     );
+                }
+                if let Some(g) = &rep.security_group {
+                    out.push(format!("security group: {}", sg_plan_text(Some(g))));
                 }
                 out.extend(rep.unverified.iter().map(|u| format!("not verified: {u}")));
                 out.join("\n")
@@ -384,6 +406,77 @@ impl LowerFirst for String {
             None => self,
         }
     }
+}
+
+/// The database group as `db status` and `db create --dry-run` see it.
+fn sg_plan_text(sg: Option<&deploykit_rds::SecurityGroupReport>) -> String {
+    let Some(g) = sg else {
+        return format!("none managed: {}", deploykit_rds::DEFAULT_GROUP_NOTE);
+    };
+    let want = deploykit_rds::IngressRule::postgres_from(&g.app_group);
+    let list = |v: &[deploykit_rds::IngressRule]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &g.group {
+        None => format!(
+            "{} does not exist yet in {}; `db create` creates it with {want} only",
+            g.group_name, g.vpc_id
+        ),
+        Some(cur) if g.plan.is_empty() => {
+            format!("{} ({}) admits {want} only", g.group_name, cur.group_id)
+        }
+        Some(cur) => {
+            let mut parts = Vec::new();
+            if !g.plan.authorize.is_empty() {
+                parts.push(format!("authorize {}", list(&g.plan.authorize)));
+            }
+            if !g.plan.revoke.is_empty() {
+                parts.push(format!("revoke {}", list(&g.plan.revoke)));
+            }
+            format!(
+                "{} ({}) differs: `db create` will {}",
+                g.group_name,
+                cur.group_id,
+                parts.join(" and ")
+            )
+        }
+    }
+}
+
+/// What `db create` did to the database group.
+fn sg_outcome_text(sg: Option<&deploykit_rds::SecurityGroupOutcome>) -> String {
+    let Some(g) = sg else {
+        return format!("none managed: {}", deploykit_rds::DEFAULT_GROUP_NOTE);
+    };
+    let want = deploykit_rds::IngressRule::postgres_from(&g.app_group);
+    let list = |v: &[deploykit_rds::IngressRule]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut what = Vec::new();
+    if g.created {
+        what.push("created".to_string());
+    }
+    if !g.authorized.is_empty() {
+        what.push(format!("authorized {}", list(&g.authorized)));
+    }
+    if !g.revoked.is_empty() {
+        what.push(format!("revoked {}", list(&g.revoked)));
+    }
+    if what.is_empty() {
+        what.push("unchanged".into());
+    }
+    format!(
+        "{} ({}) {}; admits {want} only",
+        g.group_name,
+        g.group_id,
+        what.join(", ")
+    )
 }
 
 fn plan_text(p: &deploykit_rds::Plan) -> String {

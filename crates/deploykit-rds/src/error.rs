@@ -27,6 +27,18 @@ pub enum RdsError {
         resource: String,
         error: Classified,
     },
+    #[error("EC2 {operation} for `{resource}` failed: {error}\n  fix: {hint}", hint = error.hint())]
+    Ec2 {
+        operation: &'static str,
+        resource: String,
+        error: Classified,
+    },
+    #[error("security group `{group}` cannot be used for the database: {reason}\n  fix: {fix}")]
+    SecurityGroup {
+        group: String,
+        reason: String,
+        fix: String,
+    },
     #[error("Secrets Manager {operation} for `{secret}` failed: {reason}\n  fix: {fix}")]
     Secret {
         operation: &'static str,
@@ -97,7 +109,7 @@ impl RdsError {
     /// The AWS classification, when an AWS call failed.
     pub fn classified(&self) -> Option<&Classified> {
         match self {
-            RdsError::Aws { error, .. } => Some(error),
+            RdsError::Aws { error, .. } | RdsError::Ec2 { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -111,6 +123,21 @@ impl RdsError {
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     {
         RdsError::Aws {
+            operation,
+            resource: resource.into(),
+            error: deploykit_aws::classify(err),
+        }
+    }
+
+    pub(crate) fn ec2<E>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: &aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        RdsError::Ec2 {
             operation,
             resource: resource.into(),
             error: deploykit_aws::classify(err),

@@ -8,24 +8,31 @@
 //! Inputs are this crate's own plain structs ([`DbSpec`], [`WaitPolicy`]) plus an
 //! `aws_config::SdkConfig`; callers map their configuration to them.
 //!
-//! Security groups: this crate has no EC2 client. It attaches the security groups named in
-//! [`DbSpec::vpc_security_group_ids`] to the instance and refuses open CIDRs in the spec; the
-//! inbound rule "5432 from the app's security group" on those groups is not created or verified
-//! here, and [`Rds::status`] says so.
+//! Security groups: with [`DbSpec::app_security_group`] set, [`Rds::ensure`] first ensures the
+//! database's own group `<instance>-db` (in the app group's VPC) with exactly one ingress rule,
+//! TCP 5432 from the app's group ([`plan_ingress`] decides, open rules are revoked), and
+//! attaches it to the instance (with any [`DbSpec::vpc_security_group_ids`]); [`Rds::status`]
+//! reports its drift. Without it no group is managed: the instance keeps the VPC's default
+//! group, and both say so.
 
 mod error;
 mod ops;
 mod predeploy;
 mod restore;
+mod security_group;
 mod snapshot;
 mod spec;
 mod url;
 
 pub use deploykit_secrets::PutOutcome;
 pub use error::RdsError;
-pub use ops::{EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};
+pub use ops::{DEFAULT_GROUP_NOTE, EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};
 pub use predeploy::{PREDEPLOY_REASON, PreDeploySnapshot, predeploy_decision};
 pub use restore::{RestoreCheckOptions, RestoreCheckReport, TableCount};
+pub use security_group::{
+    IngressPlan, IngressRule, SecurityGroupOutcome, SecurityGroupReport, SecurityGroupState,
+    Source, db_security_group_name, ingress_rules, plan_ingress, security_group_drift,
+};
 pub use snapshot::{
     PruneSelection, SnapshotInfo, SnapshotKind, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON, parse_age,
     restore_check_instance_name, select_prune, snapshot_name,

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::security_group::{SecurityGroupOutcome, SecurityGroupReport};
 use crate::snapshot::{PruneSelection, SnapshotInfo, SnapshotKind, select_prune, snapshot_name};
 use crate::spec::{Change, DbSpec, Drift, InstanceState, Plan, STORAGE_TYPE, drift, plan_instance};
 use crate::{DbUrl, RdsError, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON};
@@ -41,12 +42,31 @@ pub struct EnsureOutcome {
     pub state: InstanceState,
     /// Differences only a person can fix.
     pub manual: Vec<Drift>,
+    /// The database's security group; `None` without `app_security_group` (none is managed,
+    /// the instance uses the VPC's default group: [`DEFAULT_GROUP_NOTE`]).
+    pub security_group: Option<SecurityGroupOutcome>,
 }
 
 impl EnsureOutcome {
+    /// Whether the instance or its security group was created or changed.
     pub fn changed(&self) -> bool {
         matches!(self.plan, Plan::Create { .. } | Plan::Modify { .. })
+            || self.security_group.as_ref().is_some_and(|g| g.changed())
     }
+}
+
+/// Said by `ensure` (as an event) and `status` (as unverified) without `app_security_group`.
+pub const DEFAULT_GROUP_NOTE: &str = "no app security group is configured ([database] app_security_group), so deploykit manages no database security group: the instance uses the VPC's default security group, which admits everything that is in that group; to allow 5432 from the app only, set app_security_group = \"sg-...\" (the group of the EB instances or of the App Runner VPC connector) and run `cargo xtask db create`";
+
+/// `spec` with the managed database group among its `vpc_security_group_ids`.
+fn with_group(spec: &DbSpec, group: Option<&str>) -> DbSpec {
+    let mut s = spec.clone();
+    if let Some(g) = group
+        && !s.vpc_security_group_ids.iter().any(|x| x == g)
+    {
+        s.vpc_security_group_ids.push(g.to_string());
+    }
+    s
 }
 
 /// What `status` found.
@@ -57,6 +77,9 @@ pub struct StatusReport {
     pub drift: Vec<Drift>,
     /// What could not be checked, said plainly.
     pub unverified: Vec<String>,
+    /// The database's security group and its planned ingress changes; `None` without
+    /// `app_security_group`.
+    pub security_group: Option<SecurityGroupReport>,
 }
 
 pub(crate) enum Poll<T> {
@@ -69,6 +92,7 @@ pub(crate) enum Poll<T> {
 #[derive(Debug, Clone)]
 pub struct Rds {
     pub(crate) rds: Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) secrets: Secrets,
     pub(crate) wait: WaitPolicy,
 }
@@ -77,6 +101,7 @@ impl Rds {
     pub fn new(config: &aws_types::SdkConfig, wait: WaitPolicy) -> Self {
         Rds {
             rds: Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
             secrets: Secrets::new(config),
             wait,
         }
@@ -196,10 +221,16 @@ impl Rds {
         .await
     }
 
-    /// Creates the instance when missing, modifies drifted settings, never recreates.
-    /// Running it twice changes nothing the second time.
+    /// Ensures the database's security group (with `app_security_group`), then creates the
+    /// instance when missing (with that group attached) or modifies drifted settings; never
+    /// recreates. Running it twice changes nothing the second time.
     pub async fn ensure(&self, spec: &DbSpec, r: &dyn Reporter) -> Result<EnsureOutcome, RdsError> {
         spec.validate()?;
+        let sg = self.ensure_security_group(spec, r).await?;
+        if sg.is_none() {
+            r.report(Event::info(DEFAULT_GROUP_NOTE));
+        }
+        let spec = &with_group(spec, sg.as_ref().map(|g| g.group_id.as_str()));
         let id = spec.identifier.as_str();
         let mut current = self.describe(id).await?;
         let mut plan = plan_instance(current.as_ref(), spec);
@@ -221,14 +252,14 @@ impl Rds {
             Plan::NoChange { manual } => {
                 r.report(Event::StepSkipped { step: "db-ensure".into(), reason: format!("instance {id} already matches the spec") });
                 let state = current.unwrap_or_default();
-                Ok(EnsureOutcome { manual: manual.clone(), plan, state })
+                Ok(EnsureOutcome { manual: manual.clone(), plan, state, security_group: sg })
             }
             Plan::Create { spec } => {
                 let t = StepTimer::start(r, "db-create", format!("Creating RDS PostgreSQL {} instance {id} ({}, {} GB {STORAGE_TYPE}, private, encrypted)", spec.engine_version, spec.instance_class, spec.allocated_storage_gb));
                 self.create(spec).await?;
                 let state = self.wait_available(id, r, "db-create").await?;
                 t.finish(r, format!("instance {id} is available at {}", endpoint_text(&state)));
-                Ok(EnsureOutcome { plan, state, manual: Vec::new() })
+                Ok(EnsureOutcome { plan, state, manual: Vec::new(), security_group: sg })
             }
             Plan::Modify { changes, manual } => {
                 let names: Vec<&str> = changes.iter().map(change_name).collect();
@@ -236,7 +267,7 @@ impl Rds {
                 self.modify(id, changes).await?;
                 let state = self.wait_available(id, r, "db-modify").await?;
                 t.finish(r, format!("applied {} change(s) to {id}", changes.len()));
-                Ok(EnsureOutcome { manual: manual.clone(), plan, state })
+                Ok(EnsureOutcome { manual: manual.clone(), plan, state, security_group: sg })
             }
         }
     }
@@ -312,20 +343,22 @@ impl Rds {
     pub async fn status(&self, spec: &DbSpec) -> Result<StatusReport, RdsError> {
         spec.validate()?;
         let state = self.require(&spec.identifier).await?;
-        let drift = drift(&state, spec);
+        let sg = self.security_group_status(spec).await?;
+        let group = sg.as_ref().and_then(|g| g.group.as_ref());
+        let mut drift = drift(
+            &state,
+            &with_group(spec, group.map(|g| g.group_id.as_str())),
+        );
         let mut unverified = Vec::new();
-        match &spec.app_security_group {
-            Some(app) => unverified.push(format!(
-                "the inbound rule of {} (5432 from {app} only) is not verified: deploykit has no EC2 client; check it with `aws ec2 describe-security-groups --group-ids {}`",
-                if state.vpc_security_group_ids.is_empty() { "the instance's security groups".to_string() } else { state.vpc_security_group_ids.join(", ") },
-                state.vpc_security_group_ids.join(" ")
-            )),
-            None => unverified.push("no app security group is configured (database.app_security_group): nothing restricts which instances in the VPC reach 5432 beyond the VPC's default group".into()),
+        match &sg {
+            Some(rep) => drift.extend(rep.drift()),
+            None => unverified.push(DEFAULT_GROUP_NOTE.to_string()),
         }
         Ok(StatusReport {
             state,
             drift,
             unverified,
+            security_group: sg,
         })
     }
 

@@ -186,7 +186,7 @@ impl DbSpec {
 
 /// Only security group ids are accepted as a source for 5432: an open CIDR would make the
 /// database reachable from the internet.
-fn check_security_group(field: &'static str, value: &str) -> Result<(), RdsError> {
+pub(crate) fn check_security_group(field: &'static str, value: &str) -> Result<(), RdsError> {
     let open = matches!(value.trim(), "0.0.0.0/0" | "::/0");
     if open || value.contains('/') {
         return Err(RdsError::InvalidSpec {
@@ -312,6 +312,12 @@ pub enum Fix {
     Modify(Change),
     /// Cannot be changed in place; what to do instead.
     Manual { how: String },
+    /// `db create` authorizes and revokes these ingress rules on the database's security group
+    /// (creating the group first when it is missing).
+    SecurityGroup {
+        authorize: Vec<crate::IngressRule>,
+        revoke: Vec<crate::IngressRule>,
+    },
 }
 
 /// One setting that differs from the recommendation.
@@ -332,7 +338,9 @@ impl std::fmt::Display for Drift {
             self.setting, self.current, self.recommended
         )?;
         match &self.fix {
-            Fix::Modify(_) => write!(f, "; `cargo xtask db create` fixes it"),
+            Fix::Modify(_) | Fix::SecurityGroup { .. } => {
+                write!(f, "; `cargo xtask db create` fixes it")
+            }
             Fix::Manual { how } => write!(f, "; {how}"),
         }
     }
@@ -606,7 +614,7 @@ pub fn plan_instance(current: Option<&InstanceState>, desired: &DbSpec) -> Plan 
     for d in drift(cur, desired) {
         match d.fix {
             Fix::Modify(c) => changes.push(c),
-            Fix::Manual { .. } => manual.push(d),
+            Fix::Manual { .. } | Fix::SecurityGroup { .. } => manual.push(d),
         }
     }
     if changes.is_empty() {

@@ -1,0 +1,231 @@
+//! The database's security group against the running local cloud (moto's EC2 behind the
+//! edge, the edge's own RDS): `ensure` creates `<instance>-db` with the one rule and attaches
+//! it, a second `ensure` changes nothing, an open rule added by hand is drift in `status` and
+//! the next `ensure` revokes it. Joins the cloud through DEPLOYKIT_LOCAL_STATE
+//! (`cargo xtask local up`); every name is unique to the run.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, UserIdGroupPair};
+use deploykit_rds::{
+    DEFAULT_GROUP_NOTE, DbSpec, Fix, IngressRule, Plan, Rds, Severity, Source, WaitPolicy,
+};
+use deploykit_report::{Event, VecReporter};
+use deploykit_testsupport::{local_cloud, unique_name};
+
+fn open_rule() -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
+    let cloud = local_cloud().await;
+    let sdk = cloud.sdk_config();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let rds_client = aws_sdk_rds::Client::new(&sdk);
+    let rds = Rds::new(
+        &sdk,
+        WaitPolicy {
+            timeout: Duration::from_secs(60),
+            poll: Duration::from_millis(100),
+        },
+    );
+    let r = VecReporter::new();
+
+    // The app's group, in moto's default VPC.
+    let vpc = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let name = unique_name("sgdb");
+    let app = ec2
+        .create_security_group()
+        .group_name(format!("{name}-app"))
+        .description("the app (test)")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let db = name.replace('-', "_");
+    let spec = DbSpec {
+        db_name: db.clone(),
+        master_username: db.clone(),
+        app_security_group: Some(app.clone()),
+        ..DbSpec::recommended(name.clone())
+    };
+
+    // Not there yet: status (via the plan) says so; ensure creates group and instance.
+    let first = rds.ensure(&spec, &r).await.unwrap();
+    assert!(
+        matches!(first.plan, Plan::Create { .. }),
+        "{:?}",
+        first.plan
+    );
+    let g = first.security_group.clone().expect("a managed group");
+    assert!(g.created && g.changed());
+    assert_eq!(g.group_name, format!("{name}-db"));
+    assert_eq!(g.vpc_id, vpc);
+    assert_eq!(g.authorized, vec![IngressRule::postgres_from(&app)]);
+    assert_eq!(first.state.vpc_security_group_ids, vec![g.group_id.clone()]);
+    let described = ec2
+        .describe_security_groups()
+        .group_ids(&g.group_id)
+        .send()
+        .await
+        .unwrap();
+    let sg = &described.security_groups()[0];
+    assert!(
+        sg.description().unwrap().contains(&name) && sg.description().unwrap().contains("5432"),
+        "{:?}",
+        sg.description()
+    );
+    assert_eq!(
+        deploykit_rds::ingress_rules(sg.ip_permissions()),
+        vec![IngressRule::postgres_from(&app)]
+    );
+    // RDS reports the membership.
+    let inst = rds_client
+        .describe_db_instances()
+        .db_instance_identifier(&name)
+        .send()
+        .await
+        .unwrap();
+    let m = &inst.db_instances()[0].vpc_security_groups()[0];
+    assert_eq!(m.vpc_security_group_id(), Some(g.group_id.as_str()));
+    assert_eq!(m.status(), Some("active"));
+
+    // Twice: nothing changes, and it says so.
+    let second = rds.ensure(&spec, &r).await.unwrap();
+    assert!(!second.changed(), "{second:?}");
+    let g2 = second.security_group.clone().unwrap();
+    assert_eq!(g2.group_id, g.group_id);
+    assert!(!g2.created && g2.authorized.is_empty() && g2.revoked.is_empty());
+    assert!(r.events().iter().any(|e| matches!(e,
+        Event::StepSkipped { step, reason } if step == "db-security-group" && reason.contains("already admits only"))));
+    let st = rds.status(&spec).await.unwrap();
+    assert!(st.drift.is_empty(), "{:?}", st.drift);
+    assert!(st.unverified.is_empty(), "{:?}", st.unverified);
+
+    // 0.0.0.0/0 (and ssh from the app) by hand: critical drift in status, both revoked (and
+    // reported) by ensure.
+    ec2.authorize_security_group_ingress()
+        .group_id(&g.group_id)
+        .ip_permissions(open_rule())
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&g.group_id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&app).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let st = rds.status(&spec).await.unwrap();
+    assert_eq!(st.drift.len(), 1, "{:?}", st.drift);
+    let d = &st.drift[0];
+    assert_eq!(d.setting, "db_security_group_ingress");
+    assert_eq!(d.severity, Severity::Critical);
+    assert!(d.current.contains("0.0.0.0/0"), "{d}");
+    assert!(
+        matches!(&d.fix, Fix::SecurityGroup { authorize, revoke } if authorize.is_empty() && revoke.len() == 2 && revoke[0].source == Source::Cidr("0.0.0.0/0".into())),
+        "{:?}",
+        d.fix
+    );
+    let third = rds.ensure(&spec, &r).await.unwrap();
+    assert!(third.changed());
+    assert!(
+        matches!(third.plan, Plan::NoChange { .. }),
+        "{:?}",
+        third.plan
+    );
+    let g3 = third.security_group.clone().unwrap();
+    assert_eq!(g3.revoked.len(), 2);
+    assert!(g3.revoked[0].source.is_open());
+    assert_eq!(g3.revoked[1].to_string(), format!("tcp 22 from {app}"));
+    assert!(r.events().iter().any(|e| matches!(e,
+        Event::Message { message: text, .. } if text.contains("revoked an open rule") && text.contains("0.0.0.0/0"))),
+        "{:?}", r.events());
+    assert!(rds.status(&spec).await.unwrap().drift.is_empty());
+
+    // The instance moved to another group by hand: drift, and ensure puts it back.
+    rds_client
+        .modify_db_instance()
+        .db_instance_identifier(&name)
+        .vpc_security_group_ids(&app)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    rds.wait_available(&name, &r, "test").await.unwrap();
+    let st = rds.status(&spec).await.unwrap();
+    let settings: Vec<&str> = st.drift.iter().map(|d| d.setting).collect();
+    assert_eq!(settings, vec!["vpc_security_group_ids"]);
+    let fourth = rds.ensure(&spec, &r).await.unwrap();
+    assert!(
+        matches!(fourth.plan, Plan::Modify { .. }),
+        "{:?}",
+        fourth.plan
+    );
+    assert_eq!(
+        fourth.state.vpc_security_group_ids,
+        vec![g.group_id.clone()]
+    );
+
+    // Without app_security_group nothing is managed, and both commands say so.
+    let plain = DbSpec {
+        app_security_group: None,
+        ..spec.clone()
+    };
+    let st = rds.status(&plain).await.unwrap();
+    assert!(st.security_group.is_none());
+    assert_eq!(st.unverified, vec![DEFAULT_GROUP_NOTE.to_string()]);
+    let r2 = VecReporter::new();
+    let out = rds.ensure(&plain, &r2).await.unwrap();
+    assert!(out.security_group.is_none() && !out.changed());
+    assert!(r2.events().iter().any(|e| matches!(e,
+        Event::Message { message: text, .. } if text.contains("default security group") && text.contains("app_security_group"))));
+
+    // An app group that does not exist is refused before anything changes.
+    let missing = DbSpec {
+        app_security_group: Some("sg-0123456789abcdef0".into()),
+        ..spec.clone()
+    };
+    let e = rds.ensure(&missing, &r).await.unwrap_err();
+    assert!(
+        matches!(e, deploykit_rds::RdsError::SecurityGroup { .. }),
+        "{e}"
+    );
+
+    // Clean up what this test made.
+    rds_client
+        .delete_db_instance()
+        .db_instance_identifier(&name)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    for id in [&g.group_id, &app] {
+        let _ = ec2.delete_security_group().group_id(id).send().await;
+    }
+}
