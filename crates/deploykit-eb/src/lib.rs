@@ -38,8 +38,21 @@ pub use error::{Category, EbError, RollbackOutcome};
 pub use model::*;
 pub use plan::{EnvStep, Plan, Setting, VersionStep, plan};
 
-/// Clock skew allowed when asking for "events since our request".
+/// Clock skew allowed when asking for "events since our request" by the local clock (only
+/// when the service's answer carried no time of its own).
 const EVENT_SKEW: Duration = Duration::from_secs(5);
+
+/// When our request happened, by the service's clock: the environment's `DateUpdated` in the
+/// answer to it (events of our request are stamped at or after it; `StartTime` is inclusive),
+/// else our clock less [`EVENT_SKEW`]. Events are stamped by the service's clock, so a laptop
+/// clock that runs behind would replay the previous deploy's events (after a failed deploy:
+/// its errors, under the rollback) as ours, and one that runs ahead would drop ours.
+fn request_time(server: Option<&DateTime>, local: SystemTime) -> SystemTime {
+    match server.and_then(|d| SystemTime::try_from(*d).ok()) {
+        Some(t) => t,
+        None => local.checked_sub(EVENT_SKEW).unwrap_or(local),
+    }
+}
 /// Consecutive failed HTTP checks on a Ready/Green environment before the deploy fails.
 const HTTP_FAILURES_ALLOWED: u32 = 5;
 
@@ -376,8 +389,8 @@ impl Eb {
             });
         }
 
-        let request_time = SystemTime::now();
-        let (created, updated) = match &p.environment_step {
+        let local_time = SystemTime::now();
+        let (created, updated, request_time) = match &p.environment_step {
             EnvStep::Create {
                 solution_stack,
                 settings,
@@ -390,7 +403,8 @@ impl Eb {
                         t.environment
                     ),
                 );
-                self.eb
+                let out = self
+                    .eb
                     .create_environment()
                     .application_name(&t.application)
                     .environment_name(&t.environment)
@@ -401,7 +415,11 @@ impl Eb {
                     .await
                     .map_err(|e| EbError::aws("CreateEnvironment", &t.environment, classify(&e)))?;
                 timer.finish(reporter, "requested");
-                (true, false)
+                (
+                    true,
+                    false,
+                    request_time(out.date_updated().or(out.date_created()), local_time),
+                )
             }
             EnvStep::Update {
                 version_label,
@@ -424,13 +442,14 @@ impl Eb {
                 if !settings.is_empty() {
                     req = req.set_option_settings(Some(to_sdk(settings)));
                 }
-                req.send()
+                let out = req
+                    .send()
                     .await
                     .map_err(|e| EbError::aws("UpdateEnvironment", &t.environment, classify(&e)))?;
                 timer.finish(reporter, "requested");
-                (false, true)
+                (false, true, request_time(out.date_updated(), local_time))
             }
-            EnvStep::Unchanged => (false, false),
+            EnvStep::Unchanged => (false, false, request_time(None, local_time)),
         };
 
         let w = Instant::now();
@@ -726,7 +745,7 @@ impl Eb {
         reporter: &dyn Reporter,
     ) -> Result<(), WaitError> {
         let start = Instant::now();
-        let since = DateTime::from(since.checked_sub(EVENT_SKEW).unwrap_or(since));
+        let since = DateTime::from(since);
         let mut seen: HashSet<(i64, u32, String)> = HashSet::new();
         let mut problems: Vec<String> = Vec::new();
         let mut saw_busy = false;
@@ -902,8 +921,9 @@ impl Eb {
             "rollback",
             format!("Rolling {} back to {label}", t.environment),
         );
-        let request_time = SystemTime::now();
-        self.eb
+        let local_time = SystemTime::now();
+        let out = self
+            .eb
             .update_environment()
             .application_name(&t.application)
             .environment_name(&t.environment)
@@ -913,6 +933,7 @@ impl Eb {
             .map_err(|e| {
                 EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string()
             })?;
+        let request_time = request_time(out.date_updated(), local_time);
         match self
             .wait_deployed(t, label, request_time, "rollback", reporter)
             .await
@@ -1138,8 +1159,9 @@ impl Eb {
             }
             self.wait_not_busy(t, reporter).await?;
         }
-        let request_time = SystemTime::now();
-        self.eb
+        let local_time = SystemTime::now();
+        let out = self
+            .eb
             .update_environment()
             .application_name(&t.application)
             .environment_name(&t.environment)
@@ -1158,6 +1180,7 @@ impl Eb {
             .send()
             .await
             .map_err(|e| EbError::aws("UpdateEnvironment", &t.environment, classify(&e)))?;
+        let request_time = request_time(out.date_updated(), local_time);
         let label = env.version_label.clone().unwrap_or_default();
         match self
             .wait_deployed(t, &label, request_time, "env", reporter)
@@ -1279,6 +1302,19 @@ mod millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_services_clock_wins_over_ours() {
+        let ours = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // The service's clock is an hour ahead of ours (or ours an hour behind).
+        let theirs = DateTime::from_secs(1_000_000 + 3600);
+        assert_eq!(
+            request_time(Some(&theirs), ours),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_003_600)
+        );
+        // Without an answer from the service: our clock, less the allowed skew.
+        assert_eq!(request_time(None, ours), ours - EVENT_SKEW);
+    }
 
     fn v(label: &str) -> VersionInfo {
         VersionInfo {
