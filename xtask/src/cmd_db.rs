@@ -408,10 +408,13 @@ impl LowerFirst for String {
     }
 }
 
+/// The short form of [`deploykit_rds::DEFAULT_GROUP_NOTE`] (which `db create` reports in full).
+const NO_GROUP: &str = "none managed (no [database] app_security_group): the instance keeps its groups, a new one gets the VPC's default group; set app_security_group to allow 5432 from the app only";
+
 /// The database group as `db status` and `db create --dry-run` see it.
 fn sg_plan_text(sg: Option<&deploykit_rds::SecurityGroupReport>) -> String {
     let Some(g) = sg else {
-        return format!("none managed: {}", deploykit_rds::DEFAULT_GROUP_NOTE);
+        return NO_GROUP.to_string();
     };
     let want = deploykit_rds::IngressRule::postgres_from(&g.app_group);
     let list = |v: &[deploykit_rds::IngressRule]| {
@@ -449,7 +452,7 @@ fn sg_plan_text(sg: Option<&deploykit_rds::SecurityGroupReport>) -> String {
 /// What `db create` did to the database group.
 fn sg_outcome_text(sg: Option<&deploykit_rds::SecurityGroupOutcome>) -> String {
     let Some(g) = sg else {
-        return format!("none managed: {}", deploykit_rds::DEFAULT_GROUP_NOTE);
+        return NO_GROUP.to_string();
     };
     let want = deploykit_rds::IngressRule::postgres_from(&g.app_group);
     let list = |v: &[deploykit_rds::IngressRule]| {

@@ -56,7 +56,7 @@ impl EnsureOutcome {
 }
 
 /// Said by `ensure` (as an event) and `status` (as unverified) without `app_security_group`.
-pub const DEFAULT_GROUP_NOTE: &str = "no app security group is configured ([database] app_security_group), so deploykit manages no database security group: the instance uses the VPC's default security group, which admits everything that is in that group; to allow 5432 from the app only, set app_security_group = \"sg-...\" (the group of the EB instances or of the App Runner VPC connector) and run `cargo xtask db create`";
+pub const DEFAULT_GROUP_NOTE: &str = "no [database] app_security_group is configured, so deploykit manages no database security group: the instance keeps the groups it has (a new instance gets the VPC's default security group, which admits everything in that group); to allow 5432 from the app only, set app_security_group = \"sg-...\" (the group of the EB instances or of the App Runner VPC connector) and run `cargo xtask db create`";
 
 /// `spec` with the managed database group among its `vpc_security_group_ids`.
 fn with_group(spec: &DbSpec, group: Option<&str>) -> DbSpec {
@@ -352,7 +352,14 @@ impl Rds {
         let mut unverified = Vec::new();
         match &sg {
             Some(rep) => drift.extend(rep.drift()),
-            None => unverified.push(DEFAULT_GROUP_NOTE.to_string()),
+            None => unverified.push(format!(
+                "{DEFAULT_GROUP_NOTE}; the instance's groups now: {}",
+                if state.vpc_security_group_ids.is_empty() {
+                    "none reported (the VPC's default)".to_string()
+                } else {
+                    state.vpc_security_group_ids.join(", ")
+                }
+            )),
         }
         Ok(StatusReport {
             state,

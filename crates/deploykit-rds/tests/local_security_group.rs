@@ -199,7 +199,13 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
     };
     let st = rds.status(&plain).await.unwrap();
     assert!(st.security_group.is_none());
-    assert_eq!(st.unverified, vec![DEFAULT_GROUP_NOTE.to_string()]);
+    assert_eq!(st.unverified.len(), 1);
+    assert!(
+        st.unverified[0].starts_with(DEFAULT_GROUP_NOTE)
+            && st.unverified[0].ends_with(&format!("the instance's groups now: {}", g.group_id)),
+        "{:?}",
+        st.unverified
+    );
     let r2 = VecReporter::new();
     let out = rds.ensure(&plain, &r2).await.unwrap();
     assert!(out.security_group.is_none() && !out.changed());
