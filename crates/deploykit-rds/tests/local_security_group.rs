@@ -235,3 +235,143 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
         let _ = ec2.delete_security_group().group_id(id).send().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_group_is_adopted_and_other_vpcs_are_refused() {
+    let cloud = local_cloud().await;
+    let sdk = cloud.sdk_config();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let rds_client = aws_sdk_rds::Client::new(&sdk);
+    let rds = Rds::new(&sdk, WaitPolicy::default());
+    let r = VecReporter::new();
+    let vpc = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let name = unique_name("sgvpc");
+    let mk_group = |group: String, vpc: String| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.create_security_group()
+                .group_name(group)
+                .description("test")
+                .vpc_id(vpc)
+                .send()
+                .await
+                .unwrap()
+                .group_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let app = mk_group(format!("{name}-app"), vpc.clone()).await;
+
+    // A group of that name made by hand, open to the internet: adopted and fixed.
+    let pre = mk_group(format!("{name}-db"), vpc.clone()).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&pre)
+        .ip_permissions(open_rule())
+        .send()
+        .await
+        .unwrap();
+    let spec = DbSpec {
+        app_security_group: Some(app.clone()),
+        ..DbSpec::recommended(name.clone())
+    };
+    let o = rds.ensure_security_group(&spec, &r).await.unwrap().unwrap();
+    assert!(!o.created && o.changed());
+    assert_eq!(o.group_id, pre);
+    assert_eq!(o.authorized, vec![IngressRule::postgres_from(&app)]);
+    assert!(o.revoked.len() == 1 && o.revoked[0].source.is_open());
+
+    // With a DB subnet group in the same (default) VPC: found there, nothing to do.
+    let subnets: Vec<String> = ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .take(2)
+        .collect();
+    let subnet_group = format!("{name}-subnets");
+    rds_client
+        .create_db_subnet_group()
+        .db_subnet_group_name(&subnet_group)
+        .db_subnet_group_description("test")
+        .set_subnet_ids(Some(subnets))
+        .send()
+        .await
+        .unwrap();
+    let in_subnets = DbSpec {
+        subnet_group: Some(subnet_group.clone()),
+        ..spec.clone()
+    };
+    let st = rds
+        .security_group_status(&in_subnets)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.vpc_id, vpc);
+    assert_eq!(
+        st.group.as_ref().map(|g| g.group_id.as_str()),
+        Some(pre.as_str())
+    );
+    assert!(st.plan.is_empty() && st.drift().is_empty());
+
+    // An app group in another VPC is refused (with or without a subnet group), nothing made.
+    let other_vpc = ec2
+        .create_vpc()
+        .cidr_block("10.99.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let other_app = mk_group(format!("{name}-app"), other_vpc.clone()).await;
+    for (s, where_) in [(&spec, "default VPC"), (&in_subnets, subnet_group.as_str())] {
+        let s = DbSpec {
+            app_security_group: Some(other_app.clone()),
+            ..s.clone()
+        };
+        let e = rds.ensure_security_group(&s, &r).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(e, deploykit_rds::RdsError::SecurityGroup { .. })
+                && msg.contains(&other_vpc)
+                && msg.contains(&vpc)
+                && msg.contains(where_)
+                && msg.contains("subnet_group"),
+            "{msg}"
+        );
+    }
+    let made = ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(&other_vpc).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(format!("{name}-db"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(made.security_groups().is_empty());
+
+    for id in [&pre, &app, &other_app] {
+        let _ = ec2.delete_security_group().group_id(id).send().await;
+    }
+    let _ = ec2.delete_vpc().vpc_id(&other_vpc).send().await;
+}
