@@ -388,21 +388,7 @@ fn validate(spec: &ServiceSpec) -> Result<(), AppRunnerError> {
     Ok(())
 }
 
-/// How long to wait, and how often to look.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitOptions {
-    pub poll: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        Self {
-            poll: Duration::from_secs(10),
-            timeout: Duration::from_secs(20 * 60),
-        }
-    }
-}
+pub use deploykit_report::WaitOptions;
 
 /// How to reach the service URL for the health check.
 #[derive(Debug, Clone, Default)]

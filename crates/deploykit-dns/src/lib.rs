@@ -155,21 +155,7 @@ pub enum ZoneRef {
     Longest,
 }
 
-/// How long to wait for a change to be INSYNC, and how often to look.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitOptions {
-    pub poll: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        Self {
-            poll: Duration::from_secs(5),
-            timeout: Duration::from_secs(5 * 60),
-        }
-    }
-}
+pub use deploykit_report::WaitOptions;
 
 /// The end of an upsert.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

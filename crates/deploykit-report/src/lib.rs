@@ -156,6 +156,16 @@ impl Reporter for VecReporter {
     }
 }
 
+/// The bound and cadence of one wait: every wait in deploykit is bounded and says what it
+/// waits for (`Event::Waiting`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// How often to look.
+    pub poll: Duration,
+    /// How long to wait at most.
+    pub timeout: Duration,
+}
+
 /// Times a step and reports its start and end.
 #[derive(Debug)]
 pub struct StepTimer {
