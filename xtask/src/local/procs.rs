@@ -282,7 +282,11 @@ pub fn run_logged(
         if last_report.elapsed() >= Duration::from_secs(5) {
             last_report = Instant::now();
             r.report(Event::Waiting {
-                step: "local-up".into(),
+                // Named after the log it writes (`base-image`, `moto-install`, `app-venv`, ...).
+                step: log
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "local".into()),
                 for_what: what.to_string(),
                 waited: start.elapsed(),
                 timeout: bound,
