@@ -239,6 +239,16 @@ impl Eb {
         Ok(Some(env))
     }
 
+    /// The target's environment, or [`EbError::NoEnvironment`] when it does not exist.
+    async fn require_env(&self, t: &EbTarget) -> Result<EnvInfo, EbError> {
+        self.describe_env(t)
+            .await?
+            .ok_or_else(|| EbError::NoEnvironment {
+                application: t.application.clone(),
+                environment: t.environment.clone(),
+            })
+    }
+
     async fn describe_env(&self, t: &EbTarget) -> Result<Option<EnvInfo>, EbError> {
         let out = self
             .eb
@@ -964,13 +974,7 @@ impl Eb {
         reporter: &dyn Reporter,
     ) -> Result<RollbackSummary, EbError> {
         let started = Instant::now();
-        let env = self
-            .describe_env(t)
-            .await?
-            .ok_or_else(|| EbError::NoEnvironment {
-                application: t.application.clone(),
-                environment: t.environment.clone(),
-            })?;
+        let env = self.require_env(t).await?;
         let current = env.version_label.clone().unwrap_or_default();
         let versions = self.versions(&t.application).await?;
         let target = match to {
@@ -1012,13 +1016,7 @@ impl Eb {
 
     /// `eb status`.
     pub async fn status(&self, t: &EbTarget) -> Result<StatusReport, EbError> {
-        let env = self
-            .describe_env(t)
-            .await?
-            .ok_or_else(|| EbError::NoEnvironment {
-                application: t.application.clone(),
-                environment: t.environment.clone(),
-            })?;
+        let env = self.require_env(t).await?;
         let causes = match self
             .eb
             .describe_environment_health()
