@@ -107,15 +107,16 @@ pub async fn describe_domain(
     domain: &str,
 ) -> Result<Option<DomainRecords>, AppRunnerError> {
     let want = normalize(domain);
-    let mut token = None;
-    loop {
-        let out = client
-            .describe_custom_domains()
-            .service_arn(service_arn)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws_err("DescribeCustomDomains", service, &e))?;
+    let mut pages = client
+        .describe_custom_domains()
+        .service_arn(service_arn)
+        .into_paginator()
+        .send();
+    while let Some(out) = pages
+        .try_next()
+        .await
+        .map_err(|e| aws_err("DescribeCustomDomains", service, &e))?
+    {
         if let Some(d) = out
             .custom_domains()
             .iter()
@@ -123,11 +124,8 @@ pub async fn describe_domain(
         {
             return Ok(Some(records_of(&want, out.dns_target(), d, false)));
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
     }
+    Ok(None)
 }
 
 /// Associates `domain` (and `www.domain` when `www`) with the service at `service_arn`.

@@ -182,14 +182,12 @@ pub async fn ensure_vpc_connector(
     reporter: &dyn Reporter,
 ) -> Result<String, AppRunnerError> {
     let name = vpc_connector_name(service, vpc);
-    let mut token = None;
-    loop {
-        let out = client
-            .list_vpc_connectors()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws_err("ListVpcConnectors", service, &e))?;
+    let mut pages = client.list_vpc_connectors().into_paginator().send();
+    while let Some(out) = pages
+        .try_next()
+        .await
+        .map_err(|e| aws_err("ListVpcConnectors", service, &e))?
+    {
         if let Some(c) = out.vpc_connectors().iter().find(|c| {
             c.vpc_connector_name() == Some(name.as_str())
                 && c.status() == Some(&aws_sdk_apprunner::types::VpcConnectorStatus::Active)
@@ -197,10 +195,6 @@ pub async fn ensure_vpc_connector(
             let arn = c.vpc_connector_arn().unwrap_or_default().to_string();
             reporter.report(Event::info(format!("VPC connector {name} exists: {arn}")));
             return Ok(arn);
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
         }
     }
     let out = client
@@ -510,25 +504,20 @@ pub async fn find_service(
     client: &aws_sdk_apprunner::Client,
     name: &str,
 ) -> Result<Option<ServiceView>, AppRunnerError> {
-    let mut token = None;
-    loop {
-        let out = client
-            .list_services()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws_err("ListServices", name, &e))?;
+    let mut pages = client.list_services().into_paginator().send();
+    while let Some(out) = pages
+        .try_next()
+        .await
+        .map_err(|e| aws_err("ListServices", name, &e))?
+    {
         for s in out.service_summary_list() {
             if s.service_name() == Some(name) && s.status() != Some(&ServiceStatus::Deleted) {
                 let arn = s.service_arn().unwrap_or_default().to_string();
                 return describe(client, name, &arn).await.map(Some);
             }
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
     }
+    Ok(None)
 }
 
 async fn describe(
