@@ -20,6 +20,12 @@ pub enum SecretsError {
         error: Classified,
     },
     #[error(
+        "{} secret reference(s) under [secrets] do not exist in this account and region: {}\n  fix: create each secret in Secrets Manager (a string value) in the target's account and region, restore it if it is scheduled for deletion, or correct the reference under [secrets] in deploy.toml",
+        missing.len(),
+        missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    Missing { missing: Vec<MissingSecret> },
+    #[error(
         "secret `{secret}` has no string value (binary secrets are not supported)\n  fix: store it as a SecretString"
     )]
     NotString { secret: String },
@@ -40,7 +46,62 @@ impl SecretsError {
             _ => None,
         }
     }
+
+    /// The references that do not exist, for [`SecretsError::Missing`]; empty otherwise.
+    pub fn missing(&self) -> &[MissingSecret] {
+        match self {
+            SecretsError::Missing { missing } => missing,
+            _ => &[],
+        }
+    }
 }
+
+/// One `[secrets]` entry resolved by `DescribeSecret`: the secret's real, full ARN (with the
+/// six-character suffix Secrets Manager adds), never one built from a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedSecret {
+    /// The environment variable the app reads it from.
+    pub env_var: String,
+    /// What deploy.toml says: a name or an ARN.
+    pub reference: String,
+    /// The secret's name.
+    pub name: String,
+    /// The secret's full ARN.
+    pub arn: String,
+    /// When the secret (value or metadata) last changed.
+    pub last_changed: Option<std::time::SystemTime>,
+}
+
+/// A `[secrets]` reference with no usable secret behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSecret {
+    pub env_var: String,
+    pub reference: String,
+    pub reason: MissingReason,
+}
+
+/// Why a reference has no usable secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MissingReason {
+    /// `DescribeSecret` answered `ResourceNotFoundException`.
+    NotFound,
+    /// The secret exists but is scheduled for deletion (no value can be read until it is
+    /// restored); `arn` is its ARN.
+    ScheduledForDeletion { arn: String },
+}
+
+impl std::fmt::Display for MissingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = `{}`", self.env_var, self.reference)?;
+        match &self.reason {
+            MissingReason::NotFound => f.write_str(" (not found)"),
+            MissingReason::ScheduledForDeletion { .. } => f.write_str(" (scheduled for deletion)"),
+        }
+    }
+}
+
+/// What `DescribeSecret` said about one reference: found, or missing and why.
+pub type RefStatus = Result<ResolvedSecret, MissingSecret>;
 
 /// Whether [`Secrets::put_string`] created the secret or added a new version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +166,119 @@ impl Secrets {
         Secrets {
             client: Client::new(config),
         }
+    }
+
+    /// Looks up every reference (`(env var, name or ARN)`) with `DescribeSecret`, in order.
+    /// A reference that does not exist (or is scheduled for deletion) is reported as missing
+    /// rather than failing; any other error (access denied, throttling) fails.
+    pub async fn list_refs(
+        &self,
+        refs: &[(String, String)],
+    ) -> Result<Vec<RefStatus>, SecretsError> {
+        let mut out = Vec::with_capacity(refs.len());
+        for (env_var, reference) in refs {
+            out.push(self.describe_ref(env_var, reference).await?);
+        }
+        Ok(out)
+    }
+
+    /// Resolves every reference to its secret's real ARN. All references are checked; when any
+    /// is missing the error is [`SecretsError::Missing`] listing every missing one.
+    pub async fn resolve(
+        &self,
+        refs: &[(String, String)],
+    ) -> Result<Vec<ResolvedSecret>, SecretsError> {
+        let mut found = Vec::with_capacity(refs.len());
+        let mut missing = Vec::new();
+        for status in self.list_refs(refs).await? {
+            match status {
+                Ok(r) => found.push(r),
+                Err(m) => missing.push(m),
+            }
+        }
+        if missing.is_empty() {
+            Ok(found)
+        } else {
+            Err(SecretsError::Missing { missing })
+        }
+    }
+
+    async fn describe_ref(
+        &self,
+        env_var: &str,
+        reference: &str,
+    ) -> Result<RefStatus, SecretsError> {
+        let out = match self
+            .client
+            .describe_secret()
+            .secret_id(reference)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(Err(MissingSecret {
+                    env_var: env_var.into(),
+                    reference: reference.into(),
+                    reason: MissingReason::NotFound,
+                }));
+            }
+            Err(e) => {
+                return Err(SecretsError::Aws {
+                    operation: "DescribeSecret",
+                    secret: reference.into(),
+                    error: deploykit_aws::classify(&e),
+                });
+            }
+        };
+        let arn = out.arn.unwrap_or_default();
+        if out.deleted_date.is_some() {
+            return Ok(Err(MissingSecret {
+                env_var: env_var.into(),
+                reference: reference.into(),
+                reason: MissingReason::ScheduledForDeletion { arn },
+            }));
+        }
+        if arn.is_empty() {
+            return Err(SecretsError::Aws {
+                operation: "DescribeSecret",
+                secret: reference.into(),
+                error: Classified {
+                    kind: ErrorKind::Other,
+                    code: None,
+                    message: Some("the answer carries no ARN".into()),
+                    request_id: None,
+                },
+            });
+        }
+        Ok(Ok(ResolvedSecret {
+            env_var: env_var.into(),
+            reference: reference.into(),
+            name: out.name.unwrap_or_else(|| reference.into()),
+            arn,
+            last_changed: out
+                .last_changed_date
+                .and_then(|d| std::time::SystemTime::try_from(d).ok()),
+        }))
+    }
+
+    /// Cancels the scheduled deletion of `secret` (`RestoreSecret`), so it can be read and
+    /// written again.
+    pub async fn restore(&self, secret: &str) -> Result<(), SecretsError> {
+        self.client
+            .restore_secret()
+            .secret_id(secret)
+            .send()
+            .await
+            .map_err(|e| SecretsError::Aws {
+                operation: "RestoreSecret",
+                secret: secret.into(),
+                error: deploykit_aws::classify(&e),
+            })?;
+        Ok(())
     }
 
     /// The current string value of `secret` (a name or an ARN).
