@@ -31,6 +31,7 @@ pub use model::{
 };
 pub use resolve::{
     EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, looks_like_secret_key,
+    secret_arn_len_bound,
 };
 
 /// The target used when neither `--target` nor `default_target` names one.
@@ -221,14 +222,19 @@ impl Config {
     }
 }
 
-/// Environment variables of a target as EB would receive them: plain values plus each secret
-/// reference's key mapped to its (possibly estimated) ARN. Used for the 4,096-byte check.
-pub fn eb_env_with_secret_refs(t: &ResolvedTarget) -> BTreeMap<String, String> {
-    let mut all = t.env.clone();
+/// The longest `key=value` length each environment variable of a target can have as EB
+/// receives it: plain values as written, each secret reference as its longest ARN (see
+/// [`secret_arn_len_bound`]). Used for the 4,096-byte check.
+pub fn eb_env_len_bounds(t: &ResolvedTarget) -> BTreeMap<String, usize> {
+    let mut all: BTreeMap<String, usize> = t
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), k.len() + 1 + v.len()))
+        .collect();
     for (k, s) in &t.secrets {
         all.insert(
             k.clone(),
-            resolve::estimated_secret_arn(&s.secret, &t.region),
+            k.len() + 1 + resolve::secret_arn_len_bound(&s.secret, &t.region),
         );
     }
     all

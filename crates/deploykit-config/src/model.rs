@@ -113,7 +113,12 @@ pub struct AppRunner {
     pub service: String,
     /// ECR repository name.
     pub repository: String,
-    pub access_role_arn: Option<String>,
+    /// Name of the IAM role App Runner assumes to pull from ECR (its ARN is read from IAM).
+    /// Default `<service>-apprunner-ecr-access`.
+    pub access_role: String,
+    /// Name of the IAM role the running service assumes (reads its runtime secrets); its ARN
+    /// is read from IAM. Default `<service>-apprunner-instance`.
+    pub instance_role: String,
     pub port: u16,
     /// App Runner spelling: `0.25 vCPU`, `0.5 vCPU`, `1 vCPU`, `2 vCPU`, `4 vCPU`.
     pub cpu: String,

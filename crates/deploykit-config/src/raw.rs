@@ -82,7 +82,10 @@ pub(crate) struct RawEb {
 pub(crate) struct RawAppRunner {
     pub service: Opt<String>,
     pub repository: Opt<String>,
+    /// Renamed to `access_role`; kept only to refuse it with the fix.
     pub access_role_arn: Opt<String>,
+    pub access_role: Opt<String>,
+    pub instance_role: Opt<String>,
     pub port: Opt<u16>,
     pub cpu: Opt<String>,
     pub memory: Opt<String>,
@@ -166,6 +169,8 @@ merge_fields!(RawAppRunner {
     service,
     repository,
     access_role_arn,
+    access_role,
+    instance_role,
     port,
     cpu,
     memory,

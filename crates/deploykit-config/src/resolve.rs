@@ -398,19 +398,12 @@ fn resolve_target(
                 format!("account id `{s}` must be exactly 12 digits"),
                 "copy it from `aws sts get-caller-identity` (quote it to keep leading zeros)",
             );
-        } else if !local && s == "000000000000" {
-            ctx.err(
-                Some(a.span()),
-                &format!("{tpath}.account_id"),
-                "000000000000 is the local cloud's placeholder account, not a real one",
-                "put your AWS account id here, or remove `account_id`",
-            );
         }
     }
 
     let app_v = app.get_ref();
     let eb = resolve_eb(name, &raw.eb.merged(&t.eb), app, ctx);
-    let apprunner = resolve_apprunner(name, local, &raw.apprunner.merged(&t.apprunner), app, ctx);
+    let apprunner = resolve_apprunner(&raw.apprunner.merged(&t.apprunner), app, ctx);
     let database = resolve_database(name, &raw.database.merged(&t.database), app, ctx);
 
     let mut env_raw = raw.env.clone();
@@ -518,6 +511,39 @@ fn iam_name_or_arn(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str, kind: &str) 
     if !ok {
         ctx.err(Some(s.span()), field, format!("`{x}` is not an IAM {kind} name or ARN"), format!("write a {kind} name like `aws-elasticbeanstalk-ec2-role` or an ARN like `arn:aws:iam::123456789012:{kind}/NAME`"));
     }
+}
+
+/// An IAM role name (not an ARN: the account's ARN is read from IAM), or `default`.
+fn role_name(ctx: &mut Ctx<'_>, v: &Opt<String>, field: &str, default: String) -> String {
+    let Some(s) = v else {
+        if !rules::iam_role_name(&default) {
+            ctx.err(
+                None,
+                field,
+                format!("{field} defaults to `{default}`, which is not a valid IAM role name (1-64 letters, digits and +=,.@_-)"),
+                format!("set `{field}` to a shorter role name"),
+            );
+        }
+        return default;
+    };
+    let x = s.get_ref();
+    if x.starts_with("arn:") {
+        let name = x.rsplit('/').next().unwrap_or("NAME");
+        ctx.err(
+            Some(s.span()),
+            field,
+            format!("`{x}` is an ARN; {field} is the role's name (its ARN is read from IAM, in the account the credentials belong to)"),
+            format!("write `{}`", name),
+        );
+    } else if !rules::iam_role_name(x) {
+        ctx.err(
+            Some(s.span()),
+            field,
+            format!("`{x}` is not an IAM role name (1-64 letters, digits and +=,.@_-)"),
+            "write a role name like `budgetsync-apprunner-ecr-access`",
+        );
+    }
+    x.clone()
 }
 
 fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> Eb {
@@ -638,13 +664,7 @@ fn is_instance_type(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
-fn resolve_apprunner(
-    target: &str,
-    local: bool,
-    r: &RawAppRunner,
-    app: &Spanned<App>,
-    ctx: &mut Ctx<'_>,
-) -> AppRunner {
+fn resolve_apprunner(r: &RawAppRunner, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> AppRunner {
     let a = &app.get_ref().name;
     let service = named(
         ctx,
@@ -662,22 +682,26 @@ fn resolve_apprunner(
         app,
         rules::ecr_repository_name,
     );
-    iam_name_or_arn(ctx, &r.access_role_arn, "apprunner.access_role_arn", "role");
-    if let Some(arn) = &r.access_role_arn {
-        if !arn.get_ref().starts_with("arn:") {
-            ctx.err(
-                Some(arn.span()),
-                "apprunner.access_role_arn",
-                format!(
-                    "`{}` is a role name; App Runner needs the role's ARN",
-                    arn.get_ref()
-                ),
-                "write `arn:aws:iam::ACCOUNT:role/NAME`",
-            );
-        } else if !local && arn.get_ref().contains(":000000000000:") {
-            ctx.err(Some(arn.span()), "apprunner.access_role_arn", format!("target `{target}` uses real AWS but the access role ARN has the local placeholder account 000000000000"), format!("override it in [targets.{target}.apprunner] with your account's role ARN"));
-        }
+    if let Some(old) = &r.access_role_arn {
+        ctx.err(
+            Some(old.span()),
+            "apprunner.access_role_arn",
+            "`access_role_arn` was renamed to `access_role`: the role's name; its ARN is read from IAM",
+            "write `access_role = \"NAME\"` (e.g. the role name at the end of the ARN), or remove it for the default `<service>-apprunner-ecr-access`",
+        );
     }
+    let access_role = role_name(
+        ctx,
+        &r.access_role,
+        "apprunner.access_role",
+        format!("{service}-apprunner-ecr-access"),
+    );
+    let instance_role = role_name(
+        ctx,
+        &r.instance_role,
+        "apprunner.instance_role",
+        format!("{service}-apprunner-instance"),
+    );
     let port = val(&r.port).unwrap_or(8080);
     if port == 0 {
         ctx.err(
@@ -840,7 +864,8 @@ fn resolve_apprunner(
     AppRunner {
         service,
         repository,
-        access_role_arn: val(&r.access_role_arn),
+        access_role,
+        instance_role,
         port,
         cpu,
         memory,
@@ -1068,12 +1093,22 @@ fn url_with_password(v: &str) -> bool {
     })
 }
 
-/// The ARN a secret reference will have; names get the 6-character suffix Secrets Manager adds.
-pub(crate) fn estimated_secret_arn(secret: &str, region: &str) -> String {
+/// The longest ARN a secret reference can have, without building one: a name gets the ARN
+/// prefix (`arn:aws:secretsmanager:<region>:<12-digit account>:secret:`) and the 7 characters
+/// (`-` and six) Secrets Manager appends; an ARN is its own length. The real ARN is read with
+/// `DescribeSecret` at deploy time; this bounds it for the 4,096-byte check.
+pub fn secret_arn_len_bound(secret: &str, region: &str) -> usize {
     if secret.starts_with("arn:") {
-        secret.to_owned()
+        secret.len()
     } else {
-        format!("arn:aws:secretsmanager:{region}:000000000000:secret:{secret}-XXXXXX")
+        const ACCOUNT_DIGITS: usize = 12;
+        "arn:aws:secretsmanager:".len()
+            + region.len()
+            + 1
+            + ACCOUNT_DIGITS
+            + ":secret:".len()
+            + secret.len()
+            + 7
     }
 }
 
@@ -1172,11 +1207,15 @@ fn resolve_env(
         .iter()
         .map(|(k, v)| (k.clone(), v.get_ref().clone()))
         .collect();
-    let mut all = plain.clone();
+    let mut all: BTreeMap<&str, (usize, usize)> = plain
+        .iter()
+        .map(|(k, v)| (k.as_str(), (v.chars().count(), v.len())))
+        .collect();
     for (k, s) in &out_secrets {
-        all.insert(k.clone(), estimated_secret_arn(&s.secret, region));
+        let n = secret_arn_len_bound(&s.secret, region);
+        all.insert(k.as_str(), (n, n));
     }
-    if let Err(problems) = check_eb_env_limits(&all) {
+    if let Err(problems) = check_eb_env_lengths(all) {
         for p in problems {
             let key = p.field.strip_prefix("env.").unwrap_or("");
             let sp = if key.is_empty() {
@@ -1202,10 +1241,20 @@ fn resolve_env(
 /// Elastic Beanstalk's environment property limits: keys <= 128 characters, values <= 256,
 /// all `key=value` strings together <= 4,096 bytes. Returns every violation.
 pub fn check_eb_env_limits(vars: &BTreeMap<String, String>) -> Result<(), Vec<Problem>> {
+    check_eb_env_lengths(
+        vars.iter()
+            .map(|(k, v)| (k.as_str(), (v.chars().count(), v.len()))),
+    )
+}
+
+/// [`check_eb_env_limits`] on each key's value length (characters, bytes).
+fn check_eb_env_lengths<'a>(
+    vars: impl IntoIterator<Item = (&'a str, (usize, usize))>,
+) -> Result<(), Vec<Problem>> {
     let mut problems = Vec::new();
     let mut total = 0usize;
-    for (k, v) in vars {
-        total += k.len() + 1 + v.len();
+    for (k, (v_chars, v_bytes)) in vars {
+        total += k.len() + 1 + v_bytes;
         if k.chars().count() > EB_ENV_KEY_MAX {
             problems.push(Problem::new(
                 format!("env.{k}"),
@@ -1213,12 +1262,11 @@ pub fn check_eb_env_limits(vars: &BTreeMap<String, String>) -> Result<(), Vec<Pr
                 "shorten the name",
             ));
         }
-        if v.chars().count() > EB_ENV_VALUE_MAX {
+        if v_chars > EB_ENV_VALUE_MAX {
             problems.push(Problem::new(
                 format!("env.{k}"),
                 format!(
-                    "value of `{k}` is {} characters; Elastic Beanstalk allows {EB_ENV_VALUE_MAX}",
-                    v.chars().count()
+                    "value of `{k}` is {v_chars} characters; Elastic Beanstalk allows {EB_ENV_VALUE_MAX}"
                 ),
                 "shorten it, or keep large values in S3 or Secrets Manager and pass a reference",
             ));
@@ -1227,7 +1275,7 @@ pub fn check_eb_env_limits(vars: &BTreeMap<String, String>) -> Result<(), Vec<Pr
     if total > EB_ENV_TOTAL_MAX {
         problems.push(Problem::new(
             "env",
-            format!("environment variables total {total} bytes as `key=value` (secret references counted as ARNs); Elastic Beanstalk allows {EB_ENV_TOTAL_MAX}"),
+            format!("environment variables total {total} bytes as `key=value` (secret references counted as their longest ARN); Elastic Beanstalk allows {EB_ENV_TOTAL_MAX}"),
             format!("remove {} bytes: drop unused variables or group settings into one Secrets Manager secret", total - EB_ENV_TOTAL_MAX),
         ));
     }

@@ -180,6 +180,13 @@ pub const KNOWN_REGIONS: &[&str] = &[
 ];
 
 /// AWS region code: `xx-word-N` or `xx-gov-word-N` style, lowercase.
+/// An IAM role name: 1-64 of letters, digits and `+=,.@_-`.
+pub fn iam_role_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
 pub fn region(s: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.split('-').collect();
     let ok = (3..=4).contains(&parts.len())

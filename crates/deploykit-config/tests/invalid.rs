@@ -392,12 +392,28 @@ fn cases() -> Vec<Case> {
             "from 3 to 25",
         ),
         case(
-            "placeholder account on real target",
-            "[targets.dev]\nregion = \"us-east-1\"\n[targets.dev.apprunner]\naccess_role_arn = \"arn:aws:iam::000000000000:role/x\"\n",
+            "old access_role_arn key",
+            "[targets.dev]\nregion = \"us-east-1\"\n[targets.dev.apprunner]\naccess_role_arn = \"arn:aws:iam::123456789012:role/x\"\n",
             "\"arn:",
             "targets.dev.apprunner.access_role_arn",
-            "placeholder account 000000000000",
-            "[targets.dev.apprunner]",
+            "renamed to `access_role`: the role's name; its ARN is read from IAM",
+            "access_role = \"NAME\"",
+        ),
+        case(
+            "access role given as an ARN",
+            "[apprunner]\naccess_role = \"arn:aws:iam::123456789012:role/ecr-pull\"\n",
+            "\"arn:",
+            "apprunner.access_role",
+            "is an ARN; apprunner.access_role is the role's name",
+            "`ecr-pull`",
+        ),
+        case(
+            "instance role bad name",
+            "[apprunner]\ninstance_role = \"my role\"\n",
+            "\"my role\"",
+            "apprunner.instance_role",
+            "not an IAM role name",
+            "budgetsync-apprunner-ecr-access",
         ),
         case(
             "backups off",
@@ -702,6 +718,20 @@ fn oversize_env_total_counts_secret_references() {
             .iter()
             .any(|p| p.field == "env" && p.message.contains("4096")),
         "{problems:#?}"
+    );
+}
+
+#[test]
+fn secret_arn_length_is_bounded_without_building_an_arn() {
+    // arn:aws:secretsmanager:us-east-1:<12 digits>:secret:budgetsync/secret-key-AbCdEf
+    let real = "arn:aws:secretsmanager:us-east-1:123456789012:secret:budgetsync/secret-key-AbCdEf";
+    assert_eq!(
+        deploykit_config::secret_arn_len_bound("budgetsync/secret-key", "us-east-1"),
+        real.len()
+    );
+    assert_eq!(
+        deploykit_config::secret_arn_len_bound(real, "eu-west-1"),
+        real.len()
     );
 }
 

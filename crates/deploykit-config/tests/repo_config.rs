@@ -16,13 +16,13 @@ fn repo_deploy_toml_loads() {
     assert_eq!(local.http_resolve, Some("127.0.0.1:4566".parse().unwrap()));
     assert_eq!(local.eb.environment, "budgetsync-dev");
     assert!(local.app.path.ends_with("examples/budgetsync"));
-    assert!(
-        local
-            .apprunner
-            .access_role_arn
-            .as_deref()
-            .unwrap()
-            .contains("000000000000")
+    assert_eq!(
+        local.apprunner.access_role,
+        "budgetsync-apprunner-ecr-access"
+    );
+    assert_eq!(
+        local.apprunner.instance_role,
+        "budgetsync-apprunner-instance"
     );
     assert!(!local.database.deletion_protection);
 
@@ -38,7 +38,17 @@ fn repo_deploy_toml_loads() {
     assert_eq!(prod.env["AWS_REGION"], "us-east-1");
     assert_eq!(prod.secrets["DATABASE_URL"].secret, "budgetsync/db-url");
     assert_eq!(prod.secrets["SECRET_KEY"].secret, "budgetsync/secret-key");
-    assert_eq!(prod.apprunner.access_role_arn, None);
+    assert_eq!(
+        prod.apprunner.access_role,
+        "budgetsync-apprunner-ecr-access"
+    );
+    assert_eq!(
+        prod.apprunner.instance_role,
+        "budgetsync-apprunner-instance"
+    );
+    // No placeholder account or ARN anywhere in the example users copy.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("000000000000"));
 
     let dev = config.target(Some("dev")).unwrap();
     assert_eq!(dev.profile.as_deref(), Some("budgetsync-dev"));

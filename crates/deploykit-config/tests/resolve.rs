@@ -47,6 +47,8 @@ domain = "Shop.Example.com."
 hosted_zone = "/hostedzone/Z0123456789ABCDEFGHIJ"
 max_size = 4
 vpc_connector = { subnets = ["subnet-0abc"], security_groups = ["sg-0def"] }
+access_role = "shop-ecr-pull"
+instance_role = "shop-prod-runtime"
 
 [database]
 multi_az = false
@@ -100,6 +102,11 @@ fn overrides_merge_field_by_field() {
     let vpc = prod.apprunner.vpc_connector.as_ref().unwrap();
     assert_eq!(vpc.subnets, ["subnet-0abc"]);
     assert!(dev.apprunner.vpc_connector.is_none());
+    // IAM roles by name: defaults from the service name, overridden per target.
+    assert_eq!(dev.apprunner.access_role, "shop-apprunner-ecr-access");
+    assert_eq!(dev.apprunner.instance_role, "shop-apprunner-instance");
+    assert_eq!(prod.apprunner.access_role, "shop-ecr-pull");
+    assert_eq!(prod.apprunner.instance_role, "shop-prod-runtime");
     // domain and hosted zone: overridden per target, normalised.
     assert_eq!(
         dev.apprunner.domain.as_deref(),
