@@ -165,4 +165,9 @@ pub struct Ctx {
     pub account_id: String,
     /// The edge's own address (`127.0.0.1:PORT`), for app URLs served by the edge.
     pub edge_addr: String,
+    /// The container runtime when workloads are real (`EdgeConfig::workloads`); `None`: the
+    /// emulators simulate the app as before.
+    pub workloads: Option<crate::workload::Workloads>,
+    /// App host → running container, proxied by the edge.
+    pub routes: crate::workload::AppRoutes,
 }

@@ -11,7 +11,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -21,6 +23,7 @@ use crate::core::{Clock, Ctx, Fault, Faults};
 use crate::eb::Eb;
 use crate::faults;
 use crate::forward::{Moto, moto_failure};
+use crate::workload::{AppRoutes, Workloads};
 use crate::{EdgeConfig, LocalCloudError, admin, ecr, sigv4};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -31,6 +34,22 @@ pub(crate) type Body = BoxBody<Bytes, BoxError>;
 const MAX_API_BODY: usize = 8 * 1024 * 1024;
 /// How long open connections get to finish when the edge shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long removing the workload containers may take when the edge shuts down.
+const WORKLOAD_CLEANUP: Duration = Duration::from_secs(60);
+/// How long a proxied app may take to start answering (App Runner's request timeout is 120 s).
+const APP_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
@@ -63,10 +82,16 @@ pub(crate) struct Shared {
     eb: RwLock<Arc<Eb>>,
     apprunner: RwLock<Arc<AppRunner>>,
     rds: Option<Arc<crate::rds::Rds>>,
+    /// Client for proxied app traffic.
+    app_client: Client<HttpConnector, Body>,
 }
 
 impl Shared {
-    fn new(cfg: &EdgeConfig, addr: SocketAddr) -> Result<Self, LocalCloudError> {
+    fn new(
+        cfg: &EdgeConfig,
+        addr: SocketAddr,
+        workloads: Option<Workloads>,
+    ) -> Result<Self, LocalCloudError> {
         let moto = cfg.moto_url.as_deref().map(Moto::new).transpose()?;
         let ctx = Ctx {
             clock: Clock::new(cfg.time_scale),
@@ -76,6 +101,8 @@ impl Shared {
             default_region: cfg.region.clone(),
             account_id: cfg.account_id.clone(),
             edge_addr: addr.to_string(),
+            workloads,
+            routes: AppRoutes::default(),
         };
         let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
         let apprunner = AppRunner::new(ctx.clone());
@@ -90,6 +117,9 @@ impl Shared {
             eb_version_quota: cfg.eb_version_quota,
             eb: RwLock::new(Arc::new(eb)),
             apprunner: RwLock::new(Arc::new(apprunner)),
+            app_client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(HttpConnector::new()),
         })
     }
 
@@ -111,14 +141,108 @@ impl Shared {
         *self.eb.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(eb);
         let ar = AppRunner::new(self.ctx.clone());
         *self.apprunner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ar);
+        self.ctx.routes.clear();
+        if let Some(w) = self.ctx.workloads.clone() {
+            // The resources are forgotten, so are their containers.
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(WORKLOAD_CLEANUP, w.remove_all()).await;
+            });
+        }
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, DropConnection> {
+    /// Stops every workload container of this edge (bounded); called when the edge stops.
+    async fn stop_workloads(&self) {
+        self.ctx.routes.clear();
+        if let Some(w) = &self.ctx.workloads {
+            let _ = tokio::time::timeout(WORKLOAD_CLEANUP, w.remove_all()).await;
+        }
+    }
+
+    /// Proxies app traffic for `host` to its running container, like EB's nginx or App Runner's
+    /// front end: streamed both ways, status and headers kept, `X-Forwarded-*` added.
+    async fn proxy_app(
+        &self,
+        req: Request<Incoming>,
+        host: &str,
+        upstream: SocketAddr,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let (mut parts, body) = req.into_parts();
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        let original_host = parts
+            .headers
+            .get(http::header::HOST)
+            .cloned()
+            .unwrap_or_else(|| {
+                http::HeaderValue::from_str(host).unwrap_or(http::HeaderValue::from_static(""))
+            });
+        parts.uri = match format!("http://{upstream}{pq}").parse() {
+            Ok(u) => u,
+            Err(_) => return app_error(StatusCode::BAD_REQUEST, "bad request path"),
+        };
+        parts.version = http::Version::HTTP_11;
+        strip_hop_by_hop(&mut parts.headers);
+        let h = &mut parts.headers;
+        let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(v) = http::HeaderValue::from_str(&xff) {
+            h.insert("x-forwarded-for", v);
+        }
+        h.insert("x-forwarded-proto", http::HeaderValue::from_static("http"));
+        h.insert("x-forwarded-host", original_host.clone());
+        h.insert("x-real-ip", {
+            http::HeaderValue::from_str(&peer.ip().to_string())
+                .unwrap_or(http::HeaderValue::from_static(""))
+        });
+        h.insert(http::header::HOST, original_host);
+        let req = Request::from_parts(parts, body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
+        match tokio::time::timeout(APP_RESPONSE_TIMEOUT, self.app_client.request(req)).await {
+            Ok(Ok(resp)) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, body.map_err(|e| -> BoxError { Box::new(e) }).boxed())
+            }
+            Ok(Err(e)) => app_error(
+                StatusCode::BAD_GATEWAY,
+                &format!("the app at {upstream} did not answer: {e}"),
+            ),
+            Err(_) => app_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                &format!(
+                    "the app at {upstream} did not answer within {} s",
+                    APP_RESPONSE_TIMEOUT.as_secs()
+                ),
+            ),
+        }
+    }
+
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Response<Body>, DropConnection> {
         let request_id = uuid::Uuid::new_v4().to_string();
 
         // 1. App traffic, by Host.
         if let Some(host) = host_of(&req) {
             let path = req.uri().path().to_string();
+            let app_host = host.ends_with(".elasticbeanstalk.localhost")
+                || host.ends_with(".awsapprunner.localhost");
+            if app_host && let Some(upstream) = self.ctx.routes.get(&host) {
+                return Ok(self.proxy_app(req, &host, upstream, peer).await);
+            }
+            if app_host && self.ctx.workloads.is_some() {
+                return Ok(app_error(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("no running app serves {host}"),
+                ));
+            }
             if host.ends_with(".elasticbeanstalk.localhost") {
                 return Ok(boxed(self.eb().serve_app(&host, &path)));
             }
@@ -258,6 +382,40 @@ impl Shared {
     }
 }
 
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named: Vec<String> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    for name in named {
+        headers.remove(name.as_str());
+    }
+}
+
+/// The edge's own answer on an app host (502 with no app, 504 on a slow one), marked with
+/// `x-localcloud-error` so it is never mistaken for the app's.
+fn app_error(status: StatusCode, message: &str) -> Response<Body> {
+    let mut resp = Response::new(full(format!("localcloud: {message}\n")));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        "x-localcloud-error",
+        http::HeaderValue::from_static("app-unavailable"),
+    );
+    resp
+}
+
 /// The `Host` header without its port, lowercased.
 fn host_of<B>(req: &Request<B>) -> Option<String> {
     let raw = req
@@ -294,7 +452,7 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else {
+                let Ok((stream, peer)) = accepted else {
                     // Out of file descriptors or similar: back off briefly instead of spinning.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -304,7 +462,7 @@ async fn accept_loop(
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
                         let shared = shared.clone();
-                        async move { shared.handle(req).await }
+                        async move { shared.handle(req, peer).await }
                     });
                     let conn = http1::Builder::new()
                         .keep_alive(true)
@@ -331,6 +489,8 @@ async fn accept_loop(
     if drained.is_err() {
         conns.abort_all();
     }
+    // A workload container never outlives its edge.
+    shared.stop_workloads().await;
 }
 
 async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr), LocalCloudError> {
@@ -346,7 +506,11 @@ async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr)
             addr: cfg.bind,
             source,
         })?;
-    let shared = Arc::new(Shared::new(cfg, addr)?);
+    let workloads = match &cfg.workloads {
+        Some(w) => Some(Workloads::connect(w.clone()).await?),
+        None => None,
+    };
+    let shared = Arc::new(Shared::new(cfg, addr, workloads)?);
     Ok((listener, shared, addr))
 }
 

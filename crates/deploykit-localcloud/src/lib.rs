@@ -40,6 +40,7 @@ mod faults;
 mod forward;
 mod rds;
 mod sigv4;
+pub mod workload;
 mod xml;
 
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ use std::net::SocketAddr;
 pub use admin::{AdminClient, FaultKind, FaultRequest, Health};
 pub use edge::{Edge, serve};
 pub use rds::PostgresConfig;
+pub use workload::{WorkloadConfig, Workloads};
 
 /// How to start an [`Edge`].
 #[derive(Debug, Clone)]
@@ -69,6 +71,9 @@ pub struct EdgeConfig {
     /// The local PostgreSQL cluster. `Some`: RDS is answered by the edge with real databases
     /// there; `None`: RDS requests go to moto like every other service.
     pub postgres: Option<PostgresConfig>,
+    /// Real workloads: `Some` runs deployed apps in Docker containers and proxies their URLs to
+    /// them; `None` simulates them (the edge answers the app's URL itself).
+    pub workloads: Option<WorkloadConfig>,
 }
 
 impl Default for EdgeConfig {
@@ -82,6 +87,7 @@ impl Default for EdgeConfig {
             region: "us-east-1".to_string(),
             account_id: "000000000000".to_string(),
             postgres: None,
+            workloads: None,
         }
     }
 }
@@ -112,6 +118,8 @@ pub enum LocalCloudError {
         status: u16,
         body: String,
     },
+    #[error("cannot run workloads: {0}")]
+    Workloads(#[from] workload::WorkloadError),
     #[error("admin request {what} to {url} did not answer within {secs} s")]
     AdminTimeout {
         what: &'static str,
