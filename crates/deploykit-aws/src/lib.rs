@@ -107,6 +107,72 @@ pub enum AwsError {
         value: String,
         min: String,
     },
+    #[error("STS GetCallerIdentity failed: {error}\n  fix: {hint}", hint = error.hint())]
+    CallerIdentity { error: Classified },
+    #[error(
+        "the credentials belong to account {actual} ({arn}), but the target expects account {expected}\n  fix: use credentials (profile, SSO session, environment) for account {expected}, or correct the target's `account_id` in deploy.toml"
+    )]
+    WrongAccount {
+        expected: String,
+        actual: String,
+        arn: String,
+    },
+}
+
+/// Who the credentials are: STS `GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallerIdentity {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The principal's ARN (user, assumed role session, root).
+    pub arn: String,
+    /// The principal's unique id.
+    pub user_id: String,
+}
+
+impl CallerIdentity {
+    /// Refuses when `expected` (a target's `account_id`) is set and is not this account.
+    pub fn check_account(&self, expected: Option<&str>) -> Result<(), AwsError> {
+        match expected {
+            Some(e) if e != self.account => Err(AwsError::WrongAccount {
+                expected: e.to_owned(),
+                actual: self.account.clone(),
+                arn: self.arn.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Display for CallerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} as {}", self.account, self.arn)
+    }
+}
+
+/// Asks STS who the configured credentials are (one `GetCallerIdentity` call; it needs no
+/// IAM permission and cannot be denied by a policy).
+pub async fn caller_identity(sdk: &SdkConfig) -> Result<CallerIdentity, AwsError> {
+    let out = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::CallerIdentity {
+            error: classify(&e),
+        })?;
+    let missing = |what: &str| AwsError::CallerIdentity {
+        error: Classified {
+            kind: ErrorKind::Other,
+            code: None,
+            message: Some(format!("the answer carries no {what}")),
+            request_id: None,
+        },
+    };
+    Ok(CallerIdentity {
+        account: out.account.ok_or_else(|| missing("account"))?,
+        arn: out.arn.ok_or_else(|| missing("ARN"))?,
+        user_id: out.user_id.unwrap_or_default(),
+    })
 }
 
 /// Where the credentials of a target come from. Decided without touching any provider.
@@ -384,6 +450,28 @@ mod tests {
         assert_eq!(
             cfg.timeout_config().unwrap().operation_timeout(),
             Some(Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn account_mismatch_is_refused_naming_both() {
+        let me = CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/ci".into(),
+            user_id: "AIDA".into(),
+        };
+        assert!(me.check_account(None).is_ok());
+        assert!(me.check_account(Some("123456789012")).is_ok());
+        let err = me.check_account(Some("210987654321")).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, AwsError::WrongAccount { .. }));
+        assert!(
+            msg.contains("123456789012") && msg.contains("210987654321") && msg.contains("fix:"),
+            "{msg}"
+        );
+        assert_eq!(
+            me.to_string(),
+            "account 123456789012 as arn:aws:iam::123456789012:user/ci"
         );
     }
 
