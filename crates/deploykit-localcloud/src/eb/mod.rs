@@ -5,14 +5,17 @@
 //! bundles inspected, so a bundle without a `web:` process deploys into a Red environment.
 
 mod bundle;
+mod info;
+mod instance;
 mod ops;
 mod params;
+mod platform;
 mod platforms;
 mod render;
 mod state;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
@@ -33,7 +36,11 @@ pub(crate) struct Eb {
     ctx: Ctx,
     moto: Option<Moto>,
     version_quota: u32,
-    regions: Mutex<HashMap<String, Region>>,
+    regions: Arc<Mutex<HashMap<String, Region>>>,
+    /// Real instances (containers) when the edge runs workloads; `None`: simulated.
+    instances: Option<Arc<instance::Instances>>,
+    /// `RequestEnvironmentInfo` samples per environment id, newest last.
+    env_info: Mutex<HashMap<String, Vec<info::InfoSample>>>,
 }
 
 /// One request in flight: who asked, where.
@@ -46,11 +53,20 @@ pub(crate) struct Call<'a> {
 
 impl Eb {
     pub fn new(ctx: Ctx, moto: Option<Moto>, version_quota: u32) -> Self {
+        let instances = ctx.workloads.clone().map(|w| {
+            Arc::new(instance::Instances::new(
+                w,
+                ctx.routes.clone(),
+                ctx.moto_url.clone(),
+            ))
+        });
         Self {
             ctx,
             moto,
             version_quota,
-            regions: Mutex::new(HashMap::new()),
+            regions: Arc::new(Mutex::new(HashMap::new())),
+            instances,
+            env_info: Mutex::new(HashMap::new()),
         }
     }
 
@@ -120,6 +136,8 @@ impl Eb {
             "DescribePlatformVersion" => self.describe_platform_version(c),
             "ListAvailableSolutionStacks" => self.list_available_solution_stacks(c),
             "DescribeAccountAttributes" => self.describe_account_attributes(),
+            "RequestEnvironmentInfo" => self.request_environment_info(c).await,
+            "RetrieveEnvironmentInfo" => self.retrieve_environment_info(c),
             "" => Err(ApiError::missing("Action")),
             other => Err(ApiError::new(
                 "InvalidAction",

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::bundle::{self, Verdict};
+use super::instance::{DeployJob, Kind};
 use super::params::{ApiError, ApiResult, Params};
 use super::platforms::{self, Platform};
 use super::render;
@@ -292,6 +293,8 @@ fn secs(s: u64) -> Duration {
 enum Outcome {
     Healthy,
     Fails(Vec<String>),
+    /// A real instance runs the deploy; its outcome is scheduled when it is known.
+    Real,
 }
 
 fn transition(from: HealthStatus, to: HealthStatus, why: &str) -> String {
@@ -384,6 +387,7 @@ fn launch_steps(
             ready.status = Some(EnvStatus::Ready);
             steps.push((end, ready));
         }
+        Outcome::Real => {}
         Outcome::Fails(causes) => {
             steps.push((
                 secs(240),
@@ -433,6 +437,7 @@ fn deploy_steps(env: &Env, label: &str, outcome: &Outcome, rid: &str) -> Vec<(Du
     let end = timing::UPDATE;
     let before = env.health;
     match outcome {
+        Outcome::Real => {}
         Outcome::Healthy => {
             steps.push((
                 secs(60),
@@ -736,6 +741,7 @@ impl Eb {
                     let steps = terminate_steps(env, c.request_id);
                     env.status = EnvStatus::Terminating;
                     env.schedule(&clock, steps);
+                    self.stop_instance(env);
                 }
             }
             r.apps.remove(name);
@@ -1062,10 +1068,17 @@ impl Eb {
         let faults = self.ctx.faults.clone();
         let account = self.account().to_string();
         let endpoint = self.endpoint();
-        self.with_region(c.region, |r| {
+        let mut job = None;
+        let out = self.with_region(c.region, |r| {
             let app = r.apps.get(app_name).ok_or_else(|| {
                 ApiError::invalid(format!("No Application named '{app_name}' found."))
             })?;
+            let source = version.as_ref().and_then(|l| {
+                app.versions
+                    .iter()
+                    .find(|v| &v.label == l)
+                    .map(|v| (v.bucket.clone(), v.key.clone()))
+            });
             let verdict = match &version {
                 Some(label) => app
                     .versions
@@ -1090,7 +1103,12 @@ impl Eb {
                     "DNS name ({fqdn}) is not available."
                 )));
             }
-            let outcome = deploy_outcome(&faults, name, &verdict);
+            let real = self.instances.is_some() && source.is_some();
+            let outcome = if real {
+                Outcome::Real
+            } else {
+                deploy_outcome(&faults, name, &verdict)
+            };
             let mut env = Env {
                 id: env_id(),
                 name: name.to_string(),
@@ -1112,12 +1130,31 @@ impl Eb {
             };
             let steps = launch_steps(&env, c.region, &account, &outcome, c.request_id);
             env.schedule(&clock, steps);
+            if let (true, Some((bucket, key)), Some(label)) = (real, source, env.version.clone()) {
+                job = Some(deploy_job(&env, c, Kind::Launch, label, bucket, key));
+            }
             let mut x = Xml::new();
             render::env_fields(&mut x, &env, c.region, &account, &endpoint);
             r.envs.push(env);
             r.tick(Instant::now(), self.now());
             Ok(Some(x.finish()))
-        })
+        });
+        self.spawn_deploy(job);
+        out
+    }
+
+    /// Hands a deploy to the real instances (no-op when workloads are simulated).
+    fn spawn_deploy(&self, job: Option<DeployJob>) {
+        if let (Some(job), Some(instances)) = (job, &self.instances) {
+            instances.spawn_deploy(job, self.regions.clone(), self.ctx.clock.clone());
+        }
+    }
+
+    /// Stops a terminated environment's instance and removes its route.
+    fn stop_instance(&self, env: &Env) {
+        if let Some(instances) = &self.instances {
+            instances.terminate(&env.id, &env.cname);
+        }
     }
 
     pub(super) fn update_environment(&self, c: &Call<'_>) -> ApiResult<Option<String>> {
@@ -1136,9 +1173,16 @@ impl Eb {
         let faults = self.ctx.faults.clone();
         let account = self.account().to_string();
         let endpoint = self.endpoint();
-        self.with_region(c.region, |r| {
+        let mut job = None;
+        let out = self.with_region(c.region, |r| {
             let idx = find_env(r, &c.p)?;
             let env = &r.envs[idx];
+            let source = label.as_ref().and_then(|l| {
+                r.apps
+                    .get(&env.app)
+                    .and_then(|a| a.versions.iter().find(|v| &v.label == l))
+                    .map(|v| (v.bucket.clone(), v.key.clone()))
+            });
             if let Some(app) = c.p.get("ApplicationName")
                 && app != env.app
             {
@@ -1174,6 +1218,12 @@ impl Eb {
                 env.platform = p;
             }
             let steps = match (&label, verdict) {
+                (Some(l), Some(_)) if self.instances.is_some() && source.is_some() => {
+                    if let Some((bucket, key)) = source {
+                        job = Some(deploy_job(env, c, Kind::Update, l.clone(), bucket, key));
+                    }
+                    Some(deploy_steps(env, l, &Outcome::Real, c.request_id))
+                }
                 (Some(l), Some(verdict)) => {
                     let outcome = deploy_outcome(&faults, &env.name, &verdict);
                     Some(deploy_steps(env, l, &outcome, c.request_id))
@@ -1190,7 +1240,9 @@ impl Eb {
             render::env_fields(&mut x, env, c.region, &account, &endpoint);
             r.tick(Instant::now(), self.now());
             Ok(Some(x.finish()))
-        })
+        });
+        self.spawn_deploy(job);
+        out
     }
 
     pub(super) fn describe_environments(&self, c: &Call<'_>) -> ApiResult<Option<String>> {
@@ -1245,6 +1297,7 @@ impl Eb {
             let steps = terminate_steps(env, c.request_id);
             env.status = EnvStatus::Terminating;
             env.schedule(&clock, steps);
+            self.stop_instance(env);
             let mut x = Xml::new();
             render::env_fields(&mut x, env, c.region, &account, &endpoint);
             r.tick(Instant::now(), self.now());
@@ -1498,6 +1551,30 @@ impl Eb {
         }
         x.close("ResourceQuotas");
         Ok(Some(x.finish()))
+    }
+}
+
+/// What a real instance needs to deploy `label` to `env`.
+fn deploy_job(
+    env: &Env,
+    c: &Call<'_>,
+    kind: Kind,
+    label: String,
+    bucket: String,
+    key: String,
+) -> DeployJob {
+    DeployJob {
+        kind,
+        region: c.region.to_string(),
+        env_id: env.id.clone(),
+        env_name: env.name.clone(),
+        cname: env.cname.clone(),
+        label,
+        bucket,
+        key,
+        options: env.options.clone(),
+        request_id: c.request_id.to_string(),
+        health_before: env.health,
     }
 }
 
