@@ -111,27 +111,7 @@ impl IamOutcome {
 /// Plans and applies the roles `roles` names: creates what is missing, adopts what exists and
 /// fixes every drift. Running it again changes nothing.
 pub async fn ensure(iam: &Iam, roles: &AppRoles, r: &dyn Reporter) -> Result<IamOutcome, IamError> {
-    let specs = desired_roles(roles);
-    let states = iam.inspect(&specs).await?;
-    let plan = plan(&specs, &states);
-    let applied = iam.apply(&plan, r).await?;
-    let mut role_arns = BTreeMap::new();
-    let mut instance_profile_arns = BTreeMap::new();
-    for st in &states {
-        if let Some(role) = &st.role {
-            role_arns.insert(st.name.clone(), role.arn.clone());
-        }
-        if let Some(p) = &st.instance_profile {
-            instance_profile_arns.insert(p.name.clone(), p.arn.clone());
-        }
-    }
-    role_arns.extend(applied.role_arns);
-    instance_profile_arns.extend(applied.instance_profile_arns);
-    Ok(IamOutcome {
-        plan,
-        role_arns,
-        instance_profile_arns,
-    })
+    iam.ensure_specs(&desired_roles(roles), r).await
 }
 
 /// ARNs learned while applying.
@@ -206,6 +186,35 @@ impl Iam {
                 }
             }
         }
+    }
+
+    /// [`ensure`] for specs built by hand (e.g. other managed policies): inspect, plan,
+    /// apply.
+    pub async fn ensure_specs(
+        &self,
+        specs: &[RoleSpec],
+        r: &dyn Reporter,
+    ) -> Result<IamOutcome, IamError> {
+        let states = self.inspect(specs).await?;
+        let plan = plan(specs, &states);
+        let applied = self.apply(&plan, r).await?;
+        let mut role_arns = BTreeMap::new();
+        let mut instance_profile_arns = BTreeMap::new();
+        for st in &states {
+            if let Some(role) = &st.role {
+                role_arns.insert(st.name.clone(), role.arn.clone());
+            }
+            if let Some(p) = &st.instance_profile {
+                instance_profile_arns.insert(p.name.clone(), p.arn.clone());
+            }
+        }
+        role_arns.extend(applied.role_arns);
+        instance_profile_arns.extend(applied.instance_profile_arns);
+        Ok(IamOutcome {
+            plan,
+            role_arns,
+            instance_profile_arns,
+        })
     }
 
     /// Reads what exists for each spec: the role (trust policy, managed and inline policies)

@@ -52,10 +52,10 @@ fn hex(b: u8) -> Option<u8> {
 /// emulators return). `None` when it is neither.
 pub fn parse_document(raw: &str) -> Option<Value> {
     let trimmed = raw.trim();
-    if trimmed.starts_with('{') {
-        if let Ok(v) = serde_json::from_str(trimmed) {
-            return Some(v);
-        }
+    if trimmed.starts_with('{')
+        && let Ok(v) = serde_json::from_str(trimmed)
+    {
+        return Some(v);
     }
     serde_json::from_str(&percent_decode(trimmed)).ok()
 }
