@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use deploykit_report::{Event, Reporter};
 use serde::{Deserialize, Serialize};
 
-use crate::{CliError, Exit};
+use crate::LocalError;
 
 /// What we recorded about a process we started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,35 +101,33 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// Starts `cmd` detached: its own process group (so a Ctrl-C in the terminal does not reach it
 /// and it outlives us), stdin from /dev/null, stdout and stderr appended to `log`.
-pub fn spawn_detached(cmd: &mut Command, log: &Path, what: &str) -> Result<u32, CliError> {
+pub fn spawn_detached(cmd: &mut Command, log: &Path, what: &str) -> Result<u32, LocalError> {
     use std::os::unix::process::CommandExt;
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| io_err(&format!("opening log file {}", log.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("opening log file {}", log.display()), e))?;
     let err = out
         .try_clone()
-        .map_err(|e| io_err(&format!("opening log file {}", log.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("opening log file {}", log.display()), e))?;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .process_group(0)
         .spawn()
-        .map_err(|e| {
-            CliError::new(
-                Exit::Failure,
-                format!("could not start {what} ({:?}): {e}", cmd.get_program()),
-            )
-            .with_hint("check that the program exists and is executable")
+        .map_err(|source| LocalError::Spawn {
+            what: what.to_string(),
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            source,
         })?;
     // The child is not waited on: it keeps running after we exit. If it dies while we still
     // run it stays a zombie until we exit, which `Liveness` treats as gone.
     Ok(child.id())
 }
 
-/// Sends a signal with `kill(1)` (xtask may shell out; this keeps the crate free of unsafe).
+/// Sends a signal with `kill(1)` (this keeps the crate free of unsafe).
 pub fn signal(pid: u32, sig: &str) -> bool {
     Command::new("kill")
         .args([format!("-{sig}"), pid.to_string()])
@@ -159,7 +157,7 @@ pub fn stop(
     name: &str,
     grace: Duration,
     r: &dyn Reporter,
-) -> Result<Stopped, CliError> {
+) -> Result<Stopped, LocalError> {
     match rec.liveness() {
         Liveness::Gone => return Ok(Stopped::AlreadyGone),
         Liveness::NotOurs(why) => return Ok(Stopped::NotOurs(why)),
@@ -180,11 +178,10 @@ pub fn stop(
     if wait_gone(rec, name, Duration::from_secs(5), r) {
         return Ok(Stopped::Killed);
     }
-    Err(CliError::new(
-        Exit::Timeout,
-        format!("{name} (pid {}) is still running after SIGKILL", rec.pid),
-    )
-    .with_hint(format!("check it with `ps -o pid,stat,cmd -p {}`", rec.pid)))
+    Err(LocalError::StillRunning {
+        name: name.to_string(),
+        pid: rec.pid,
+    })
 }
 
 fn wait_gone(rec: &ProcRecord, name: &str, bound: Duration, r: &dyn Reporter) -> bool {
@@ -210,10 +207,6 @@ fn wait_gone(rec: &ProcRecord, name: &str, bound: Duration, r: &dyn Reporter) ->
     }
 }
 
-pub fn io_err(what: &str, e: &std::io::Error) -> CliError {
-    CliError::new(Exit::Failure, format!("{what}: {e}"))
-}
-
 /// Runs a command to completion within `bound`, output appended to `log`. On failure the
 /// error carries the log's last lines.
 pub fn run_logged(
@@ -223,7 +216,7 @@ pub fn run_logged(
     bound: Duration,
     detach: bool,
     r: &dyn Reporter,
-) -> Result<(), CliError> {
+) -> Result<(), LocalError> {
     use std::os::unix::process::CommandExt;
     if detach {
         // Whatever it forks (pg_ctl's postmaster) must not get the terminal's Ctrl-C.
@@ -233,20 +226,19 @@ pub fn run_logged(
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| io_err(&format!("opening log file {}", log.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("opening log file {}", log.display()), e))?;
     let err = out
         .try_clone()
-        .map_err(|e| io_err(&format!("opening log file {}", log.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("opening log file {}", log.display()), e))?;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
-        .map_err(|e| {
-            CliError::new(
-                Exit::Failure,
-                format!("could not run {what} ({:?}): {e}", cmd.get_program()),
-            )
+        .map_err(|source| LocalError::Spawn {
+            what: what.to_string(),
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            source,
         })?;
     let start = Instant::now();
     let mut last_report = Instant::now();
@@ -254,30 +246,25 @@ pub fn run_logged(
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
-                return Err(CliError::new(
-                    Exit::Failure,
-                    format!(
-                        "{what} failed ({status}); last lines of {}:\n{}",
-                        log.display(),
-                        tail(log, 15)
-                    ),
-                ));
+                return Err(LocalError::CommandFailed {
+                    what: what.to_string(),
+                    status: status.to_string(),
+                    log: log.to_path_buf(),
+                    tail: tail(log, 15),
+                });
             }
             Ok(None) => {}
-            Err(e) => return Err(io_err(&format!("waiting for {what}"), &e)),
+            Err(e) => return Err(LocalError::io(format!("waiting for {what}"), e)),
         }
         if start.elapsed() >= bound {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(CliError::new(
-                Exit::Timeout,
-                format!(
-                    "{what} did not finish within {}s; last lines of {}:\n{}",
-                    bound.as_secs(),
-                    log.display(),
-                    tail(log, 15)
-                ),
-            ));
+            return Err(LocalError::CommandTimeout {
+                what: what.to_string(),
+                secs: bound.as_secs(),
+                log: log.to_path_buf(),
+                tail: tail(log, 15),
+            });
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
             last_report = Instant::now();
@@ -315,7 +302,9 @@ mod tests {
     #[test]
     fn own_process_is_ours_and_a_wrong_marker_is_not() {
         let pid = std::process::id();
-        let rec = ProcRecord::capture(pid, "xtask").expect("own pid has a stat");
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+        let rec = ProcRecord::capture(pid, name).expect("own pid has a stat");
         assert_eq!(rec.liveness(), Liveness::Ours);
         let other = ProcRecord {
             marker: "/no/such/marker/in/cmdline".into(),

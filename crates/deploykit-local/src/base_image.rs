@@ -5,23 +5,21 @@
 //! a Debian bookworm root filesystem made with `debootstrap` from Debian's own packages, with
 //! Python 3 in a virtualenv at `/opt/python` (so `python`, `pip` and pip-installed scripts are
 //! on `PATH` as in the official image), imported with `docker import` as [`LOCAL_PYTHON_IMAGE`].
-//! deploy.toml's local target passes it as the `PYTHON_IMAGE` build argument; `deploy
-//! apprunner` makes it on first use, `cargo xtask local base-image` makes it ahead of time.
+//! deploy.toml's local target passes it as the `PYTHON_IMAGE` build argument. It is also the
+//! platform image of the local cloud's real workloads (EB environments run their bundle on it).
 //!
 //! The stand-in trusts this machine's CA bundle (copied in), so `pip install` inside a build
 //! works behind the same TLS-intercepting egress proxy the host uses.
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deploykit_report::{Event, Reporter};
 
-use super::Paths;
-use super::parts::{apt_install, is_root, which};
-use super::procs;
-use crate::{CliError, Exit};
+use crate::parts::{apt_install, is_root, which};
+use crate::{LocalError, Paths, docker, procs};
 
 /// The image name deploy.toml's local target uses as `PYTHON_IMAGE`.
 pub const LOCAL_PYTHON_IMAGE: &str = "deploykit-local/python:3.11-bookworm";
@@ -43,22 +41,9 @@ pub fn is_local_base(image: &str) -> bool {
     image == LOCAL_PYTHON_IMAGE
 }
 
-/// Whether the Docker Engine has `image` (`docker image inspect`).
-pub fn image_present(image: &str) -> Result<bool, CliError> {
-    let status = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", image])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| {
-            CliError::new(
-                Exit::Failure,
-                format!("could not run the docker CLI to look for {image}: {e}"),
-            )
-            .with_hint("install the Docker CLI (Debian: `apt-get install -y docker.io`) and check `docker info`")
-        })?;
-    Ok(status.success())
+/// Whether the Docker Engine has `image`.
+pub fn image_present(image: &str) -> Result<bool, LocalError> {
+    docker::image_present(image)
 }
 
 /// What [`ensure_python_base`] did.
@@ -69,28 +54,29 @@ pub enum BaseImage {
 }
 
 /// Makes [`LOCAL_PYTHON_IMAGE`] unless the engine already has it (or `force`).
-pub fn ensure_python_base(force: bool, r: &dyn Reporter) -> Result<BaseImage, CliError> {
+pub fn ensure_python_base(
+    paths: &Paths,
+    force: bool,
+    r: &dyn Reporter,
+) -> Result<BaseImage, LocalError> {
     if !force && image_present(LOCAL_PYTHON_IMAGE)? {
         return Ok(BaseImage::AlreadyThere);
     }
     let start = Instant::now();
-    let paths = Paths::new();
     let work = paths.root.join("base-image");
     fs::create_dir_all(&paths.logs)
-        .map_err(|e| procs::io_err(&format!("creating {}", paths.logs.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("creating {}", paths.logs.display()), e))?;
     let log = paths.log_file("base-image");
     if !is_root() {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!(
-                "{LOCAL_PYTHON_IMAGE} is not in the Docker Engine, and making it (debootstrap, chroot) needs root"
+        return Err(LocalError::NeedsRoot {
+            what: format!(
+                "{LOCAL_PYTHON_IMAGE} is not in the Docker Engine; it is made with debootstrap and chroot"
             ),
-        )
-        .with_hint(
-            "run `sudo cargo xtask local base-image` once, or, where images can be pulled, remove \
-             `build_args.PYTHON_IMAGE` from [targets.local.apprunner] in deploy.toml to use \
-             python:3.12-slim",
-        ));
+            alternative: "make it once as root (sudo), or, where images can be pulled, remove \
+                 `build_args.PYTHON_IMAGE` from [targets.local.apprunner] in deploy.toml to use \
+                 python:3.12-slim"
+                .into(),
+        });
     }
     let debootstrap = find_debootstrap(&log, r)?;
     r.report(Event::info(format!(
@@ -100,7 +86,7 @@ pub fn ensure_python_base(force: bool, r: &dyn Reporter) -> Result<BaseImage, Cl
     let rootfs = work.join("rootfs");
     remove_dir(&rootfs)?;
     fs::create_dir_all(&work)
-        .map_err(|e| procs::io_err(&format!("creating {}", work.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("creating {}", work.display()), e))?;
     let mirror =
         std::env::var("DEPLOYKIT_DEBIAN_MIRROR").unwrap_or_else(|_| DEFAULT_MIRROR.to_string());
     procs::run_logged(
@@ -120,7 +106,7 @@ pub fn ensure_python_base(force: bool, r: &dyn Reporter) -> Result<BaseImage, Cl
     if Path::new(HOST_CA_BUNDLE).is_file() {
         let dest = rootfs.join(HOST_CA_BUNDLE.trim_start_matches('/'));
         fs::copy(HOST_CA_BUNDLE, &dest)
-            .map_err(|e| procs::io_err(&format!("copying {HOST_CA_BUNDLE}"), &e))?;
+            .map_err(|e| LocalError::io(format!("copying {HOST_CA_BUNDLE}"), e))?;
     }
     procs::run_logged(
         Command::new("chroot")
@@ -183,15 +169,15 @@ pub fn ensure_python_base(force: bool, r: &dyn Reporter) -> Result<BaseImage, Cl
     })
 }
 
-fn remove_dir(dir: &Path) -> Result<(), CliError> {
+fn remove_dir(dir: &Path) -> Result<(), LocalError> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(procs::io_err(&format!("removing {}", dir.display()), &e)),
+        Err(e) => Err(LocalError::io(format!("removing {}", dir.display()), e)),
     }
 }
 
-fn find_debootstrap(log: &Path, r: &dyn Reporter) -> Result<std::path::PathBuf, CliError> {
+fn find_debootstrap(log: &Path, r: &dyn Reporter) -> Result<std::path::PathBuf, LocalError> {
     let find = || {
         which("debootstrap").or_else(|| {
             let p = Path::new("/usr/sbin/debootstrap");
@@ -208,12 +194,9 @@ fn find_debootstrap(log: &Path, r: &dyn Reporter) -> Result<std::path::PathBuf, 
         log,
         r,
     )?;
-    find().ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            "debootstrap is still missing after apt-get install",
-        )
-        .with_hint(format!("see {}", log.display()))
+    find().ok_or_else(|| LocalError::Failed {
+        what: "debootstrap is still missing after apt-get install".into(),
+        help: Some(format!("see {}", log.display())),
     })
 }
 

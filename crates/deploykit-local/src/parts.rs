@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use deploykit_report::{Event, Reporter};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::procs::{self, Liveness, ProcRecord, Stopped};
-use super::{LocalState, Outcome, Paths, PgState, RegistryState, STATE_SCHEMA, UpOptions, health};
-use crate::{CliError, Exit};
+use crate::procs::{self, Liveness, ProcRecord, Stopped};
+use crate::{
+    LocalError, LocalState, Outcome, Paths, PgState, RegistryState, STATE_SCHEMA, UpOptions, health,
+};
 
 /// moto, pinned: the one version our edge and tests are checked against.
 pub const MOTO_VERSION: &str = "5.2.5";
@@ -20,8 +21,6 @@ const PREFERRED_REGISTRY_PORT: u16 = 4568;
 const PREFERRED_PG_PORT: u16 = 4569;
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT_ID: &str = "123456789012";
-/// Env var through which `up` hands the registry password to the edge process (never argv).
-pub const REGISTRY_PASSWORD_ENV: &str = "DEPLOYKIT_LOCAL_REGISTRY_PASSWORD";
 
 /// One process of the local cloud, in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -50,22 +49,22 @@ impl Part {
     }
 }
 
-fn port_free(port: u16) -> bool {
+pub(crate) fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// `preferred` when free, else a free ephemeral port.
-fn pick_port(preferred: u16) -> Result<u16, CliError> {
+fn pick_port(preferred: u16) -> Result<u16, LocalError> {
     if port_free(preferred) {
         return Ok(preferred);
     }
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| procs::io_err("finding a free loopback port", &e))
+        .map_err(|e| LocalError::io("finding a free loopback port", e))
 }
 
-pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, CliError> {
+pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, LocalError> {
     let moto_port = pick_port(PREFERRED_MOTO_PORT)?;
     let mut registry_port = pick_port(PREFERRED_REGISTRY_PORT)?;
     while registry_port == moto_port {
@@ -101,6 +100,7 @@ pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, CliErr
             bin_dir: PathBuf::new(),
         },
         processes: Default::default(),
+        workloads: None,
     })
 }
 
@@ -114,18 +114,18 @@ pub fn read_pid_file(paths: &Paths, part: Part) -> Option<ProcRecord> {
     })
 }
 
-fn record(
+pub(crate) fn record(
     paths: &Paths,
     state: &mut LocalState,
     part: Part,
     rec: &ProcRecord,
-) -> Result<(), CliError> {
+) -> Result<(), LocalError> {
     let path = paths.pid_file(part);
     fs::write(
         &path,
         format!("{}\n{}\n{}\n", rec.pid, rec.start_time, rec.marker),
     )
-    .map_err(|e| procs::io_err(&format!("writing {}", path.display()), &e))?;
+    .map_err(|e| LocalError::io(format!("writing {}", path.display()), e))?;
     state.processes.insert(part.name().to_string(), rec.clone());
     state.save(paths)
 }
@@ -139,7 +139,7 @@ pub fn ensure(
     opts: &UpOptions,
     force: bool,
     r: &dyn Reporter,
-) -> Result<Outcome, CliError> {
+) -> Result<Outcome, LocalError> {
     let mut rec = read_pid_file(paths, part);
     if rec.is_none() && part == Part::Postgres {
         rec = adopt_postmaster(paths, state);
@@ -166,7 +166,7 @@ pub fn ensure(
                         part.name(),
                         rec.pid
                     )));
-                    stop(part, &rec, Some(state), r)?;
+                    stop(paths, part, &rec, Some(state), r)?;
                     Outcome::Restarted
                 }
                 Err(why) => {
@@ -175,7 +175,7 @@ pub fn ensure(
                         part.name(),
                         rec.pid
                     )));
-                    stop(part, &rec, Some(state), r)?;
+                    stop(paths, part, &rec, Some(state), r)?;
                     Outcome::Restarted
                 }
             },
@@ -202,7 +202,10 @@ pub fn ensure(
         Part::Postgres => start_postgres(paths, state, r)?,
         Part::Registry => start_registry(paths, state, r)?,
         Part::Moto => start_moto(paths, state, r)?,
-        Part::Edge => start_edge(paths, state, opts, r)?,
+        Part::Edge => {
+            let workloads = crate::workloads::decide(paths, opts, r);
+            crate::edge::start(paths, state, opts, workloads, r)?
+        }
     }
     Ok(outcome)
 }
@@ -258,16 +261,7 @@ pub fn health(part: Part, state: &LocalState) -> Result<String, String> {
             200 => Ok("GET /moto-api/ answered 200".into()),
             code => Err(format!("GET /moto-api/ answered {code}")),
         },
-        Part::Edge => {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.edge_port));
-            match health::http(addr, "GET", "/_localcloud/health", &[], None)? {
-                (200, _) => Ok("GET /_localcloud/health answered 200".into()),
-                (code, body) => Err(format!(
-                    "GET /_localcloud/health answered {code}: {}",
-                    body.trim()
-                )),
-            }
-        }
+        Part::Edge => crate::edge::health(state),
     }
 }
 
@@ -281,14 +275,14 @@ pub fn endpoint(part: Part, state: &LocalState) -> String {
 }
 
 /// Waits until `part` is healthy, failing early with its log when the process dies.
-fn wait_healthy(
+pub(crate) fn wait_healthy(
     part: Part,
     state: &LocalState,
     rec: &ProcRecord,
     log: &Path,
     bound: Duration,
     r: &dyn Reporter,
-) -> Result<(), CliError> {
+) -> Result<(), LocalError> {
     let start = Instant::now();
     let mut last = Instant::now();
     loop {
@@ -297,33 +291,21 @@ fn wait_healthy(
             return Ok(());
         }
         if rec.liveness() != Liveness::Ours {
-            return Err(CliError::new(
-                Exit::Failure,
-                format!(
-                    "{} exited right after starting; last lines of {}:\n{}",
-                    part.name(),
-                    log.display(),
-                    procs::tail(log, 20)
-                ),
-            )
-            .with_hint(format!("read {} for the whole log", log.display())));
+            return Err(LocalError::Exited {
+                part: part.name().to_string(),
+                log: log.to_path_buf(),
+                tail: procs::tail(log, 20),
+            });
         }
         if start.elapsed() >= bound {
-            return Err(CliError::new(
-                Exit::Timeout,
-                format!(
-                    "{} (pid {}) was not healthy within {}s: {}; last lines of {}:\n{}",
-                    part.name(),
-                    rec.pid,
-                    bound.as_secs(),
-                    h.err().unwrap_or_default(),
-                    log.display(),
-                    procs::tail(log, 20)
-                ),
-            )
-            .with_hint(
-                "run `cargo xtask local down` and try again; the log above says why it is stuck",
-            ));
+            return Err(LocalError::NotHealthy {
+                part: part.name().to_string(),
+                pid: rec.pid,
+                secs: bound.as_secs(),
+                why: h.err().unwrap_or_default(),
+                log: log.to_path_buf(),
+                tail: procs::tail(log, 20),
+            });
         }
         if last.elapsed() >= Duration::from_secs(2) {
             last = Instant::now();
@@ -341,16 +323,16 @@ fn wait_healthy(
 /// Stops one part: PostgreSQL through `pg_ctl stop` (falling back to signals), the rest with
 /// SIGTERM then SIGKILL, each only after checking the pid is still ours.
 pub fn stop(
+    paths: &Paths,
     part: Part,
     rec: &ProcRecord,
     state: Option<&LocalState>,
     r: &dyn Reporter,
-) -> Result<Stopped, CliError> {
+) -> Result<Stopped, LocalError> {
     if part == Part::Postgres
         && rec.liveness() == Liveness::Ours
         && let Some(s) = state
     {
-        let paths = Paths::new();
         let mut cmd = pg_tool(&s.pg.bin_dir, "pg_ctl")?;
         cmd.arg("-D")
             .arg(&s.pg.data_dir)
@@ -366,10 +348,7 @@ pub fn stop(
         ) {
             Ok(()) if rec.liveness() != Liveness::Ours => return Ok(Stopped::Terminated),
             Ok(()) => {}
-            Err(e) => r.report(Event::warn(format!(
-                "{}; falling back to signals",
-                e.message
-            ))),
+            Err(e) => r.report(Event::warn(format!("{e}; falling back to signals"))),
         }
     }
     procs::stop(rec, part.name(), Duration::from_secs(10), r)
@@ -396,7 +375,7 @@ fn adopt_postmaster(paths: &Paths, state: &mut LocalState) -> Option<ProcRecord>
 
 // ---------------------------------------------------------------- PostgreSQL
 
-fn pg_bin_dir() -> Result<PathBuf, CliError> {
+fn pg_bin_dir() -> Result<PathBuf, LocalError> {
     if let Ok(dir) = std::env::var("DEPLOYKIT_PG_BIN") {
         return Ok(PathBuf::from(dir));
     }
@@ -418,8 +397,10 @@ fn pg_bin_dir() -> Result<PathBuf, CliError> {
     if let Some(initdb) = which("initdb") {
         return Ok(initdb.parent().map(Path::to_path_buf).unwrap_or_default());
     }
-    Err(CliError::new(Exit::Failure, "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found")
-        .with_hint("install them (Debian: `apt-get install -y postgresql-15`) or set DEPLOYKIT_PG_BIN to the directory holding initdb"))
+    Err(LocalError::Missing {
+        what: "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found".into(),
+        install: "install them (Debian: `apt-get install -y postgresql-15`) or set DEPLOYKIT_PG_BIN to the directory holding initdb".into(),
+    })
 }
 
 pub(super) fn which(name: &str) -> Option<PathBuf> {
@@ -442,22 +423,20 @@ pub(super) fn is_root() -> bool {
 }
 
 /// uid and gid of the `postgres` account (PostgreSQL refuses to run as root).
-fn postgres_account() -> Result<(u32, u32), CliError> {
+fn postgres_account() -> Result<(u32, u32), LocalError> {
     let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"postgres")).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+            (f.first() == Some(&"postgres"))
+                .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
         })
-        .ok_or_else(|| {
-            CliError::new(Exit::Failure, "we run as root and PostgreSQL refuses to; there is no `postgres` account to run it as")
-                .with_hint("create one: `useradd --system --user-group --home-dir /var/lib/postgresql postgres`")
-        })
+        .ok_or(LocalError::NoPostgresAccount)
 }
 
 /// A PostgreSQL tool, run as `postgres` through runuser when we are root.
-fn pg_tool(bin: &Path, tool: &str) -> Result<Command, CliError> {
+fn pg_tool(bin: &Path, tool: &str) -> Result<Command, LocalError> {
     if is_root() {
         postgres_account()?;
         let mut c = Command::new("runuser");
@@ -468,12 +447,12 @@ fn pg_tool(bin: &Path, tool: &str) -> Result<Command, CliError> {
     }
 }
 
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), CliError> {
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), LocalError> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(|e| procs::io_err(&format!("chown {} to postgres", path.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("chown {} to postgres", path.display()), e))?;
     if path.is_dir() {
         for e in fs::read_dir(path)
-            .map_err(|e| procs::io_err(&format!("reading {}", path.display()), &e))?
+            .map_err(|e| LocalError::io(format!("reading {}", path.display()), e))?
             .flatten()
         {
             if !e.file_type().map(|t| t.is_symlink()).unwrap_or(true) {
@@ -484,7 +463,11 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), CliError> {
     Ok(())
 }
 
-fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+fn start_postgres(
+    paths: &Paths,
+    state: &mut LocalState,
+    r: &dyn Reporter,
+) -> Result<(), LocalError> {
     let bin = pg_bin_dir()?;
     state.pg.bin_dir = bin.clone();
     let data = paths.pg.join("data");
@@ -492,11 +475,11 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
     let log = paths.log_file("postgres");
     for d in [&paths.pg, &sock] {
         fs::create_dir_all(d)
-            .map_err(|e| procs::io_err(&format!("creating {}", d.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("creating {}", d.display()), e))?;
     }
     if !log.exists() {
         fs::write(&log, b"")
-            .map_err(|e| procs::io_err(&format!("creating {}", log.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("creating {}", log.display()), e))?;
     }
     if is_root() {
         let (uid, gid) = postgres_account()?;
@@ -504,10 +487,10 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
             chown_tree(&paths.pg, uid, gid)?;
         } else {
             std::os::unix::fs::chown(&sock, Some(uid), Some(gid))
-                .map_err(|e| procs::io_err(&format!("chown {}", sock.display()), &e))?;
+                .map_err(|e| LocalError::io(format!("chown {}", sock.display()), e))?;
         }
         std::os::unix::fs::chown(&log, Some(uid), Some(gid))
-            .map_err(|e| procs::io_err(&format!("chown {}", log.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("chown {}", log.display()), e))?;
     }
     if !data.join("PG_VERSION").exists() {
         let _ = fs::remove_dir_all(&data);
@@ -566,30 +549,35 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
         true,
         r,
     )
-    .map_err(|e| e.with_hint(format!("read {} for the server's own log", log.display())))?;
+    .map_err(|e| match e {
+        LocalError::CommandFailed {
+            what, status, tail, ..
+        } => LocalError::CommandFailed {
+            what: format!("{what} (the server's own log: {})", log.display()),
+            status,
+            log: paths.log_file("pg_ctl"),
+            tail,
+        },
+        e => e,
+    })?;
     let pidline = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
     let pid: u32 = pidline
         .lines()
         .next()
         .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| {
-            CliError::new(
-                Exit::Failure,
-                format!(
-                    "PostgreSQL started but {} has no pid",
-                    data.join("postmaster.pid").display()
-                ),
-            )
-        })?;
-    let rec = ProcRecord::capture(pid, data.display().to_string()).ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            format!(
-                "PostgreSQL (pid {pid}) exited right after starting; see {}",
-                log.display()
+        .ok_or_else(|| LocalError::Failed {
+            what: format!(
+                "PostgreSQL started but {} has no pid",
+                data.join("postmaster.pid").display()
             ),
-        )
-    })?;
+            help: Some(format!("read {}", log.display())),
+        })?;
+    let rec =
+        ProcRecord::capture(pid, data.display().to_string()).ok_or_else(|| LocalError::Exited {
+            part: "postgres".into(),
+            log: log.clone(),
+            tail: procs::tail(&log, 20),
+        })?;
     record(paths, state, Part::Postgres, &rec)?;
     wait_healthy(
         Part::Postgres,
@@ -608,7 +596,7 @@ fn start_postgres(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
 
 // ---------------------------------------------------------------- registry
 
-fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
+fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, LocalError> {
     let find = || {
         std::env::var_os("DEPLOYKIT_REGISTRY_BIN")
             .map(PathBuf::from)
@@ -626,12 +614,9 @@ fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
         &log,
         r,
     )?;
-    find().ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            "apt-get installed docker-registry but /usr/bin/docker-registry is missing",
-        )
-        .with_hint(format!("read {}", log.display()))
+    find().ok_or_else(|| LocalError::Failed {
+        what: "apt-get installed docker-registry but /usr/bin/docker-registry is missing".into(),
+        help: Some(format!("read {}", log.display())),
     })
 }
 
@@ -643,12 +628,15 @@ pub(super) fn apt_install(
     alternative: &str,
     log: &Path,
     r: &dyn Reporter,
-) -> Result<(), CliError> {
+) -> Result<(), LocalError> {
     let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
     if !(is_root() && debian) {
-        return Err(CliError::new(Exit::Failure, missing).with_hint(format!(
-            "install it: `sudo apt-get update && sudo apt-get install -y {package}` {alternative}"
-        )));
+        return Err(LocalError::Missing {
+            what: missing.to_string(),
+            install: format!(
+                "install it: `sudo apt-get update && sudo apt-get install -y {package}` {alternative}"
+            ),
+        });
     }
     r.report(Event::info(format!(
         "{package} is not installed; installing Debian's package (we are root on Debian): apt-get update && apt-get install -y {package}"
@@ -674,20 +662,24 @@ pub(super) fn apt_install(
     Ok(())
 }
 
-fn random_hex(bytes: usize) -> Result<String, CliError> {
+fn random_hex(bytes: usize) -> Result<String, LocalError> {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| procs::io_err("reading /dev/urandom", &e))?;
+        .map_err(|e| LocalError::io("reading /dev/urandom", e))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+fn start_registry(
+    paths: &Paths,
+    state: &mut LocalState,
+    r: &dyn Reporter,
+) -> Result<(), LocalError> {
     let bin = registry_bin(paths, r)?;
     let data = paths.registry.join("data");
     fs::create_dir_all(&data)
-        .map_err(|e| procs::io_err(&format!("creating {}", data.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("creating {}", data.display()), e))?;
     if !port_free(state.registry.port) {
         let old = state.registry.port;
         state.registry.port = pick_port(0)?;
@@ -702,14 +694,17 @@ fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
     // and this is a loopback registry with a throwaway password.
     let password = random_hex(24)?;
     let hash = bcrypt::hash_with_result(&password, 6)
-        .map_err(|e| CliError::new(Exit::Failure, format!("hashing the registry password: {e}")))?
+        .map_err(|e| LocalError::Failed {
+            what: format!("hashing the registry password: {e}"),
+            help: None,
+        })?
         .format_for_version(bcrypt::Version::TwoY);
     let htpasswd = paths.registry.join("htpasswd");
     fs::write(&htpasswd, format!("{}:{hash}\n", state.registry.username))
-        .map_err(|e| procs::io_err(&format!("writing {}", htpasswd.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("writing {}", htpasswd.display()), e))?;
     let config = paths.registry.join("config.yml");
     let yaml = format!(
-        "# Generated by `cargo xtask local up`; rewritten on every start.\n\
+        "# Generated by deploykit-local's `up`; rewritten on every start.\n\
          version: 0.1\n\
          log:\n  level: info\n  formatter: text\n\
          storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
@@ -720,7 +715,7 @@ fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
         htpasswd = htpasswd.display(),
     );
     fs::write(&config, yaml)
-        .map_err(|e| procs::io_err(&format!("writing {}", config.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("writing {}", config.display()), e))?;
     state.registry.password = SecretString::from(password);
     state.save(paths)?;
     let log = paths.log_file("registry");
@@ -730,13 +725,11 @@ fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
         "docker-registry",
     )?;
     let rec = ProcRecord::capture(pid, format!("serve {}", config.display())).ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            format!(
-                "docker-registry exited right after starting:\n{}",
-                procs::tail(&log, 20)
-            ),
-        )
+        LocalError::Exited {
+            part: "docker-registry".into(),
+            log: log.clone(),
+            tail: procs::tail(&log, 20),
+        }
     })?;
     record(paths, state, Part::Registry, &rec)?;
     wait_healthy(
@@ -757,7 +750,7 @@ fn start_registry(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Re
 // ---------------------------------------------------------------- moto
 
 /// The moto venv, `target/venvs/moto`, created and pinned on first use.
-pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliError> {
+pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, LocalError> {
     let venv = paths.venvs.join("moto");
     let want = format!("moto[server]=={MOTO_VERSION}");
     let stamp = venv.join(".deploykit-installed");
@@ -781,7 +774,7 @@ pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliE
             false,
             r,
         )
-        .map_err(|e| e.with_hint("install Python 3.11+ with venv support (Debian: `apt-get install -y python3 python3-venv`) or set DEPLOYKIT_PYTHON"))?;
+        .map_err(|e| e.with_help("install Python 3.11+ with venv support (Debian: `apt-get install -y python3 python3-venv`) or set DEPLOYKIT_PYTHON"))?;
     }
     r.report(Event::info(format!(
         "installing {want} into {} (first use only)",
@@ -804,16 +797,16 @@ pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, CliE
         r,
     )
     .map_err(|e| {
-        e.with_hint(
-            "PyPI must be reachable for the first `local up`; check your network or proxy settings",
+        e.with_help(
+            "PyPI must be reachable for the first start of the local cloud; check your network or proxy settings",
         )
     })?;
     fs::write(&stamp, &want)
-        .map_err(|e| procs::io_err(&format!("writing {}", stamp.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("writing {}", stamp.display()), e))?;
     Ok(venv)
 }
 
-fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), CliError> {
+fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), LocalError> {
     let venv = ensure_moto_venv(paths, r)?;
     if !port_free(state.moto_port) {
         let old = state.moto_port;
@@ -833,14 +826,10 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
         "moto_server",
     )?;
     let rec = ProcRecord::capture(pid, format!("{} -H 127.0.0.1 -p {port}", script.display()))
-        .ok_or_else(|| {
-            CliError::new(
-                Exit::Failure,
-                format!(
-                    "moto exited right after starting:\n{}",
-                    procs::tail(&log, 20)
-                ),
-            )
+        .ok_or_else(|| LocalError::Exited {
+            part: "moto".into(),
+            log: log.clone(),
+            tail: procs::tail(&log, 20),
         })?;
     record(paths, state, Part::Moto, &rec)?;
     wait_healthy(Part::Moto, state, &rec, &log, Duration::from_secs(90), r)?;
@@ -849,95 +838,4 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
         state.moto_url
     )));
     Ok(())
-}
-
-// ---------------------------------------------------------------- edge
-
-fn current_exe() -> Result<PathBuf, CliError> {
-    let exe =
-        std::env::current_exe().map_err(|e| procs::io_err("finding the xtask executable", &e))?;
-    // After a rebuild the running binary's path reads "<path> (deleted)"; the new one is there.
-    let s = exe.display().to_string();
-    Ok(PathBuf::from(s.strip_suffix(" (deleted)").unwrap_or(&s)))
-}
-
-fn start_edge(
-    paths: &Paths,
-    state: &mut LocalState,
-    opts: &UpOptions,
-    r: &dyn Reporter,
-) -> Result<(), CliError> {
-    let port = opts.edge_port;
-    if !port_free(port) {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!("port {port} (the local cloud edge) is in use by another program, not by an edge this checkout started"),
-        )
-        .with_hint(format!(
-            "stop that program (`ss -ltnp 'sport = :{port}'` shows it), or pick another port: `cargo xtask local up --edge-port 4600` (and point deploy.toml's local target at it)"
-        )));
-    }
-    state.edge_port = port;
-    state.edge_url = format!("http://127.0.0.1:{port}");
-    state.time_scale = opts.time_scale;
-    let exe = current_exe()?;
-    let log = paths.log_file("edge");
-    let mut cmd = Command::new(&exe);
-    cmd.args(["local", "serve-edge", "--port", &port.to_string()])
-        .args(["--moto-url", &state.moto_url])
-        .args(["--registry", &state.registry.endpoint])
-        .args(["--registry-user", &state.registry.username])
-        .args(["--time-scale", &opts.time_scale.to_string()])
-        .args(["--region", &state.region])
-        .args(["--account-id", &state.account_id])
-        .args([
-            "--postgres",
-            &format!("{}:{}", state.pg.host, state.pg.port),
-        ])
-        .args(["--postgres-user", &state.pg.superuser])
-        .env(
-            REGISTRY_PASSWORD_ENV,
-            state.registry.password.expose_secret(),
-        );
-    let pid = procs::spawn_detached(&mut cmd, &log, "the localcloud edge")?;
-    let rec = ProcRecord::capture(
-        pid,
-        format!("{} local serve-edge --port {port}", exe.display()),
-    )
-    .ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            format!(
-                "the edge exited right after starting:\n{}",
-                procs::tail(&log, 20)
-            ),
-        )
-    })?;
-    record(paths, state, Part::Edge, &rec)?;
-    wait_healthy(Part::Edge, state, &rec, &log, Duration::from_secs(30), r)?;
-    r.report(Event::info(format!(
-        "edge at {} (pid {pid}), time scale {}x",
-        state.edge_url, opts.time_scale
-    )));
-    Ok(())
-}
-
-/// Changes the running edge's time scale through its admin API.
-pub fn set_time_scale(state: &LocalState, scale: f64) -> Result<(), CliError> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], state.edge_port));
-    let body = serde_json::json!({ "scale": scale }).to_string();
-    match health::http(addr, "POST", "/_localcloud/time-scale", &[], Some(&body)) {
-        Ok((code, _)) if (200..300).contains(&code) => Ok(()),
-        Ok((code, body)) => Err(CliError::new(
-            Exit::Failure,
-            format!(
-                "the edge refused time scale {scale}: HTTP {code} {}",
-                body.trim()
-            ),
-        )),
-        Err(e) => Err(
-            CliError::new(Exit::Failure, format!("setting the edge's time scale: {e}"))
-                .with_hint("`cargo xtask local status` shows whether the edge is healthy"),
-        ),
-    }
 }

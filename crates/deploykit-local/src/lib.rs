@@ -1,18 +1,35 @@
 //! The local cloud: moto, the localcloud edge, a registry and PostgreSQL on loopback, started
-//! as detached processes with their state under `target/localcloud/`.
+//! as detached processes with their state under a project's `target/localcloud/`, so any
+//! project's tests (and deploykit's `cargo xtask local ...`) can start, probe and stop it.
 //!
-//! Layout of `target/localcloud/`:
+//! ```no_run
+//! use deploykit_local::{EdgeLauncher, Paths, UpOptions};
+//! let paths = Paths::for_project("/path/to/project");
+//! // The edge runs as `<launcher> --port PORT`, a process that calls `deploykit_local::run_edge`.
+//! let launcher = EdgeLauncher::current_exe(&["local", "serve-edge"])?;
+//! let opts = UpOptions::new(launcher);
+//! let (state, _parts) = deploykit_local::up(&paths, &opts, &deploykit_report::NullReporter)?;
+//! println!("AWS_ENDPOINT_URL={}", state.edge_url);
+//! # Ok::<(), deploykit_local::LocalError>(())
+//! ```
+//!
+//! Layout of the state directory (`<project>/target/localcloud/` by default):
 //! - `state.json` (mode 0600): every port, URL and pid; the registry password (the only secret).
 //! - `pids/<part>.pid`: pid, start time and command-line marker of each process we started.
 //! - `logs/<part>.log`: each process's stdout and stderr.
-//! - `pg/` (the PostgreSQL cluster), `registry/` (config, htpasswd, blobs).
+//! - `pg/` (the PostgreSQL cluster), `registry/` (config, htpasswd, blobs), `workloads/`.
 //!
-//! Other xtask commands call [`ensure_up`] (start what is missing) or [`read_state`].
+//! The crate shells out (pg_ctl, docker-registry, moto, debootstrap): starting those processes
+//! is its job. It never prints; progress goes to a [`Reporter`].
 
 pub mod base_image;
+mod docker;
+mod edge;
+mod error;
 pub mod health;
 mod parts;
 pub mod procs;
+pub mod workloads;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,12 +41,14 @@ use deploykit_report::{Event, Reporter, StepTimer};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::{CliError, Exit};
 use procs::{Liveness, ProcRecord};
 
-pub use parts::{
-    Part, REGISTRY_PASSWORD_ENV, endpoint as parts_endpoint, read_pid_file, set_time_scale,
+pub use edge::{
+    EDGE_SPEC_ENV, EdgeLauncher, EdgeSpec, REGISTRY_PASSWORD_ENV, WorkloadsSpec,
+    edge_config_from_env, run_edge, set_time_scale,
 };
+pub use error::LocalError;
+pub use parts::{ACCOUNT_ID, MOTO_VERSION, Part, REGION, endpoint, read_pid_file};
 
 /// Default edge port: deploy.toml's `local` target points here.
 pub const DEFAULT_EDGE_PORT: u16 = 4566;
@@ -38,10 +57,11 @@ pub const DEFAULT_TIME_SCALE: f64 = 60.0;
 /// Version of the state file layout; bumped when fields change meaning.
 pub const STATE_SCHEMA: u32 = 1;
 
-/// Where everything lives. All paths absolute.
+/// Where everything lives.
 #[derive(Debug, Clone)]
 pub struct Paths {
-    pub workspace: PathBuf,
+    /// The project the local cloud belongs to (its `target/` holds the state by default).
+    pub project: PathBuf,
     pub root: PathBuf,
     pub state: PathBuf,
     pub logs: PathBuf,
@@ -52,22 +72,29 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn new() -> Self {
-        // xtask's manifest dir is <workspace>/xtask.
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let root = workspace.join("target").join("localcloud");
+    /// State under `<project>/target/localcloud/`, venvs under `<project>/target/venvs/`.
+    pub fn for_project(project: impl Into<PathBuf>) -> Self {
+        let project = project.into();
+        let target = project.join("target");
+        Self::at(target.join("localcloud"), target.join("venvs"), project)
+    }
+
+    /// State in `root` (e.g. a test's private directory), venvs in `venvs`.
+    pub fn at(
+        root: impl Into<PathBuf>,
+        venvs: impl Into<PathBuf>,
+        project: impl Into<PathBuf>,
+    ) -> Self {
+        let root = root.into();
         Self {
             state: root.join("state.json"),
             logs: root.join("logs"),
             pids: root.join("pids"),
             pg: root.join("pg"),
             registry: root.join("registry"),
-            venvs: workspace.join("target").join("venvs"),
+            venvs: venvs.into(),
             root,
-            workspace,
+            project: project.into(),
         }
     }
 
@@ -80,15 +107,9 @@ impl Paths {
     }
 }
 
-impl Default for Paths {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// The registry's address and credentials. The password never prints: `Debug` is redacted and
 /// `Serialize` skips it (state.json stores it separately, mode 0600).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistryState {
     /// `127.0.0.1:PORT`, what `docker push` and image names use.
     pub endpoint: String,
@@ -111,8 +132,9 @@ pub struct PgState {
     pub bin_dir: PathBuf,
 }
 
-/// Everything other commands need to reach the local cloud.
-#[derive(Debug, Serialize, Deserialize)]
+/// Everything other commands and tests need to reach the local cloud: the contents of
+/// `state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocalState {
     pub schema: u32,
     pub state_file: PathBuf,
@@ -128,6 +150,9 @@ pub struct LocalState {
     pub pg: PgState,
     /// The processes we started, by part name.
     pub processes: BTreeMap<String, ProcRecord>,
+    /// How the running edge runs workloads: `None` when they are simulated.
+    #[serde(default)]
+    pub workloads: Option<WorkloadsSpec>,
 }
 
 /// On-disk form: the state plus the registry password.
@@ -140,15 +165,13 @@ struct StateFile {
 
 impl LocalState {
     /// Writes state.json atomically with mode 0600.
-    pub fn save(&self, paths: &Paths) -> Result<(), CliError> {
+    pub fn save(&self, paths: &Paths) -> Result<(), LocalError> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = StateFileRef {
             state: self,
             registry_password: self.registry.password.expose_secret(),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| {
-            CliError::new(Exit::Failure, format!("serialising local cloud state: {e}"))
-        })?;
+        let json = serde_json::to_vec_pretty(&file).map_err(LocalError::StateJson)?;
         let tmp = paths.state.with_extension("json.tmp");
         let _ = fs::remove_file(&tmp);
         let mut f = fs::OpenOptions::new()
@@ -156,12 +179,12 @@ impl LocalState {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(|e| procs::io_err(&format!("writing {}", tmp.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("writing {}", tmp.display()), e))?;
         f.write_all(&json)
             .and_then(|_| f.sync_all())
-            .map_err(|e| procs::io_err(&format!("writing {}", tmp.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("writing {}", tmp.display()), e))?;
         fs::rename(&tmp, &paths.state)
-            .map_err(|e| procs::io_err(&format!("writing {}", paths.state.display()), &e))
+            .map_err(|e| LocalError::io(format!("writing {}", paths.state.display()), e))
     }
 
     /// The shell lines of `local env`.
@@ -197,20 +220,39 @@ struct StateFileRef<'a> {
     registry_password: &'a str,
 }
 
-/// The recorded state, if `local up` has run (whether or not every part is healthy now).
-pub fn read_state() -> Option<LocalState> {
-    read_state_at(&Paths::new().state)
+/// The recorded state, if the local cloud was started (whether or not every part is healthy
+/// now).
+pub fn read_state(paths: &Paths) -> Option<LocalState> {
+    load_state(&paths.state).ok()
 }
 
-fn read_state_at(path: &Path) -> Option<LocalState> {
-    let text = fs::read_to_string(path).ok()?;
-    let file: StateFile = serde_json::from_str(&text).ok()?;
+/// Reads a state file, saying why when it cannot.
+pub fn load_state(path: &Path) -> Result<LocalState, LocalError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LocalError::NotRunning {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(LocalError::io(format!("reading {}", path.display()), e)),
+    };
+    let file: StateFile = serde_json::from_str(&text).map_err(|e| LocalError::BadState {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     if file.state.schema != STATE_SCHEMA {
-        return None;
+        return Err(LocalError::BadState {
+            path: path.to_path_buf(),
+            reason: format!(
+                "schema {}, this version reads schema {STATE_SCHEMA}",
+                file.state.schema
+            ),
+        });
     }
     let mut state = file.state;
     state.registry.password = SecretString::from(file.registry_password);
-    Some(state)
+    Ok(state)
 }
 
 /// Options for `up`.
@@ -218,16 +260,25 @@ fn read_state_at(path: &Path) -> Option<LocalState> {
 pub struct UpOptions {
     pub edge_port: u16,
     pub time_scale: f64,
+    /// How to start the edge process.
+    pub edge_launcher: EdgeLauncher,
+    /// Run EB environments and App Runner services as containers when the Docker Engine and
+    /// the platform image allow it (else they are simulated, and `up` says why).
+    pub real_workloads: bool,
+    /// Make the platform image when it is missing (debootstrap; needs root; minutes).
+    pub make_base_image: bool,
 }
 
-impl Default for UpOptions {
-    fn default() -> Self {
+impl UpOptions {
+    /// Port [`DEFAULT_EDGE_PORT`], time scale [`DEFAULT_TIME_SCALE`], real workloads, the
+    /// platform image made when missing.
+    pub fn new(edge_launcher: EdgeLauncher) -> Self {
         Self {
-            edge_port: std::env::var("DEPLOYKIT_EDGE_PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(DEFAULT_EDGE_PORT),
+            edge_port: DEFAULT_EDGE_PORT,
             time_scale: DEFAULT_TIME_SCALE,
+            edge_launcher,
+            real_workloads: true,
+            make_base_image: true,
         }
     }
 }
@@ -243,10 +294,14 @@ pub enum Outcome {
 }
 
 /// Starts whatever part of the local cloud is not running and healthy; returns the endpoints.
-/// Safe to call from any xtask command: silent, and leaves the running time scale alone, when
-/// every part is already up and healthy (the Docker Engine is not ours to start).
-pub fn ensure_up(r: &crate::render::Renderer) -> Result<LocalState, CliError> {
-    if let Some((state, parts)) = status()
+/// Silent, and leaves the running time scale alone, when every part is already up and healthy
+/// (the Docker Engine is not ours to start).
+pub fn ensure_up(
+    paths: &Paths,
+    opts: &UpOptions,
+    r: &dyn Reporter,
+) -> Result<LocalState, LocalError> {
+    if let Some((state, parts)) = status(paths)
         && parts
             .iter()
             .filter(|p| p.part != "docker")
@@ -254,29 +309,29 @@ pub fn ensure_up(r: &crate::render::Renderer) -> Result<LocalState, CliError> {
     {
         return Ok(state);
     }
-    up(r, &UpOptions::default()).map(|(s, _)| s)
+    up(paths, opts, r).map(|(s, _)| s)
 }
 
-/// `local up`: returns the state and what happened to each part.
+/// Starts what is not running and healthy; returns the state and what happened to each part.
 pub fn up(
-    r: &dyn Reporter,
+    paths: &Paths,
     opts: &UpOptions,
-) -> Result<(LocalState, Vec<(Part, Outcome)>), CliError> {
-    let paths = Paths::new();
+    r: &dyn Reporter,
+) -> Result<(LocalState, Vec<(Part, Outcome)>), LocalError> {
     for dir in [&paths.root, &paths.logs, &paths.pids, &paths.venvs] {
         fs::create_dir_all(dir)
-            .map_err(|e| procs::io_err(&format!("creating {}", dir.display()), &e))?;
+            .map_err(|e| LocalError::io(format!("creating {}", dir.display()), e))?;
     }
-    let _lock = lock(&paths, r)?;
+    let _lock = lock(paths, r)?;
     let timer = StepTimer::start(
         r,
         "local-up",
         "Starting the local cloud (moto, edge, registry, PostgreSQL)",
     );
-    let previous = read_state_at(&paths.state);
+    let previous = read_state(paths);
     let mut state = match previous {
         Some(s) => s,
-        None => parts::fresh_state(&paths, opts)?,
+        None => parts::fresh_state(paths, opts)?,
     };
     let mut outcomes = Vec::new();
     for part in Part::ALL {
@@ -285,20 +340,28 @@ pub fn up(
             && outcomes
                 .iter()
                 .any(|(p, o)| *p == Part::Registry && *o != Outcome::AlreadyRunning);
-        let outcome = parts::ensure(part, &paths, &mut state, opts, force, r)?;
-        state.save(&paths)?;
+        let outcome = parts::ensure(part, paths, &mut state, opts, force, r)?;
+        state.save(paths)?;
         outcomes.push((part, outcome));
     }
     if (state.time_scale - opts.time_scale).abs() > f64::EPSILON {
-        parts::set_time_scale(&state, opts.time_scale)?;
+        set_time_scale(&state, opts.time_scale)?;
         state.time_scale = opts.time_scale;
-        state.save(&paths)?;
+        state.save(paths)?;
     }
     match health::docker_ping() {
         Ok(ep) => r.report(Event::info(format!("Docker Engine answers at {ep}"))),
         Err(e) => r.report(Event::warn(format!(
-            "Docker Engine not reachable ({e}); only Route B (App Runner image builds) needs it"
+            "Docker Engine not reachable ({e}); App Runner image builds and real workloads need it"
         ))),
+    }
+    let edge_already = outcomes
+        .iter()
+        .any(|(p, o)| *p == Part::Edge && *o == Outcome::AlreadyRunning);
+    if edge_already && state.workloads.is_none() {
+        r.report(Event::warn(
+            "workloads are simulated: the running edge was started without real workloads; stop the edge and start the local cloud again to run them as containers",
+        ));
     }
     let started = outcomes
         .iter()
@@ -323,20 +386,21 @@ pub struct DownReport {
     pub result: String,
 }
 
-/// `local down`: stops the given parts (all when `only` is None) by their pid records, then
-/// removes state.json and the pid files when nothing recorded is left.
+/// Stops the given parts (all when `only` is None) by their pid records, then removes
+/// state.json and the pid files when nothing recorded is left. `purge` also deletes the
+/// PostgreSQL cluster and the registry's images.
 pub fn down(
-    r: &dyn Reporter,
+    paths: &Paths,
     only: Option<&[Part]>,
     purge: bool,
-) -> Result<Vec<DownReport>, CliError> {
-    let paths = Paths::new();
+    r: &dyn Reporter,
+) -> Result<Vec<DownReport>, LocalError> {
     if !paths.root.exists() {
         return Ok(Vec::new());
     }
-    let _lock = lock(&paths, r)?;
+    let _lock = lock(paths, r)?;
     let timer = StepTimer::start(r, "local-down", "Stopping the local cloud");
-    let state = read_state_at(&paths.state);
+    let state = read_state(paths);
     let mut reports = Vec::new();
     let mut first_err = None;
     // Reverse start order: edge first (it talks to the others), PostgreSQL last.
@@ -344,13 +408,13 @@ pub fn down(
         if only.is_some_and(|o| !o.contains(&part)) {
             continue;
         }
-        let rec = parts::read_pid_file(&paths, part).or_else(|| {
+        let rec = parts::read_pid_file(paths, part).or_else(|| {
             state
                 .as_ref()
                 .and_then(|s| s.processes.get(part.name()).cloned())
         });
         let Some(rec) = rec else { continue };
-        let result = match parts::stop(part, &rec, state.as_ref(), r) {
+        let result = match parts::stop(paths, part, &rec, state.as_ref(), r) {
             Ok(procs::Stopped::Terminated) => "stopped".to_string(),
             Ok(procs::Stopped::Killed) => "killed (ignored SIGTERM)".to_string(),
             Ok(procs::Stopped::AlreadyGone) => "was not running".to_string(),
@@ -359,7 +423,7 @@ pub fn down(
                 format!("left alone: {why}")
             }
             Err(e) => {
-                let text = e.message.clone();
+                let text = e.to_string();
                 first_err.get_or_insert(e);
                 format!("failed: {text}")
             }
@@ -378,7 +442,7 @@ pub fn down(
             for dir in [&paths.pg, &paths.registry] {
                 if dir.exists() {
                     fs::remove_dir_all(dir)
-                        .map_err(|e| procs::io_err(&format!("removing {}", dir.display()), &e))?;
+                        .map_err(|e| LocalError::io(format!("removing {}", dir.display()), e))?;
                 }
             }
         }
@@ -386,7 +450,7 @@ pub fn down(
         // Keep the state of the parts still running.
         s.processes
             .retain(|name, _| Part::from_name(name).is_some_and(|p| paths.pid_file(p).exists()));
-        s.save(&paths)?;
+        s.save(paths)?;
     }
     if let Some(e) = first_err {
         return Err(e);
@@ -405,14 +469,14 @@ pub struct PartStatus {
     pub detail: String,
 }
 
-/// `local status`: every part with its pid, endpoint and health. None when never started.
-pub fn status() -> Option<(LocalState, Vec<PartStatus>)> {
-    let paths = Paths::new();
-    let state = read_state_at(&paths.state)?;
+/// Every part with its pid, endpoint and health (the Docker Engine last). None when never
+/// started.
+pub fn status(paths: &Paths) -> Option<(LocalState, Vec<PartStatus>)> {
+    let state = read_state(paths)?;
     let mut out = Vec::new();
     for part in Part::ALL {
-        let rec = parts::read_pid_file(&paths, part)
-            .or_else(|| state.processes.get(part.name()).cloned());
+        let rec =
+            parts::read_pid_file(paths, part).or_else(|| state.processes.get(part.name()).cloned());
         let alive = rec.as_ref().map(|r| r.liveness());
         let (healthy, detail) = match alive {
             None => (false, "not started".to_string()),
@@ -439,21 +503,21 @@ pub fn status() -> Option<(LocalState, Vec<PartStatus>)> {
         healthy: docker.is_ok(),
         detail: match docker {
             Ok(_) => "engine answers /_ping".into(),
-            Err(e) => format!("absent ({e}); only Route B needs it"),
+            Err(e) => format!("absent ({e}); image builds and real workloads need it"),
         },
     });
     Some((state, out))
 }
 
 /// Serialises `up`/`down` across processes (several engineers, or a test and a deploy).
-fn lock(paths: &Paths, r: &dyn Reporter) -> Result<fs::File, CliError> {
+fn lock(paths: &Paths, r: &dyn Reporter) -> Result<fs::File, LocalError> {
     let path = paths.root.join("lock");
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| procs::io_err(&format!("opening {}", path.display()), &e))?;
+        .map_err(|e| LocalError::io(format!("opening {}", path.display()), e))?;
     let bound = Duration::from_secs(900);
     let start = Instant::now();
     let mut last = Instant::now();
@@ -462,31 +526,49 @@ fn lock(paths: &Paths, r: &dyn Reporter) -> Result<fs::File, CliError> {
             Ok(()) => return Ok(f),
             Err(fs::TryLockError::WouldBlock) => {}
             Err(fs::TryLockError::Error(e)) => {
-                return Err(procs::io_err(&format!("locking {}", path.display()), &e));
+                return Err(LocalError::io(format!("locking {}", path.display()), e));
             }
         }
         if start.elapsed() > bound {
-            return Err(CliError::new(
-                Exit::Timeout,
-                format!(
-                    "another `cargo xtask local` command held {} for {}s",
-                    path.display(),
-                    bound.as_secs()
-                ),
-            )
-            .with_hint("wait for it to finish, or find it with `ps -ef | grep xtask`"));
+            return Err(LocalError::Locked {
+                path,
+                secs: bound.as_secs(),
+            });
         }
         if last.elapsed() >= Duration::from_secs(5) || start.elapsed() < Duration::from_millis(60) {
             last = Instant::now();
             r.report(Event::Waiting {
                 step: "local-lock".into(),
-                for_what: "another `cargo xtask local` command to release target/localcloud/lock"
-                    .into(),
+                for_what: format!("another local cloud command to release {}", path.display()),
                 waited: start.elapsed(),
                 timeout: bound,
             });
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs `fut` to completion from synchronous code, also when called inside a Tokio runtime
+/// (then on a scoped thread with its own runtime, since a runtime cannot block in itself).
+pub(crate) fn block_on<F: std::future::Future + Send>(fut: F) -> F::Output
+where
+    F::Output: Send,
+{
+    fn run<F: std::future::Future>(fut: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("building a current-thread Tokio runtime")
+            .block_on(fut)
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(|| run(fut))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        run(fut)
     }
 }
 
@@ -509,10 +591,7 @@ mod tests {
     #[test]
     fn state_file_round_trips_the_password_but_serialize_and_debug_hide_it() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            state: dir.path().join("state.json"),
-            ..Paths::new()
-        };
+        let paths = Paths::at(dir.path(), dir.path().join("venvs"), dir.path());
         let state = LocalState {
             schema: STATE_SCHEMA,
             state_file: paths.state.clone(),
@@ -539,6 +618,7 @@ mod tests {
                 bin_dir: "/z".into(),
             },
             processes: BTreeMap::new(),
+            workloads: None,
         };
         assert!(
             !serde_json::to_string(&state)
@@ -550,7 +630,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&paths.state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let back = read_state_at(&paths.state).unwrap();
+        let back = load_state(&paths.state).unwrap();
         assert_eq!(back.registry.password.expose_secret(), "s3cr3t-value");
         assert_eq!(back.pg.port, 4569);
     }
