@@ -1,21 +1,97 @@
-//! `cargo xtask local up | down | status | env`: the local cloud (moto, the localcloud edge, a
-//! registry and PostgreSQL on loopback). The machinery lives in `local/`; this file maps
-//! arguments and renders results.
+//! `cargo xtask local up | down | status | env | base-image | fault`: the local cloud (moto,
+//! the localcloud edge, a registry and PostgreSQL on loopback). The machinery lives in the
+//! `deploykit-local` crate; this file maps arguments, errors and renders results.
 
-#[path = "local/mod.rs"]
-pub mod local;
-
-use std::net::SocketAddr;
-
-use deploykit_localcloud::EdgeConfig;
-use deploykit_localcloud::core::RegistryConfig;
+use deploykit_local::{
+    DEFAULT_EDGE_PORT, DEFAULT_TIME_SCALE, EdgeLauncher, LocalError, Outcome, Part, Paths,
+    UpOptions,
+};
+use deploykit_report::Reporter;
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
-#[allow(unused_imports)]
-pub use local::{
-    DEFAULT_EDGE_PORT, DEFAULT_TIME_SCALE, LocalState, Part, PgState, RegistryState, UpOptions,
-    down, ensure_up, read_state, up,
-};
+pub use deploykit_local::LocalState;
+
+/// The workspace this xtask belongs to; the local cloud's state is in its `target/localcloud/`.
+pub fn paths() -> Paths {
+    // xtask's manifest dir is <workspace>/xtask.
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    Paths::for_project(xtask.parent().unwrap_or(xtask))
+}
+
+/// `up`'s options: the edge runs as `<this xtask> local serve-edge --port PORT`.
+pub fn up_options(edge_port: u16, time_scale: f64) -> Result<UpOptions, CliError> {
+    let launcher = EdgeLauncher::current_exe(&["local", "serve-edge"]).map_err(cli_err)?;
+    Ok(UpOptions {
+        edge_port,
+        time_scale,
+        ..UpOptions::new(launcher)
+    })
+}
+
+/// The edge port `ensure_up` uses: DEPLOYKIT_EDGE_PORT, else the default.
+fn env_edge_port() -> u16 {
+    std::env::var("DEPLOYKIT_EDGE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_EDGE_PORT)
+}
+
+/// A library error for the user, with the command names the library leaves out.
+pub fn cli_err(e: LocalError) -> CliError {
+    let exit = if e.is_timeout() {
+        Exit::Timeout
+    } else {
+        Exit::Failure
+    };
+    let hint = match &e {
+        LocalError::EdgePortInUse { port } => Some(format!(
+            "stop that program (`ss -ltnp 'sport = :{port}'` shows it), or pick another port: `cargo xtask local up --edge-port 4600` (and point deploy.toml's local target at it)"
+        )),
+        LocalError::NotHealthy { log, .. } => Some(format!(
+            "run `cargo xtask local down` and try again; {} says why it is stuck",
+            log.display()
+        )),
+        LocalError::NotRunning { .. } => Some("start it with `cargo xtask local up`".into()),
+        LocalError::BadState { .. } => {
+            Some("run `cargo xtask local down && cargo xtask local up`".into())
+        }
+        LocalError::NeedsRoot { .. } => Some(
+            "run `sudo cargo xtask local base-image` once, or, where images can be pulled, remove `build_args.PYTHON_IMAGE` from [targets.local.apprunner] in deploy.toml to use python:3.12-slim".into(),
+        ),
+        LocalError::Admin { .. } => {
+            Some("`cargo xtask local status` shows whether the edge is healthy".into())
+        }
+        _ => e.help(),
+    };
+    let err = CliError::from_error(exit, &e);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// Starts whatever part of the local cloud is not running and healthy (silent when all are).
+pub fn ensure_up(r: &dyn Reporter) -> Result<LocalState, CliError> {
+    let opts = up_options(env_edge_port(), DEFAULT_TIME_SCALE)?;
+    deploykit_local::ensure_up(&paths(), &opts, r).map_err(cli_err)
+}
+
+/// What other commands reach as `crate::cmd_local::local::...`.
+pub mod local {
+    /// The local stand-in for the app's base image.
+    pub mod base_image {
+        pub use deploykit_local::base_image::{BaseImage, is_local_base};
+
+        /// Makes [`LOCAL_PYTHON_IMAGE`] unless the Docker Engine has it (or `force`).
+        pub fn ensure_python_base(
+            force: bool,
+            r: &dyn deploykit_report::Reporter,
+        ) -> Result<BaseImage, crate::CliError> {
+            deploykit_local::base_image::ensure_python_base(&super::super::paths(), force, r)
+                .map_err(super::super::cli_err)
+        }
+    }
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LocalCommand {
@@ -95,26 +171,9 @@ pub struct DownArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeEdgeArgs {
+    /// Its other settings come from DEPLOYKIT_LOCAL_EDGE_SPEC (set by `up`).
     #[arg(long)]
     pub port: u16,
-    #[arg(long)]
-    pub moto_url: Option<String>,
-    /// Registry `host:port`; its password comes from DEPLOYKIT_LOCAL_REGISTRY_PASSWORD.
-    #[arg(long)]
-    pub registry: Option<String>,
-    #[arg(long, default_value = "AWS")]
-    pub registry_user: String,
-    #[arg(long, default_value_t = DEFAULT_TIME_SCALE)]
-    pub time_scale: f64,
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    #[arg(long, default_value = "123456789012")]
-    pub account_id: String,
-    /// The local PostgreSQL (`host:port`) that answers RDS; without it RDS goes to moto.
-    #[arg(long)]
-    pub postgres: Option<String>,
-    #[arg(long, default_value = "postgres")]
-    pub postgres_user: String,
 }
 
 pub fn run(cmd: LocalCommand, _global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -142,33 +201,37 @@ fn validate_scale(scale: f64) -> Result<(), CliError> {
 
 fn run_up(a: UpArgs, r: &Renderer) -> CliResult {
     validate_scale(a.time_scale)?;
-    let opts = UpOptions {
-        edge_port: a.edge_port,
-        time_scale: a.time_scale,
-    };
-    let (state, outcomes) = up(r, &opts)?;
+    let opts = up_options(a.edge_port, a.time_scale)?;
+    let (state, outcomes) = deploykit_local::up(&paths(), &opts, r).map_err(cli_err)?;
     #[derive(serde::Serialize)]
     struct Out<'a> {
         state: &'a LocalState,
-        parts: Vec<(Part, local::Outcome)>,
+        parts: Vec<(Part, Outcome)>,
     }
     r.result(&Out { state: &state, parts: outcomes.clone() }, || {
         let mut s = String::new();
         for (part, outcome) in &outcomes {
             let pid = state.processes.get(part.name()).map(|p| p.pid.to_string()).unwrap_or_default();
             let what = match outcome {
-                local::Outcome::AlreadyRunning => "already running",
-                local::Outcome::Started => "started",
-                local::Outcome::Restarted => "restarted",
+                Outcome::AlreadyRunning => "already running",
+                Outcome::Started => "started",
+                Outcome::Restarted => "restarted",
             };
             s.push_str(&format!(
                 "{:<9} {:<16} pid {:<8} {}\n",
                 part.name(),
                 what,
                 pid,
-                local::parts_endpoint(*part, &state)
+                deploykit_local::endpoint(*part, &state)
             ));
         }
+        s.push_str(&match &state.workloads {
+            Some(w) => format!(
+                "workloads real: containers on {} ({} CPU, {} MiB each)\n",
+                w.platform_image, w.cpus, w.memory_mb
+            ),
+            None => "workloads simulated (see the warning above for why)\n".to_string(),
+        });
         s.push_str("\nPoint AWS tools at it:  eval \"$(cargo xtask local env)\"\nStop it:                cargo xtask local down");
         s
     });
@@ -177,10 +240,7 @@ fn run_up(a: UpArgs, r: &Renderer) -> CliResult {
 
 fn run_fault(cmd: FaultCommand, r: &Renderer) -> CliResult {
     use deploykit_localcloud::admin::{FaultKind, FaultRequest};
-    let state = read_state().ok_or_else(|| {
-        CliError::new(Exit::Failure, "the local cloud is not running")
-            .with_hint("start it with `cargo xtask local up`")
-    })?;
+    let state = deploykit_local::load_state(&paths().state).map_err(cli_err)?;
     let admin = deploykit_localcloud::AdminClient::new(&state.edge_url)
         .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
     let (what, result) = crate::runtime().block_on(async {
@@ -214,13 +274,14 @@ fn run_fault(cmd: FaultCommand, r: &Renderer) -> CliResult {
 }
 
 fn run_base_image(a: BaseImageArgs, r: &Renderer) -> CliResult {
+    use deploykit_local::base_image::{BaseImage, LOCAL_PYTHON_IMAGE};
     let made = local::base_image::ensure_python_base(a.force, r)?;
-    let image = local::base_image::LOCAL_PYTHON_IMAGE;
+    let image = LOCAL_PYTHON_IMAGE;
     r.result(&image, || match made {
-        local::base_image::BaseImage::AlreadyThere => {
+        BaseImage::AlreadyThere => {
             format!("{image} is already in the Docker Engine (--force makes it again)")
         }
-        local::base_image::BaseImage::Made { seconds } => {
+        BaseImage::Made { seconds } => {
             format!("made {image} in {seconds}s")
         }
     });
@@ -228,7 +289,7 @@ fn run_base_image(a: BaseImageArgs, r: &Renderer) -> CliResult {
 }
 
 fn run_down(a: DownArgs, r: &Renderer) -> CliResult {
-    let reports = down(r, None, a.purge)?;
+    let reports = deploykit_local::down(&paths(), None, a.purge, r).map_err(cli_err)?;
     r.result(&reports, || {
         if reports.is_empty() {
             return "local cloud: nothing was running".to_string();
@@ -250,7 +311,7 @@ fn run_down(a: DownArgs, r: &Renderer) -> CliResult {
 }
 
 fn run_status(r: &Renderer) -> CliResult {
-    let Some((state, parts)) = local::status() else {
+    let Some((state, parts)) = deploykit_local::status(&paths()) else {
         let err = CliError::new(
             Exit::CheckFailed,
             "the local cloud is not running (no target/localcloud/state.json)",
@@ -267,7 +328,7 @@ fn run_status(r: &Renderer) -> CliResult {
     #[derive(serde::Serialize)]
     struct Out<'a> {
         state: &'a LocalState,
-        parts: &'a [local::PartStatus],
+        parts: &'a [deploykit_local::PartStatus],
         healthy: bool,
     }
     r.result(
@@ -314,75 +375,27 @@ fn run_status(r: &Renderer) -> CliResult {
 }
 
 fn run_env(r: &Renderer) -> CliResult {
-    let state = read_state().ok_or_else(|| {
-        CliError::new(
-            Exit::Failure,
-            "the local cloud is not running (no target/localcloud/state.json)",
+    let state = deploykit_local::load_state(&paths().state).map_err(|e| {
+        cli_err(e).with_hint(
+            "start it with `cargo xtask local up`, then eval \"$(cargo xtask local env)\"",
         )
-        .with_hint("start it with `cargo xtask local up`, then eval \"$(cargo xtask local env)\"")
     })?;
     let vars = state.env_vars();
     let map: std::collections::BTreeMap<&str, &str> =
         vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     r.result(&map, || {
         vars.iter()
-            .map(|(k, v)| format!("export {k}={}", local::shell_quote(v)))
+            .map(|(k, v)| format!("export {k}={}", deploykit_local::shell_quote(v)))
             .collect::<Vec<_>>()
             .join("\n")
     });
     Ok(Exit::Success)
 }
 
-/// The edge in the foreground until SIGTERM or Ctrl-C.
+/// The edge in the foreground until SIGTERM or Ctrl-C, as `up` asked for it.
 fn serve_edge(a: ServeEdgeArgs) -> CliResult {
-    validate_scale(a.time_scale)?;
-    let registry = a.registry.map(|endpoint| RegistryConfig {
-        endpoint,
-        username: a.registry_user.clone(),
-        password: std::env::var(local::REGISTRY_PASSWORD_ENV).unwrap_or_default(),
-    });
-    let cfg = EdgeConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], a.port)),
-        moto_url: a.moto_url,
-        registry,
-        time_scale: a.time_scale,
-        region: a.region,
-        account_id: a.account_id,
-        postgres: a
-            .postgres
-            .as_deref()
-            .and_then(|hp| hp.rsplit_once(':'))
-            .and_then(|(host, port)| {
-                Some(deploykit_localcloud::PostgresConfig {
-                    host: host.to_string(),
-                    port: port.parse().ok()?,
-                    superuser: a.postgres_user.clone(),
-                    password: None,
-                })
-            }),
-        ..EdgeConfig::default()
-    };
-    crate::runtime().block_on(async move {
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        };
-        deploykit_localcloud::serve(cfg, shutdown)
-            .await
-            .map_err(|e| {
-                CliError::from_error(Exit::Failure, &e)
-                    .with_hint("`cargo xtask local up --edge-port PORT` picks another port")
-            })
+    deploykit_local::run_edge(a.port).map_err(|e| {
+        cli_err(e).with_hint("`cargo xtask local up --edge-port PORT` picks another port")
     })?;
     Ok(Exit::Success)
 }

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use deploykit_report::{Event, Reporter};
 use sha2::{Digest, Sha256};
 
-use crate::cmd_local::local::{self, LocalState, Outcome, Part, Paths, UpOptions, procs};
+use deploykit_local::{LocalState, Outcome, Part, Paths, procs};
+
+use crate::cmd_local::{cli_err, paths as local_paths, up_options};
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
 /// The example app whose pytest suite runs here.
@@ -41,26 +43,30 @@ struct StepResult {
 pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     install_signal_handlers(r);
     let started = Instant::now();
-    let paths = Paths::new();
+    let paths = local_paths();
     let mut steps: Vec<StepResult> = Vec::new();
 
     // 1. local up
     let t = Instant::now();
-    let opts = UpOptions {
-        time_scale: args.time_scale,
-        ..UpOptions::default()
-    };
-    let previous_scale = local::read_state().map(|s| s.time_scale);
+    let opts = up_options(
+        std::env::var("DEPLOYKIT_EDGE_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(deploykit_local::DEFAULT_EDGE_PORT),
+        args.time_scale,
+    )?;
+    let previous_scale = deploykit_local::read_state(&paths).map(|s| s.time_scale);
     // Parts that already ran before this command: never stopped by it.
     let running_before: Vec<Part> = Part::ALL
         .into_iter()
         .filter(|p| {
-            local::read_pid_file(&paths, *p)
+            deploykit_local::read_pid_file(&paths, *p)
                 .is_some_and(|rec| rec.liveness() == procs::Liveness::Ours)
         })
         .collect();
-    let up = local::up(r, &opts);
+    let up = deploykit_local::up(&paths, &opts, r).map_err(cli_err);
     let mut guard = DownGuard {
+        paths: paths.clone(),
         parts: Vec::new(),
         restore_scale: None,
         done: false,
@@ -287,7 +293,7 @@ fn cargo_tests(
 ) -> Result<String, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&paths.workspace)
+    cmd.current_dir(&paths.project)
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra);
     // Only the state file: the ambient AWS_* variables stay as they were, so tests of the real
@@ -345,7 +351,7 @@ fn requirements_hash(app: &Path) -> Result<String, String> {
 /// Creates (first time) and updates (when the requirements change) the example app's venv in
 /// `target/venvs/app`. Returns its path and what was done.
 fn app_venv(paths: &Paths, r: &Renderer) -> Result<(PathBuf, String), String> {
-    let app = paths.workspace.join(APP_DIR);
+    let app = paths.project.join(APP_DIR);
     let reqs = app.join("requirements-dev.txt");
     if !reqs.is_file() {
         return Err(format!(
@@ -417,7 +423,7 @@ fn app_venv(paths: &Paths, r: &Renderer) -> Result<(PathBuf, String), String> {
 }
 
 fn pytest(paths: &Paths, state: &LocalState, venv: &Path, r: &Renderer) -> Result<String, String> {
-    let tests = paths.workspace.join(APP_DIR).join("tests");
+    let tests = paths.project.join(APP_DIR).join("tests");
     if !tests.is_dir() {
         return Err(format!(
             "{} is missing: the example app's test suite cannot run (it is part of `cargo xtask test`)",
@@ -453,7 +459,7 @@ fn pytest(paths: &Paths, state: &LocalState, venv: &Path, r: &Renderer) -> Resul
     }
     let db_url = state.database_url_for(TEST_DB);
     let mut cmd = Command::new(venv.join("bin/python"));
-    cmd.current_dir(&paths.workspace)
+    cmd.current_dir(&paths.project)
         .args(["-m", "pytest", &format!("{APP_DIR}/tests"), "-q"])
         .env_remove("DATABASE_URL")
         .env("TEST_DATABASE_URL", &db_url)
@@ -480,6 +486,7 @@ fn pytest(paths: &Paths, state: &LocalState, venv: &Path, r: &Renderer) -> Resul
 
 /// Stops what this run started; a fallback in `Drop` covers panics.
 struct DownGuard {
+    paths: Paths,
     parts: Vec<Part>,
     restore_scale: Option<f64>,
     done: bool,
@@ -489,14 +496,15 @@ impl DownGuard {
     fn run(&mut self, r: &dyn Reporter) -> Result<String, CliError> {
         self.done = true;
         if let Some(scale) = self.restore_scale
-            && let Some(state) = local::read_state()
+            && let Some(state) = deploykit_local::read_state(&self.paths)
         {
-            let _ = local::set_time_scale(&state, scale);
+            let _ = deploykit_local::set_time_scale(&state, scale);
         }
         if self.parts.is_empty() {
             return Ok("nothing to stop (the local cloud was up before; left running)".into());
         }
-        let reports = local::down(r, Some(&self.parts), false)?;
+        let reports =
+            deploykit_local::down(&self.paths, Some(&self.parts), false, r).map_err(cli_err)?;
         Ok(format!(
             "stopped {}",
             reports
