@@ -42,10 +42,13 @@ use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use deploykit_local::LocalState;
 use deploykit_localcloud::core::RegistryConfig;
 use deploykit_localcloud::{AdminClient, Edge, EdgeConfig};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+pub use deploykit_local;
 pub use deploykit_localcloud;
 
 /// The region every local client uses.
@@ -53,9 +56,12 @@ pub const REGION: &str = "us-east-1";
 
 const NOT_UP: &str = "the local cloud is not running: run `cargo xtask local up` (then `cargo test`), or run everything with `cargo xtask test`";
 
-/// The running local cloud, as recorded by `cargo xtask local up` in its state file.
+/// The running local cloud, as recorded by `cargo xtask local up` in its state file
+/// (`deploykit_local::LocalState`, kept whole in [`LocalCloud::state`]).
 #[derive(Debug, Clone)]
 pub struct LocalCloud {
+    /// Everything `state.json` records.
+    pub state: LocalState,
     pub state_file: PathBuf,
     /// The shared edge (`AWS_ENDPOINT_URL`).
     pub edge_url: String,
@@ -110,26 +116,6 @@ pub struct Postgres {
     pub database_url: String,
 }
 
-// The subset of xtask's state.json (schema 1) that tests need.
-#[derive(Deserialize)]
-struct StateFile {
-    schema: u32,
-    region: String,
-    account_id: String,
-    time_scale: f64,
-    edge_url: String,
-    moto_url: String,
-    registry: RegistryFile,
-    registry_password: String,
-    pg: Postgres,
-}
-
-#[derive(Deserialize)]
-struct RegistryFile {
-    endpoint: String,
-    username: String,
-}
-
 /// Where the state file is: `DEPLOYKIT_LOCAL_STATE`, else `<workspace>/target/localcloud/state.json`.
 pub fn state_path() -> PathBuf {
     if let Some(p) = std::env::var_os("DEPLOYKIT_LOCAL_STATE").filter(|p| !p.is_empty()) {
@@ -145,34 +131,33 @@ pub fn state_path() -> PathBuf {
 impl LocalCloud {
     /// Reads the state file without checking that anything answers.
     pub fn load(path: &Path) -> Result<LocalCloud, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{NOT_UP} ({}: {e})", path.display()))?;
-        let f: StateFile = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a local cloud state file this crate understands ({e}); run `cargo xtask local down && cargo xtask local up`",
-                path.display()
-            )
+        let state = deploykit_local::load_state(path).map_err(|e| match e {
+            deploykit_local::LocalError::NotRunning { .. } => {
+                format!("{NOT_UP} ({e})")
+            }
+            e => format!(
+                "{e}; run `cargo xtask local down && cargo xtask local up` with this checkout"
+            ),
         })?;
-        if f.schema != 1 {
-            return Err(format!(
-                "{} has schema {}, this crate reads schema 1; rebuild and run `cargo xtask local up`",
-                path.display(),
-                f.schema
-            ));
-        }
         Ok(LocalCloud {
             state_file: path.to_path_buf(),
-            edge_url: f.edge_url,
-            moto_url: f.moto_url,
-            region: f.region,
-            account_id: f.account_id,
-            time_scale: f.time_scale,
+            edge_url: state.edge_url.clone(),
+            moto_url: state.moto_url.clone(),
+            region: state.region.clone(),
+            account_id: state.account_id.clone(),
+            time_scale: state.time_scale,
             registry: Registry {
-                endpoint: f.registry.endpoint,
-                username: f.registry.username,
-                password: f.registry_password,
+                endpoint: state.registry.endpoint.clone(),
+                username: state.registry.username.clone(),
+                password: state.registry.password.expose_secret().to_string(),
             },
-            pg: f.pg,
+            pg: Postgres {
+                host: state.pg.host.clone(),
+                port: state.pg.port,
+                superuser: state.pg.superuser.clone(),
+                database_url: state.pg.database_url.clone(),
+            },
+            state,
         })
     }
 
