@@ -920,7 +920,7 @@ impl MotoClient {
         let _ = self
             .call(
                 Method::PUT,
-                &Self::s3_path(bucket, "").trim_end_matches('/').to_string(),
+                Self::s3_path(bucket, "").trim_end_matches('/'),
                 &[
                     ("authorization", Self::auth(region, "s3")),
                     ("x-amz-content-sha256", "UNSIGNED-PAYLOAD".into()),
