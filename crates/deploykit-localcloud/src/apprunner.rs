@@ -36,9 +36,10 @@
 mod error;
 mod image;
 mod model;
+mod runtime;
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -78,7 +79,8 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub struct AppRunner {
     ctx: Ctx,
     probe: RegistryProbe,
-    state: Mutex<State>,
+    /// Shared with the background deployments of real workloads (see [`runtime`]).
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug)]
@@ -271,6 +273,8 @@ struct Service {
     /// Oldest first.
     operations: Vec<Operation>,
     domains: Vec<CustomDomain>,
+    /// The container serving the service when workloads are real.
+    container: Option<crate::workload::Running>,
 }
 
 impl Service {
@@ -453,11 +457,11 @@ impl AppRunner {
         Self {
             ctx,
             probe,
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 services: Vec::new(),
                 scaling: vec![default_asc],
                 connectors: Vec::new(),
-            }),
+            })),
         }
     }
 
@@ -655,7 +659,30 @@ impl AppRunner {
             steps: VecDeque::new(),
             operations: Vec::new(),
             domains: Vec::new(),
+            container: None,
         };
+        if healthy && let Some(w) = self.ctx.workloads.clone() {
+            // Real workloads: the container's health decides how the operation ends.
+            let op_id = svc.start(
+                &self.ctx.clock,
+                OpType::CreateService,
+                vec![Plan::at(PENDING_FOR, OpStatus::InProgress)],
+            );
+            let job = runtime::Job {
+                arn: svc.arn.clone(),
+                name: svc.name.clone(),
+                service_id: svc.id.clone(),
+                url: svc.url.clone(),
+                kind: OpType::CreateService,
+                op_id: op_id.clone(),
+                config: svc.config.clone(),
+                started: Instant::now(),
+            };
+            state.services.push(svc);
+            let svc = state.services.last().map(|s| state.service_json(s));
+            runtime::spawn(self.state.clone(), self.ctx.clone(), w, job);
+            return Ok(json!({ "Service": svc, "OperationId": op_id }));
+        }
         let done = if healthy {
             Plan::at(CREATE_TAKES, OpStatus::Succeeded)
                 .service(ServiceStatus::Running)
@@ -721,6 +748,27 @@ impl AppRunner {
         };
         let idx = state.service_index(arn)?;
         state.services[idx].check_deployable(what)?;
+        if healthy && let Some(w) = self.ctx.workloads.clone() {
+            // Real workloads: the new container's health decides how the operation ends.
+            let svc = &mut state.services[idx];
+            let op_id = svc.start(
+                &self.ctx.clock,
+                kind,
+                vec![Plan::at(PENDING_FOR, OpStatus::InProgress)],
+            );
+            let job = runtime::Job {
+                arn: svc.arn.clone(),
+                name: svc.name.clone(),
+                service_id: svc.id.clone(),
+                url: svc.url.clone(),
+                kind,
+                op_id: op_id.clone(),
+                config: new,
+                started: Instant::now(),
+            };
+            runtime::spawn(self.state.clone(), self.ctx.clone(), w, job);
+            return Ok((state.service_json(&state.services[idx]), op_id));
+        }
         let plan = Self::deploy_plan(new, healthy, rollback_ok);
         let svc = &mut state.services[idx];
         let op_id = svc.start(&self.ctx.clock, kind, plan);
@@ -845,6 +893,7 @@ impl AppRunner {
             }
             ServiceStatus::Running | ServiceStatus::Paused | ServiceStatus::CreateFailed => {}
         }
+        runtime::stop_service(&self.ctx, &svc.url, svc.container.take());
         let op_id = svc.start(
             &self.ctx.clock,
             OpType::DeleteService,
@@ -867,6 +916,8 @@ impl AppRunner {
         let mut state = self.lock();
         let idx = state.service_index(&input.service_arn)?;
         state.services[idx].check_deployable("PauseService")?;
+        let svc = &mut state.services[idx];
+        runtime::stop_service(&self.ctx, &svc.url, svc.container.take());
         let op_id = state.services[idx].start(
             &self.ctx.clock,
             OpType::PauseService,
@@ -893,6 +944,27 @@ impl AppRunner {
                 svc.arn,
                 svc.status.as_str()
             )));
+        }
+        if let Some(w) = self.ctx.workloads.clone() {
+            let op_id = svc.start(
+                &self.ctx.clock,
+                OpType::ResumeService,
+                vec![Plan::at(PENDING_FOR, OpStatus::InProgress)],
+            );
+            let job = runtime::Job {
+                arn: svc.arn.clone(),
+                name: svc.name.clone(),
+                service_id: svc.id.clone(),
+                url: svc.url.clone(),
+                kind: OpType::ResumeService,
+                op_id: op_id.clone(),
+                config: svc.config.clone(),
+                started: Instant::now(),
+            };
+            runtime::spawn(self.state.clone(), self.ctx.clone(), w, job);
+            return Ok(
+                json!({ "Service": state.service_json(&state.services[idx]), "OperationId": op_id }),
+            );
         }
         let op_id = svc.start(
             &self.ctx.clock,

@@ -498,6 +498,37 @@ impl Workloads {
         }
     }
 
+    /// Waits until something accepts TCP connections on the workload's port (App Runner's
+    /// `TCP` health check), the container exits, or `deadline` passes.
+    pub async fn wait_listening(
+        &self,
+        r: &Running,
+        deadline: Duration,
+    ) -> Result<(), WorkloadError> {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Some(code) = self.exit_code(&r.id).await? {
+                let log_tail = self
+                    .log_tail(&r.id, EXIT_LOG_LINES)
+                    .await
+                    .unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+                return Err(WorkloadError::Exited { code, log_tail });
+            }
+            let connect = tokio::net::TcpStream::connect(r.addr);
+            if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, connect).await {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                return Err(WorkloadError::Timeout {
+                    port: r.port,
+                    path: String::new(),
+                    secs: deadline.as_secs(),
+                });
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+
     /// One GET of `http://127.0.0.1:port<path>`: the status, or `None` when nothing answered.
     pub async fn probe(&self, port: u16, path: &str) -> Option<u16> {
         let uri: http::Uri = format!("http://127.0.0.1:{port}{path}").parse().ok()?;
