@@ -16,7 +16,8 @@
 //!
 //! Timelines are applied lazily whenever a request arrives; nothing runs in the background.
 //! A deploy is healthy when its image is in the local registry (checked when the operation
-//! starts, see [`image`]) and no `fail-next-deploy` fault is queued for the service's name.
+//! starts, see [`image`]), its runtime secrets exist (see [`validate`]) and no
+//! `fail-next-deploy` fault is queued for the service's name.
 //!
 //! # App traffic
 //!
@@ -37,6 +38,7 @@ mod error;
 mod image;
 mod model;
 mod runtime;
+mod validate;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -543,6 +545,8 @@ impl AppRunner {
             Some(image) => self.probe.image_present(&image).await,
             None => false,
         };
+        // Instances read their runtime secrets when they start (see `validate`).
+        let present = present && self.secrets_resolve(config).await;
         // Take the fault only for deploys that would otherwise succeed, so a queued failure
         // is not spent on a deploy that fails anyway.
         present && !self.ctx.faults.take_deploy_failure(name)
@@ -560,6 +564,7 @@ impl AppRunner {
             auto_scaling_arn,
         } = requested;
         source.validate()?;
+        validate::require_instance_role(&source, &instance)?;
         let network = network.resolve()?;
         if let Some(arn) = network.vpc_connector_arn() {
             let active = state.connectors.iter().any(|c| c.arn == arn && c.active);
@@ -621,6 +626,7 @@ impl AppRunner {
                 },
             )?
         };
+        self.check_instance_role(&config).await?;
         let healthy = self.deploy_is_healthy(&input.service_name, &config).await;
 
         let mut state = self.lock();
@@ -819,6 +825,7 @@ impl AppRunner {
                 },
             )?
         };
+        self.check_instance_role(&new).await?;
         let (service, op_id) = self
             .deploy(&input.service_arn, OpType::UpdateService, new)
             .await?;

@@ -39,6 +39,7 @@ mod edge;
 mod faults;
 mod forward;
 mod rds;
+mod secrets_check;
 mod sigv4;
 pub mod workload;
 mod xml;

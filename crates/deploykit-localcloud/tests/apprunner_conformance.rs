@@ -1415,3 +1415,316 @@ async fn ecr_token_points_at_the_local_registry() {
         aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenError::ServerException(_)
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Runtime secrets and the instance role, against moto's Secrets Manager and IAM (the shared
+// local cloud's moto behind a private edge of this test).
+
+const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"tasks.apprunner.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+impl Harness {
+    /// A harness whose edge shares the running local cloud's moto (secrets, IAM).
+    async fn on_local_cloud() -> (Self, deploykit_testsupport::LocalCloud) {
+        let (registry, images) = start_registry(&["budgetsync:v1", "budgetsync:v2"]).await;
+        let cloud = deploykit_testsupport::local_cloud().await;
+        let reg = registry.clone();
+        let edge = cloud
+            .private_edge(move |cfg| {
+                cfg.registry = Some(RegistryConfig {
+                    endpoint: reg,
+                    username: REGISTRY_USER.into(),
+                    password: REGISTRY_PASSWORD.into(),
+                });
+            })
+            .await;
+        let client = apprunner_client(&edge.url());
+        let h = Self {
+            edge,
+            client,
+            registry,
+            images,
+        };
+        (h, cloud)
+    }
+
+    fn secrets_source(&self, tag: &str, secrets: &[(&str, &str)]) -> SourceConfiguration {
+        let mut image = ImageConfiguration::builder().port("8000");
+        for (k, v) in secrets {
+            image = image.runtime_environment_secrets(*k, *v);
+        }
+        let repo = ImageRepository::builder()
+            .image_identifier(self.image(tag))
+            .image_repository_type(ImageRepositoryType::Ecr)
+            .image_configuration(image.build())
+            .build()
+            .expect("image repository");
+        SourceConfiguration::builder()
+            .image_repository(repo)
+            .auto_deployments_enabled(false)
+            .authentication_configuration(
+                AuthenticationConfiguration::builder()
+                    .access_role_arn(ROLE)
+                    .build(),
+            )
+            .build()
+    }
+
+    async fn create_with(
+        &self,
+        name: &str,
+        source: SourceConfiguration,
+        role: Option<&str>,
+    ) -> Result<(String, String), String> {
+        let mut req = self
+            .client
+            .create_service()
+            .service_name(name)
+            .source_configuration(source);
+        if let Some(role) = role {
+            req = req.instance_configuration(
+                InstanceConfiguration::builder()
+                    .instance_role_arn(role)
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(out) => {
+                let arn = out.service().expect("service").service_arn().to_string();
+                Ok((arn, out.operation_id().to_string()))
+            }
+            Err(SdkError::ServiceError(e)) => Err(format!(
+                "{}: {}",
+                e.err().code().unwrap_or("<no code>"),
+                e.err().message().unwrap_or("")
+            )),
+            Err(other) => panic!("CreateService failed before the service: {other:?}"),
+        }
+    }
+}
+
+/// A secret in moto's Secrets Manager (through the edge); returns its ARN.
+async fn create_secret(
+    cloud: &deploykit_testsupport::LocalCloud,
+    edge: &Edge,
+    name: &str,
+) -> String {
+    let sm = aws_sdk_secretsmanager::Client::new(&cloud.sdk_config_for(&edge.url()));
+    let out = sm
+        .create_secret()
+        .name(name)
+        .secret_string("local-test-value")
+        .send()
+        .await
+        .expect("CreateSecret in moto");
+    let arn = out.arn().expect("secret ARN").to_string();
+    // Secrets Manager appends `-` and six characters to the name; moto does too.
+    let suffix = arn
+        .strip_prefix(&format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{name}-",
+            cloud.region, cloud.account_id
+        ))
+        .unwrap_or_else(|| panic!("unexpected secret ARN {arn}"));
+    assert_eq!(suffix.len(), 6, "{arn}");
+    arn
+}
+
+/// A role in moto's IAM (through the edge) that App Runner instances may assume.
+async fn create_instance_role(
+    cloud: &deploykit_testsupport::LocalCloud,
+    edge: &Edge,
+    name: &str,
+) -> String {
+    let iam = aws_sdk_iam::Client::new(&cloud.sdk_config_for(&edge.url()));
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(INSTANCE_TRUST)
+        .send()
+        .await
+        .expect("CreateRole in moto")
+        .role()
+        .expect("role")
+        .arn()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apprunner_refuses_runtime_secrets_without_an_instance_role() {
+    let (h, cloud) = Harness::on_local_cloud().await;
+    let secret = create_secret(
+        &cloud,
+        &h.edge,
+        &deploykit_testsupport::unique_name("ar-norole"),
+    )
+    .await;
+    let name = deploykit_testsupport::unique_name("ar-norole");
+    let source = h.secrets_source("v1", &[("SECRET_KEY", &secret)]);
+
+    // No instance role: refused up front with App Runner's own message, nothing created.
+    let err = h
+        .create_with(&name, source.clone(), None)
+        .await
+        .expect_err("secrets without an instance role");
+    assert_eq!(
+        err,
+        "InvalidRequestException: Instance Role have to be provided if passing in RuntimeEnvironmentSecrets."
+    );
+
+    // A role ARN IAM does not know: App Runner cannot assume it.
+    let ghost = format!("arn:aws:iam::{}:role/{name}-ghost", cloud.account_id);
+    let err = h
+        .create_with(&name, source.clone(), Some(&ghost))
+        .await
+        .expect_err("unknown instance role");
+    assert_eq!(
+        err,
+        format!("InvalidRequestException: Error in assuming instance role {ghost}")
+    );
+    // Not a role ARN at all.
+    let err = h
+        .create_with(
+            &name,
+            source,
+            Some(&format!("arn:aws:iam::{}:user/bob", cloud.account_id)),
+        )
+        .await
+        .expect_err("a user is not a role");
+    assert!(err.starts_with("InvalidRequestException: "), "{err}");
+    let listed = h.client.list_services().send().await.expect("ListServices");
+    assert!(
+        listed.service_summary_list().is_empty(),
+        "nothing was created"
+    );
+
+    // An update that drops the role of a service with secrets is refused the same way.
+    let role = create_instance_role(&cloud, &h.edge, &format!("{name}-instance")).await;
+    let (arn, op_id) = h
+        .create_with(
+            &name,
+            h.secrets_source("v1", &[("SECRET_KEY", &secret)]),
+            Some(&role),
+        )
+        .await
+        .expect("created with a role");
+    assert_eq!(
+        h.wait_op(&arn, &op_id).await.status(),
+        Some(&OperationStatus::Succeeded)
+    );
+    let err = h
+        .client
+        .update_service()
+        .service_arn(&arn)
+        .instance_configuration(InstanceConfiguration::builder().cpu("1024").build())
+        .send()
+        .await
+        .expect_err("update without the role");
+    assert_eq!(
+        err.into_service_error().message(),
+        Some("Instance Role have to be provided if passing in RuntimeEnvironmentSecrets.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apprunner_refuses_a_missing_runtime_secret() {
+    let (h, cloud) = Harness::on_local_cloud().await;
+    let name = deploykit_testsupport::unique_name("ar-missing");
+    let role = create_instance_role(&cloud, &h.edge, &format!("{name}-instance")).await;
+    let missing = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{name}/never-created-AbCdEf",
+        cloud.region, cloud.account_id
+    );
+
+    // App Runner accepts the call and reads secrets when instances start: the create fails.
+    let (arn, op_id) = h
+        .create_with(
+            &name,
+            h.secrets_source("v1", &[("SECRET_KEY", &missing)]),
+            Some(&role),
+        )
+        .await
+        .expect("CreateService is accepted");
+    assert_eq!(
+        h.wait_op(&arn, &op_id).await.status(),
+        Some(&OperationStatus::Failed)
+    );
+    let svc = h.describe(&arn).await;
+    assert_eq!(svc.status(), &ServiceStatus::CreateFailed);
+    assert_eq!(h.app_status(svc.service_url().expect("url")).await, 503);
+
+    // A running service updated to reference a missing secret rolls back to what ran.
+    let name2 = deploykit_testsupport::unique_name("ar-missing");
+    let real = create_secret(&cloud, &h.edge, &format!("{name2}/key")).await;
+    let (arn, op_id) = h
+        .create_with(
+            &name2,
+            h.secrets_source("v1", &[("SECRET_KEY", &real)]),
+            Some(&role),
+        )
+        .await
+        .expect("created");
+    assert_eq!(
+        h.wait_op(&arn, &op_id).await.status(),
+        Some(&OperationStatus::Succeeded)
+    );
+    // A full ARN with the wrong suffix names another secret, which does not exist.
+    let wrong_suffix = format!("{}ZZZZZZ", &real[..real.len() - 6]);
+    let out = h
+        .client
+        .update_service()
+        .service_arn(&arn)
+        .source_configuration(h.secrets_source("v2", &[("SECRET_KEY", &wrong_suffix)]))
+        .send()
+        .await
+        .expect("UpdateService is accepted");
+    let op = h.wait_op(&arn, out.operation_id()).await;
+    assert_eq!(op.status(), Some(&OperationStatus::RollbackSucceeded));
+    let svc = h.describe(&arn).await;
+    assert_eq!(svc.status(), &ServiceStatus::Running);
+    assert!(image_of(&svc).ends_with(":v1"), "{}", image_of(&svc));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apprunner_accepts_existing_runtime_secrets_with_an_instance_role() {
+    let (h, cloud) = Harness::on_local_cloud().await;
+    let name = deploykit_testsupport::unique_name("ar-secrets");
+    let role = create_instance_role(&cloud, &h.edge, &format!("{name}-instance")).await;
+    let full = create_secret(&cloud, &h.edge, &format!("{name}/db-url")).await;
+    let other = create_secret(&cloud, &h.edge, &format!("{name}/secret-key")).await;
+    // A partial ARN (no suffix) resolves by name, as Secrets Manager does; a JSON key and
+    // version suffix (`:key::`) still names the same secret.
+    let partial = other[..other.len() - 7].to_string();
+    let (arn, op_id) = h
+        .create_with(
+            &name,
+            h.secrets_source(
+                "v1",
+                &[
+                    ("DATABASE_URL", &full),
+                    ("SECRET_KEY", &partial),
+                    ("FIELD", &format!("{full}:password::")),
+                ],
+            ),
+            Some(&role),
+        )
+        .await
+        .expect("CreateService");
+    assert_eq!(
+        h.wait_op(&arn, &op_id).await.status(),
+        Some(&OperationStatus::Succeeded)
+    );
+    let svc = h.describe(&arn).await;
+    assert_eq!(svc.status(), &ServiceStatus::Running);
+    assert_eq!(
+        svc.instance_configuration()
+            .and_then(|i| i.instance_role_arn()),
+        Some(role.as_str())
+    );
+    let secrets = svc
+        .source_configuration()
+        .and_then(|s| s.image_repository())
+        .and_then(|r| r.image_configuration())
+        .and_then(|c| c.runtime_environment_secrets())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(secrets.get("DATABASE_URL"), Some(&full));
+    assert_eq!(h.app_status(svc.service_url().expect("url")).await, 200);
+}

@@ -1398,3 +1398,215 @@ async fn injected_faults_use_the_real_wire_format() {
     assert_eq!(c, "InvalidAction");
     edge.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Environment secrets, against the shared local cloud's moto behind a private edge.
+
+const SECRETS_NS: &str = "aws:elasticbeanstalk:application:environmentsecrets";
+
+fn secret_setting(name: &str, arn: &str) -> ConfigurationOptionSetting {
+    ConfigurationOptionSetting::builder()
+        .namespace(SECRETS_NS)
+        .option_name(name)
+        .value(arn)
+        .build()
+}
+
+/// A secret in moto's Secrets Manager through `edge`; returns its (suffixed) ARN.
+async fn create_secret(
+    cloud: &deploykit_testsupport::LocalCloud,
+    edge: &deploykit_localcloud::Edge,
+    name: &str,
+) -> String {
+    let sm = aws_sdk_secretsmanager::Client::new(&cloud.sdk_config_for(&edge.url()));
+    let arn = sm
+        .create_secret()
+        .name(name)
+        .secret_string("local-test-value")
+        .send()
+        .await
+        .expect("CreateSecret in moto")
+        .arn()
+        .expect("secret ARN")
+        .to_string();
+    let prefix = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{name}-",
+        cloud.region, cloud.account_id
+    );
+    assert!(
+        arn.starts_with(&prefix) && arn.len() == prefix.len() + 6,
+        "Secrets Manager ARNs end in -<6 characters>: {arn}"
+    );
+    arn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eb_refuses_malformed_and_fails_on_missing_environment_secrets() {
+    let cloud = deploykit_testsupport::local_cloud().await;
+    let edge = cloud.private_edge(|_| {}).await;
+    let eb = eb(&edge, true);
+    let app = deploykit_testsupport::unique_name("eb-secrets");
+    eb.create_application()
+        .application_name(&app)
+        .send()
+        .await
+        .expect("app");
+    let env = deploykit_testsupport::unique_name("ebsec");
+
+    // Not an ARN: refused before anything is created.
+    let (c, m) = code(
+        eb.create_environment()
+            .application_name(&app)
+            .environment_name(&env)
+            .solution_stack_name(STACK)
+            .option_settings(secret_setting("SECRET_KEY", "budgetsync/secret-key"))
+            .send()
+            .await,
+    );
+    assert_eq!(c, "ConfigurationValidationException", "{m}");
+    assert!(
+        m.contains("Invalid option value: 'budgetsync/secret-key'") && m.contains(SECRETS_NS),
+        "{m}"
+    );
+    let listed = eb
+        .describe_environments()
+        .application_name(&app)
+        .send()
+        .await
+        .expect("DescribeEnvironments");
+    assert!(listed.environments().is_empty(), "nothing was created");
+
+    // A well-formed ARN of a secret that does not exist: accepted, then the instances cannot
+    // fetch it while bootstrapping and the launch ends Red with the secret as the cause.
+    let missing = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{app}/never-created-AbCdEf",
+        cloud.region, cloud.account_id
+    );
+    let t0 = now();
+    eb.create_environment()
+        .application_name(&app)
+        .environment_name(&env)
+        .solution_stack_name(STACK)
+        .option_settings(secret_setting("SECRET_KEY", &missing))
+        .send()
+        .await
+        .expect("CreateEnvironment is accepted");
+    let d = wait_for(&eb, &env, "Ready", "Red").await;
+    assert_eq!(d.health_status().map(|h| h.as_str()), Some("Severe"));
+    let events = messages_since(&eb, &env, t0).await;
+    assert!(
+        has(
+            &events,
+            "ERROR",
+            "Instance deployment failed to get environment secrets"
+        ),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(_, m)| m.contains(&missing)),
+        "the event names the secret: {events:?}"
+    );
+    assert!(has(
+        &events,
+        "ERROR",
+        "Create environment operation is complete, but with errors."
+    ));
+    let health = eb
+        .describe_environment_health()
+        .environment_name(&env)
+        .attribute_names(EnvironmentHealthAttribute::All)
+        .send()
+        .await
+        .expect("DescribeEnvironmentHealth");
+    assert!(
+        health.causes().iter().any(|c| c.contains(&missing)),
+        "{:?}",
+        health.causes()
+    );
+
+    // A partial ARN that names no secret fails a configuration update the same way.
+    let real = create_secret(&cloud, &edge, &format!("{app}/real")).await;
+    let env = deploykit_testsupport::unique_name("ebsec");
+    eb.create_environment()
+        .application_name(&app)
+        .environment_name(&env)
+        .solution_stack_name(STACK)
+        .option_settings(secret_setting("SECRET_KEY", &real))
+        .send()
+        .await
+        .expect("CreateEnvironment with an existing secret");
+    wait_for(&eb, &env, "Ready", "Green").await;
+    let t1 = now();
+    let gone = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{app}/other",
+        cloud.region, cloud.account_id
+    );
+    eb.update_environment()
+        .environment_name(&env)
+        .option_settings(secret_setting("OTHER", &gone))
+        .send()
+        .await
+        .expect("UpdateEnvironment is accepted");
+    wait_for(&eb, &env, "Ready", "Red").await;
+    let events = messages_since(&eb, &env, t1).await;
+    assert!(
+        has(&events, "ERROR", "Failed to deploy configuration."),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eb_accepts_existing_environment_secrets() {
+    let cloud = deploykit_testsupport::local_cloud().await;
+    let edge = cloud.private_edge(|_| {}).await;
+    let eb = eb(&edge, true);
+    let app = deploykit_testsupport::unique_name("eb-secrets-ok");
+    eb.create_application()
+        .application_name(&app)
+        .send()
+        .await
+        .expect("app");
+    let full = create_secret(&cloud, &edge, &format!("{app}/db-url")).await;
+    let other = create_secret(&cloud, &edge, &format!("{app}/secret-key")).await;
+    // Without the 6-character suffix the ARN is partial; Secrets Manager resolves it by name.
+    let partial = other[..other.len() - 7].to_string();
+    let env = deploykit_testsupport::unique_name("ebsecok");
+    eb.create_environment()
+        .application_name(&app)
+        .environment_name(&env)
+        .solution_stack_name(STACK)
+        .option_settings(secret_setting("DATABASE_URL", &full))
+        .option_settings(secret_setting("SECRET_KEY", &partial))
+        .send()
+        .await
+        .expect("CreateEnvironment");
+    let d = wait_for(&eb, &env, "Ready", "Green").await;
+    assert_eq!(d.health_status().map(|h| h.as_str()), Some("Ok"));
+    let settings = eb
+        .describe_configuration_settings()
+        .application_name(&app)
+        .environment_name(&env)
+        .send()
+        .await
+        .expect("DescribeConfigurationSettings");
+    let secrets: Vec<(String, String)> = settings
+        .configuration_settings()
+        .iter()
+        .flat_map(|c| c.option_settings())
+        .filter(|o| o.namespace() == Some(SECRETS_NS))
+        .map(|o| {
+            (
+                o.option_name().unwrap_or_default().to_string(),
+                o.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        secrets.contains(&("DATABASE_URL".to_string(), full)),
+        "{secrets:?}"
+    );
+    assert!(
+        secrets.contains(&("SECRET_KEY".to_string(), partial)),
+        "{secrets:?}"
+    );
+}

@@ -41,6 +41,14 @@ impl ApiError {
         Self::new("ServiceQuotaExceededException", message)
     }
 
+    /// The service could not finish the request (here: moto could not be asked).
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            ..Self::new("InternalServiceErrorException", message)
+        }
+    }
+
     /// A body that is not the JSON the operation expects (the SDKs never send one).
     pub(crate) fn serialization(message: impl Into<String>) -> Self {
         Self::new("SerializationException", message)

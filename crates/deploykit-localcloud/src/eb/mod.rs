@@ -12,6 +12,7 @@ mod params;
 mod platform;
 mod platforms;
 mod render;
+mod secrets;
 mod state;
 
 use std::collections::HashMap;
@@ -125,8 +126,8 @@ impl Eb {
             "DeleteApplicationVersion" => self.delete_application_version(c).await,
             "CreateStorageLocation" => self.create_storage_location(c).await,
             "CheckDNSAvailability" => self.check_dns_availability(c),
-            "CreateEnvironment" => self.create_environment(c),
-            "UpdateEnvironment" => self.update_environment(c),
+            "CreateEnvironment" => self.create_environment_checked(c).await,
+            "UpdateEnvironment" => self.update_environment_checked(c).await,
             "DescribeEnvironments" => self.describe_environments(c),
             "TerminateEnvironment" => self.terminate_environment(c),
             "DescribeEvents" => self.describe_events(c),
