@@ -130,6 +130,9 @@ pub struct ServiceSpec {
     pub image: String,
     /// IAM role App Runner uses to pull from private ECR.
     pub access_role_arn: Option<String>,
+    /// IAM role the running service assumes (`InstanceConfiguration.InstanceRoleArn`): it is
+    /// what reads `secrets` at start, so a service with secrets needs one.
+    pub instance_role_arn: Option<String>,
     pub port: u16,
     pub env: BTreeMap<String, String>,
     /// Environment variable name -> Secrets Manager / SSM ARN.
@@ -239,6 +242,21 @@ pub struct LiveConfig {
     pub cpu: Option<String>,
     pub memory: Option<String>,
     pub health_path: Option<String>,
+    /// Auto scaling bounds of the service's auto scaling configuration.
+    pub min_size: Option<u32>,
+    pub max_size: Option<u32>,
+    /// Name of the VPC connector the service egresses through; `None`: default egress.
+    pub vpc_connector: Option<String>,
+    pub instance_role_arn: Option<String>,
+    pub access_role_arn: Option<String>,
+}
+
+/// The name in a VPC connector ARN
+/// (`arn:aws:apprunner:REGION:ACCOUNT:vpcconnector/NAME/REVISION/ID`).
+pub fn vpc_connector_name_of_arn(arn: &str) -> Option<&str> {
+    arn.split_once(":vpcconnector/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .filter(|n| !n.is_empty())
 }
 
 /// App Runner answers CPU and memory as `1024` / `2048` whatever spelling created them
@@ -256,9 +274,17 @@ fn normalize_size(v: &str) -> String {
     }
 }
 
-/// Whether the running configuration is what `spec` asks for.
+/// Whether the running configuration is what `spec` asks for: everything a deploy sends
+/// (image configuration, instance size and role, health check, auto scaling, egress, access
+/// role) is compared, so a change to any one of them alone plans an update.
 fn config_matches(spec: &ServiceSpec, live: &LiveConfig) -> bool {
+    let wanted_connector = spec.vpc.as_ref().map(|v| vpc_connector_name(&spec.name, v));
     live.port.as_deref() == Some(spec.port.to_string().as_str())
+        && live.min_size == Some(spec.min_size)
+        && live.max_size == Some(spec.max_size)
+        && live.vpc_connector == wanted_connector
+        && live.instance_role_arn == spec.instance_role_arn
+        && live.access_role_arn == spec.access_role_arn
         && live.env == spec.env
         && live.secrets == spec.secrets
         && live.cpu.as_deref().map(normalize_size) == Some(normalize_size(&spec.cpu))
@@ -371,6 +397,13 @@ fn validate(spec: &ServiceSpec) -> Result<(), AppRunnerError> {
         return bad(format!(
             "health_path must start with '/' (got {:?})",
             spec.health_path
+        ));
+    }
+    if !spec.secrets.is_empty() && spec.instance_role_arn.is_none() {
+        let names: Vec<&str> = spec.secrets.keys().map(String::as_str).collect();
+        return bad(format!(
+            "the service has runtime secrets ({}) but no instance role: App Runner reads them with the instance role, so the service could not start; give it an instance role allowed secretsmanager:GetSecretValue on them",
+            names.join(", ")
         ));
     }
     if spec.image.contains(".dkr.ecr.") && spec.access_role_arn.is_none() {
@@ -561,7 +594,43 @@ async fn describe(
             .health_check_configuration()
             .and_then(|h| h.path())
             .map(str::to_string),
+        min_size: None,
+        max_size: None,
+        vpc_connector: svc
+            .network_configuration()
+            .and_then(|n| n.egress_configuration())
+            .filter(|e| e.egress_type() == Some(&EgressType::Vpc))
+            .and_then(|e| e.vpc_connector_arn())
+            .and_then(vpc_connector_name_of_arn)
+            .map(str::to_string),
+        instance_role_arn: svc
+            .instance_configuration()
+            .and_then(|i| i.instance_role_arn())
+            .map(str::to_string),
+        access_role_arn: src
+            .and_then(|s| s.authentication_configuration())
+            .and_then(|a| a.access_role_arn())
+            .map(str::to_string),
     });
+    // DescribeService names the auto scaling configuration, not its bounds: read them.
+    let config = match (config, svc.auto_scaling_configuration_summary()) {
+        (Some(mut c), Some(asc)) => {
+            if let Some(asc_arn) = asc.auto_scaling_configuration_arn() {
+                let d = client
+                    .describe_auto_scaling_configuration()
+                    .auto_scaling_configuration_arn(asc_arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DescribeAutoScalingConfiguration", name, &e))?;
+                if let Some(a) = d.auto_scaling_configuration() {
+                    c.min_size = a.min_size().and_then(|n| u32::try_from(n).ok());
+                    c.max_size = a.max_size().and_then(|n| u32::try_from(n).ok());
+                }
+            }
+            Some(c)
+        }
+        (c, _) => c,
+    };
     Ok(ServiceView {
         arn: svc.service_arn().to_string(),
         status: svc.status().as_str().to_string(),
@@ -627,6 +696,19 @@ fn network(connector_arn: Option<&str>) -> Option<NetworkConfiguration> {
                 EgressConfiguration::builder()
                     .egress_type(EgressType::Vpc)
                     .vpc_connector_arn(arn)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// [`network`], or explicit default (internet) egress when there is no connector.
+fn network_or_default(connector_arn: Option<&str>) -> NetworkConfiguration {
+    network(connector_arn).unwrap_or_else(|| {
+        NetworkConfiguration::builder()
+            .egress_configuration(
+                EgressConfiguration::builder()
+                    .egress_type(EgressType::Default)
                     .build(),
             )
             .build()
@@ -703,6 +785,7 @@ async fn create(
             InstanceConfiguration::builder()
                 .cpu(&spec.cpu)
                 .memory(&spec.memory)
+                .set_instance_role_arn(spec.instance_role_arn.clone())
                 .build(),
         )
         .health_check_configuration(health(spec))
@@ -803,11 +886,13 @@ async fn deploy_apprunner(
                     InstanceConfiguration::builder()
                         .cpu(&spec.cpu)
                         .memory(&spec.memory)
+                        .set_instance_role_arn(spec.instance_role_arn.clone())
                         .build(),
                 )
                 .health_check_configuration(health(spec))
                 .auto_scaling_configuration_arn(scaling)
-                .set_network_configuration(network(connector.as_deref()))
+                // Always sent on update, so removing the connector returns to default egress.
+                .network_configuration(network_or_default(connector.as_deref()))
                 .send()
                 .await
                 .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;

@@ -69,6 +69,7 @@ fn spec(name: &str, image: String) -> ServiceSpec {
         name: name.into(),
         image,
         access_role_arn: Some("arn:aws:iam::000000000000:role/AppRunnerECRAccess".into()),
+        instance_role_arn: None,
         port: 8080,
         env: BTreeMap::from([("APP_ENV".to_string(), "test".to_string())]),
         secrets: BTreeMap::new(),
@@ -195,6 +196,55 @@ async fn create_update_rollback_and_throttling() {
         .await
         .expect("config update");
     assert_eq!(out.operation_status, "SUCCEEDED");
+
+    // The instance role and the auto scaling bounds are sent, read back and compared: each
+    // change alone is an update, and once deployed the same spec is unchanged.
+    // The role and the secret exist in the local cloud (it checks both, like App Runner).
+    let role = deploykit_iam::Iam::new(&cloud.sdk_config())
+        .client()
+        .create_role()
+        .role_name(format!("{name}-instance"))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"tasks.apprunner.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("creating the instance role");
+    let role_arn = role.role().expect("role").arn().to_string();
+    let secrets = deploykit_secrets::Secrets::new(&cloud.sdk_config());
+    let secret_name = format!("{name}/secret-key");
+    secrets
+        .put_string(&secret_name, &"v".to_string().into(), "test")
+        .await
+        .expect("secret");
+    let secret = secrets
+        .resolve(&[("SECRET_KEY".into(), secret_name.clone())])
+        .await
+        .expect("resolved")
+        .remove(0);
+    let mut s2c = s2b.clone();
+    s2c.instance_role_arn = Some(role_arn);
+    let mut s2d = s2c.clone();
+    s2d.max_size = 3;
+    let mut s2e = s2d.clone();
+    s2e.secrets.insert("SECRET_KEY".into(), secret.arn.clone());
+    for (what, s) in [
+        ("instance role", &s2c),
+        ("max_size", &s2d),
+        ("secret", &s2e),
+    ] {
+        let plan = platform.plan(s, false).await.expect("plan");
+        assert!(
+            matches!(plan.action, Action::Update { .. }),
+            "{what}: {plan:?}"
+        );
+        platform
+            .deploy(&plan, s, WAIT, &probe, &rep)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let again = platform.plan(s, false).await.expect("plan");
+        assert_eq!(again.action, Action::Unchanged, "{what} round-trips");
+    }
     edge.shutdown().await;
 }
 

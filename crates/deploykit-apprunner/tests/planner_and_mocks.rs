@@ -17,6 +17,7 @@ fn spec() -> ServiceSpec {
         name: "budgetsync".into(),
         image: "127.0.0.1:5000/budgetsync:abc".into(),
         access_role_arn: None,
+        instance_role_arn: None,
         port: 8080,
         env: BTreeMap::new(),
         secrets: BTreeMap::new(),
@@ -49,6 +50,11 @@ fn live(image: &str, f: impl FnOnce(&mut LiveConfig)) -> ServiceView {
         cpu: Some("1024".into()),
         memory: Some("2048".into()),
         health_path: Some("/healthz".into()),
+        min_size: Some(1),
+        max_size: Some(2),
+        vpc_connector: None,
+        instance_role_arn: None,
+        access_role_arn: None,
     };
     f(&mut config);
     ServiceView {
@@ -134,6 +140,159 @@ fn planner_decides_from_what_exists() {
     }
 }
 
+/// Everything the service carries is compared: a change to any one of them alone (in the
+/// spec or in what runs) plans an update, never "unchanged".
+#[test]
+fn each_setting_changed_alone_plans_an_update() {
+    use deploykit_apprunner::{VpcEgress, vpc_connector_name};
+    let vpc = VpcEgress {
+        subnets: vec!["subnet-0abc".into()],
+        security_groups: vec!["sg-0def".into()],
+    };
+    let connector = vpc_connector_name("budgetsync", &vpc);
+    let role = "arn:aws:iam::123456789012:role/budgetsync-apprunner-instance".to_string();
+    let pull = "arn:aws:iam::123456789012:role/budgetsync-apprunner-ecr-access".to_string();
+    type SpecTweak = Box<dyn Fn(&mut ServiceSpec)>;
+    type LiveTweak = Box<dyn Fn(&mut LiveConfig)>;
+    let none_s: fn() -> SpecTweak = || Box::new(|_| {});
+    let none_l: fn() -> LiveTweak = || Box::new(|_| {});
+    // (what changed, spec tweak, live tweak)
+    let (r1, r2, p1, p2, c1) = (
+        role.clone(),
+        role.clone(),
+        pull.clone(),
+        pull.clone(),
+        connector.clone(),
+    );
+    let v1 = vpc.clone();
+    let v2 = vpc.clone();
+    let cases: Vec<(&str, SpecTweak, LiveTweak)> = vec![
+        ("min_size up", Box::new(|s| s.min_size = 2), none_l()),
+        ("max_size up", Box::new(|s| s.max_size = 5), none_l()),
+        (
+            "live min_size differs",
+            none_s(),
+            Box::new(|c| c.min_size = Some(3)),
+        ),
+        (
+            "live max_size unknown",
+            none_s(),
+            Box::new(|c| c.max_size = None),
+        ),
+        (
+            "VPC connector added",
+            Box::new(move |s| s.vpc = Some(v1.clone())),
+            none_l(),
+        ),
+        (
+            "VPC connector removed",
+            none_s(),
+            Box::new(move |c| c.vpc_connector = Some(c1.clone())),
+        ),
+        (
+            "VPC subnets changed",
+            Box::new(move |s| s.vpc = Some(v2.clone())),
+            Box::new(|c| c.vpc_connector = Some("budgetsync-00000000".into())),
+        ),
+        (
+            "instance role added",
+            Box::new(move |s| s.instance_role_arn = Some(r1.clone())),
+            none_l(),
+        ),
+        (
+            "instance role removed",
+            none_s(),
+            Box::new(move |c| c.instance_role_arn = Some(r2.clone())),
+        ),
+        (
+            "access role added",
+            Box::new(move |s| s.access_role_arn = Some(p1.clone())),
+            none_l(),
+        ),
+        (
+            "access role changed",
+            none_s(),
+            Box::new(move |c| c.access_role_arn = Some(p2.clone())),
+        ),
+        (
+            "secret ARN changed",
+            Box::new(|s| {
+                s.instance_role_arn = Some("arn:aws:iam::123456789012:role/r".into());
+                s.secrets.insert(
+                    "K".into(),
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf".into(),
+                );
+            }),
+            Box::new(|c| {
+                c.instance_role_arn = Some("arn:aws:iam::123456789012:role/r".into());
+                c.secrets.insert(
+                    "K".into(),
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-ZyXwVu".into(),
+                );
+            }),
+        ),
+        (
+            "health path",
+            Box::new(|s| s.health_path = "/ready".into()),
+            none_l(),
+        ),
+        (
+            "cpu",
+            Box::new(|s| {
+                s.cpu = "2 vCPU".into();
+                s.memory = "4 GB".into();
+            }),
+            Box::new(|c| c.memory = Some("4096".into())),
+        ),
+    ];
+    for (what, tweak_spec, tweak_live) in cases {
+        let mut s = spec();
+        tweak_spec(&mut s);
+        let v = live(&s.image, |c| tweak_live(c));
+        let got = plan_service(&s, Some(&v), false).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            got.action,
+            Action::Update {
+                from_image: Some(s.image.clone())
+            },
+            "{what}"
+        );
+    }
+
+    // And the same settings on both sides are unchanged.
+    let mut s = spec();
+    s.vpc = Some(vpc.clone());
+    s.instance_role_arn = Some(role.clone());
+    s.access_role_arn = Some(pull.clone());
+    s.min_size = 2;
+    s.max_size = 4;
+    let v = live(&s.image, |c| {
+        c.vpc_connector = Some(connector.clone());
+        c.instance_role_arn = Some(role.clone());
+        c.access_role_arn = Some(pull.clone());
+        c.min_size = Some(2);
+        c.max_size = Some(4);
+    });
+    assert_eq!(
+        plan_service(&s, Some(&v), false).unwrap().action,
+        Action::Unchanged
+    );
+}
+
+#[test]
+fn vpc_connector_names_come_out_of_their_arns() {
+    assert_eq!(
+        deploykit_apprunner::vpc_connector_name_of_arn(
+            "arn:aws:apprunner:us-east-1:123456789012:vpcconnector/budgetsync-1a2b3c4d/1/0123456789abcdef"
+        ),
+        Some("budgetsync-1a2b3c4d")
+    );
+    assert_eq!(
+        deploykit_apprunner::vpc_connector_name_of_arn("arn:aws:apprunner:x"),
+        None
+    );
+}
+
 #[test]
 fn auto_deployments_on_means_update_not_start_deployment() {
     let s = spec();
@@ -159,6 +318,15 @@ fn invalid_specs_are_refused_with_the_fix() {
         (
             Box::new(|s| s.image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1".into()),
             "access_role_arn",
+        ),
+        (
+            Box::new(|s| {
+                s.secrets.insert(
+                    "SECRET_KEY".into(),
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf".into(),
+                );
+            }),
+            "runtime secrets (SECRET_KEY) but no instance role",
         ),
     ];
     for (tweak, frag) in cases {

@@ -110,6 +110,7 @@ async fn associate_upsert_unchanged_and_wait() {
         name: service.clone(),
         image: format!("{registry}/{service}:v1"),
         access_role_arn: Some("arn:aws:iam::000000000000:role/AppRunnerECRAccess".into()),
+        instance_role_arn: None,
         port: 8080,
         env: BTreeMap::new(),
         secrets: BTreeMap::new(),
