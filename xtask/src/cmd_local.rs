@@ -325,17 +325,31 @@ fn run_status(r: &Renderer) -> CliResult {
         .filter(|p| !p.healthy && p.part != "docker")
         .map(|p| p.part.as_str())
         .collect();
+    // This cloud's workload containers (none when Docker is absent).
+    let docker_up = parts.iter().any(|p| p.part == "docker" && p.healthy);
+    let containers = if docker_up {
+        deploykit_local::workloads::list(&paths(), Some(&state)).unwrap_or_else(|e| {
+            r.report(deploykit_report::Event::warn(format!(
+                "could not list the workload containers: {e}"
+            )));
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
     #[derive(serde::Serialize)]
     struct Out<'a> {
         state: &'a LocalState,
         parts: &'a [deploykit_local::PartStatus],
         healthy: bool,
+        workloads: &'a [deploykit_local::workloads::WorkloadContainer],
     }
     r.result(
         &Out {
             state: &state,
             parts: &parts,
             healthy: unhealthy.is_empty(),
+            workloads: &containers,
         },
         || {
             let mut s = format!(
@@ -357,6 +371,28 @@ fn run_status(r: &Renderer) -> CliResult {
                     p.endpoint,
                     p.detail
                 ));
+            }
+            match &state.workloads {
+                Some(w) => s.push_str(&format!(
+                    "workloads real ({}, {} CPU, {} MiB each): {} container(s)\n",
+                    w.platform_image,
+                    w.cpus,
+                    w.memory_mb,
+                    containers.len()
+                )),
+                None => s.push_str("workloads simulated (the edge runs no containers)\n"),
+            }
+            if !containers.is_empty() {
+                s.push_str(&format!(
+                    "  {:<40} {:<10} {:<30} {}\n",
+                    "container", "kind", "owner", "state"
+                ));
+                for c in &containers {
+                    s.push_str(&format!(
+                        "  {:<40} {:<10} {:<30} {}\n",
+                        c.name, c.kind, c.owner, c.state
+                    ));
+                }
             }
             s.push_str(&format!(
                 "time scale {}x; state {}",

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use deploykit_localcloud::core::RegistryConfig;
-use deploykit_localcloud::{AdminClient, EdgeConfig, PostgresConfig};
+use deploykit_localcloud::{AdminClient, EdgeConfig, PostgresConfig, WorkloadConfig};
 use deploykit_report::{Event, Reporter};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,14 @@ impl EdgeSpec {
                 port: self.pg_port,
                 superuser: self.pg_user.clone(),
                 password: None,
+            }),
+            workloads: self.workloads.as_ref().map(|w| WorkloadConfig {
+                docker_host: w.docker_host.clone(),
+                state_dir: w.state_dir.clone(),
+                platform_image: w.platform_image.clone(),
+                cpus: w.cpus,
+                memory_mb: w.memory_mb,
+                instance_label: w.instance_label.clone(),
             }),
             ..EdgeConfig::default()
         }

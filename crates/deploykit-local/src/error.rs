@@ -83,6 +83,12 @@ pub enum LocalError {
         what: String,
         reason: String,
     },
+    #[error("{what}: {source}")]
+    Workloads {
+        what: String,
+        #[source]
+        source: deploykit_localcloud::workload::WorkloadError,
+    },
     #[error("the edge settings in ${var} are invalid: {reason}")]
     EdgeSpec { var: &'static str, reason: String },
     #[error("the edge stopped with an error: {source}")]
@@ -157,7 +163,7 @@ impl LocalError {
             LocalError::Admin { .. } | LocalError::Edge { .. } => {
                 "check the local cloud's status; the edge's log is in logs/edge.log under the state directory".into()
             }
-            LocalError::Docker { .. } => {
+            LocalError::Docker { .. } | LocalError::Workloads { .. } => {
                 "check `docker info`; DOCKER_HOST selects another engine".into()
             }
             LocalError::EdgeSpec { .. } => {

@@ -435,6 +435,25 @@ pub fn down(
             result,
         });
     }
+    // With the edge gone nothing starts containers any more: remove ours (by instance label).
+    if only.is_none_or(|o| o.contains(&Part::Edge)) && health::docker_ping().is_ok() {
+        let result = match workloads::remove_all(paths, state.as_ref()) {
+            Ok(0) => None,
+            Ok(n) => Some(format!("removed {n} container(s)")),
+            Err(e) => {
+                let text = e.to_string();
+                first_err.get_or_insert(e);
+                Some(format!("failed: {text}"))
+            }
+        };
+        if let Some(result) = result {
+            reports.push(DownReport {
+                part: "workloads".into(),
+                pid: None,
+                result,
+            });
+        }
+    }
     let remaining = Part::ALL.iter().any(|p| paths.pid_file(*p).exists());
     if !remaining {
         let _ = fs::remove_file(&paths.state);

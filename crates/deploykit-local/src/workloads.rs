@@ -1,10 +1,12 @@
 //! Whether the edge `up` starts runs real workloads (containers) or simulates them.
 
+use deploykit_localcloud::workload::{WorkloadConfig, Workloads};
 use deploykit_report::{Event, Reporter};
+use serde::Serialize;
 
 use crate::base_image::{self, BaseImage, LOCAL_PYTHON_IMAGE};
 use crate::edge::WorkloadsSpec;
-use crate::{Paths, UpOptions, health};
+use crate::{LocalError, LocalState, Paths, UpOptions, block_on, health};
 
 /// Per-container limits of real workloads.
 pub const DEFAULT_CPUS: f64 = 1.0;
@@ -66,4 +68,73 @@ fn why_not(paths: &Paths, opts: &UpOptions, r: &dyn Reporter) -> Option<String> 
             e.help().map(|h| format!(" ({h})")).unwrap_or_default()
         )),
     }
+}
+
+/// One workload container of this local cloud, for status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkloadContainer {
+    pub id: String,
+    pub name: String,
+    /// `eb` or `apprunner`.
+    pub kind: String,
+    /// The EB environment or App Runner service.
+    pub owner: String,
+    pub image: String,
+    /// Docker's state: `running`, `exited`, ...
+    pub state: String,
+}
+
+/// The label our containers carry: the running edge's, else the one `up` would give them.
+fn label_for(paths: &Paths, state: Option<&LocalState>) -> String {
+    state
+        .and_then(|s| s.workloads.as_ref())
+        .map(|w| w.instance_label.clone())
+        .unwrap_or_else(|| instance_label(paths))
+}
+
+fn runtime_for(paths: &Paths, label: String) -> WorkloadConfig {
+    WorkloadConfig::new(paths.root.join("workloads"), label)
+}
+
+/// This local cloud's workload containers (by its instance label), running or not.
+pub fn list(
+    paths: &Paths,
+    state: Option<&LocalState>,
+) -> Result<Vec<WorkloadContainer>, LocalError> {
+    let label = label_for(paths, state);
+    let cfg = runtime_for(paths, label.clone());
+    block_on(async move {
+        let w = Workloads::connect(cfg).await?;
+        w.list().await
+    })
+    .map(|all| {
+        all.into_iter()
+            .map(|c| WorkloadContainer {
+                id: c.id,
+                name: c.name,
+                kind: c.kind,
+                owner: c.owner,
+                image: c.image,
+                state: c.state,
+            })
+            .collect()
+    })
+    .map_err(|source| LocalError::Workloads {
+        what: format!("listing the workload containers labelled {label}"),
+        source,
+    })
+}
+
+/// Stops and removes exactly this local cloud's workload containers; how many there were.
+pub fn remove_all(paths: &Paths, state: Option<&LocalState>) -> Result<usize, LocalError> {
+    let label = label_for(paths, state);
+    let cfg = runtime_for(paths, label.clone());
+    block_on(async move {
+        let w = Workloads::connect(cfg).await?;
+        w.remove_all().await
+    })
+    .map_err(|source| LocalError::Workloads {
+        what: format!("removing the workload containers labelled {label}"),
+        source,
+    })
 }
