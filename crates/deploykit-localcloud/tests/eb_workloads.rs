@@ -32,7 +32,7 @@ fn state_dir() -> PathBuf {
 }
 
 struct Cloud {
-    _moto: Moto,
+    moto: Moto,
     edge: Edge,
     eb: Client,
     s3: aws_sdk_s3::Client,
@@ -45,11 +45,16 @@ impl Cloud {
         let label = format!("eb-workloads-test-{}", uuid_ish());
         let mut wc = WorkloadConfig::new(state_dir(), label.clone());
         wc.platform_image = PLATFORM_IMAGE.to_string();
-        let edge = start_edge_with(Some(&moto), |c| c.workloads = Some(wc)).await;
+        let edge = start_edge_with(Some(&moto), |c| {
+            c.workloads = Some(wc);
+            // moto's account, so the secrets it makes belong to this cloud.
+            c.account_id = "123456789012".to_string();
+        })
+        .await;
         let eb = eb(&edge, true);
         let s3 = s3(&edge);
         Cloud {
-            _moto: moto,
+            moto,
             edge,
             eb,
             s3,
@@ -207,6 +212,26 @@ impl Cloud {
     }
 }
 
+/// One CloudWatch Logs JSON call straight to moto; returns the response body.
+async fn logs_call(moto_url: &str, op: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = moto_url.trim_start_matches("http://").to_string();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: Logs_20140328.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDLOCALCLOUD/20250101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect to moto at {addr}: {e}"));
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("moto answers within 10 s")
+        .expect("read");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 fn uuid_ish() -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -322,6 +347,7 @@ async fn bundle_runs_serves_updates_and_keeps_the_old_version_on_failure() {
             vec![
                 (ENV_NS, "GREETING", "hello"),
                 (SECRETS_NS, "APP_SECRET", &secret_arn),
+                ("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs", "true"),
             ],
         )
         .await;
@@ -405,6 +431,53 @@ async fn bundle_runs_serves_updates_and_keeps_the_old_version_on_failure() {
     assert_eq!(d.version_label(), Some("v2"));
     let (_, body) = cloud.get(&cname, "/").await;
     assert!(body.contains("version=two"), "{body}");
+
+    // A configuration change restarts the running version with the new environment.
+    cloud
+        .eb
+        .update_environment()
+        .environment_name(&env)
+        .option_settings(
+            ConfigurationOptionSetting::builder()
+                .namespace(ENV_NS)
+                .option_name("GREETING")
+                .value("changed")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("UpdateEnvironment settings");
+    let (color, d) = cloud.settle(&env).await;
+    let events = cloud.events(&env).await;
+    assert_eq!(color, "Green", "{events:?}");
+    assert_eq!(d.version_label(), Some("v2"));
+    assert!(
+        has(
+            &events,
+            "INFO",
+            "Successfully deployed new configuration to environment."
+        ),
+        "{events:?}"
+    );
+    let (_, body) = cloud.get(&cname, "/").await;
+    assert!(body.contains("greeting=changed"), "{body}");
+
+    // With StreamLogs, the web process's output is in CloudWatch Logs under EB's group name.
+    let group = format!("/aws/elasticbeanstalk/{env}/var/log/web.stdout.log");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = logs_call(
+            &cloud.moto.url,
+            "FilterLogEvents",
+            &format!(r#"{{"logGroupName": "{group}"}}"#),
+        )
+        .await;
+        if out.contains("serving on") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no web output in {group}: {out}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     // An app that raises at import: Red, EB's failure events, v2 keeps serving.
     let broken = bundle(&[

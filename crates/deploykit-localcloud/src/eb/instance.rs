@@ -53,7 +53,10 @@ type Regions = Arc<Mutex<HashMap<String, Region>>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Launch,
+    /// A new application version.
     Update,
+    /// New settings for the running version (the app restarts with them).
+    Config,
 }
 
 /// One environment's instance.
@@ -307,15 +310,13 @@ impl Instances {
             match self.moto.secret(&job.region, arn).await {
                 Ok(v) => env.push((name.clone(), v)),
                 Err(e) => {
-                    return Err((
-                        Failure::step(
-                            format!(
-                                "Failed to fetch the environment secret {name} from {arn}: {e}"
-                            ),
-                            "",
-                        ),
-                        None,
-                    ));
+                    // The same wording as the simulated instances (see `secrets`).
+                    let why = format!(
+                        "Instance deployment failed to get environment secrets: {name} references {arn}, which does not exist or cannot be read."
+                    );
+                    let mut f = Failure::step(why.clone(), e);
+                    f.causes.push(why);
+                    return Err((f, None));
                 }
             }
         }
@@ -699,13 +700,17 @@ fn success_steps(job: &DeployJob, took: Duration) -> Vec<(Duration, Step)> {
             ready.version = Some(Some(job.label.clone()));
             steps.push((secs(10), ready));
         }
-        Kind::Update => {
+        Kind::Update | Kind::Config => {
             steps.push((
                 secs(5),
                 ev(
                     rid,
                     Severity::Info,
-                    "New application version was deployed to running EC2 instances.",
+                    if job.kind == Kind::Config {
+                        "Successfully deployed new configuration to environment."
+                    } else {
+                        "New application version was deployed to running EC2 instances."
+                    },
                 ),
             ));
             let mut done = ev(
@@ -738,6 +743,28 @@ fn success_steps(job: &DeployJob, took: Duration) -> Vec<(Duration, Step)> {
         }
     }
     steps
+}
+
+/// The first events of a configuration deploy run by a real instance (the rest follow its
+/// outcome).
+pub(crate) fn config_prefix_steps(env: &super::state::Env, rid: &str) -> Vec<(Duration, Step)> {
+    vec![
+        (
+            secs(0),
+            ev(rid, Severity::Info, "Environment update is starting."),
+        ),
+        (
+            secs(10),
+            ev(
+                rid,
+                Severity::Info,
+                format!(
+                    "Updating environment {}'s configuration settings.",
+                    env.name
+                ),
+            ),
+        ),
+    ]
 }
 
 fn failure_steps(job: &DeployJob, iid: &str, f: &Failure) -> Vec<(Duration, Step)> {
@@ -791,7 +818,7 @@ fn failure_steps(job: &DeployJob, iid: &str, f: &Failure) -> Vec<(Duration, Step
     ];
     let before = match job.kind {
         Kind::Launch => HealthStatus::Pending,
-        Kind::Update => job.health_before,
+        Kind::Update | Kind::Config => job.health_before,
     };
     let mut done = match job.kind {
         Kind::Launch => ev(
@@ -800,6 +827,7 @@ fn failure_steps(job: &DeployJob, iid: &str, f: &Failure) -> Vec<(Duration, Step
             "Create environment operation is complete, but with errors. For more information, see troubleshooting documentation.",
         ),
         Kind::Update => ev(rid, Severity::Error, "Failed to deploy application."),
+        Kind::Config => ev(rid, Severity::Error, "Failed to deploy configuration."),
     };
     done.status = Some(EnvStatus::Ready);
     done.health = Some(f.health);

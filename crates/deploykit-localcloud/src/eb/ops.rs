@@ -1177,12 +1177,18 @@ impl Eb {
         let out = self.with_region(c.region, |r| {
             let idx = find_env(r, &c.p)?;
             let env = &r.envs[idx];
-            let source = label.as_ref().and_then(|l| {
+            let source_of = |l: &String| {
                 r.apps
                     .get(&env.app)
                     .and_then(|a| a.versions.iter().find(|v| &v.label == l))
                     .map(|v| (v.bucket.clone(), v.key.clone()))
-            });
+            };
+            let source = label.as_ref().and_then(source_of);
+            // A configuration deploy restarts the running version with the new settings.
+            let running = env
+                .version
+                .clone()
+                .and_then(|l| source_of(&l).map(|s| (l, s)));
             if let Some(app) = c.p.get("ApplicationName")
                 && app != env.app
             {
@@ -1227,6 +1233,12 @@ impl Eb {
                 (Some(l), Some(verdict)) => {
                     let outcome = deploy_outcome(&faults, &env.name, &verdict);
                     Some(deploy_steps(env, l, &outcome, c.request_id))
+                }
+                _ if config_change && self.instances.is_some() && running.is_some() => {
+                    if let Some((l, (bucket, key))) = running {
+                        job = Some(deploy_job(env, c, Kind::Config, l, bucket, key));
+                    }
+                    Some(super::instance::config_prefix_steps(env, c.request_id))
                 }
                 _ if config_change => Some(config_steps(env, c.request_id)),
                 _ => None,
