@@ -72,13 +72,13 @@ pub struct DeployArgs {
     pub poll: u64,
 }
 
-struct Ctx {
-    target: ResolvedTarget,
-    sdk: aws_types::SdkConfig,
+pub(crate) struct Ctx {
+    pub target: ResolvedTarget,
+    pub sdk: aws_types::SdkConfig,
     resolve: Option<SocketAddr>,
 }
 
-fn load(
+pub(crate) fn load(
     global: &GlobalArgs,
     r: &Renderer,
 ) -> Result<(ResolvedTarget, Option<crate::cmd_local::LocalState>), CliError> {
@@ -98,7 +98,7 @@ fn load(
     Ok((target, state))
 }
 
-async fn context(
+pub(crate) async fn context(
     target: ResolvedTarget,
     state: Option<crate::cmd_local::LocalState>,
 ) -> Result<Ctx, CliError> {
@@ -147,32 +147,21 @@ fn git_tag(app: &Path) -> Option<String> {
         .map(|g| g.sha.chars().take(12).collect())
 }
 
-fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
+/// deploy.toml's target as the App Runner crate's input, with the secret and role ARNs the
+/// preflight read from Secrets Manager and IAM (never built from names).
+fn service_spec(t: &ResolvedTarget, image: String, pre: &AppRunnerPreflight) -> ServiceSpec {
     let a = &t.apprunner;
-    let region = &t.region;
-    let account = t
-        .account_id
-        .clone()
-        .unwrap_or_else(|| "000000000000".into());
-    let secrets = t
+    let secrets = pre
+        .base
         .secrets
         .iter()
-        .map(|(k, v)| {
-            let arn = if v.secret.starts_with("arn:") {
-                v.secret.clone()
-            } else {
-                format!(
-                    "arn:aws:secretsmanager:{region}:{account}:secret:{}",
-                    v.secret
-                )
-            };
-            (k.clone(), arn)
-        })
+        .map(|s| (s.env_var.clone(), s.arn.clone()))
         .collect();
     ServiceSpec {
         name: a.service.clone(),
         image,
-        access_role_arn: a.access_role_arn.clone(),
+        access_role_arn: Some(pre.access_role_arn.clone()),
+        instance_role_arn: Some(pre.instance_role_arn.clone()),
         port: a.port,
         env: t.env.clone(),
         secrets,
@@ -191,8 +180,66 @@ fn service_spec(t: &ResolvedTarget, image: String) -> ServiceSpec {
     }
 }
 
+/// What `deploy apprunner` checked before planning: caller, secret ARNs, role ARNs.
+struct AppRunnerPreflight {
+    base: crate::cmd_deploy::Preflight,
+    access_role_arn: String,
+    instance_role_arn: String,
+}
+
+/// Before any change (dry run too): resolve `[secrets]` to their real ARNs and read the ARNs
+/// of the access and instance roles from IAM; refuses (exit 2) when any is missing.
+async fn apprunner_preflight(
+    ctx: &Ctx,
+    caller: deploykit_aws::CallerIdentity,
+) -> Result<AppRunnerPreflight, CliError> {
+    let t = &ctx.target;
+    let resolved = crate::cmd_secrets::resolve_target_secrets(t, &ctx.sdk).await?;
+    let wanted = [
+        (
+            "[apprunner] access_role",
+            crate::cmd_deploy::IamKind::Role,
+            t.apprunner.access_role.clone(),
+        ),
+        (
+            "[apprunner] instance_role",
+            crate::cmd_deploy::IamKind::Role,
+            t.apprunner.instance_role.clone(),
+        ),
+    ];
+    let iam = crate::cmd_deploy::require_iam(t, &ctx.sdk, &wanted).await?;
+    let arn_of = |field: &str| {
+        iam.iter()
+            .find(|i| i.field == field)
+            .map(|i| i.arn.clone())
+            .unwrap_or_default()
+    };
+    Ok(AppRunnerPreflight {
+        access_role_arn: arn_of("[apprunner] access_role"),
+        instance_role_arn: arn_of("[apprunner] instance_role"),
+        base: crate::cmd_deploy::Preflight {
+            caller,
+            secrets: resolved
+                .iter()
+                .map(crate::cmd_deploy::SecretArn::from)
+                .collect(),
+            iam,
+        },
+    })
+}
+
+#[derive(serde::Serialize)]
+struct DryRun<'a> {
+    #[serde(flatten)]
+    plan: &'a deploykit_apprunner::Plan,
+    caller: &'a deploykit_aws::CallerIdentity,
+    secrets: &'a [crate::cmd_deploy::SecretArn],
+    iam: &'a [crate::cmd_deploy::RoleRef],
+}
+
 #[derive(serde::Serialize)]
 struct Summary {
+    caller: deploykit_aws::CallerIdentity,
     plan: deploykit_apprunner::Plan,
     image_id: String,
     content_hash: String,
@@ -214,6 +261,8 @@ async fn deploy_async(
     r: &Renderer,
 ) -> CliResult {
     let ctx = context(target, state).await?;
+    let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+    let pre = apprunner_preflight(&ctx, caller).await?;
     let t = &ctx.target;
     let a = &t.apprunner;
     let app = &t.app.path;
@@ -243,14 +292,15 @@ async fn deploy_async(
         .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
     let image = format!("{}/{}:{tag}", registry.host(), a.repository);
     let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk));
-    let spec = service_spec(t, image.clone());
+    let spec = service_spec(t, image.clone(), &pre);
     let plan = platform
         .plan(&spec, args.recreate)
         .await
         .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
 
     r.line(format!(
-        "Plan for {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
+        "{}\nPlan for {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
+        pre.base.text(),
         a.service,
         t.name,
         plan_ctx.file_count(),
@@ -279,7 +329,15 @@ async fn deploy_async(
         r.line(format!("  build args: {}", args.join(" ")));
     }
     if args.dry_run {
-        r.result(&plan, || "dry run: nothing built, pushed or changed".into());
+        r.result(
+            &DryRun {
+                plan: &plan,
+                caller: &pre.base.caller,
+                secrets: &pre.base.secrets,
+                iam: &pre.base.iam,
+            },
+            || "dry run: nothing built, pushed or changed".into(),
+        );
         return Ok(Exit::Success);
     }
 
@@ -351,6 +409,7 @@ async fn deploy_async(
         .await
         .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
     let summary = Summary {
+        caller: pre.base.caller.clone(),
         plan,
         image_id: built.id.clone(),
         content_hash: hash,
@@ -384,6 +443,8 @@ pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResul
     let (target, state) = load(global, r)?;
     crate::runtime().block_on(async move {
         let ctx = context(target, state).await?;
+        let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+        r.report(deploykit_report::Event::info(caller.to_string()));
         let client = aws_sdk_apprunner::Client::new(&ctx.sdk);
         let name = ctx.target.apprunner.service.clone();
         match cmd {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use deploykit_aws::TargetAws;
+use deploykit_aws::{CallerIdentity, TargetAws};
 use deploykit_config::ResolvedTarget;
 use deploykit_eb::{
     BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts,
@@ -161,6 +161,107 @@ struct Ctx {
     eb: Eb,
     /// For the other services a deploy touches (the pre-deploy DB snapshot).
     sdk: aws_types::SdkConfig,
+    /// Who the credentials are (STS), checked against the target's `account_id`.
+    caller: CallerIdentity,
+}
+
+/// Who the credentials are: one STS `GetCallerIdentity` call. When the target's `account_id`
+/// is set and differs, refuses (exit 2) before anything is changed. Every command that talks
+/// to AWS calls this once, local targets included (the local cloud answers with its account).
+pub async fn caller(
+    t: &ResolvedTarget,
+    sdk: &aws_types::SdkConfig,
+) -> Result<CallerIdentity, CliError> {
+    let me = deploykit_aws::caller_identity(sdk).await.map_err(|e| {
+        let exit = match &e {
+            deploykit_aws::AwsError::CallerIdentity { error }
+                if error.kind == deploykit_aws::ErrorKind::Credentials =>
+            {
+                Exit::Config
+            }
+            _ => Exit::Aws,
+        };
+        CliError::from_error(exit, &e)
+    })?;
+    me.check_account(t.account_id.as_deref()).map_err(|e| {
+        CliError::new(Exit::Config, format!("{e}\nnothing was changed")).with_hint(format!(
+            "check which credentials target `{}` uses (profile {}, or AWS_PROFILE / AWS_ACCESS_KEY_ID in the environment)",
+            t.name,
+            t.profile.as_deref().unwrap_or("default")
+        ))
+    })?;
+    Ok(me)
+}
+
+/// The IAM role or instance profile name in a config value that is a name or an ARN
+/// (`arn:aws:iam::ACCOUNT:role/path/NAME`).
+fn iam_name(v: &str) -> &str {
+    if v.starts_with("arn:") {
+        v.rsplit('/').next().unwrap_or(v)
+    } else {
+        v
+    }
+}
+
+/// An IAM role or instance profile a deploy needs, found by name.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoleRef {
+    /// What it is for, e.g. `[eb] service_role`.
+    pub field: &'static str,
+    pub name: String,
+    pub arn: String,
+}
+
+/// What kind of IAM entity a [`RoleRef`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamKind {
+    Role,
+    InstanceProfile,
+}
+
+/// Looks up each `(field, kind, name or ARN)` in IAM; refuses (exit 2) listing every missing
+/// one with the command that creates them, before any change.
+pub async fn require_iam(
+    t: &ResolvedTarget,
+    sdk: &aws_types::SdkConfig,
+    wanted: &[(&'static str, IamKind, String)],
+) -> Result<Vec<RoleRef>, CliError> {
+    let iam = deploykit_iam::Iam::new(sdk);
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for (field, kind, value) in wanted {
+        let name = iam_name(value).to_string();
+        let arn = match kind {
+            IamKind::Role => iam.role_arn(&name).await,
+            IamKind::InstanceProfile => iam.instance_profile_arn(&name).await,
+        }
+        .map_err(|e| CliError::from_error(Exit::Aws, &e).with_hint(e.help().to_string()))?;
+        match arn {
+            Some(arn) => found.push(RoleRef { field, name, arn }),
+            None => missing.push(format!(
+                "{} `{name}` ({field})",
+                match kind {
+                    IamKind::Role => "IAM role",
+                    IamKind::InstanceProfile => "instance profile",
+                }
+            )),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(CliError::new(
+            Exit::Config,
+            format!(
+                "{} does not exist in this account; nothing was changed",
+                missing.join(", ")
+            ),
+        )
+        .with_hint(format!(
+            "create it with `cargo xtask --target {} iam ensure`",
+            t.name
+        )))
+    }
 }
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
@@ -190,16 +291,19 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
     let sdk = deploykit_aws::sdk_config(&aws)
         .await
         .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let caller = caller(&target, &sdk).await?;
     let eb_target = eb_target(&target, resolve);
     Ok(Ctx {
         eb: Eb::new(&sdk, target.local || target.endpoint_url.is_some()),
         target,
         eb_target,
         sdk,
+        caller,
     })
 }
 
-/// deploy.toml's target as the eb crate's plain input.
+/// deploy.toml's target as the eb crate's plain input. `secrets` is empty: a deploy fills it
+/// with the ARNs [`crate::cmd_secrets::resolve_target_secrets`] returns.
 pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
     let e = &t.eb;
     let mut out = EbTarget::new(&t.region, &e.application, &e.environment);
@@ -209,23 +313,6 @@ pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
     out.instance_profile = e.instance_profile.clone();
     out.bucket = e.bucket.clone();
     out.env = t.env.clone();
-    out.secrets = t
-        .secrets
-        .iter()
-        .map(|(k, s)| {
-            let arn = if s.is_arn() {
-                s.secret.clone()
-            } else {
-                format!(
-                    "arn:aws:secretsmanager:{}:{}:secret:{}",
-                    t.region,
-                    t.account_id.as_deref().unwrap_or("000000000000"),
-                    s.secret
-                )
-            };
-            (k.clone(), arn)
-        })
-        .collect();
     out.stream_logs = e.log_streaming;
     out.log_retention_days = e.log_retention_days;
     out.deployment_policy = e.deployment_policy.as_str().to_string();
@@ -264,6 +351,12 @@ fn eb_err(e: &EbError) -> CliError {
 #[derive(Debug, serde::Serialize)]
 struct DeployResult<'a> {
     status: &'static str,
+    /// Who the credentials are (STS GetCallerIdentity).
+    caller: &'a CallerIdentity,
+    /// `[secrets]` with the ARNs Secrets Manager returned.
+    secrets: &'a [SecretArn],
+    /// The IAM roles and instance profile the environment uses, as found in IAM.
+    iam: &'a [RoleRef],
     plan: &'a deploykit_eb::Plan,
     db_snapshot: &'a deploykit_rds::PreDeploySnapshot,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,6 +376,7 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     if let Some(p) = a.poll {
         ctx.eb_target.timeouts.poll = p;
     }
+    let pre = eb_preflight(&mut ctx).await?;
     // Limits before anything else, the bundle included.
     if let Err(problems) =
         deploykit_eb::check_env_limits(&ctx.eb_target.env, &ctx.eb_target.secrets)
@@ -311,11 +405,19 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     // The environment update runs the app's migrations: snapshot the database first if asked.
     let db = crate::cmd_db::PreDeployDb::plan(&ctx.target, &ctx.sdk, plan.changes_environment(), r)
         .await?;
-    r.line(format!("{}\n{}", plan.to_string().trim_end(), db.decision));
+    r.line(format!(
+        "{}\n{}\n{}",
+        pre.text(),
+        plan.to_string().trim_end(),
+        db.decision
+    ));
     if a.dry_run {
         r.result(
             &DeployResult {
                 status: "planned",
+                caller: &ctx.caller,
+                secrets: &pre.secrets,
+                iam: &pre.iam,
                 plan: &plan,
                 db_snapshot: &db.decision,
                 outcome: None,
@@ -341,6 +443,9 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     r.result(
         &DeployResult {
             status: "deployed",
+            caller: &ctx.caller,
+            secrets: &pre.secrets,
+            iam: &pre.iam,
             plan: &plan,
             db_snapshot: &db_snapshot,
             outcome: Some(&outcome),
@@ -375,6 +480,71 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         },
     );
     Ok(Exit::Success)
+}
+
+/// A `[secrets]` entry with the ARN Secrets Manager returned.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecretArn {
+    pub env_var: String,
+    pub name: String,
+    pub arn: String,
+}
+
+impl From<&deploykit_secrets::ResolvedSecret> for SecretArn {
+    fn from(s: &deploykit_secrets::ResolvedSecret) -> Self {
+        SecretArn {
+            env_var: s.env_var.clone(),
+            name: s.name.clone(),
+            arn: s.arn.clone(),
+        }
+    }
+}
+
+/// What a deploy checked against AWS before planning: the caller, the secrets' real ARNs and
+/// the IAM roles it needs.
+pub struct Preflight {
+    pub caller: CallerIdentity,
+    pub secrets: Vec<SecretArn>,
+    pub iam: Vec<RoleRef>,
+}
+
+impl Preflight {
+    /// The plan's header lines.
+    pub fn text(&self) -> String {
+        let mut out = format!("Checked before planning:\n  {}", self.caller);
+        for s in &self.secrets {
+            out.push_str(&format!("\n  secret {} <- {}", s.env_var, s.arn));
+        }
+        for i in &self.iam {
+            out.push_str(&format!("\n  {} {}: {}", i.field, i.name, i.arn));
+        }
+        out
+    }
+}
+
+/// Before any change (dry run too): resolve `[secrets]` to their real ARNs into the EB input,
+/// and check `[eb] service_role` and `instance_profile` exist. A local target's secrets must
+/// exist by then as well (they are prepared before this is called).
+async fn eb_preflight(ctx: &mut Ctx) -> Result<Preflight, CliError> {
+    let resolved = crate::cmd_secrets::resolve_target_secrets(&ctx.target, &ctx.sdk).await?;
+    ctx.eb_target.secrets = resolved
+        .iter()
+        .map(|s| (s.env_var.clone(), s.arn.clone()))
+        .collect();
+    let e = &ctx.target.eb;
+    let mut wanted = Vec::new();
+    if let Some(role) = &e.service_role {
+        wanted.push(("[eb] service_role", IamKind::Role, role.clone()));
+    }
+    if let Some(p) = &e.instance_profile {
+        wanted.push(("[eb] instance_profile", IamKind::InstanceProfile, p.clone()));
+    }
+    let iam = require_iam(&ctx.target, &ctx.sdk, &wanted).await?;
+    Ok(Preflight {
+        caller: ctx.caller.clone(),
+        secrets: resolved.iter().map(SecretArn::from).collect(),
+        iam,
+    })
 }
 
 /// Builds the bundle into target/deploykit/bundles/ (from a git export with --git/--staged).
@@ -422,6 +592,7 @@ fn build_bundle(
 
 async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
     let mut ctx = context(global, r).await?;
+    r.report(deploykit_report::Event::info(ctx.caller.to_string()));
     if let Some(t) = a.timeout {
         ctx.eb_target.timeouts.deploy = t;
         ctx.eb_target.timeouts.busy = t;
@@ -452,6 +623,7 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
         }
     }
     let ctx = context(global, r).await?;
+    r.report(deploykit_report::Event::info(ctx.caller.to_string()));
     let t = &ctx.eb_target;
     match cmd {
         EbCommand::Status => {

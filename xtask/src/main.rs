@@ -10,6 +10,7 @@ mod cmd_bundle;
 mod cmd_db;
 mod cmd_deploy;
 mod cmd_local;
+mod cmd_secrets;
 mod cmd_test;
 mod exit;
 mod render;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Database operations: create, status, snapshots, restore checks, URLs, migrations.
     #[command(subcommand)]
     Db(cmd_db::DbCommand),
+    /// Secrets Manager: set a secret (value from stdin or a prompt), list the app's [secrets].
+    #[command(subcommand)]
+    Secrets(cmd_secrets::SecretsCommand),
     /// The local cloud: moto, localcloud, a registry and PostgreSQL on loopback.
     #[command(subcommand)]
     Local(cmd_local::LocalCommand),
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Eb(c) => cmd_deploy::run_eb(c, &cli.global, &renderer),
         Command::Apprunner(c) => cmd_apprunner::run(c, &cli.global, &renderer),
         Command::Db(c) => cmd_db::run(c, &cli.global, &renderer),
+        Command::Secrets(c) => cmd_secrets::run(c, &cli.global, &renderer),
         Command::Local(c) => cmd_local::run(c, &cli.global, &renderer),
         Command::Bench(c) => cmd_bench::run(c, &cli.global, &renderer),
         Command::Test(a) => cmd_test::run(a, &cli.global, &renderer),
