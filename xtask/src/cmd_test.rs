@@ -1,6 +1,6 @@
-//! `cargo xtask test`: local cloud up, the example app's venv, the workspace's Rust tests (the
-//! `db migrate` tests use that venv), the app's pytest suite against the local PostgreSQL and
-//! moto, then local cloud down (only what this command started), always: on failure, on a
+//! `cargo xtask test`: the platform image (made when missing), local cloud up, the example
+//! app's venv, the workspace's Rust tests (the `db migrate` tests use that venv), the app's
+//! pytest suite against the local PostgreSQL and moto, then local cloud down (only what this command started), always: on failure, on a
 //! panic and on Ctrl-C or SIGTERM.
 
 use std::path::{Path, PathBuf};
@@ -45,6 +45,14 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
     let started = Instant::now();
     let paths = local_paths();
     let mut steps: Vec<StepResult> = Vec::new();
+
+    // 0. the platform image of real workloads (and Route B's local base), before the edge starts
+    let t = Instant::now();
+    steps.push(finish(
+        "base image (deploykit-local/python)",
+        t,
+        base_image(&paths, r),
+    ));
 
     // 1. local up
     let t = Instant::now();
@@ -189,6 +197,22 @@ pub fn run(args: TestArgs, _global: &GlobalArgs, r: &Renderer) -> CliResult {
         .with_hint(
             "the output above each step says why; local cloud logs are in target/localcloud/logs/",
         ))
+    }
+}
+
+/// Makes the platform image when the Docker Engine answers and does not have it (debootstrap,
+/// root, a few minutes once), so tests with real workloads run on a fresh machine.
+fn base_image(paths: &Paths, r: &Renderer) -> Result<String, String> {
+    use deploykit_local::base_image::{BaseImage, LOCAL_PYTHON_IMAGE, ensure_python_base};
+    if let Err(e) = deploykit_local::health::docker_ping() {
+        return Ok(format!(
+            "skipped: the Docker Engine does not answer ({e}); workloads are simulated"
+        ));
+    }
+    match ensure_python_base(paths, false, r) {
+        Ok(BaseImage::AlreadyThere) => Ok(format!("{LOCAL_PYTHON_IMAGE} already there")),
+        Ok(BaseImage::Made { seconds }) => Ok(format!("made {LOCAL_PYTHON_IMAGE} in {seconds}s")),
+        Err(e) => Err(cli_err(e).to_string()),
     }
 }
 
