@@ -9,6 +9,7 @@ mod cmd_bench;
 mod cmd_bundle;
 mod cmd_db;
 mod cmd_deploy;
+mod cmd_iam;
 mod cmd_local;
 mod cmd_secrets;
 mod cmd_test;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Secrets Manager: set a secret (value from stdin or a prompt), list the app's [secrets].
     #[command(subcommand)]
     Secrets(cmd_secrets::SecretsCommand),
+    /// IAM: the roles each route needs (ensure, status, policy; --deployer for your own).
+    #[command(subcommand)]
+    Iam(cmd_iam::IamCommand),
     /// The local cloud: moto, localcloud, a registry and PostgreSQL on loopback.
     #[command(subcommand)]
     Local(cmd_local::LocalCommand),
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Apprunner(c) => cmd_apprunner::run(c, &cli.global, &renderer),
         Command::Db(c) => cmd_db::run(c, &cli.global, &renderer),
         Command::Secrets(c) => cmd_secrets::run(c, &cli.global, &renderer),
+        Command::Iam(c) => cmd_iam::run(c, &cli.global, &renderer),
         Command::Local(c) => cmd_local::run(c, &cli.global, &renderer),
         Command::Bench(c) => cmd_bench::run(c, &cli.global, &renderer),
         Command::Test(a) => cmd_test::run(a, &cli.global, &renderer),
