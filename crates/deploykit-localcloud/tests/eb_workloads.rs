@@ -287,6 +287,7 @@ def application(environ, start_response):
             "secret=" + os.environ.get("APP_SECRET", "-"),
             "prebuild=" + str(os.path.exists("/tmp/prebuild-ran")),
             "leader=" + str(os.path.exists("/tmp/leader-ran")),
+            "postdeploy=" + (open("/tmp/postdeploy").read().strip() if os.path.exists("/tmp/postdeploy") else "-"),
         ]
         body = " ".join(parts).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
@@ -304,6 +305,11 @@ fn good(version: &str) -> Vec<u8> {
         (
             ".platform/hooks/prebuild/01_mark.sh",
             "#!/bin/sh\ntouch /tmp/prebuild-ran\necho prebuild hook ran\n",
+            0o755,
+        ),
+        (
+            ".platform/hooks/postdeploy/01_config.sh",
+            "#!/usr/bin/env bash\nset -euo pipefail\ng=$(/opt/elasticbeanstalk/bin/get-config environment -k GREETING)\nset +u\nsource /var/app/venv/*/bin/activate\nset -u\necho \"$g-$(basename \"$VIRTUAL_ENV\")\" > /tmp/postdeploy\n",
             0o755,
         ),
         (
@@ -371,6 +377,7 @@ async fn bundle_runs_serves_updates_and_keeps_the_old_version_on_failure() {
     assert!(body.contains("secret=s3cr3t-value"), "{body}");
     assert!(body.contains("prebuild=True"), "{body}");
     assert!(body.contains("leader=True"), "{body}");
+    assert!(body.contains("postdeploy=hello-"), "{body}");
 
     // The tail logs, through the URL RetrieveEnvironmentInfo hands out.
     cloud
@@ -656,6 +663,18 @@ async fn requirements_install_once_then_come_from_the_wheel_cache() {
     assert_eq!(color, "Green", "{:?}", cloud.events(&env).await);
     let (_, body) = cloud.get(d.cname().unwrap_or_default(), "/").await;
     assert!(body.contains("version=r2"), "{body}");
+
+    // No Procfile: the platform's default, gunicorn on application:application (installed by
+    // the platform when the app does not ask for it, then cached like any wheel).
+    let plain = bundle(&[("application.py", &app_py("default"), 0o644)]);
+    cloud.version(&app, "plain", plain).await;
+    let env2 = name("wl-gunicorn");
+    cloud.create_env(&app, &env2, "plain", vec![]).await;
+    let (color, d) = cloud.settle(&env2).await;
+    assert_eq!(color, "Green", "{:?}", cloud.events(&env2).await);
+    let (status, body) = cloud.get(d.cname().unwrap_or_default(), "/").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("version=default"), "{body}");
     // Measured here: about 2.3 s with a cold wheel cache, 1.0 s with it warm.
     assert!(
         second < 30.0,

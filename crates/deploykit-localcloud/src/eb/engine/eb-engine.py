@@ -34,6 +34,26 @@ HOOKS_LOG = os.path.join(LOG_DIR, "eb-hooks.log")
 CMD_LOG = os.path.join(LOG_DIR, "cfn-init-cmd.log")
 WEB_LOG = os.path.join(LOG_DIR, "web.stdout.log")
 WHEELS = "/var/cache/eb-wheels"
+GET_CONFIG = "/opt/elasticbeanstalk/bin/get-config"
+# Where AL2023's Python platform keeps the app's virtualenv (hooks `source` its activate).
+VENV_LINK = "/var/app/venv/staging-LQM1lest"
+
+GET_CONFIG_SCRIPT = r"""#!/usr/bin/python3
+# Local stand-in for the platform's get-config: `get-config environment [-k KEY]`.
+import json, os, sys
+env = dict(l.split("=", 1) for l in open("%s", encoding="utf-8").read().splitlines() if "=" in l)
+args = sys.argv[1:]
+if not args or args[0] != "environment":
+    sys.stderr.write("get-config: only 'environment' is available on the local platform\n")
+    sys.exit(1)
+if "-k" in args:
+    key = args[args.index("-k") + 1]
+    if key not in env:
+        sys.exit(1)
+    print(env[key])
+else:
+    print(json.dumps(env))
+""" % os.path.join(DEPLOYMENT, "env")
 PIP = "/opt/python/bin/pip"
 TAIL_BYTES = 4096
 
@@ -239,6 +259,12 @@ def main():
         for k in sorted(plan.get("env_names") or []):
             f.write("%s=%s\n" % (k, os.environ.get(k, "")))
     os.chmod(ENV_FILE, 0o600)
+    with open(GET_CONFIG, "w", encoding="utf-8") as f:
+        f.write(GET_CONFIG_SCRIPT)
+    os.chmod(GET_CONFIG, 0o755)
+    os.makedirs(os.path.dirname(VENV_LINK), exist_ok=True)
+    if not os.path.lexists(VENV_LINK):
+        os.symlink("/opt/python", VENV_LINK)
     write_status()
     try:
         step("StageApplication", lambda: "")
