@@ -507,7 +507,13 @@ async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr)
             source,
         })?;
     let workloads = match &cfg.workloads {
-        Some(w) => Some(Workloads::connect(w.clone()).await?),
+        Some(w) => {
+            let workloads = Workloads::connect(w.clone()).await?;
+            // Containers left by an earlier edge of this instance (killed without cleanup)
+            // serve nothing any more.
+            workloads.remove_all().await?;
+            Some(workloads)
+        }
         None => None,
     };
     let shared = Arc::new(Shared::new(cfg, addr, workloads)?);
@@ -548,11 +554,16 @@ impl Edge {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets open connections finish (at most five seconds), then returns.
+    /// Stops accepting, lets open connections finish (at most five seconds), removes the
+    /// workload containers (bounded), then returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), task).await;
+            let _ = tokio::time::timeout(
+                SHUTDOWN_GRACE + WORKLOAD_CLEANUP + Duration::from_secs(1),
+                task,
+            )
+            .await;
         }
     }
 }

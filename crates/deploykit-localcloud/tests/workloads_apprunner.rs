@@ -220,6 +220,35 @@ async fn wait_operation(
     }
 }
 
+/// Every message in a CloudWatch Logs group in moto (FilterLogEvents, raw JSON 1.1).
+async fn log_messages(moto_url: &str, group: &str) -> Vec<String> {
+    let client: Client<_, http_body_util::Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let body = serde_json::json!({ "logGroupName": group }).to_string();
+    let req = http::Request::post(format!("{moto_url}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "Logs_20140328.FilterLogEvents")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .expect("request");
+    let Ok(resp) = client.request(req).await else {
+        return Vec::new();
+    };
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    v["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["message"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn source(image: &str) -> aws_sdk_apprunner::types::SourceConfiguration {
     use aws_sdk_apprunner::types::*;
     SourceConfiguration::builder()
@@ -282,6 +311,21 @@ async fn apprunner_runs_the_image_and_rolls_back_a_crashing_update() {
         (200, "body-one", "body-one")
     );
     assert!(fwd.starts_with(&host), "X-Forwarded-Host was {fwd:?}");
+
+    // Its stdout reaches CloudWatch Logs under App Runner's application group.
+    let group = format!("/aws/apprunner/{name}/{}/application", svc.service_id());
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = log_messages(&cloud.moto_url, &group).await;
+        if messages.iter().any(|m| m.contains("request GET /healthz")) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no app log lines in {group}: {messages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // The container carries the labels and limits.
     let docker = bollard::Docker::connect_with_defaults().expect("docker");

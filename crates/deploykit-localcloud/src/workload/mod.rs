@@ -55,6 +55,8 @@ pub const DEFAULT_MEMORY_MB: u64 = 1024;
 
 /// How long `docker stop` waits for a container to exit after SIGTERM before SIGKILL.
 const STOP_GRACE_SECS: i32 = 5;
+/// How long a container removal may take to finish (another caller may have started it).
+const REMOVE_WAIT: Duration = Duration::from_secs(30);
 /// How long one health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between health probes.
@@ -216,6 +218,8 @@ pub enum WorkloadError {
     Unhealthy { status: u16, path: String },
     #[error("the app did not answer on 127.0.0.1:{port}{path} within {secs} s")]
     Timeout { port: u16, path: String, secs: u64 },
+    #[error("container {id} was still being removed after {secs} s")]
+    RemoveTimeout { id: String, secs: u64 },
     #[error("CloudWatch Logs {what} for {group} failed: {reason}")]
     Logs {
         what: &'static str,
@@ -602,13 +606,31 @@ impl Workloads {
             )
             .await
         {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            // 409: removal already in progress.
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            // 409: removal already in progress (another stop); wait for it below.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(docker_err("container remove", id)(e)),
+            }) => {}
+            Err(e) => return Err(docker_err("container remove", id)(e)),
+        }
+        let until = Instant::now() + REMOVE_WAIT;
+        loop {
+            match self
+                .docker
+                .inspect_container(id, None::<InspectContainerOptions>)
+                .await
+            {
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(docker_err("container inspect", id)(e)),
+                Ok(_) if Instant::now() >= until => {
+                    return Err(WorkloadError::RemoveTimeout {
+                        id: id.to_string(),
+                        secs: REMOVE_WAIT.as_secs(),
+                    });
+                }
+                Ok(_) => tokio::time::sleep(PROBE_INTERVAL).await,
+            }
         }
     }
 
@@ -727,8 +749,10 @@ impl Workloads {
     pub async fn remove_all(&self) -> Result<usize, WorkloadError> {
         let all = self.list().await?;
         let n = all.len();
-        for c in all {
-            self.stop(&c.id).await?;
+        // In parallel: each stop may wait out the grace period of a process ignoring SIGTERM.
+        let stops = all.iter().map(|c| self.stop(&c.id));
+        for result in futures_util::future::join_all(stops).await {
+            result?;
         }
         Ok(n)
     }
