@@ -248,3 +248,64 @@ pub(crate) fn start(
     )));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(workloads: Option<WorkloadsSpec>) -> EdgeSpec {
+        EdgeSpec {
+            moto_url: "http://127.0.0.1:4567".into(),
+            registry_endpoint: "127.0.0.1:4568".into(),
+            registry_user: "AWS".into(),
+            time_scale: 300.0,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            pg_host: "127.0.0.1".into(),
+            pg_port: 4569,
+            pg_user: "postgres".into(),
+            workloads,
+        }
+    }
+
+    #[test]
+    fn the_spec_round_trips_and_becomes_the_edge_config_with_or_without_workloads() {
+        let w = WorkloadsSpec {
+            docker_host: None,
+            state_dir: "/s/workloads".into(),
+            platform_image: "deploykit-local/python:3.11-bookworm".into(),
+            cpus: 1.0,
+            memory_mb: 1024,
+            instance_label: "/s".into(),
+        };
+        let json = serde_json::to_string(&spec(Some(w.clone()))).unwrap();
+        assert!(!json.contains("password"));
+        let back: EdgeSpec = serde_json::from_str(&json).unwrap();
+        let cfg = back.edge_config(4600, "pw".into());
+        assert_eq!(cfg.bind, SocketAddr::from(([127, 0, 0, 1], 4600)));
+        assert_eq!(cfg.registry.as_ref().unwrap().password, "pw");
+        assert_eq!(cfg.postgres.as_ref().unwrap().port, 4569);
+        let wc = cfg.workloads.expect("real workloads");
+        assert_eq!(wc.instance_label, "/s");
+        assert_eq!(wc.platform_image, w.platform_image);
+        assert_eq!((wc.cpus, wc.memory_mb), (1.0, 1024));
+        assert!(
+            spec(None)
+                .edge_config(4600, String::new())
+                .workloads
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_marker_is_the_launcher_and_its_port() {
+        let l = EdgeLauncher {
+            program: "/w/target/debug/xtask".into(),
+            args: vec!["local".into(), "serve-edge".into()],
+        };
+        assert_eq!(
+            l.marker(4566),
+            "/w/target/debug/xtask local serve-edge --port 4566"
+        );
+    }
+}
