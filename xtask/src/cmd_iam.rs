@@ -91,6 +91,7 @@ fn iam_err(e: &IamError) -> CliError {
     let exit = match e {
         IamError::Aws { .. } => Exit::Aws,
         IamError::BadDocument { .. } => Exit::Failure,
+        IamError::NoSuchManagedPolicy { .. } => Exit::Config,
     };
     CliError::from_error(exit, e).with_hint(e.help())
 }
@@ -190,6 +191,7 @@ async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliRes
         IamCommand::Ensure { .. } => {
             let states = iam.inspect(&specs).await.map_err(|e| iam_err(&e))?;
             let plan = deploykit_iam::plan(&specs, &states);
+            iam.check_attachable(&plan).await.map_err(|e| iam_err(&e))?;
             r.result(&json!({ "caller": &who, "plan": &plan }), || {
                 format!("plan for target {} ({who}):\n{}", t.name, plan_text(&plan))
             });

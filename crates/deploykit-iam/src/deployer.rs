@@ -50,6 +50,8 @@ pub enum Scope {
     Secrets,
     IamRoles,
     IamInstanceProfiles,
+    /// The AWS managed policies deploykit attaches (iam:GetPolicy before attaching).
+    IamManagedPolicies,
     /// iam:AttachRolePolicy / DetachRolePolicy: the app's roles, only with the managed
     /// policies deploykit specifies.
     IamRolePolicies,
@@ -505,6 +507,7 @@ pub const OPERATIONS: &[Operation] = &[
         &["iam:GetInstanceProfile"],
         IamInstanceProfiles,
     ),
+    op("iam", "get_policy", &["iam:GetPolicy"], IamManagedPolicies),
     op("iam", "get_role", &["iam:GetRole"], IamRoles),
     op("iam", "get_role_policy", &["iam:GetRolePolicy"], IamRoles),
     op(
@@ -702,6 +705,11 @@ impl DeployerScope {
                 .iter()
                 .map(|n| format!("arn:{p}:iam::{a}:role/{n}"))
                 .collect(),
+            IamManagedPolicies => {
+                let mut v = self.managed_policies.clone();
+                v.sort();
+                v
+            }
             IamInstanceProfiles => self
                 .instance_profiles
                 .iter()

@@ -40,6 +40,10 @@ pub enum IamError {
     },
     #[error("IAM returned a {what} for role `{role}` that is not a JSON policy document")]
     BadDocument { role: String, what: &'static str },
+    #[error(
+        "managed policy {policy_arn} (for role `{role}`) does not exist in this account; nothing was changed"
+    )]
+    NoSuchManagedPolicy { role: String, policy_arn: String },
 }
 
 impl IamError {
@@ -60,6 +64,9 @@ impl IamError {
             IamError::BadDocument { .. } => {
                 "the role's policy was changed outside deploykit into something unreadable; fix or delete it in the IAM console and run again"
             }
+            IamError::NoSuchManagedPolicy { .. } => {
+                "check the policy ARN (AWS managed policies live under arn:aws:iam::aws:policy/, some under service-role/); on the local cloud, moto must be started with MOTO_IAM_LOAD_MANAGED_POLICIES=true"
+            }
         }
     }
 
@@ -67,7 +74,7 @@ impl IamError {
     pub fn aws_kind(&self) -> Option<ErrorKind> {
         match self {
             IamError::Aws { classified, .. } => Some(classified.kind),
-            IamError::BadDocument { .. } => None,
+            IamError::BadDocument { .. } | IamError::NoSuchManagedPolicy { .. } => None,
         }
     }
 }
@@ -197,6 +204,7 @@ impl Iam {
     ) -> Result<IamOutcome, IamError> {
         let states = self.inspect(specs).await?;
         let plan = plan(specs, &states);
+        self.check_attachable(&plan).await?;
         let applied = self.apply(&plan, r).await?;
         let mut role_arns = BTreeMap::new();
         let mut instance_profile_arns = BTreeMap::new();
@@ -215,6 +223,32 @@ impl Iam {
             role_arns,
             instance_profile_arns,
         })
+    }
+
+    /// Refuses, before any change, a plan that would attach a managed policy that does not
+    /// exist (`GetPolicy`), so a typo or a missing AWS managed policy never stops an apply
+    /// halfway.
+    pub async fn check_attachable(&self, plan: &IamPlan) -> Result<(), IamError> {
+        let mut checked = std::collections::BTreeSet::new();
+        for change in plan.changes() {
+            let Change::AttachManagedPolicy { role, policy_arn } = change else {
+                continue;
+            };
+            if !checked.insert(policy_arn.clone()) {
+                continue;
+            }
+            if let Err(e) = self.client.get_policy().policy_arn(policy_arn).send().await {
+                return Err(if not_found(&classify(&e)) {
+                    IamError::NoSuchManagedPolicy {
+                        role: role.clone(),
+                        policy_arn: policy_arn.clone(),
+                    }
+                } else {
+                    aws_err("GetPolicy", policy_arn, &e)
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads what exists for each spec: the role (trust policy, managed and inline policies)

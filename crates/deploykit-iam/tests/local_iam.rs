@@ -265,11 +265,12 @@ async fn an_existing_role_is_adopted_not_recreated() {
 }
 
 #[tokio::test]
-async fn a_missing_aws_managed_policy_is_a_clear_error() {
+async fn a_missing_managed_policy_is_refused_before_any_change() {
     let (iam, _client, _calls) = iam().await;
+    let name = unique_name("iam-nomp");
     let mut spec = desired_roles(&AppRoles {
         app: "a".into(),
-        apprunner_access_role: Some(unique_name("iam-nomp")),
+        apprunner_access_role: Some(name.clone()),
         ..AppRoles::default()
     })
     .remove(0);
@@ -278,10 +279,11 @@ async fn a_missing_aws_managed_policy_is_a_clear_error() {
         .ensure_specs(&[spec], &VecReporter::new())
         .await
         .expect_err("no such policy");
-    assert_eq!(
-        err.aws_kind(),
-        Some(deploykit_aws::ErrorKind::NotFound),
+    assert!(
+        matches!(&err, deploykit_iam::IamError::NoSuchManagedPolicy { policy_arn, .. } if policy_arn.ends_with("DeploykitNoSuchPolicy")),
         "{err}"
     );
-    assert!(err.to_string().contains("AttachRolePolicy"), "{err}");
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+    // Refused before any change: the role was not created.
+    assert_eq!(iam.role_arn(&name).await.expect("GetRole"), None);
 }
