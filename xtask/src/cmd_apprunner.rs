@@ -262,6 +262,14 @@ async fn deploy_async(
 ) -> CliResult {
     let ctx = context(target, state).await?;
     let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+    crate::local_prepare::prepare(
+        &ctx.target,
+        &ctx.sdk,
+        crate::cmd_iam::Route::Apprunner,
+        args.dry_run,
+        r,
+    )
+    .await?;
     let pre = apprunner_preflight(&ctx, caller).await?;
     let t = &ctx.target;
     let a = &t.apprunner;

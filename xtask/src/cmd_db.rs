@@ -121,7 +121,7 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
 }
 
 /// Waits bounded by `[database].timeout`; polls faster on the local cloud.
-fn wait_policy(target: &ResolvedTarget) -> WaitPolicy {
+pub(crate) fn wait_policy(target: &ResolvedTarget) -> WaitPolicy {
     WaitPolicy {
         timeout: target.database.timeout,
         poll: if target.local {
@@ -159,7 +159,7 @@ pub fn spec_for(t: &ResolvedTarget) -> DbSpec {
     }
 }
 
-fn rds_err(e: RdsError) -> CliError {
+pub(crate) fn rds_err(e: RdsError) -> CliError {
     let exit = match &e {
         RdsError::InvalidSpec { .. }
         | RdsError::InvalidName { .. }

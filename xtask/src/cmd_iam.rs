@@ -273,7 +273,7 @@ pub fn plan_text(plan: &IamPlan) -> String {
     out.join("\n")
 }
 
-fn outcome_text(out: &IamOutcome) -> String {
+pub(crate) fn outcome_text(out: &IamOutcome) -> String {
     let mut lines = Vec::new();
     for rp in &out.plan.roles {
         let arn = out

@@ -14,6 +14,7 @@ mod cmd_local;
 mod cmd_secrets;
 mod cmd_test;
 mod exit;
+mod local_prepare;
 mod render;
 
 use std::process::ExitCode;
