@@ -41,6 +41,7 @@ struct Cloud {
 
 impl Cloud {
     async fn start() -> Cloud {
+        reap_stale_test_containers().await;
         let moto = start_moto().await;
         let label = format!("eb-workloads-test-{}", uuid_ish());
         let mut wc = WorkloadConfig::new(state_dir(), label.clone());
@@ -230,6 +231,48 @@ async fn logs_call(moto_url: &str, op: &str, body: &str) -> String {
         .expect("moto answers within 10 s")
         .expect("read");
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Removes the containers of earlier runs of these tests whose process is gone (a test that
+/// fails stops before its edge can remove them). Their instance label carries the pid.
+async fn reap_stale_test_containers() {
+    use bollard::query_parameters::ListContainersOptions;
+    let w = Workloads::connect(WorkloadConfig::new(state_dir(), "eb-workloads-reaper"))
+        .await
+        .expect("the Docker Engine answers");
+    let found = w
+        .docker()
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(std::collections::HashMap::from([(
+                "label".to_string(),
+                vec!["deploykit.localcloud.kind=eb".to_string()],
+            )])),
+            ..Default::default()
+        }))
+        .await
+        .expect("list containers");
+    for c in found {
+        let labels = c.labels.unwrap_or_default();
+        let Some(rest) = labels
+            .get("deploykit.localcloud.instance")
+            .and_then(|l| l.strip_prefix("eb-workloads-test-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split('-')
+            .next()
+            .and_then(|p| u32::from_str_radix(p, 16).ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && let Some(id) = c.id
+        {
+            let _ = w.stop(&id).await;
+        }
+    }
 }
 
 fn uuid_ish() -> String {
