@@ -821,7 +821,11 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
     let script = venv.join("bin/moto_server");
     let log = paths.log_file("moto");
     let pid = procs::spawn_detached(
-        Command::new(&script).args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+        Command::new(&script)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // AWS's managed policies (arn:aws:iam::aws:policy/...) exist in every real account;
+            // `iam ensure` attaches them, so the local IAM must know them too.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"),
         &log,
         "moto_server",
     )?;
