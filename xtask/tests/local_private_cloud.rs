@@ -77,6 +77,12 @@ fn a_private_cloud_starts_is_idempotent_and_stops_exactly_its_parts() {
     // Workloads: real when the Docker Engine and the platform image are there, else a warning
     // that says why.
     let warnings = r.messages(Level::Warn);
+    let image_there = deploykit_local::health::docker_ping().is_ok()
+        && deploykit_local::base_image::image_present(
+            deploykit_local::base_image::LOCAL_PYTHON_IMAGE,
+        )
+        .unwrap_or(false);
+    assert_eq!(state.workloads.is_some(), image_there, "{warnings:?}");
     match &state.workloads {
         Some(w) => {
             assert_eq!(
