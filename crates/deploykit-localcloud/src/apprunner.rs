@@ -35,9 +35,9 @@
 //! then `ACTIVE` after 5 service minutes).
 
 mod error;
-mod image;
+pub(crate) mod image;
 mod model;
-mod runtime;
+pub(crate) mod runtime;
 mod validate;
 
 use std::collections::VecDeque;

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use crate::apprunner::AppRunner;
 use crate::core::{Clock, Ctx, Fault, Faults};
 use crate::eb::Eb;
+use crate::ecs::Ecs;
 use crate::faults;
 use crate::forward::{Moto, moto_failure};
 use crate::workload::{AppRoutes, Workloads};
@@ -81,6 +82,7 @@ pub(crate) struct Shared {
     eb_version_quota: u32,
     eb: RwLock<Arc<Eb>>,
     apprunner: RwLock<Arc<AppRunner>>,
+    ecs: RwLock<Arc<Ecs>>,
     rds: Option<Arc<crate::rds::Rds>>,
     /// Client for proxied app traffic.
     app_client: Client<HttpConnector, Body>,
@@ -106,6 +108,7 @@ impl Shared {
         };
         let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
         let apprunner = AppRunner::new(ctx.clone());
+        let ctx_for_ecs = ctx.clone();
         let rds = cfg
             .postgres
             .clone()
@@ -117,6 +120,7 @@ impl Shared {
             eb_version_quota: cfg.eb_version_quota,
             eb: RwLock::new(Arc::new(eb)),
             apprunner: RwLock::new(Arc::new(apprunner)),
+            ecs: RwLock::new(Arc::new(Ecs::new(ctx_for_ecs))),
             app_client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(30))
                 .build(HttpConnector::new()),
@@ -134,6 +138,10 @@ impl Shared {
             .clone()
     }
 
+    fn ecs(&self) -> Arc<Ecs> {
+        self.ecs.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Forgets every emulated resource and queued fault (time scale is kept).
     pub(crate) fn reset(&self) {
         self.ctx.faults.clear();
@@ -141,6 +149,7 @@ impl Shared {
         *self.eb.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(eb);
         let ar = AppRunner::new(self.ctx.clone());
         *self.apprunner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ar);
+        *self.ecs.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Ecs::new(self.ctx.clone()));
         self.ctx.routes.clear();
         if let Some(w) = self.ctx.workloads.clone() {
             // The resources are forgotten, so are their containers.
@@ -232,8 +241,10 @@ impl Shared {
         // 1. App traffic, by Host.
         if let Some(host) = host_of(&req) {
             let path = req.uri().path().to_string();
+            let ecs_host = is_ecs_host(&host);
             let app_host = host.ends_with(".elasticbeanstalk.localhost")
-                || host.ends_with(".awsapprunner.localhost");
+                || host.ends_with(".awsapprunner.localhost")
+                || ecs_host;
             if app_host && let Some(upstream) = self.ctx.routes.get(&host) {
                 return Ok(self.proxy_app(req, &host, upstream, peer).await);
             }
@@ -248,6 +259,9 @@ impl Shared {
             }
             if host.ends_with(".awsapprunner.localhost") {
                 return Ok(boxed(self.apprunner().serve_app(&host, &path).await));
+            }
+            if ecs_host {
+                return Ok(boxed(self.ecs().serve_app(&host)));
             }
         }
 
@@ -327,6 +341,35 @@ impl Shared {
                     Err(resp) => return Ok(boxed(resp)),
                 };
                 Ok(boxed(self.apprunner().handle(&op, body).await))
+            }
+            "ecs"
+                if target
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix(crate::ecs::TARGET_PREFIX))
+                    .is_some_and(|op| {
+                        crate::ecs::EXPRESS_OPERATIONS.contains(&op) || op == "DescribeServices"
+                    }) =>
+            {
+                // Express Mode is emulated here; DescribeServices only for Express services
+                // created here (anything else goes to moto with the same bytes).
+                let op = target
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix(crate::ecs::TARGET_PREFIX))
+                    .unwrap_or_default()
+                    .to_string();
+                let (parts, body) = req.into_parts();
+                let body = match read_body(body).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                let ecs = self.ecs();
+                if ecs.owns(&op, &body) {
+                    return Ok(boxed(ecs.handle(&op, body).await));
+                }
+                match &self.moto {
+                    Some(m) => Ok(m.forward_bytes(parts, body, &request_id).await),
+                    None => Ok(self.forward_unavailable(&request_id)),
+                }
             }
             "ecr"
                 if target.as_deref()
@@ -417,6 +460,11 @@ fn app_error(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 /// The `Host` header without its port, lowercased.
+/// An ECS Express endpoint host (`<name>-<id>.ecs.<region>.localhost`).
+fn is_ecs_host(host: &str) -> bool {
+    host.ends_with(".localhost") && host.split('.').nth(1) == Some("ecs")
+}
+
 fn host_of<B>(req: &Request<B>) -> Option<String> {
     let raw = req
         .headers()

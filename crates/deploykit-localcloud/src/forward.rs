@@ -69,9 +69,29 @@ impl Moto {
         Ok(s.parse::<Uri>()?)
     }
 
+    /// Forwards a request whose body the edge has already read (same bytes, same headers).
+    pub async fn forward_bytes(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        request_id: &str,
+    ) -> Response<Body> {
+        self.send(parts, full(body), request_id).await
+    }
+
     /// Forwards a request unchanged (method, path, query, headers, streamed body).
     pub async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
+        let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+        self.send(parts, body, request_id).await
+    }
+
+    async fn send(
+        &self,
+        mut parts: http::request::Parts,
+        body: Body,
+        request_id: &str,
+    ) -> Response<Body> {
         let pq = parts
             .uri
             .path_and_query()
@@ -85,7 +105,7 @@ impl Moto {
         };
         parts.uri = uri;
         strip_hop_by_hop(&mut parts.headers);
-        let req = Request::from_parts(parts, body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
+        let req = Request::from_parts(parts, body);
         match tokio::time::timeout(FORWARD_HEADERS_TIMEOUT, self.client.request(req)).await {
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();

@@ -18,7 +18,9 @@
 //!    - `POST /_localcloud/reset` — forget every EB/App Runner resource and every fault.
 //! 3. **Signed AWS requests** — routed by the service in the SigV4 credential scope
 //!    (`Credential=AKID/<date>/<region>/<service>/aws4_request`): `elasticbeanstalk` (query
-//!    protocol) and `apprunner` (JSON 1.0) are emulated here, `ecr`'s `GetAuthorizationToken`
+//!    protocol), `apprunner` (JSON 1.0) and ECS Express Mode (`ecs` JSON 1.1
+//!    `*ExpressGatewayService`, `ListServiceDeployments`, `DescribeServices` of Express
+//!    services) are emulated here, `ecr`'s `GetAuthorizationToken`
 //!    points at the local registry, everything else goes to moto.
 //! 4. **Anything else** (presigned or unsigned S3 included) is forwarded to moto unchanged,
 //!    bodies streamed both ways. Without a moto URL the edge answers `503` with the
@@ -35,6 +37,7 @@ mod apprunner;
 pub mod core;
 mod eb;
 mod ecr;
+mod ecs;
 mod edge;
 mod faults;
 mod forward;

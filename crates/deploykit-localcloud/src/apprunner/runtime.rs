@@ -319,7 +319,7 @@ pub(super) fn stop_service(ctx: &Ctx, url: &str, container: Option<Running>) {
 
 /// Reads a `RuntimeEnvironmentSecrets` value the way an App Runner instance does: a Secrets
 /// Manager ARN (optionally `:json-key:version-stage:version-id`) or an SSM parameter ARN/name.
-async fn read_secret(ctx: &Ctx, reference: &str) -> Result<String, String> {
+pub(crate) async fn read_secret(ctx: &Ctx, reference: &str) -> Result<String, String> {
     let moto = ctx
         .moto_url
         .as_deref()
