@@ -127,10 +127,14 @@ pub(crate) async fn context(
     })
 }
 
-fn apprunner_exit(e: &AppRunnerError) -> Exit {
+pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
     match e {
-        AppRunnerError::RolledBack { .. } => Exit::RolledBack,
+        AppRunnerError::RolledBack { .. } | AppRunnerError::EcsRolledBack { .. } => {
+            Exit::RolledBack
+        }
         AppRunnerError::RollbackFailed { .. } => Exit::RollbackFailed,
+        AppRunnerError::EcsDeploymentFailed { .. } => Exit::Failure,
+        AppRunnerError::EcsAws { .. } => Exit::Aws,
         AppRunnerError::Timeout { .. } => Exit::Timeout,
         AppRunnerError::Unhealthy { .. } => Exit::CheckFailed,
         AppRunnerError::Invalid { .. } | AppRunnerError::NotYetSupported { .. } => Exit::Config,

@@ -1,9 +1,10 @@
 //! App Runner services behind a [`ContainerPlatform`] seam: create, update, operations, rollback states.
 //!
 //! Build and push never see this crate: they produce an image reference (`host/repo:tag`), and
-//! a platform runs it. [`ContainerPlatform::AppRunner`] is implemented; ECS Express Mode
-//! (`CreateExpressGatewayService`, App Runner's successor for new AWS accounts) is the
-//! [`ContainerPlatform::EcsExpress`] variant, which answers "not yet supported" for now.
+//! a platform runs it: [`ContainerPlatform::AppRunner`] or [`ContainerPlatform::EcsExpress`]
+//! (ECS Express Mode, `CreateExpressGatewayService`: App Runner's successor for new AWS
+//! accounts, see [`ecs`]). Both share [`ServiceSpec`], [`Plan`], [`DeployOutcome`],
+//! [`StatusReport`], the bounded waits and the health check.
 //!
 //! Plan then execute: [`plan_service`] is pure over a [`ServiceView`] of what exists.
 
@@ -21,7 +22,9 @@ use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
 mod domain;
+pub mod ecs;
 pub use domain::{DnsRecord, DomainRecords, associate_domain, describe_domain, wait_domain};
+pub use ecs::{EcsExpress, EcsRoles, plan_ecs};
 
 /// Error codes with which AWS refuses App Runner to accounts that may not use it.
 pub const NOT_AVAILABLE_CODES: &[&str] = &[
@@ -41,8 +44,8 @@ pub enum AppRunnerError {
     },
     #[error(
         "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers. \
-         Deploy the same image with ECS Express Mode (CreateExpressGatewayService), App Runner's successor; \
-         deploykit's ECS Express platform is not built yet, so use Route A (`cargo xtask deploy eb`) meanwhile"
+         Deploy the same image with ECS Express Mode, App Runner's successor: set `[containers] platform = \"ecs-express\"` \
+         in deploy.toml and run `cargo xtask deploy ecs` (`cargo xtask iam ensure` makes its two roles)"
     )]
     NotAvailableForAccount {
         operation: &'static str,
@@ -94,6 +97,35 @@ pub enum AppRunnerError {
     },
     #[error("invalid service definition for {service}: {message}")]
     Invalid { service: String, message: String },
+    #[error("ECS {operation} failed for service {service}: {classified}. {hint}")]
+    EcsAws {
+        operation: &'static str,
+        service: String,
+        classified: Box<Classified>,
+        hint: &'static str,
+    },
+    #[error(
+        "deploy of {image} to {service} failed and ECS rolled back (deployment {deployment}: {reason}). \
+         The service still runs the previous revision{previous}. Look at the application logs, fix the image and deploy again"
+    )]
+    EcsRolledBack {
+        service: String,
+        image: String,
+        deployment: String,
+        reason: String,
+        previous: String,
+    },
+    #[error(
+        "deployment {deployment} of {image} to {service} ended {status}: {reason}. Nothing healthy serves the new revision \
+         (on a first deployment there is nothing to roll back to). Check the image, its port and health path, and the logs"
+    )]
+    EcsDeploymentFailed {
+        service: String,
+        image: String,
+        deployment: String,
+        status: String,
+        reason: String,
+    },
 }
 
 fn aws_err<E>(
@@ -453,22 +485,25 @@ pub struct StatusReport {
 #[derive(Debug, Clone)]
 pub enum ContainerPlatform {
     AppRunner(aws_sdk_apprunner::Client),
-    /// ECS Express Mode (CreateExpressGatewayService in aws-sdk-ecs): not built yet.
-    EcsExpress,
+    /// ECS Express Mode (CreateExpressGatewayService in aws-sdk-ecs).
+    EcsExpress(EcsExpress),
 }
 
 impl ContainerPlatform {
     fn client(&self) -> Result<&aws_sdk_apprunner::Client, AppRunnerError> {
         match self {
             ContainerPlatform::AppRunner(c) => Ok(c),
-            ContainerPlatform::EcsExpress => Err(AppRunnerError::NotYetSupported {
-                platform: "ECS Express Mode",
+            ContainerPlatform::EcsExpress(_) => Err(AppRunnerError::NotYetSupported {
+                platform: "this App Runner operation on ECS Express Mode",
             }),
         }
     }
 
     /// Looks at what exists and plans the deploy. Read-only.
     pub async fn plan(&self, spec: &ServiceSpec, recreate: bool) -> Result<Plan, AppRunnerError> {
+        if let ContainerPlatform::EcsExpress(e) = self {
+            return e.plan(spec).await;
+        }
         let client = self.client()?;
         let existing = find_service(client, &spec.name).await?;
         plan_service(spec, existing.as_ref(), recreate)
@@ -483,12 +518,18 @@ impl ContainerPlatform {
         probe: &Probe,
         reporter: &dyn Reporter,
     ) -> Result<DeployOutcome, AppRunnerError> {
+        if let ContainerPlatform::EcsExpress(e) = self {
+            return e.deploy(plan, spec, wait, probe, reporter).await;
+        }
         let client = self.client()?;
         deploy_apprunner(client, plan, spec, wait, probe, reporter).await
     }
 
     /// The service and its recent operations.
     pub async fn status(&self, name: &str) -> Result<StatusReport, AppRunnerError> {
+        if let ContainerPlatform::EcsExpress(e) = self {
+            return e.status(name).await;
+        }
         let client = self.client()?;
         let Some(view) = find_service(client, name).await? else {
             return Ok(StatusReport {
@@ -1130,7 +1171,9 @@ impl AppRunnerError {
     /// The AWS error kind, when this is an AWS error.
     pub fn aws_kind(&self) -> Option<ErrorKind> {
         match self {
-            AppRunnerError::Aws { classified, .. } => Some(classified.kind),
+            AppRunnerError::Aws { classified, .. } | AppRunnerError::EcsAws { classified, .. } => {
+                Some(classified.kind)
+            }
             _ => None,
         }
     }

@@ -390,16 +390,16 @@ async fn access_denied_is_not_mistaken_for_the_refusal() {
     assert!(err.to_string().contains("ListServices"), "{err}");
 }
 
-#[tokio::test]
-async fn ecs_express_is_a_clear_not_yet() {
-    let err = ContainerPlatform::EcsExpress
-        .plan(&spec(), false)
-        .await
-        .expect_err("stub");
+#[test]
+fn new_account_refusal_names_deploy_ecs() {
+    let err = AppRunnerError::NotAvailableForAccount {
+        operation: "CreateService",
+        code: "SubscriptionRequiredException".into(),
+    };
+    let msg = err.to_string();
     assert!(
-        err.to_string()
-            .contains("ECS Express Mode is not yet supported"),
-        "{err}"
+        msg.contains("deploy ecs") && msg.contains("platform = \"ecs-express\""),
+        "{msg}"
     );
     let _ = ListServicesOutput::builder().build();
     let _ = Duration::ZERO;
