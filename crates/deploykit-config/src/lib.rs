@@ -26,8 +26,8 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Problem};
 pub use model::{
-    App, AppRunner, Config, Database, DeploymentPolicy, Eb, HostedZone, ResolvedTarget, SecretRef,
-    TagMutability, VpcConnector,
+    App, AppRunner, Config, ContainerPlatformKind, Database, DeploymentPolicy, Eb, Ecs, HostedZone,
+    ResolvedTarget, SecretRef, TagMutability, VpcConnector,
 };
 pub use resolve::{
     EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, looks_like_secret_key,

@@ -41,6 +41,9 @@ pub struct ResolvedTarget {
     pub app: App,
     pub eb: Eb,
     pub apprunner: AppRunner,
+    /// `[containers] platform`: where Route B's image runs.
+    pub platform: ContainerPlatformKind,
+    pub ecs: Ecs,
     pub database: Database,
     /// Plain environment variables (never secrets; validation refuses secret-looking values).
     pub env: BTreeMap<String, String>,
@@ -141,6 +144,50 @@ pub struct AppRunner {
     pub domain: Option<String>,
     /// Where `apprunner domain add` upserts the DNS records; `None`: print them for a human.
     pub hosted_zone: Option<HostedZone>,
+}
+
+/// `[containers] platform`: `"apprunner"` (default) or `"ecs-express"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainerPlatformKind {
+    #[default]
+    AppRunner,
+    EcsExpress,
+}
+
+impl ContainerPlatformKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerPlatformKind::AppRunner => "apprunner",
+            ContainerPlatformKind::EcsExpress => "ecs-express",
+        }
+    }
+}
+
+/// `[ecs]`: ECS Express Mode (Route B on accounts App Runner no longer accepts). The image is
+/// built and pushed like App Runner's (`[apprunner]` repository, platform, build args).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ecs {
+    /// ECS service name. Default: `[apprunner] service`.
+    pub service: String,
+    /// Fargate CPU units (`256` ... `16384`). Default `1024`.
+    pub cpu: String,
+    /// Memory in MiB, valid for the CPU. Default `2048`.
+    pub memory: String,
+    /// Container port. Default: `[apprunner] port`.
+    pub port: u16,
+    /// Load balancer health check path. Default: `[apprunner] health_path`.
+    pub health_path: String,
+    pub min_tasks: u32,
+    pub max_tasks: u32,
+    /// Task execution role name (pulls the image, reads the secrets). Default
+    /// `<service>-ecs-execution`.
+    pub execution_role: String,
+    /// Infrastructure role name (ECS manages the load balancer etc.). Default
+    /// `<service>-ecs-infrastructure`.
+    pub infrastructure_role: String,
+    /// Task role name the app's code runs as; `None`: no task role.
+    pub task_role: Option<String>,
+    pub timeout: Duration,
 }
 
 /// The Route 53 hosted zone that holds a custom domain's records.

@@ -21,6 +21,10 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub apprunner: RawAppRunner,
     #[serde(default)]
+    pub containers: RawContainers,
+    #[serde(default)]
+    pub ecs: RawEcs,
+    #[serde(default)]
     pub database: RawDatabase,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
@@ -50,6 +54,10 @@ pub(crate) struct RawTarget {
     pub eb: RawEb,
     #[serde(default)]
     pub apprunner: RawAppRunner,
+    #[serde(default)]
+    pub containers: RawContainers,
+    #[serde(default)]
+    pub ecs: RawEcs,
     #[serde(default)]
     pub database: RawDatabase,
     #[serde(default)]
@@ -101,6 +109,30 @@ pub(crate) struct RawAppRunner {
     pub build_args: Opt<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub domain: Opt<String>,
     pub hosted_zone: Opt<String>,
+}
+
+/// `[containers]`: which platform Route B's image runs on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContainers {
+    pub platform: Opt<String>,
+}
+
+/// `[ecs]`: ECS Express Mode settings (the image, repository and build come from `[apprunner]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEcs {
+    pub service: Opt<String>,
+    pub cpu: Opt<String>,
+    pub memory: Opt<String>,
+    pub port: Opt<u16>,
+    pub health_path: Opt<String>,
+    pub min_tasks: Opt<u32>,
+    pub max_tasks: Opt<u32>,
+    pub execution_role: Opt<String>,
+    pub infrastructure_role: Opt<String>,
+    pub task_role: Opt<String>,
+    pub timeout: Opt<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -164,6 +196,20 @@ merge_fields!(RawEb {
     keep_versions,
     timeout,
     health_check,
+});
+merge_fields!(RawContainers { platform });
+merge_fields!(RawEcs {
+    service,
+    cpu,
+    memory,
+    port,
+    health_path,
+    min_tasks,
+    max_tasks,
+    execution_role,
+    infrastructure_role,
+    task_role,
+    timeout,
 });
 merge_fields!(RawAppRunner {
     service,

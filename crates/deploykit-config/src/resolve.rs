@@ -404,6 +404,8 @@ fn resolve_target(
     let app_v = app.get_ref();
     let eb = resolve_eb(name, &raw.eb.merged(&t.eb), app, ctx);
     let apprunner = resolve_apprunner(&raw.apprunner.merged(&t.apprunner), app, ctx);
+    let platform = resolve_platform(&raw.containers.merged(&t.containers), ctx);
+    let ecs = resolve_ecs(&raw.ecs.merged(&t.ecs), &apprunner, ctx);
     let database = resolve_database(name, &raw.database.merged(&t.database), app, ctx);
 
     let mut env_raw = raw.env.clone();
@@ -426,10 +428,130 @@ fn resolve_target(
         app: app_v.clone(),
         eb,
         apprunner,
+        platform,
+        ecs,
         database,
         env,
         secrets,
     })
+}
+
+fn resolve_platform(r: &RawContainers, ctx: &mut Ctx<'_>) -> ContainerPlatformKind {
+    match r.platform.as_ref().map(|p| (p, p.get_ref().as_str())) {
+        None | Some((_, "apprunner")) => ContainerPlatformKind::AppRunner,
+        Some((_, "ecs-express")) => ContainerPlatformKind::EcsExpress,
+        Some((p, other)) => {
+            ctx.err(
+                Some(p.span()),
+                "containers.platform",
+                format!("`{other}` is not a container platform"),
+                "use \"apprunner\" or \"ecs-express\" (ECS Express Mode, for accounts App Runner no longer accepts)",
+            );
+            ContainerPlatformKind::AppRunner
+        }
+    }
+}
+
+/// Fargate's CPU units and the memory (MiB) each allows.
+fn fargate_memory_ok(cpu: u32, mem: u32) -> bool {
+    match cpu {
+        256 => [512, 1024, 2048].contains(&mem),
+        512 => (1024..=4096).contains(&mem) && mem % 1024 == 0,
+        1024 => (2048..=8192).contains(&mem) && mem % 1024 == 0,
+        2048 => (4096..=16384).contains(&mem) && mem % 1024 == 0,
+        4096 => (8192..=30720).contains(&mem) && mem % 1024 == 0,
+        8192 => (16384..=61440).contains(&mem) && mem % 4096 == 0,
+        16384 => (32768..=122880).contains(&mem) && mem % 8192 == 0,
+        _ => false,
+    }
+}
+
+fn resolve_ecs(r: &RawEcs, ar: &AppRunner, ctx: &mut Ctx<'_>) -> Ecs {
+    let service = match &r.service {
+        Some(s) => {
+            let v = s.get_ref();
+            let ok = !v.is_empty()
+                && v.len() <= 255
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                ctx.err(
+                    Some(s.span()),
+                    "ecs.service",
+                    format!("`{v}` is not an ECS service name"),
+                    "use 1-255 letters, digits, '-' and '_'",
+                );
+            }
+            v.clone()
+        }
+        None => ar.service.clone(),
+    };
+    let cpu = val(&r.cpu).unwrap_or_else(|| "1024".to_owned());
+    let memory = val(&r.memory).unwrap_or_else(|| "2048".to_owned());
+    match (cpu.parse::<u32>(), memory.parse::<u32>()) {
+        (Ok(c), Ok(m)) if fargate_memory_ok(c, m) => {}
+        (Ok(c), Ok(_)) if fargate_memory_ok(c, 2 * c) || c == 256 => ctx.err(
+            span(&r.memory).or_else(|| span(&r.cpu)),
+            "ecs.memory",
+            format!("Fargate does not offer {memory} MiB with {cpu} CPU units"),
+            "see the Fargate task size table; e.g. cpu = \"1024\" takes memory \"2048\" to \"8192\" in 1024 steps",
+        ),
+        _ => ctx.err(
+            span(&r.cpu).or_else(|| span(&r.memory)),
+            "ecs.cpu",
+            format!("`{cpu}` CPU / `{memory}` memory are not Fargate task sizes"),
+            "use CPU units \"256\", \"512\", \"1024\", \"2048\", \"4096\", \"8192\" or \"16384\" and memory in MiB, e.g. cpu = \"1024\", memory = \"2048\"",
+        ),
+    }
+    let port = val(&r.port).unwrap_or(ar.port);
+    if port == 0 {
+        ctx.err(
+            span(&r.port),
+            "ecs.port",
+            "port 0 is not a listening port",
+            "use the container's port, e.g. 8080",
+        );
+    }
+    check_http_path(ctx, &r.health_path, "ecs.health_path");
+    let min_tasks = val(&r.min_tasks).unwrap_or(1);
+    let max_tasks = val(&r.max_tasks).unwrap_or(min_tasks.max(1));
+    if max_tasks < min_tasks || max_tasks == 0 {
+        ctx.err(
+            span(&r.max_tasks).or_else(|| span(&r.min_tasks)),
+            "ecs.max_tasks",
+            format!("max_tasks must be at least min_tasks ({min_tasks}) and 1, got {max_tasks}"),
+            format!("use a value of {} or more", min_tasks.max(1)),
+        );
+    }
+    let execution_role = role_name(
+        ctx,
+        &r.execution_role,
+        "ecs.execution_role",
+        format!("{service}-ecs-execution"),
+    );
+    let infrastructure_role = role_name(
+        ctx,
+        &r.infrastructure_role,
+        "ecs.infrastructure_role",
+        format!("{service}-ecs-infrastructure"),
+    );
+    let task_role = r
+        .task_role
+        .as_ref()
+        .map(|_| role_name(ctx, &r.task_role, "ecs.task_role", String::new()));
+    Ecs {
+        service,
+        cpu,
+        memory,
+        port,
+        health_path: val(&r.health_path).unwrap_or_else(|| ar.health_path.clone()),
+        min_tasks,
+        max_tasks,
+        execution_role,
+        infrastructure_role,
+        task_role,
+        timeout: duration(ctx, &r.timeout, "ecs.timeout", ar.timeout),
+    }
 }
 
 /// A string field with a default derived from the app name; the rule runs on either.
