@@ -75,7 +75,7 @@ pub struct DeployArgs {
 pub(crate) struct Ctx {
     pub target: ResolvedTarget,
     pub sdk: aws_types::SdkConfig,
-    resolve: Option<SocketAddr>,
+    pub(crate) resolve: Option<SocketAddr>,
 }
 
 pub(crate) fn load(
@@ -153,7 +153,7 @@ fn git_tag(app: &Path) -> Option<String> {
 
 /// deploy.toml's target as the App Runner crate's input, with the secret and role ARNs the
 /// preflight read from Secrets Manager and IAM (never built from names).
-fn service_spec(t: &ResolvedTarget, image: String, pre: &AppRunnerPreflight) -> ServiceSpec {
+pub(crate) fn service_spec(t: &ResolvedTarget, image: String, pre: &AppRunnerPreflight) -> ServiceSpec {
     let a = &t.apprunner;
     let secrets = pre
         .base
@@ -184,11 +184,20 @@ fn service_spec(t: &ResolvedTarget, image: String, pre: &AppRunnerPreflight) -> 
     }
 }
 
-/// What `deploy apprunner` checked before planning: caller, secret ARNs, role ARNs.
-struct AppRunnerPreflight {
-    base: crate::cmd_deploy::Preflight,
-    access_role_arn: String,
-    instance_role_arn: String,
+/// What `deploy apprunner` / `deploy ecs` checked before planning: caller, secret ARNs, role ARNs.
+pub(crate) struct AppRunnerPreflight {
+    pub(crate) base: crate::cmd_deploy::Preflight,
+    pub(crate) access_role_arn: String,
+    pub(crate) instance_role_arn: String,
+    /// `deploy ecs`: the execution and infrastructure roles, and the task role if any.
+    pub(crate) ecs: Option<(deploykit_apprunner::EcsRoles, Option<String>)>,
+}
+
+/// Where `deploy_on` runs the image it builds and pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnPlatform {
+    AppRunner,
+    EcsExpress,
 }
 
 /// Before any change (dry run too): resolve `[secrets]` to their real ARNs and read the ARNs
@@ -221,6 +230,7 @@ async fn apprunner_preflight(
     Ok(AppRunnerPreflight {
         access_role_arn: arn_of("[apprunner] access_role"),
         instance_role_arn: arn_of("[apprunner] instance_role"),
+        ecs: None,
         base: crate::cmd_deploy::Preflight {
             caller,
             secrets: resolved
@@ -254,8 +264,19 @@ struct Summary {
 }
 
 pub fn deploy(args: DeployArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
+    deploy_on(args, global, r, OnPlatform::AppRunner)
+}
+
+/// Build -> push -> deploy on `on`: `deploy apprunner` and `deploy ecs` share everything but
+/// the preflight's roles, the service spec and the platform.
+pub(crate) fn deploy_on(
+    args: DeployArgs,
+    global: &GlobalArgs,
+    r: &Renderer,
+    on: OnPlatform,
+) -> CliResult {
     let (target, state) = load(global, r)?;
-    crate::runtime().block_on(deploy_async(args, target, state, r))
+    crate::runtime().block_on(deploy_async(args, target, state, r, on))
 }
 
 async fn deploy_async(
@@ -263,18 +284,25 @@ async fn deploy_async(
     target: ResolvedTarget,
     state: Option<crate::cmd_local::LocalState>,
     r: &Renderer,
+    on: OnPlatform,
 ) -> CliResult {
     let ctx = context(target, state).await?;
     let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
     crate::local_prepare::prepare(
         &ctx.target,
         &ctx.sdk,
-        crate::cmd_iam::Route::Apprunner,
+        match on {
+            OnPlatform::AppRunner => crate::cmd_iam::Route::Apprunner,
+            OnPlatform::EcsExpress => crate::cmd_iam::Route::Ecs,
+        },
         args.dry_run,
         r,
     )
     .await?;
-    let pre = apprunner_preflight(&ctx, caller).await?;
+    let pre = match on {
+        OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
+        OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,
+    };
     let t = &ctx.target;
     let a = &t.apprunner;
     let app = &t.app.path;
@@ -303,17 +331,26 @@ async fn deploy_async(
         .await
         .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
     let image = format!("{}/{}:{tag}", registry.host(), a.repository);
-    let platform = ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk));
-    let spec = service_spec(t, image.clone(), &pre);
+    let (platform, spec) = match on {
+        OnPlatform::AppRunner => (
+            ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk)),
+            service_spec(t, image.clone(), &pre),
+        ),
+        OnPlatform::EcsExpress => crate::cmd_ecs::platform_and_spec(&ctx, image.clone(), &pre)?,
+    };
+    let (what, timeout) = match on {
+        OnPlatform::AppRunner => ("App Runner service", a.timeout),
+        OnPlatform::EcsExpress => ("ECS Express service", t.ecs.timeout),
+    };
     let plan = platform
         .plan(&spec, args.recreate)
         .await
         .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
 
     r.line(format!(
-        "{}\nPlan for {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
+        "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
         pre.base.text(),
-        a.service,
+        spec.name,
         t.name,
         plan_ctx.file_count(),
         plan_ctx.excluded.len(),
@@ -411,7 +448,7 @@ async fn deploy_async(
 
     let wait = WaitOptions {
         poll: Duration::from_secs(args.poll.max(1)),
-        timeout: args.timeout.map(Duration::from_secs).unwrap_or(a.timeout),
+        timeout: args.timeout.map(Duration::from_secs).unwrap_or(timeout),
     };
     let probe = Probe {
         resolve: ctx.resolve,
@@ -433,7 +470,7 @@ async fn deploy_async(
     r.result(&summary, || {
         let unchanged = summary.outcome.action == deploykit_apprunner::Action::Unchanged;
         format!(
-            "{} {} {} App Runner service {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
+            "{} {} {} {what} {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
             if unchanged { "Unchanged:" } else { "Deployed" },
             summary.outcome.image,
             if unchanged { "already runs on" } else { "to" },

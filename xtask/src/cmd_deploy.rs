@@ -23,6 +23,8 @@ pub enum DeployCommand {
     Eb(DeployEbArgs),
     /// Route B: App Runner (build, push, deploy).
     Apprunner(crate::cmd_apprunner::DeployArgs),
+    /// Route B on ECS Express Mode (the platform AWS offers new accounts): build, push, deploy.
+    Ecs(crate::cmd_apprunner::DeployArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,6 +143,7 @@ pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliR
     match cmd {
         DeployCommand::Eb(args) => crate::runtime().block_on(deploy_eb(args, global, r)),
         DeployCommand::Apprunner(args) => crate::cmd_apprunner::deploy(args, global, r),
+        DeployCommand::Ecs(args) => crate::cmd_ecs::deploy(args, global, r),
     }
 }
 

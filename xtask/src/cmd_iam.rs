@@ -41,6 +41,8 @@ pub enum Route {
     All,
     Eb,
     Apprunner,
+    /// ECS Express Mode: the execution and infrastructure roles.
+    Ecs,
 }
 
 pub fn run(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -73,14 +75,20 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
 
 /// deploy.toml's role names for `route`, with the app's secret ARNs and bucket.
 pub fn app_roles(t: &ResolvedTarget, secret_arns: Vec<String>, route: Route) -> AppRoles {
-    let eb = route != Route::Apprunner;
-    let ar = route != Route::Eb;
+    let eb = matches!(route, Route::All | Route::Eb);
+    let ar = matches!(route, Route::All | Route::Apprunner);
+    // `All` adds the ECS roles when the target runs its container on ECS Express.
+    let ecs = route == Route::Ecs
+        || (route == Route::All
+            && t.platform == deploykit_config::ContainerPlatformKind::EcsExpress);
     AppRoles {
         app: t.app.name.clone(),
         eb_service_role: t.eb.service_role.clone().filter(|_| eb),
         eb_instance_profile: t.eb.instance_profile.clone().filter(|_| eb),
         apprunner_access_role: Some(t.apprunner.access_role.clone()).filter(|_| ar),
         apprunner_instance_role: Some(t.apprunner.instance_role.clone()).filter(|_| ar),
+        ecs_execution_role: Some(t.ecs.execution_role.clone()).filter(|_| ecs),
+        ecs_infrastructure_role: Some(t.ecs.infrastructure_role.clone()).filter(|_| ecs),
         secret_arns,
         // The app's bucket is read from [env] S3_BUCKET until deploy.toml names it.
         bucket: t.env.get("S3_BUCKET").cloned().filter(|b| !b.is_empty()),
@@ -227,6 +235,7 @@ fn deployer_scope(t: &ResolvedTarget, account: &str, specs: &[RoleSpec]) -> Depl
         bundle_bucket: t.eb.bucket.clone(),
         ecr_repository: t.apprunner.repository.clone(),
         apprunner_service: t.apprunner.service.clone(),
+        ecs_service: t.ecs.service.clone(),
         hosted_zone: match &t.apprunner.hosted_zone {
             Some(deploykit_config::HostedZone::Id(id)) => Some(id.clone()),
             _ => None,

@@ -9,6 +9,7 @@ mod cmd_bench;
 mod cmd_bundle;
 mod cmd_db;
 mod cmd_deploy;
+mod cmd_ecs;
 mod cmd_iam;
 mod cmd_local;
 mod cmd_secrets;
@@ -69,6 +70,9 @@ pub enum Command {
     /// App Runner operations: status, logs, custom domains.
     #[command(subcommand)]
     Apprunner(cmd_apprunner::AppRunnerCommand),
+    /// ECS Express Mode operations: status, logs.
+    #[command(subcommand)]
+    Ecs(cmd_ecs::EcsCommand),
     /// Database operations: create, status, snapshots, restore checks, URLs, migrations.
     #[command(subcommand)]
     Db(cmd_db::DbCommand),
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Rollback(c) => cmd_deploy::run_rollback(c, &cli.global, &renderer),
         Command::Eb(c) => cmd_deploy::run_eb(c, &cli.global, &renderer),
         Command::Apprunner(c) => cmd_apprunner::run(c, &cli.global, &renderer),
+        Command::Ecs(c) => cmd_ecs::run(c, &cli.global, &renderer),
         Command::Db(c) => cmd_db::run(c, &cli.global, &renderer),
         Command::Secrets(c) => cmd_secrets::run(c, &cli.global, &renderer),
         Command::Iam(c) => cmd_iam::run(c, &cli.global, &renderer),

@@ -30,6 +30,8 @@ pub enum Scope {
     AppRunnerService,
     AppRunnerScaling,
     AppRunnerVpcConnector,
+    /// The app's ECS Express service (in the default cluster).
+    EcsService,
     Route53Zone,
     Route53Change,
     /// The instance and the restore-check instances named after it.
@@ -318,6 +320,37 @@ pub const OPERATIONS: &[Operation] = &[
         &["apprunner:UpdateService"],
         AppRunnerService,
     ),
+    // ECS Express Mode (Route B on accounts App Runner no longer accepts).
+    op(
+        "ecs",
+        "create_express_gateway_service",
+        &["ecs:CreateExpressGatewayService"],
+        EcsService,
+    ),
+    op(
+        "ecs",
+        "describe_express_gateway_service",
+        &["ecs:DescribeExpressGatewayService"],
+        EcsService,
+    ),
+    op(
+        "ecs",
+        "describe_services",
+        &["ecs:DescribeServices"],
+        EcsService,
+    ),
+    op(
+        "ecs",
+        "list_service_deployments",
+        &["ecs:ListServiceDeployments"],
+        EcsService,
+    ),
+    op(
+        "ecs",
+        "update_express_gateway_service",
+        &["ecs:UpdateExpressGatewayService"],
+        EcsService,
+    ),
     // Route 53: custom domains.
     op(
         "route53",
@@ -585,6 +618,8 @@ pub struct DeployerScope {
     pub bundle_bucket: Option<String>,
     pub ecr_repository: String,
     pub apprunner_service: String,
+    /// The ECS Express service name.
+    pub ecs_service: String,
     /// The hosted zone id for custom domains; `None`: any zone in the account.
     pub hosted_zone: Option<String>,
     pub db_instance: String,
@@ -646,6 +681,10 @@ impl DeployerScope {
             AppRunnerVpcConnector => vec![format!(
                 "arn:{p}:apprunner:{r}:{a}:vpcconnector/{}*",
                 self.apprunner_service
+            )],
+            EcsService => vec![format!(
+                "arn:{p}:ecs:{r}:{a}:service/default/{}",
+                self.ecs_service
             )],
             Route53Zone => vec![format!(
                 "arn:{p}:route53:::hostedzone/{}",
@@ -795,6 +834,7 @@ mod tests {
             bundle_bucket: None,
             ecr_repository: "budgetsync".into(),
             apprunner_service: "budgetsync".into(),
+            ecs_service: "budgetsync".into(),
             hosted_zone: None,
             db_instance: "budgetsync-db".into(),
             db_subnet_group: None,

@@ -25,7 +25,8 @@ use serde::Serialize;
 pub use plan::{Change, ExistingProfile, ExistingRole, IamPlan, RolePlan, RoleState, plan};
 pub use spec::{
     APP_ACCESS_POLICY, APPRUNNER_ECR_ACCESS, AppRoles, EB_ENHANCED_HEALTH, EB_MANAGED_UPDATES,
-    EB_WEB_TIER, InlinePolicy, RolePurpose, RoleSpec, app_access_policy, desired_roles,
+    EB_WEB_TIER, ECS_EXPRESS_INFRASTRUCTURE, ECS_TASK_EXECUTION, InlinePolicy, RolePurpose,
+    RoleSpec, app_access_policy, desired_roles,
 };
 
 /// What can go wrong talking to IAM.

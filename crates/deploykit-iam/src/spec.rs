@@ -19,6 +19,14 @@ pub const EB_WEB_TIER: &str = "arn:aws:iam::aws:policy/AWSElasticBeanstalkWebTie
 pub const APPRUNNER_ECR_ACCESS: &str =
     "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess";
 
+/// AWS managed policy for the ECS task execution role (pull from ECR, write logs).
+pub const ECS_TASK_EXECUTION: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// AWS managed policy for the ECS Express Mode infrastructure role (load balancer, security
+/// groups, certificate, auto scaling of Express services).
+pub const ECS_EXPRESS_INFRASTRUCTURE: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices";
+
 /// Name of the inline policy deploykit keeps on the instance roles.
 pub const APP_ACCESS_POLICY: &str = "deploykit-app-access";
 
@@ -35,6 +43,10 @@ pub struct AppRoles {
     pub apprunner_access_role: Option<String>,
     /// App Runner instance role name (what the running service may read).
     pub apprunner_instance_role: Option<String>,
+    /// ECS task execution role name (pulls the image, reads the secrets at task start).
+    pub ecs_execution_role: Option<String>,
+    /// ECS Express infrastructure role name.
+    pub ecs_infrastructure_role: Option<String>,
     /// Full ARNs (with Secrets Manager's suffix) of the app's runtime secrets.
     pub secret_arns: Vec<String>,
     /// The app's S3 bucket, if it has one.
@@ -49,6 +61,8 @@ pub enum RolePurpose {
     EbInstance,
     AppRunnerAccess,
     AppRunnerInstance,
+    EcsExecution,
+    EcsInfrastructure,
 }
 
 impl RolePurpose {
@@ -64,6 +78,12 @@ impl RolePurpose {
             RolePurpose::AppRunnerAccess => "App Runner ECR access role (pulls the image)",
             RolePurpose::AppRunnerInstance => {
                 "App Runner instance role (the running service: the app's secrets and bucket)"
+            }
+            RolePurpose::EcsExecution => {
+                "ECS task execution role (pulls the image, writes logs, reads the app's secrets at task start)"
+            }
+            RolePurpose::EcsInfrastructure => {
+                "ECS Express infrastructure role (ECS manages the load balancer, security groups, certificate and scaling)"
             }
         }
     }
@@ -142,7 +162,31 @@ pub fn desired_roles(roles: &AppRoles) -> Vec<RoleSpec> {
             description: format!("App Runner service of {}", roles.app),
             trust_policy: trust_policy("tasks.apprunner.amazonaws.com", None),
             managed_policies: Vec::new(),
-            inline_policy: app_policy,
+            inline_policy: app_policy.clone(),
+            instance_profile: None,
+        });
+    }
+    if let Some(name) = &roles.ecs_execution_role {
+        // Secrets only: the execution role reads them at task start; the bucket belongs to
+        // the task role (the app's code), not to the agent.
+        push(RoleSpec {
+            name: name.clone(),
+            purpose: RolePurpose::EcsExecution,
+            description: format!("ECS task execution role of {}", roles.app),
+            trust_policy: trust_policy("ecs-tasks.amazonaws.com", None),
+            managed_policies: sorted(&[ECS_TASK_EXECUTION]),
+            inline_policy: app_access_policy(&roles.secret_arns, None),
+            instance_profile: None,
+        });
+    }
+    if let Some(name) = &roles.ecs_infrastructure_role {
+        push(RoleSpec {
+            name: name.clone(),
+            purpose: RolePurpose::EcsInfrastructure,
+            description: format!("ECS Express infrastructure role of {}", roles.app),
+            trust_policy: trust_policy("ecs.amazonaws.com", None),
+            managed_policies: sorted(&[ECS_EXPRESS_INFRASTRUCTURE]),
+            inline_policy: None,
             instance_profile: None,
         });
     }
@@ -249,6 +293,8 @@ mod tests {
             eb_instance_profile: Some("aws-elasticbeanstalk-ec2-role".into()),
             apprunner_access_role: Some("budgetsync-apprunner-ecr-access".into()),
             apprunner_instance_role: Some("budgetsync-apprunner-instance".into()),
+            ecs_execution_role: None,
+            ecs_infrastructure_role: None,
             secret_arns: vec![
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:budgetsync/secret-key-AbCdEf"
                     .into(),
@@ -363,6 +409,8 @@ mod tests {
             app: "a".into(),
             eb_instance_profile: Some("shared".into()),
             apprunner_instance_role: Some("shared".into()),
+            ecs_execution_role: None,
+            ecs_infrastructure_role: None,
             ..AppRoles::default()
         };
         let specs = desired_roles(&roles);

@@ -95,6 +95,8 @@ async fn specs(client: &aws_sdk_iam::Client) -> Vec<RoleSpec> {
         eb_instance_profile: Some(format!("{base}-ec2")),
         apprunner_access_role: Some(format!("{base}-ecr")),
         apprunner_instance_role: Some(format!("{base}-run")),
+        ecs_execution_role: None,
+        ecs_infrastructure_role: None,
         secret_arns: vec![format!(
             "arn:aws:secretsmanager:us-east-1:000000000000:secret:{base}/key-AbCdEf"
         )],

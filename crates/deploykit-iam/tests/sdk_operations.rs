@@ -164,8 +164,20 @@ fn called_operations(root: &Path) -> BTreeMap<(String, String), BTreeSet<String>
         rust_files(&dir.join("src"), &mut files);
         for f in files {
             let src = std::fs::read_to_string(&f).expect("read source");
+            // A call two of the crate's SDKs both have (`create_service`: App Runner and ECS)
+            // belongs to the ones the file names (`aws_sdk_apprunner::...`), when it names any.
+            let named: BTreeSet<&String> = sdks
+                .iter()
+                .filter(|sdk| src.contains(&format!("aws_sdk_{}", sdk.replace('-', "_"))))
+                .collect();
             for call in zero_arg_calls(&src) {
+                let owners: Vec<&String> =
+                    sdks.iter().filter(|s| ops_of[*s].contains(&call)).collect();
+                let ambiguous = owners.len() > 1 && owners.iter().any(|s| named.contains(s));
                 for sdk in &sdks {
+                    if ambiguous && !named.contains(sdk) {
+                        continue;
+                    }
                     if ops_of[sdk].contains(&call) {
                         let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
                         found
