@@ -257,14 +257,21 @@ impl EcsExpress {
 
     /// The Express service named `name`, if one is ACTIVE or DRAINING (INACTIVE ones do not count).
     pub async fn find(&self, name: &str) -> Result<Option<ServiceView>, AppRunnerError> {
-        let out = self
+        let out = match self
             .client
             .describe_services()
             .cluster(self.cluster())
             .services(name)
             .send()
             .await
-            .map_err(|e| ecs_err("DescribeServices", name, &e))?;
+        {
+            Ok(out) => out,
+            // No cluster yet (a fresh account): Express creates `default` with the first service.
+            Err(e) if classify(&e).code.as_deref() == Some("ClusterNotFoundException") => {
+                return Ok(None);
+            }
+            Err(e) => return Err(ecs_err("DescribeServices", name, &e)),
+        };
         let Some(svc) = out
             .services()
             .iter()
