@@ -56,7 +56,14 @@ pub(crate) async fn preflight(
             task.clone(),
         ));
     }
-    let iam = crate::cmd_deploy::require_iam(t, &ctx.sdk, &wanted).await?;
+    let iam = crate::cmd_deploy::require_iam(t, &ctx.sdk, &wanted)
+        .await
+        .map_err(|e| {
+            e.with_hint(format!(
+                "create them with `cargo xtask --target {} iam ensure --route ecs`",
+                t.name
+            ))
+        })?;
     let arn_of = |field: &str| iam.iter().find(|i| i.field == field).map(|i| i.arn.clone());
     let roles = EcsRoles {
         execution_role_arn: arn_of("[ecs] execution_role").unwrap_or_default(),

@@ -456,12 +456,12 @@ fn resolve_platform(r: &RawContainers, ctx: &mut Ctx<'_>) -> ContainerPlatformKi
 fn fargate_memory_ok(cpu: u32, mem: u32) -> bool {
     match cpu {
         256 => [512, 1024, 2048].contains(&mem),
-        512 => (1024..=4096).contains(&mem) && mem % 1024 == 0,
-        1024 => (2048..=8192).contains(&mem) && mem % 1024 == 0,
-        2048 => (4096..=16384).contains(&mem) && mem % 1024 == 0,
-        4096 => (8192..=30720).contains(&mem) && mem % 1024 == 0,
-        8192 => (16384..=61440).contains(&mem) && mem % 4096 == 0,
-        16384 => (32768..=122880).contains(&mem) && mem % 8192 == 0,
+        512 => (1024..=4096).contains(&mem) && mem.is_multiple_of(1024),
+        1024 => (2048..=8192).contains(&mem) && mem.is_multiple_of(1024),
+        2048 => (4096..=16384).contains(&mem) && mem.is_multiple_of(1024),
+        4096 => (8192..=30720).contains(&mem) && mem.is_multiple_of(1024),
+        8192 => (16384..=61440).contains(&mem) && mem.is_multiple_of(4096),
+        16384 => (32768..=122880).contains(&mem) && mem.is_multiple_of(8192),
         _ => false,
     }
 }

@@ -28,7 +28,10 @@ fn defaults_follow_apprunner_and_the_service_name() {
     let t = cfg.target(Some("local")).expect("local");
     assert_eq!(t.platform, ContainerPlatformKind::AppRunner);
     assert_eq!(t.ecs.service, "shop");
-    assert_eq!((t.ecs.cpu.as_str(), t.ecs.memory.as_str()), ("1024", "2048"));
+    assert_eq!(
+        (t.ecs.cpu.as_str(), t.ecs.memory.as_str()),
+        ("1024", "2048")
+    );
     assert_eq!((t.ecs.port, t.ecs.health_path.as_str()), (8000, "/health"));
     assert_eq!((t.ecs.min_tasks, t.ecs.max_tasks), (1, 1));
     assert_eq!(t.ecs.execution_role, "shop-ecs-execution");
@@ -54,11 +57,17 @@ fn a_target_can_pick_ecs_express() {
 #[test]
 fn bad_values_are_refused_naming_the_field() {
     for (extra, field) in [
-        ("[containers]\nplatform = \"fargate\"\n", "containers.platform"),
+        (
+            "[containers]\nplatform = \"fargate\"\n",
+            "containers.platform",
+        ),
         ("[ecs]\ncpu = \"1024\"\nmemory = \"512\"\n", "ecs.memory"),
         ("[ecs]\ncpu = \"1 vCPU\"\n", "ecs.cpu"),
         ("[ecs]\nmin_tasks = 3\nmax_tasks = 2\n", "ecs.max_tasks"),
-        ("[ecs]\nexecution_role = \"arn:aws:iam::123456789012:role/x\"\n", "ecs.execution_role"),
+        (
+            "[ecs]\nexecution_role = \"arn:aws:iam::123456789012:role/x\"\n",
+            "ecs.execution_role",
+        ),
     ] {
         let err = parse(&format!("{BASE}\n{extra}"), Path::new("deploy.toml"))
             .expect_err(field)
