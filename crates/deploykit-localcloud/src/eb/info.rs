@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::params::ApiError;
 use super::params::ApiResult;
 use super::render;
+use super::state::{Event, Severity};
 use super::{Call, Eb};
 use crate::xml::Xml;
 
@@ -143,6 +144,7 @@ impl Eb {
         moto.s3_put(c.region, &bucket, &key, body)
             .await
             .map_err(|e| ApiError::service(format!("Could not store the {kind} logs: {e}")))?;
+        let iid_event = iid.clone();
         let sample = InfoSample {
             info_type: kind,
             instance_id: iid,
@@ -152,9 +154,38 @@ impl Eb {
         self.env_info
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry(env_id)
+            .entry(env_id.clone())
             .or_default()
             .push(sample);
+        // As on AWS, the request shows up in the environment's events under its request id;
+        // clients (the EB CLI's `eb logs`) wait for the completion event.
+        let what = if kind == "tail" {
+            "tailing"
+        } else {
+            "bundling"
+        };
+        let now = self.ctx.clock.now_utc();
+        self.with_region(c.region, |r| {
+            let Some(idx) = r.live_env_by_id(&env_id) else {
+                return;
+            };
+            let (app, version) = (r.envs[idx].app.clone(), r.envs[idx].version.clone());
+            for message in [
+                "requestEnvironmentInfo is starting.".to_string(),
+                format!("[Instance: {iid_event}] Successfully finished {what} logs."),
+                "Pulled logs for environment instances.".to_string(),
+            ] {
+                r.push_event(Event {
+                    date: now,
+                    message,
+                    severity: Severity::Info,
+                    application: app.clone(),
+                    environment: Some(env_name.clone()),
+                    version: version.clone(),
+                    request_id: c.request_id.to_string(),
+                });
+            }
+        });
         Ok(None)
     }
 

@@ -5,6 +5,7 @@
 //! bundles inspected, so a bundle without a `web:` process deploys into a Red environment.
 
 mod bundle;
+mod cli_ops;
 mod info;
 mod instance;
 mod ops;
@@ -139,6 +140,13 @@ impl Eb {
             "DescribeAccountAttributes" => self.describe_account_attributes(),
             "RequestEnvironmentInfo" => self.request_environment_info(c).await,
             "RetrieveEnvironmentInfo" => self.retrieve_environment_info(c),
+            "ListPlatformBranches" => self.list_platform_branches(c),
+            "DescribeInstancesHealth" => self.describe_instances_health(c),
+            "DescribeEnvironmentResources" => self.describe_environment_resources(c),
+            "DescribeEnvironmentManagedActions" => self.describe_environment_managed_actions(c),
+            "DescribeEnvironmentManagedActionHistory" => {
+                self.describe_environment_managed_action_history(c)
+            }
             "" => Err(ApiError::missing("Action")),
             other => Err(ApiError::new(
                 "InvalidAction",

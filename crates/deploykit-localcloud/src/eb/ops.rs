@@ -596,7 +596,7 @@ fn not_found_env(p: &Params) -> ApiError {
 }
 
 /// The live (not terminated) environment the request names.
-fn find_env(r: &Region, p: &Params) -> ApiResult<usize> {
+pub(super) fn find_env(r: &Region, p: &Params) -> ApiResult<usize> {
     let found = match (p.get("EnvironmentName"), p.get("EnvironmentId")) {
         (Some(n), _) => r.live_env(n),
         (None, Some(id)) => r.live_env_by_id(id),
@@ -611,7 +611,11 @@ fn invalid_state(name: &str) -> ApiError {
     ))
 }
 
-fn page<T>(items: Vec<T>, p: &Params, default_max: usize) -> ApiResult<(Vec<T>, Option<String>)> {
+pub(super) fn page<T>(
+    items: Vec<T>,
+    p: &Params,
+    default_max: usize,
+) -> ApiResult<(Vec<T>, Option<String>)> {
     let max = match p.int("MaxRecords")? {
         Some(m) if (1..=1000).contains(&m) => m as usize,
         Some(m) => {
@@ -1473,6 +1477,9 @@ impl Eb {
                 .leaf("DeploymentStatus", "deployed")
                 .leaf("DateCreated", render::ts(e.created))
                 .leaf("DateUpdated", render::ts(e.updated));
+            // Not in the public API model, but the service returns it and the EB CLI's own
+            // model (and its `eb health` screen) reads it.
+            render::tier(&mut x, e);
             render::option_settings(&mut x, &e.options);
             x.close("member").close("ConfigurationSettings");
             Ok(Some(x.finish()))

@@ -101,14 +101,19 @@ pub(crate) fn env_fields(x: &mut Xml, e: &Env, region: &str, account: &str, endp
         .leaf("Health", e.color())
         .leaf("HealthStatus", e.health.as_str())
         .open("Resources")
-        .close("Resources")
-        .open("Tier")
+        .close("Resources");
+    tier(x, e);
+    x.members("EnvironmentLinks", std::iter::empty::<&str>())
+        .leaf("EnvironmentArn", e.arn(region, account));
+}
+
+/// `<Tier><Name>WebServer</Name><Type>Standard</Type><Version>1.0</Version></Tier>`
+pub(crate) fn tier(x: &mut Xml, e: &Env) {
+    x.open("Tier")
         .leaf("Name", e.tier.0)
         .leaf("Type", e.tier.1)
         .leaf("Version", "1.0")
-        .close("Tier")
-        .members("EnvironmentLinks", std::iter::empty::<&str>())
-        .leaf("EnvironmentArn", e.arn(region, account));
+        .close("Tier");
 }
 
 pub(crate) fn env(x: &mut Xml, tag: &str, e: &Env, region: &str, account: &str, endpoint: &str) {
