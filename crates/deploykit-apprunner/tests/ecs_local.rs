@@ -278,6 +278,23 @@ async fn create_unchanged_update_rollback_and_throttling() {
         .expect("plan under throttling");
     assert_eq!(plan.action, Action::Unchanged);
 
+    // boto3 (the moto venv's, with the Express API) reads what was created.
+    let arn = platform
+        .status(&name)
+        .await
+        .expect("status")
+        .arn
+        .expect("arn");
+    // Off the runtime: the edge answering boto3 runs on this test's runtime.
+    let url = edge.url();
+    let described = tokio::task::spawn_blocking(move || boto3_describe(&url, &arn))
+        .await
+        .expect("boto3 task");
+    assert!(
+        described.contains(&format!("{name} ACTIVE")) && described.contains(".ecs."),
+        "{described}"
+    );
+
     // AWS's refusals: a role IAM does not know, a bad name; nothing is created.
     let bad = platform_with_missing_role(&sdk, &roles);
     let other = deploykit_testsupport::unique_name("ecs");
@@ -299,6 +316,29 @@ async fn create_unchanged_update_rollback_and_throttling() {
         .expect_err("bad name");
     assert!(matches!(err, AppRunnerError::Invalid { .. }), "{err:?}");
     edge.shutdown().await;
+}
+
+/// `describe_express_gateway_service` with boto3 against the edge: "<name> <status> <endpoint>".
+fn boto3_describe(edge_url: &str, arn: &str) -> String {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venvs/moto/bin/python");
+    let script = r#"
+import sys, boto3
+c = boto3.client("ecs", region_name="us-east-1", endpoint_url=sys.argv[1],
+                 aws_access_key_id="testing", aws_secret_access_key="testing")
+s = c.describe_express_gateway_service(serviceArn=sys.argv[2])["service"]
+ep = s["activeConfigurations"][0]["ingressPaths"][0]["endpoint"]
+print(s["serviceName"], s["status"]["statusCode"], ep)
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, edge_url, arn])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn platform_with_missing_role(sdk: &aws_types::SdkConfig, roles: &EcsRoles) -> ContainerPlatform {
