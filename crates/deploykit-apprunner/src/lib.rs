@@ -23,6 +23,7 @@ use deploykit_report::{Event, Level, Reporter, StepTimer};
 
 mod domain;
 pub mod ecs;
+pub mod rollback;
 pub use domain::{DnsRecord, DomainRecords, associate_domain, describe_domain, wait_domain};
 pub use ecs::{EcsExpress, EcsRoles, plan_ecs};
 
@@ -125,6 +126,19 @@ pub enum AppRunnerError {
         deployment: String,
         status: String,
         reason: String,
+    },
+    #[error("ECR {operation} failed for repository {repository}: {classified}. {hint}")]
+    Ecr {
+        operation: &'static str,
+        repository: String,
+        classified: Box<Classified>,
+        hint: &'static str,
+    },
+    #[error("cannot roll back {service}: {reason}. {fix}")]
+    NoRollbackTarget {
+        service: String,
+        reason: String,
+        fix: String,
     },
 }
 
@@ -339,6 +353,19 @@ pub enum Action {
     Redeploy,
     /// Same image and the same configuration: nothing to send (the URL is still checked).
     Unchanged,
+}
+
+impl Action {
+    /// The step's verb for progress lines: "Create", "Update", ...
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create => "Create",
+            Action::Recreate => "Recreate",
+            Action::Update { .. } => "Update",
+            Action::Redeploy => "Redeploy",
+            Action::Unchanged => "Check unchanged",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -854,8 +881,10 @@ async fn deploy_apprunner(
         reporter,
         "apprunner",
         format!(
-            "{:?} App Runner service {} with {}",
-            plan.action, spec.name, spec.image
+            "{} App Runner service {} with {}",
+            plan.action.verb(),
+            spec.name,
+            spec.image
         ),
     );
     if plan.action == Action::Unchanged {
@@ -1171,9 +1200,9 @@ impl AppRunnerError {
     /// The AWS error kind, when this is an AWS error.
     pub fn aws_kind(&self) -> Option<ErrorKind> {
         match self {
-            AppRunnerError::Aws { classified, .. } | AppRunnerError::EcsAws { classified, .. } => {
-                Some(classified.kind)
-            }
+            AppRunnerError::Aws { classified, .. }
+            | AppRunnerError::EcsAws { classified, .. }
+            | AppRunnerError::Ecr { classified, .. } => Some(classified.kind),
             _ => None,
         }
     }

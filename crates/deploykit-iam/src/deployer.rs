@@ -208,6 +208,12 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "ecr",
+        "describe_images",
+        &["ecr:DescribeImages"],
+        EcrRepository,
+    ),
+    op(
+        "ecr",
         "describe_repositories",
         &["ecr:DescribeRepositories"],
         EcrRepository,

@@ -381,6 +381,16 @@ impl Shared {
                 };
                 Ok(boxed(ecr::get_authorization_token(&self.ctx, body).await))
             }
+            "ecr"
+                if target.as_deref()
+                    == Some("AmazonEC2ContainerRegistry_V20150921.DescribeImages") =>
+            {
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(resp) => return Ok(boxed(resp)),
+                };
+                Ok(boxed(ecr::describe_images(&self.ctx, body).await))
+            }
             "rds" if self.rds.is_some() => {
                 let query = req.uri().query().unwrap_or("").to_string();
                 let body = match read_body(req.into_body()).await {
