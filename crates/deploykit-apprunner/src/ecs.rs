@@ -438,8 +438,10 @@ impl EcsExpress {
             reporter,
             "ecs",
             format!(
-                "{:?} ECS Express service {} with {}",
-                plan.action, spec.name, spec.image
+                "{} ECS Express service {} with {}",
+                plan.action.verb(),
+                spec.name,
+                spec.image
             ),
         );
         let (arn, revision) = match &plan.action {
