@@ -140,6 +140,8 @@ pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
         AppRunnerError::Invalid { .. } | AppRunnerError::NotYetSupported { .. } => Exit::Config,
         AppRunnerError::Aws { .. } | AppRunnerError::NotAvailableForAccount { .. } => Exit::Aws,
         AppRunnerError::CreateFailed { .. } | AppRunnerError::Blocked { .. } => Exit::Failure,
+        AppRunnerError::Ecr { .. } => Exit::Aws,
+        AppRunnerError::NoRollbackTarget { .. } => Exit::Config,
     }
 }
 
@@ -153,7 +155,11 @@ fn git_tag(app: &Path) -> Option<String> {
 
 /// deploy.toml's target as the App Runner crate's input, with the secret and role ARNs the
 /// preflight read from Secrets Manager and IAM (never built from names).
-pub(crate) fn service_spec(t: &ResolvedTarget, image: String, pre: &AppRunnerPreflight) -> ServiceSpec {
+pub(crate) fn service_spec(
+    t: &ResolvedTarget,
+    image: String,
+    pre: &AppRunnerPreflight,
+) -> ServiceSpec {
     let a = &t.apprunner;
     let secrets = pre
         .base
@@ -703,4 +709,192 @@ fn domain_text(s: &DomainSummary, no_dns: bool) -> String {
         out.push_str("\nApp Runner serves the domain once the certificate is validated (status ACTIVE); `--wait` waits for it.");
     }
     out
+}
+
+/// Arguments of `cargo xtask rollback apprunner` and `cargo xtask rollback ecs`.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The image tag to go back to; it must be in the ECR repository `[apprunner] repository`
+    /// (default: the newest image pushed there before the one the service runs).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the plan ("roll back from X to Y") and stop: nothing is changed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Bound on waiting for the deployment, e.g. 600 or 10m (default: deploy.toml's timeout).
+    #[arg(long, value_parser = crate::cmd_deploy::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// The platform and spec `on` runs `image` with: the deploy's own spec building.
+fn platform_for(
+    on: OnPlatform,
+    ctx: &Ctx,
+    image: String,
+    pre: &AppRunnerPreflight,
+) -> Result<(ContainerPlatform, ServiceSpec), CliError> {
+    match on {
+        OnPlatform::AppRunner => Ok((
+            ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk)),
+            service_spec(&ctx.target, image, pre),
+        )),
+        OnPlatform::EcsExpress => crate::cmd_ecs::platform_and_spec(ctx, image, pre),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RollbackDryRun<'a> {
+    rollback: &'a deploykit_apprunner::rollback::RollbackPlan,
+    #[serde(flatten)]
+    plan: &'a deploykit_apprunner::Plan,
+    caller: &'a deploykit_aws::CallerIdentity,
+}
+
+#[derive(serde::Serialize)]
+struct RollbackSummary {
+    caller: deploykit_aws::CallerIdentity,
+    rollback: deploykit_apprunner::rollback::RollbackPlan,
+    outcome: deploykit_apprunner::DeployOutcome,
+}
+
+/// `rollback apprunner|ecs`: pick the earlier image in ECR, then deploy it through the same
+/// plan / deploy / wait / health path as `deploy apprunner|ecs`, with deploy.toml's configuration.
+pub(crate) fn rollback(
+    args: RollbackArgs,
+    global: &GlobalArgs,
+    r: &Renderer,
+    on: OnPlatform,
+) -> CliResult {
+    let (target, state) = load(global, r)?;
+    crate::runtime().block_on(rollback_async(args, target, state, r, on))
+}
+
+async fn rollback_async(
+    args: RollbackArgs,
+    target: ResolvedTarget,
+    state: Option<crate::cmd_local::LocalState>,
+    r: &Renderer,
+    on: OnPlatform,
+) -> CliResult {
+    let ctx = context(target, state).await?;
+    let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+    let pre = match on {
+        OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
+        OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,
+    };
+    let t = &ctx.target;
+    let a = &t.apprunner;
+    let ar = |e: AppRunnerError| CliError::from_error(apprunner_exit(&e), &e);
+    let (what, name, timeout, cmd) = match on {
+        OnPlatform::AppRunner => (
+            "App Runner service",
+            a.service.clone(),
+            a.timeout,
+            "apprunner",
+        ),
+        OnPlatform::EcsExpress => (
+            "ECS Express service",
+            t.ecs.service.clone(),
+            t.ecs.timeout,
+            "ecs",
+        ),
+    };
+    let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
+    let registry = deploykit_ecr::AuthCache::new(ecr.clone())
+        .get()
+        .await
+        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let (platform, _) = platform_for(on, &ctx, String::new(), &pre)?;
+    let status = platform.status(&name).await.map_err(ar)?;
+    let images = deploykit_apprunner::rollback::list_images(&ecr, &a.repository)
+        .await
+        .map_err(ar)?;
+    let rb = deploykit_apprunner::rollback::plan_rollback(
+        &name,
+        &a.repository,
+        registry.host(),
+        &images,
+        status.arn.as_ref().and(status.image.as_deref()),
+        args.to.as_deref(),
+    )
+    .map_err(|e| {
+        let hint = match &e {
+            AppRunnerError::NoRollbackTarget { .. } if status.arn.is_none() => {
+                format!("deploy it first: cargo xtask deploy {cmd}")
+            }
+            _ => format!(
+                "pick a tag with `cargo xtask rollback {cmd} --to TAG` (aws ecr describe-images --repository-name {} lists them)",
+                a.repository
+            ),
+        };
+        ar(e).with_hint(hint)
+    })?;
+    let (platform, spec) = platform_for(on, &ctx, rb.to.clone(), &pre)?;
+    let plan = platform.plan(&spec, false).await.map_err(ar)?;
+    r.line(format!(
+        "{}\nRoll back {what} {name} ({}) from {} to {}\n  target:  {} pushed at {} (unix){}\n  service: {:?}",
+        pre.base.text(),
+        t.name,
+        rb.from,
+        rb.to,
+        rb.to_digest,
+        rb.to_pushed_at,
+        if rb.explicit { ", named with --to" } else { ", the image pushed before the running one" },
+        plan.action
+    ));
+    if args.dry_run {
+        r.result(
+            &RollbackDryRun {
+                rollback: &rb,
+                plan: &plan,
+                caller: &pre.base.caller,
+            },
+            || {
+                format!(
+                    "dry run: would roll back {name} from {} to {}; nothing changed",
+                    rb.from, rb.to
+                )
+            },
+        );
+        return Ok(Exit::Success);
+    }
+    let wait = WaitOptions {
+        poll: Duration::from_secs(5),
+        timeout: args.timeout.unwrap_or(timeout),
+    };
+    let probe = Probe {
+        resolve: ctx.resolve,
+    };
+    let outcome = platform
+        .deploy(&plan, &spec, wait, &probe, r)
+        .await
+        .map_err(ar)?;
+    let summary = RollbackSummary {
+        caller: pre.base.caller.clone(),
+        rollback: rb,
+        outcome,
+    };
+    r.result(&summary, || {
+        let o = &summary.outcome;
+        format!(
+            "{} {what} {} from {} to {}\n  operation: {} {}\n  service:   {} at https://{}",
+            if o.action == deploykit_apprunner::Action::Unchanged {
+                "Unchanged (already runs the target):"
+            } else {
+                "Rolled back"
+            },
+            o.service,
+            summary.rollback.from,
+            summary.rollback.to,
+            if o.operation_id.is_empty() {
+                "none"
+            } else {
+                o.operation_id.as_str()
+            },
+            o.operation_status,
+            o.service_status,
+            o.service_url
+        )
+    });
+    Ok(Exit::Success)
 }

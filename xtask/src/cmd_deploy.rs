@@ -62,6 +62,10 @@ pub struct DeployEbArgs {
 pub enum RollbackCommand {
     /// Redeploy an earlier Elastic Beanstalk version (default: the one before the running one).
     Eb(RollbackEbArgs),
+    /// Redeploy an earlier image on App Runner (default: the newest pushed before the running one).
+    Apprunner(crate::cmd_apprunner::RollbackArgs),
+    /// Redeploy an earlier image on ECS Express (default: the newest pushed before the running one).
+    Ecs(crate::cmd_apprunner::RollbackArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,7 +129,7 @@ pub enum EnvCommand {
     List,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     deploykit_config::rules::duration(s)
 }
 
@@ -150,6 +154,18 @@ pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliR
 pub fn run_rollback(cmd: RollbackCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     match cmd {
         RollbackCommand::Eb(a) => crate::runtime().block_on(rollback_eb(a, global, r)),
+        RollbackCommand::Apprunner(a) => crate::cmd_apprunner::rollback(
+            a,
+            global,
+            r,
+            crate::cmd_apprunner::OnPlatform::AppRunner,
+        ),
+        RollbackCommand::Ecs(a) => crate::cmd_apprunner::rollback(
+            a,
+            global,
+            r,
+            crate::cmd_apprunner::OnPlatform::EcsExpress,
+        ),
     }
 }
 
