@@ -85,6 +85,7 @@ struct Clients {
 struct Out {
     ok: bool,
     text: String,
+    took: Duration,
 }
 
 impl Clients {
@@ -144,17 +145,23 @@ impl Clients {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!("`{what}` took {:?}", started.elapsed());
         Out {
             ok: out.status.success(),
             text,
+            took: started.elapsed(),
         }
     }
 
     /// Runs and requires success.
     async fn ok(&self, prog: &str, cwd: &Path, args: &[&str]) -> String {
         let out = self.run(prog, cwd, args).await;
-        assert!(out.ok, "`{prog} {}` failed:\n{}", args.join(" "), out.text);
+        assert!(
+            out.ok,
+            "`{prog} {}` failed after {:?}:\n{}",
+            args.join(" "),
+            out.took,
+            out.text
+        );
         out.text
     }
 
