@@ -354,7 +354,7 @@ async fn deploy_async(
         .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
 
     r.line(format!(
-        "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {:?}",
+        "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {}",
         pre.base.text(),
         spec.name,
         t.name,
@@ -365,7 +365,7 @@ async fn deploy_async(
             deploykit_image::DockerfileSource::Generated(_) => "generated (seed; --write-dockerfile to keep it)",
         },
         sha.as_deref().map(|s| format!(" (+ tag {s})")).unwrap_or_default(),
-        plan.action
+        plan.action.summary()
     ));
     if let Some(vpc) = &spec.vpc {
         r.line(format!(
@@ -832,15 +832,18 @@ async fn rollback_async(
     let (platform, spec) = platform_for(on, &ctx, rb.to.clone(), &pre)?;
     let plan = platform.plan(&spec, false).await.map_err(ar)?;
     r.line(format!(
-        "{}\nRoll back {what} {name} ({}) from {} to {}\n  target:  {} pushed at {} (unix){}\n  service: {:?}",
+        "{}\nRoll back {what} {name} ({}) from {} to {}\n  target:  {} pushed at {}{}\n  service: {}",
         pre.base.text(),
         t.name,
         rb.from,
         rb.to,
         rb.to_digest,
-        rb.to_pushed_at,
+        time::OffsetDateTime::from_unix_timestamp(i64::try_from(rb.to_pushed_at).unwrap_or(i64::MAX))
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| format!("{} (unix)", rb.to_pushed_at)),
         if rb.explicit { ", named with --to" } else { ", the image pushed before the running one" },
-        plan.action
+        plan.action.summary()
     ));
     if args.dry_run {
         r.result(

@@ -366,6 +366,22 @@ impl Action {
             Action::Unchanged => "Check unchanged",
         }
     }
+
+    /// The plan line: "create", "update (running IMAGE now)", "unchanged (nothing to send)".
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Create => "create".into(),
+            Action::Recreate => {
+                "recreate (delete the CREATE_FAILED service, create it again)".into()
+            }
+            Action::Update {
+                from_image: Some(i),
+            } => format!("update (running {i} now)"),
+            Action::Update { from_image: None } => "update".into(),
+            Action::Redeploy => "redeploy the same image (pull it again)".into(),
+            Action::Unchanged => "unchanged (same image and configuration: nothing to send)".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
