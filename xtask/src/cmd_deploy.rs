@@ -395,8 +395,14 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     if let Some(p) = a.poll {
         ctx.eb_target.timeouts.poll = p;
     }
-    crate::local_prepare::prepare(&ctx.target, &ctx.sdk, crate::cmd_iam::Route::Eb, a.dry_run, r)
-        .await?;
+    crate::local_prepare::prepare(
+        &ctx.target,
+        &ctx.sdk,
+        crate::cmd_iam::Route::Eb,
+        a.dry_run,
+        r,
+    )
+    .await?;
     let pre = eb_preflight(&mut ctx).await?;
     // Limits before anything else, the bundle included.
     if let Err(problems) =
