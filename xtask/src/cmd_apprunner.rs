@@ -294,7 +294,7 @@ async fn deploy_async(
 ) -> CliResult {
     let ctx = context(target, state).await?;
     let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
-    crate::local_prepare::prepare(
+    let pending = crate::local_prepare::prepare(
         &ctx.target,
         &ctx.sdk,
         match on {
@@ -305,6 +305,9 @@ async fn deploy_async(
         r,
     )
     .await?;
+    if !pending.is_empty() {
+        return pending.finish_dry_run(r);
+    }
     let pre = match on {
         OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
         OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,

@@ -395,7 +395,7 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     if let Some(p) = a.poll {
         ctx.eb_target.timeouts.poll = p;
     }
-    crate::local_prepare::prepare(
+    let pending = crate::local_prepare::prepare(
         &ctx.target,
         &ctx.sdk,
         crate::cmd_iam::Route::Eb,
@@ -403,6 +403,9 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         r,
     )
     .await?;
+    if !pending.is_empty() {
+        return pending.finish_dry_run(r);
+    }
     let pre = eb_preflight(&mut ctx).await?;
     // Limits before anything else, the bundle included.
     if let Err(problems) =

@@ -16,16 +16,48 @@ use deploykit_secrets::{MissingReason, SecretString, Secrets};
 use crate::cmd_iam::Route;
 use crate::{CliError, Exit};
 
-/// Makes what the local target lacks (see the module docs). A no-op on other targets.
+/// What a dry run found missing on the local target (a real run makes these first).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Pending {
+    /// One line each: "secret budgetsync/db-url for DATABASE_URL (the local database's URL)".
+    pub would_create: Vec<String>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.would_create.is_empty()
+    }
+
+    /// Ends a dry run whose plan needs what is not there yet: says what a real run makes first.
+    pub fn finish_dry_run(&self, r: &crate::render::Renderer) -> crate::CliResult {
+        let text = format!(
+            "dry run on the local target: a real run first makes\n{}\nthen plans and deploys with them (the rest of the plan needs their ARNs); nothing was changed",
+            self.would_create
+                .iter()
+                .map(|l| format!("  + {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        r.result(
+            &serde_json::json!({ "status": "dry_run", "local_prepare": self }),
+            || text.clone(),
+        );
+        Ok(Exit::Success)
+    }
+}
+
+/// Makes what the local target lacks (see the module docs). A no-op on other targets. A dry
+/// run changes nothing and returns what a real run would make.
 pub async fn prepare(
     t: &ResolvedTarget,
     sdk: &aws_types::SdkConfig,
     route: Route,
     dry_run: bool,
     r: &dyn Reporter,
-) -> Result<(), CliError> {
+) -> Result<Pending, CliError> {
+    let mut pending = Pending::default();
     if !t.local {
-        return Ok(());
+        return Ok(pending);
     }
     let secrets = Secrets::new(sdk);
     let status = secrets
@@ -40,10 +72,9 @@ pub async fn prepare(
             "a random value"
         };
         if dry_run {
-            r.report(Event::info(format!(
-                "local target: would create secret {} for {} ({what})",
-                m.reference, m.env_var
-            )));
+            pending
+                .would_create
+                .push(format!("secret {} for {} ({what})", m.reference, m.env_var));
             continue;
         }
         if m.reference.starts_with("arn:") {
@@ -75,13 +106,33 @@ pub async fn prepare(
         )));
     }
     if dry_run {
-        // The roles need the secrets' ARNs; the dry run's preflight names what is missing.
-        if missing.is_empty() {
-            r.report(Event::info(
-                "local target: the route's IAM roles are ensured on a real run (as `iam ensure`)",
-            ));
+        let iam = deploykit_iam::Iam::new(sdk);
+        let specs = deploykit_iam::desired_roles(&crate::cmd_iam::app_roles(t, Vec::new(), route));
+        for spec in &specs {
+            let missing_role = iam
+                .role_arn(&spec.name)
+                .await
+                .map_err(|e| CliError::from_error(Exit::Aws, &e))?
+                .is_none();
+            if missing_role {
+                pending
+                    .would_create
+                    .push(format!("IAM role {} ({})", spec.name, spec.description));
+            }
+            if let Some(profile) = &spec.instance_profile {
+                let missing_profile = iam
+                    .instance_profile_arn(profile)
+                    .await
+                    .map_err(|e| CliError::from_error(Exit::Aws, &e))?
+                    .is_none();
+                if missing_profile {
+                    pending
+                        .would_create
+                        .push(format!("IAM instance profile {profile}"));
+                }
+            }
         }
-        return Ok(());
+        return Ok(pending);
     }
     let out = crate::cmd_iam::ensure_roles(t, sdk, route, r).await?;
     if !out.unchanged() {
@@ -90,7 +141,7 @@ pub async fn prepare(
             crate::cmd_iam::outcome_text(&out).replace('\n', "; ")
         )));
     }
-    Ok(())
+    Ok(pending)
 }
 
 /// The local RDS instance (created when missing) and its URL stored under `secret`.
