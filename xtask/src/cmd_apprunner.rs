@@ -127,6 +127,21 @@ pub(crate) async fn context(
     })
 }
 
+/// A Route B library error for the user: its exit code, plus the command to run where the
+/// library's advice names none.
+pub(crate) fn apprunner_err(e: &AppRunnerError) -> CliError {
+    let err = CliError::from_error(apprunner_exit(e), e);
+    match e {
+        AppRunnerError::NotAvailableForAccount { .. } => err.with_hint(
+            "`cargo xtask iam ensure --route ecs` makes ECS Express's roles, then `cargo xtask deploy ecs` deploys",
+        ),
+        AppRunnerError::NotYetSupported { .. } => {
+            err.with_hint("`cargo xtask deploy eb` deploys the app with Route A")
+        }
+        _ => err,
+    }
+}
+
 pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
     match e {
         AppRunnerError::RolledBack { .. } | AppRunnerError::EcsRolledBack { .. } => {
@@ -354,7 +369,7 @@ async fn deploy_async(
     let plan = platform
         .plan(&spec, args.recreate)
         .await
-        .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+        .map_err(|e| apprunner_err(&e))?;
 
     r.line(format!(
         "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {}",
@@ -465,7 +480,7 @@ async fn deploy_async(
     let outcome = platform
         .deploy(&plan, &spec, wait, &probe, r)
         .await
-        .map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+        .map_err(|e| apprunner_err(&e))?;
     let summary = Summary {
         caller: pre.base.caller.clone(),
         plan,
@@ -507,7 +522,7 @@ pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResul
         let name = ctx.target.apprunner.service.clone();
         match cmd {
             AppRunnerCommand::Status => {
-                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| apprunner_err(&e))?;
                 r.result(&s, || {
                     let mut out = format!(
                         "{}: {}\n  url:   {}\n  image: {}",
@@ -524,7 +539,7 @@ pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResul
                 Ok(if s.status == "NOT_FOUND" { Exit::Failure } else { Exit::Success })
             }
             AppRunnerCommand::Logs => {
-                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| CliError::from_error(apprunner_exit(&e), &e))?;
+                let s = ContainerPlatform::AppRunner(client).status(&name).await.map_err(|e| apprunner_err(&e))?;
                 let Some(arn) = s.arn else {
                     return Err(CliError::new(Exit::Failure, format!("service {name} does not exist")).with_hint("deploy it first: cargo xtask deploy apprunner"));
                 };
@@ -581,7 +596,7 @@ async fn domain_add(
             .with_hint("pass it (`cargo xtask apprunner domain add app.example.com`) or set `domain` under [apprunner] in deploy.toml")
     })?;
     deploykit_config::rules::domain_name(&domain).map_err(|e| CliError::new(Exit::Config, e))?;
-    let ar_err = |e: AppRunnerError| CliError::from_error(apprunner_exit(&e), &e);
+    let ar_err = |e: AppRunnerError| apprunner_err(&e);
     let s = ContainerPlatform::AppRunner(client.clone())
         .status(&service)
         .await
@@ -787,7 +802,7 @@ async fn rollback_async(
     };
     let t = &ctx.target;
     let a = &t.apprunner;
-    let ar = |e: AppRunnerError| CliError::from_error(apprunner_exit(&e), &e);
+    let ar = |e: AppRunnerError| apprunner_err(&e);
     let (what, name, timeout, cmd) = match on {
         OnPlatform::AppRunner => (
             "App Runner service",
@@ -903,4 +918,27 @@ async fn rollback_async(
         )
     });
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use deploykit_apprunner::AppRunnerError;
+
+    use super::apprunner_err;
+    use crate::Exit;
+
+    #[test]
+    fn a_new_accounts_refusal_names_deploy_ecs() {
+        let e = apprunner_err(&AppRunnerError::NotAvailableForAccount {
+            operation: "CreateService",
+            code: "SubscriptionRequiredException".into(),
+        });
+        assert_eq!(e.exit, Exit::Aws);
+        assert!(e.message.contains("ecs-express"), "{}", e.message);
+        let hint = e.hint.unwrap_or_default();
+        assert!(
+            hint.contains("cargo xtask deploy ecs") && hint.contains("iam ensure --route ecs"),
+            "{hint}"
+        );
+    }
 }

@@ -136,7 +136,7 @@ pub fn run(cmd: EcsCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
                     cluster: None,
                 });
                 let s = platform.status(&name).await.map_err(|e| {
-                    CliError::from_error(crate::cmd_apprunner::apprunner_exit(&e), &e)
+                    crate::cmd_apprunner::apprunner_err(&e)
                 })?;
                 r.result(&s, || {
                     let mut out = format!(

@@ -236,7 +236,7 @@ pub async fn wait_domain(
                 return Err(AppRunnerError::Invalid {
                     service: service.to_string(),
                     message: format!(
-                        "custom domain {want} is not associated with the service; run `cargo xtask apprunner domain add {want}`"
+                        "custom domain {want} is not associated with the service; associate it first (App Runner custom domains)"
                     ),
                 });
             }

@@ -728,15 +728,15 @@ mod tests {
 
     fn roles() -> EcsRoles {
         EcsRoles {
-            execution_role_arn: "arn:aws:iam::000000000000:role/budgetsync-ecs-execution".into(),
-            infrastructure_role_arn: "arn:aws:iam::000000000000:role/budgetsync-ecs-infrastructure"
+            execution_role_arn: "arn:aws:iam::123456789012:role/budgetsync-ecs-execution".into(),
+            infrastructure_role_arn: "arn:aws:iam::123456789012:role/budgetsync-ecs-infrastructure"
                 .into(),
         }
     }
 
     fn live(s: &ServiceSpec) -> ServiceView {
         ServiceView {
-            arn: "arn:aws:ecs:us-east-1:000000000000:service/default/budgetsync".into(),
+            arn: "arn:aws:ecs:us-east-1:123456789012:service/default/budgetsync".into(),
             status: "RUNNING".into(),
             image: Some(s.image.clone()),
             url: Some("x.ecs.us-east-1.localhost".into()),
@@ -790,7 +790,7 @@ mod tests {
             ));
         }
         let mut r = roles();
-        r.execution_role_arn = "arn:aws:iam::000000000000:role/other".into();
+        r.execution_role_arn = "arn:aws:iam::123456789012:role/other".into();
         assert!(matches!(
             plan_ecs(&s, &r, Some(&v)).unwrap().action,
             Action::Update { .. }

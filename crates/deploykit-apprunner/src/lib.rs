@@ -46,14 +46,14 @@ pub enum AppRunnerError {
     #[error(
         "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers. \
          Deploy the same image with ECS Express Mode, App Runner's successor: set `[containers] platform = \"ecs-express\"` \
-         in deploy.toml and run `cargo xtask deploy ecs` (`cargo xtask iam ensure` makes its two roles)"
+         in deploy.toml and deploy to ECS Express (it needs its execution and infrastructure roles)"
     )]
     NotAvailableForAccount {
         operation: &'static str,
         code: String,
     },
     #[error(
-        "{platform} is not yet supported by deploykit; use `platform = \"apprunner\"` or Route A (`cargo xtask deploy eb`)"
+        "{platform} is not yet supported by deploykit; use `platform = \"apprunner\"` or Route A (Elastic Beanstalk)"
     )]
     NotYetSupported { platform: &'static str },
     #[error(

@@ -391,16 +391,18 @@ async fn access_denied_is_not_mistaken_for_the_refusal() {
 }
 
 #[test]
-fn new_account_refusal_names_deploy_ecs() {
+fn new_account_refusal_names_ecs_express() {
     let err = AppRunnerError::NotAvailableForAccount {
         operation: "CreateService",
         code: "SubscriptionRequiredException".into(),
     };
     let msg = err.to_string();
     assert!(
-        msg.contains("deploy ecs") && msg.contains("platform = \"ecs-express\""),
+        msg.contains("ECS Express") && msg.contains("platform = \"ecs-express\""),
         "{msg}"
     );
+    // Advice, not CLI wording: the CLI adds `deploy ecs` (xtask's apprunner_err).
+    assert!(!msg.contains("cargo xtask"), "{msg}");
     let _ = ListServicesOutput::builder().build();
     let _ = Duration::ZERO;
 }
