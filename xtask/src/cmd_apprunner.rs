@@ -138,6 +138,12 @@ pub(crate) fn apprunner_err(e: &AppRunnerError) -> CliError {
         AppRunnerError::NotYetSupported { .. } => {
             err.with_hint("`cargo xtask deploy eb` deploys the app with Route A")
         }
+        AppRunnerError::RolledBack { .. } => {
+            err.with_hint("`cargo xtask apprunner logs` says where the application logs are")
+        }
+        AppRunnerError::RollbackFailed { .. } | AppRunnerError::Timeout { .. } => err.with_hint(
+            "`cargo xtask apprunner status` (or `ecs status`) shows what the service runs now; deploys take --timeout",
+        ),
         _ => err,
     }
 }

@@ -58,7 +58,7 @@ pub enum AppRunnerError {
     NotYetSupported { platform: &'static str },
     #[error(
         "deploy of {image} to {service} failed: operation {operation_id} ended {status}. The service still runs the previous image{previous}. \
-         Look at the application logs (`cargo xtask apprunner logs`), fix the image and deploy again"
+         Look at the application logs, fix the image and deploy again"
     )]
     RolledBack {
         service: String,
@@ -69,7 +69,7 @@ pub enum AppRunnerError {
     },
     #[error(
         "ROLLBACK FAILED on {service}: operation {operation_id} could not restore the previous image. The service may be down. \
-         Check `cargo xtask apprunner status` and the console now; redeploy a known good image"
+         Check the service's status and the console now; redeploy a known good image"
     )]
     RollbackFailed {
         service: String,
@@ -86,7 +86,7 @@ pub enum AppRunnerError {
         status: String,
         what_to_do: String,
     },
-    #[error("timed out after {}s waiting for {what}; raise --timeout or check `cargo xtask apprunner status`", waited.as_secs())]
+    #[error("timed out after {}s waiting for {what}; raise the timeout or check the service's status", waited.as_secs())]
     Timeout { what: String, waited: Duration },
     #[error("service {service} is RUNNING but {url}{path} did not answer 200 within {}s (last: {last}). Check the health path and the app's logs", waited.as_secs())]
     Unhealthy {

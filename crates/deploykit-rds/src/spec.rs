@@ -632,7 +632,7 @@ mod tests {
         InstanceState {
             identifier: spec.identifier.clone(),
             arn: Some(format!(
-                "arn:aws:rds:us-east-1:000000000000:db:{}",
+                "arn:aws:rds:us-east-1:123456789012:db:{}",
                 spec.identifier
             )),
             status: "available".into(),
@@ -651,7 +651,7 @@ mod tests {
             master_username: Some(spec.master_username.clone()),
             db_name: Some(spec.db_name.clone()),
             master_secret_arn: Some(
-                "arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1".into(),
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1".into(),
             ),
             endpoint_address: Some("127.0.0.1".into()),
             endpoint_port: Some(PORT),
