@@ -7,6 +7,10 @@
 //! Invariant: no event ever carries a secret value. Fields that could hold one are redacted by
 //! the emitting library before the event is built.
 
+mod diagnostic;
+
+pub use diagnostic::{Category, Diagnostic};
+
 use std::sync::Mutex;
 use std::time::Duration;
 
