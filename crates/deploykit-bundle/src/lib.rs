@@ -3,9 +3,11 @@
 //! Two phases, like every deploykit operation:
 //!
 //! 1. [`plan`] selects the files (`.ebignore`, else `.gitignore`, with full gitignore
-//!    semantics; or every file of an exported tree), and runs every check: secrets, unsafe
-//!    names, symlinks leaving the app directory, CRLF in hook scripts and the Procfile, a `web:`
-//!    process, `requirements.txt`. It reads but never writes, and it reports *every* problem
+//!    semantics; or every file of an exported tree), and runs every check: secrets (the rule
+//!    set of `deploykit-secretrules`, shared with the image context: names, the first MiB of
+//!    contents, symlink targets), unsafe names, symlinks leaving the app directory or looping,
+//!    special files, CRLF in hook scripts and the Procfile, a `web:` process,
+//!    `requirements.txt`. It reads but never writes, and it reports *every* problem
 //!    at once in [`BundleError::Refused`].
 //! 2. [`build`] writes the plan as one zip: entries sorted by name, fixed timestamps
 //!    (1980-01-01) and modes (0644, or 0755 for executables and hooks), already-compressed media
@@ -26,7 +28,8 @@ use deploykit_report::Reporter;
 use serde::Serialize;
 
 pub use plan::{BundlePlan, Method, PlannedEntry};
-pub use rules::SecretRule;
+/// The secret rule a [`ProblemKind::Secret`] names: `deploykit-secretrules`' one rule set.
+pub use deploykit_secretrules::Rule as SecretRule;
 
 /// Elastic Beanstalk's limit on a source bundle: 500 MB.
 pub const MAX_BUNDLE_BYTES: u64 = 500 * 1024 * 1024;
@@ -126,11 +129,18 @@ pub struct Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
+    /// The file's name or contents match a secret rule.
     Secret(SecretRule),
     Crlf,
     BadName,
     SymlinkOutside,
+    /// A symlink whose target (inside the app) matches a secret rule, e.g. `x.cfg -> .env`.
+    SymlinkToSecret(SecretRule),
+    /// A symlink to one of its own parent directories.
+    SymlinkLoop,
     BrokenSymlink,
+    /// A FIFO, socket or device: never shipped, never opened.
+    SpecialFile,
     NoWebProcess,
     NoRequirements,
     NotUtf8Name,

@@ -1,16 +1,16 @@
 //! File selection and every check, without writing anything.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use deploykit_secretrules::Finding;
+use deploykit_secretrules::fs::{LinkProblem, check_file, check_link, is_special, special_kind};
 use ignore::WalkBuilder;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::rules::{self, SecretRule};
+use crate::rules;
 use crate::{BundleError, BundleOptions, MAX_BUNDLE_BYTES, Problem, ProblemKind, Source};
 
 /// How an entry's bytes are stored in the zip.
@@ -47,9 +47,6 @@ pub struct BundlePlan {
     pub bytes_in: u64,
     pub warnings: Vec<String>,
 }
-
-/// Bytes read per step when scanning a file's contents for secrets.
-const SCAN_CHUNK: usize = 1 << 20;
 
 pub(crate) fn plan(opts: &BundleOptions) -> Result<BundlePlan, BundleError> {
     let app_err = |source| BundleError::AppDir {
@@ -99,9 +96,6 @@ pub(crate) fn plan(opts: &BundleOptions) -> Result<BundlePlan, BundleError> {
             continue;
         }
         let allowed = is_allowed(&name, &mut allow_used);
-        if !allowed && let Some(rule) = rules::secret_by_name(&name) {
-            problems.push(secret_problem(&name, rule));
-        }
         let mut mode = if f.mode & 0o111 != 0 { 0o755 } else { 0o644 };
         if rules::is_hook(&name) && mode != 0o755 {
             warnings.push(format!(
@@ -153,17 +147,23 @@ pub(crate) fn plan(opts: &BundleOptions) -> Result<BundlePlan, BundleError> {
         }
     }
 
-    // Contents: private key blocks and access key ids, scanned in parallel.
-    let found_secrets: Vec<(usize, Vec<SecretRule>)> = scan
+    // Secrets: every file not allowed, by name or else by its first bytes, in parallel, with
+    // the rule set the image context uses too.
+    let found_secrets: Vec<(usize, Vec<Finding>)> = scan
         .par_iter()
         .map(|&i| {
             let e = &entries[i];
-            scan_file(&e.path, e.size).map(|rules| (i, rules))
+            check_file(&e.name, &e.path)
+                .map(|found| (i, found))
+                .map_err(|source| BundleError::Read {
+                    path: e.path.clone(),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     for (i, found) in found_secrets {
-        for rule in found {
-            problems.push(secret_problem(&entries[i].name, rule));
+        for f in found {
+            problems.push(secret_problem(&entries[i].name, &f));
         }
     }
 
@@ -199,15 +199,39 @@ pub(crate) fn plan(opts: &BundleOptions) -> Result<BundlePlan, BundleError> {
     })
 }
 
-fn secret_problem(name: &str, rule: SecretRule) -> Problem {
+fn secret_problem(name: &str, f: &Finding) -> Problem {
+    let fix = if f.rule.is_path_rule() {
+        format!(
+            "delete it or add `{name}` to .ebignore (keep its values in Secrets Manager or \
+             environment properties); rename it if it holds no secret, or allow `{name}` to \
+             ship it deliberately"
+        )
+    } else {
+        format!(
+            "{} (the ignore file: .ebignore); or allow `{name}` to ship it deliberately",
+            f.advice()
+        )
+    };
     Problem {
         path: name.to_string(),
-        kind: ProblemKind::Secret(rule),
-        detail: format!("looks like a secret: {}", rule.describe()),
-        fix: format!(
-            "add `{name}` to .ebignore (and keep the value in Secrets Manager or environment \
-             properties), or pass `--allow {name}` to ship it deliberately"
-        ),
+        kind: ProblemKind::Secret(f.rule),
+        detail: format!("looks like a secret: {f}"),
+        fix,
+    }
+}
+
+fn link_problem(name: &str, p: &LinkProblem) -> Problem {
+    let kind = match p {
+        LinkProblem::Outside { .. } => ProblemKind::SymlinkOutside,
+        LinkProblem::ToSecret { finding, .. } => ProblemKind::SymlinkToSecret(finding.rule),
+        LinkProblem::Loop { .. } => ProblemKind::SymlinkLoop,
+        LinkProblem::Broken { .. } => ProblemKind::BrokenSymlink,
+    };
+    Problem {
+        path: name.to_string(),
+        kind,
+        detail: p.to_string(),
+        fix: p.advice(name, ".ebignore"),
     }
 }
 
@@ -361,25 +385,9 @@ fn walk(
                 return true;
             }
             let name = rel_name(&root, entry.path()).unwrap_or_default();
-            let problem = match std::fs::canonicalize(entry.path()) {
-                Ok(target) if target.starts_with(&root) => return true,
-                Ok(target) => Problem {
-                    path: name.clone(),
-                    kind: ProblemKind::SymlinkOutside,
-                    detail: format!(
-                        "symlink points outside the app directory, to {}",
-                        target.display()
-                    ),
-                    fix: format!(
-                        "copy the target into the app directory, or exclude `{name}` in .ebignore"
-                    ),
-                },
-                Err(e) => Problem {
-                    path: name.clone(),
-                    kind: ProblemKind::BrokenSymlink,
-                    detail: format!("symlink cannot be resolved: {e}"),
-                    fix: format!("fix or delete the link, or exclude `{name}` in .ebignore"),
-                },
+            let problem = match check_link(&root, entry.path(), &name) {
+                Ok(_) => return true,
+                Err(p) => link_problem(&name, &p),
             };
             link_problems
                 .lock()
@@ -407,6 +415,20 @@ fn walk(
         let Some(ft) = entry.file_type() else {
             continue;
         };
+        if is_special(&ft) {
+            let name = rel_name(root, entry.path())
+                .unwrap_or_else(|| entry.path().to_string_lossy().into_owned());
+            problems.push(Problem {
+                path: name.clone(),
+                kind: ProblemKind::SpecialFile,
+                detail: format!(
+                    "{}, not a regular file: it has no contents to ship",
+                    special_kind(&ft)
+                ),
+                fix: format!("delete it or add `{name}` to .ebignore"),
+            });
+            continue;
+        }
         if !ft.is_file() {
             continue;
         }
@@ -452,27 +474,22 @@ fn loop_problem(root: &Path, err: &ignore::Error) -> Option<Problem> {
                 && std::fs::metadata(path).is_err();
             if dangling {
                 let name = rel_name(root, path).unwrap_or_else(|| path.display().to_string());
-                let target = std::fs::read_link(path)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default();
-                return Some(Problem {
-                    path: name.clone(),
-                    kind: ProblemKind::BrokenSymlink,
-                    detail: format!("symlink points to {target}, which does not exist"),
-                    fix: format!("fix or delete the link, or exclude `{name}` in .ebignore"),
-                });
+                let target = std::fs::read_link(path).unwrap_or_default();
+                let p = LinkProblem::Broken {
+                    target,
+                    error: "it does not exist".into(),
+                };
+                return Some(link_problem(&name, &p));
             }
             loop_problem(root, err)
         }
         ignore::Error::WithDepth { err, .. } => loop_problem(root, err),
         ignore::Error::Loop { child, .. } => {
             let name = rel_name(root, child).unwrap_or_else(|| child.display().to_string());
-            Some(Problem {
-                path: name.clone(),
-                kind: ProblemKind::SymlinkOutside,
-                detail: "symlink loop: the link points at one of its own parent directories".into(),
-                fix: format!("delete the link, or exclude `{name}` in .ebignore"),
-            })
+            let p = LinkProblem::Loop {
+                target_rel: rel_name(root, child).unwrap_or_default(),
+            };
+            Some(link_problem(&name, &p))
         }
         _ => None,
     }
@@ -499,48 +516,4 @@ fn unix_mode(meta: &std::fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn unix_mode(_meta: &std::fs::Metadata) -> u32 {
     0o644
-}
-
-/// The content rules a file matches, read in chunks that overlap by the longest pattern.
-fn scan_file(path: &Path, size: u64) -> Result<Vec<SecretRule>, BundleError> {
-    let err = |source| BundleError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = File::open(path).map_err(err)?;
-    let cap = usize::try_from(size).unwrap_or(SCAN_CHUNK).min(SCAN_CHUNK) + rules::SCAN_OVERLAP;
-    let mut buf = vec![0u8; cap];
-    let mut kept = 0;
-    let mut found: Vec<SecretRule> = Vec::new();
-    loop {
-        let n = read_full(&mut file, &mut buf[kept..]).map_err(err)?;
-        if n == 0 {
-            break;
-        }
-        let end = kept + n;
-        for r in rules::secrets_in(&buf[..end]) {
-            if !found.contains(&r) {
-                found.push(r);
-            }
-        }
-        if end < buf.len() {
-            break;
-        }
-        kept = rules::SCAN_OVERLAP.min(end);
-        buf.copy_within(end - kept..end, 0);
-    }
-    Ok(found)
-}
-
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

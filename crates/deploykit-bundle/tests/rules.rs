@@ -118,10 +118,10 @@ fn secrets_are_refused_each_with_rule_and_fix() {
         ),
         (
             ("certs/server.pem", b"-----BEGIN CERTIFICATE-----\n", 0o644),
-            SecretRule::PemFile,
+            SecretRule::KeyFile,
         ),
-        (("deploy/id_rsa", b"ssh key", 0o600), SecretRule::SshKeyFile),
-        (("notes/key.txt", key, 0o644), SecretRule::PrivateKeyHeader),
+        (("deploy/id_rsa", b"ssh key", 0o600), SecretRule::SshKey),
+        (("notes/key.txt", key, 0o644), SecretRule::PrivateKeyBlock),
         (
             (
                 "settings.py",
@@ -131,8 +131,8 @@ fn secrets_are_refused_each_with_rule_and_fix() {
             SecretRule::AwsAccessKeyId,
         ),
         (
-            ("data/blob.bin", b"\x00\x01ASIAQWERTYUIOPASDFGH\xff", 0o644),
-            SecretRule::AwsAccessKeyId,
+            ("config/credentials", b"[default]\n", 0o600),
+            SecretRule::CredentialsFile,
         ),
     ];
     // One at a time: the message names the file, the rule and both fixes.
@@ -145,7 +145,7 @@ fn secrets_are_refused_each_with_rule_and_fix() {
         assert!(msg.contains(file.0), "{msg}");
         assert!(msg.contains(rule.describe()), "{msg}");
         assert!(msg.contains(".ebignore"), "{msg}");
-        assert!(msg.contains(&format!("--allow {}", file.0)), "{msg}");
+        assert!(msg.contains(&format!("allow `{}`", file.0)), "{msg}");
     }
     // All at once: every offender is listed.
     let files: Vec<F<'static>> = cases.iter().map(|c| c.0).collect();
@@ -410,7 +410,7 @@ fn symlinks_inside_are_followed_outside_refused() {
         [
             ("broken.txt", ProblemKind::BrokenSymlink),
             ("leak.txt", ProblemKind::SymlinkOutside),
-            ("lib/up", ProblemKind::SymlinkOutside),
+            ("lib/up", ProblemKind::SymlinkLoop),
             ("outdir", ProblemKind::SymlinkOutside),
         ],
         "{msg}"
@@ -427,7 +427,10 @@ fn symlinks_inside_are_followed_outside_refused() {
         ),
         "{msg}"
     );
-    assert!(msg.contains("exclude `leak.txt` in .ebignore"), "{msg}");
+    assert!(
+        msg.contains("delete `leak.txt` or list it in .ebignore"),
+        "{msg}"
+    );
 }
 
 #[test]
