@@ -41,7 +41,9 @@ mod assumptions;
 mod compare;
 mod error;
 mod estimate;
+mod lines;
 mod prices;
+mod range;
 pub mod render;
 mod shape;
 
@@ -52,6 +54,7 @@ pub use assumptions::{
 };
 pub use compare::{Cell, Comparison, Row, Side, compare};
 pub use error::CostError;
-pub use estimate::{Estimate, Gap, LineItem, Range, Service, estimate, estimate_target};
+pub use estimate::{Estimate, Gap, LineItem, Service, estimate, estimate_target};
 pub use prices::{Lookup, PriceTable, RegionPrices, SHIPPED_PRICES, UnitInfo};
+pub use range::Range;
 pub use shape::{Compute, DatabaseShape, Route, Shape, StorageType};

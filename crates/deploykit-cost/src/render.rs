@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::compare::{Cell, Comparison};
-use crate::estimate::count;
+use crate::lines::count;
 use crate::{Estimate, Range};
 
 /// `7.59` or `28.13-32.38` (smaller value first).
