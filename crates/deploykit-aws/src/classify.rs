@@ -8,6 +8,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
+use deploykit_report::Category;
 
 /// What kind of failure an AWS call had, which decides what the caller does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,9 +76,22 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// What to do next; see [`hint`].
+    /// The diagnostic class of the failed call: always [`Category::Aws`] (see
+    /// [`ErrorKind::category`]).
+    pub fn category(&self) -> Category {
+        self.kind.category()
+    }
+
+    /// What to do next, in plain words: [`ErrorKind::help`] of its kind. Error types that wrap
+    /// a `Classified` return this from their [`deploykit_report::Diagnostic::help`].
+    pub fn help(&self) -> &'static str {
+        self.kind.help()
+    }
+
+    /// What to do next; renamed [`Classified::help`].
+    #[deprecated(note = "use `Classified::help` (the advice of `Diagnostic::help`)")]
     pub fn hint(&self) -> &'static str {
-        hint(self.kind)
+        self.help()
     }
 }
 
@@ -97,8 +111,39 @@ impl fmt::Display for Classified {
     }
 }
 
-/// What the user should do about an error of this kind.
+/// What the user should do about an error of this kind; renamed [`ErrorKind::help`].
+#[deprecated(note = "use `ErrorKind::help` (or `Classified::help`)")]
 pub fn hint(kind: ErrorKind) -> &'static str {
+    kind.help()
+}
+
+impl ErrorKind {
+    /// The diagnostic class of a failed AWS call. Every kind is [`Category::Aws`]: AWS (or the
+    /// local cloud) refused or failed the call, whether for credentials, permissions, quotas
+    /// or its own trouble. Exhaustive, so a new kind forces a decision.
+    pub fn category(self) -> Category {
+        match self {
+            ErrorKind::Throttling
+            | ErrorKind::NotFound
+            | ErrorKind::AlreadyExists
+            | ErrorKind::AccessDenied
+            | ErrorKind::InvalidState
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::Validation
+            | ErrorKind::Transient
+            | ErrorKind::Credentials
+            | ErrorKind::Other => Category::Aws,
+        }
+    }
+
+    /// What the user should do about an error of this kind, in plain words (no command line
+    /// of any deploykit front end).
+    pub fn help(self) -> &'static str {
+        help_of(self)
+    }
+}
+
+fn help_of(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::Throttling => {
             "AWS is rate limiting these calls and retries ran out; wait a minute and run again, or raise max_attempts"
@@ -550,7 +595,7 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_has_a_hint() {
+    fn every_kind_has_help_and_the_aws_category() {
         use ErrorKind::*;
         let all = [
             Throttling,
@@ -566,8 +611,9 @@ mod tests {
         ];
         let mut seen = std::collections::HashSet::new();
         for k in all {
-            assert!(hint(k).len() > 20, "{k}");
-            assert!(seen.insert(hint(k)), "duplicate hint for {k}");
+            assert!(k.help().len() > 20, "{k}");
+            assert!(seen.insert(k.help()), "duplicate help for {k}");
+            assert_eq!(k.category(), Category::Aws, "{k}");
         }
         assert!(
             Throttling.is_retryable() && Transient.is_retryable() && !Validation.is_retryable()

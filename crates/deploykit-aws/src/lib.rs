@@ -5,9 +5,12 @@
 //!   and may only talk to a loopback endpoint; every other target uses the normal credential
 //!   chain (profile, SSO, environment, web identity) and never dummy credentials.
 //! * [`classify`] sorts any `SdkError` into an [`ErrorKind`] using the SDK's error variants and
-//!   the service's error code, never the message text; [`hint`] says what to do next.
+//!   the service's error code, never the message text; [`ErrorKind::help`] says what to do
+//!   next and [`ErrorKind::category`] is its diagnostic class. [`AwsError`] implements
+//!   [`deploykit_report::Diagnostic`].
 
 mod classify;
+mod diagnostic;
 pub mod http_check;
 
 use std::time::Duration;
@@ -19,7 +22,9 @@ use aws_credential_types::Credentials;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-pub use classify::{Classified, ErrorKind, classify, hint};
+#[allow(deprecated)]
+pub use classify::hint;
+pub use classify::{Classified, ErrorKind, classify};
 
 /// Access key id and secret key of the local target's dummy credentials.
 pub const LOCAL_ACCESS_KEY: &str = "test";
@@ -71,46 +76,61 @@ impl TargetAws {
     }
 }
 
-impl From<&deploykit_config::ResolvedTarget> for TargetAws {
-    fn from(t: &deploykit_config::ResolvedTarget) -> Self {
+/// A target as a crate that cannot name [`TargetAws`] hands it over:
+/// `(region, profile, endpoint_url, local)`. deploykit-aws depends on no config crate; a
+/// caller maps its own config to [`TargetAws`] (or to these fields) in one place.
+pub type TargetFields = (String, Option<String>, Option<String>, bool);
+
+impl From<TargetFields> for TargetAws {
+    /// Default retries and timeouts; a local target never uses a profile.
+    fn from((region, profile, endpoint_url, local): TargetFields) -> Self {
         TargetAws {
-            profile: if t.local { None } else { t.profile.clone() },
-            endpoint_url: t.endpoint_url.clone(),
-            local: t.local,
-            ..TargetAws::new(t.region.clone())
+            profile: if local { None } else { profile },
+            endpoint_url,
+            local,
+            ..TargetAws::new(region)
         }
     }
 }
 
-/// Errors building an AWS configuration.
+/// `TargetAws::from(&x)` for any `x` whose reference converts into [`TargetFields`] (e.g.
+/// deploykit-config's `ResolvedTarget`), so callers keep one-line conversions while
+/// deploykit-aws stays free of their types.
+impl<'a, T> From<&'a T> for TargetAws
+where
+    &'a T: Into<TargetFields>,
+{
+    fn from(t: &'a T) -> Self {
+        TargetAws::from(t.into())
+    }
+}
+
+/// Errors building an AWS configuration, or checking who the credentials are. Advice is in
+/// [`deploykit_report::Diagnostic::help`].
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error(
-        "the local target has no endpoint: neither `endpoint_url` in deploy.toml nor {ENDPOINT_ENV} is set\n  fix: set `endpoint_url = \"http://127.0.0.1:4566\"` under the local target and start the local cloud"
+        "the local target has no endpoint: neither its `endpoint_url` nor {ENDPOINT_ENV} is set"
     )]
     LocalEndpointMissing,
     #[error(
-        "refusing endpoint `{url}` for a local target: host `{host}` is not a loopback address, and local targets use dummy credentials that must never leave this machine\n  fix: point endpoint_url at 127.0.0.1/localhost, or use a non-local target with real credentials"
+        "refusing endpoint `{url}` for a local target: host `{host}` is not a loopback address, and local targets use dummy credentials that must never leave this machine"
     )]
     NotLoopback { url: String, host: String },
-    #[error(
-        "endpoint `{url}` is not a usable URL: {reason}\n  fix: write it like `http://127.0.0.1:4566`"
-    )]
+    #[error("endpoint `{url}` is not a usable URL: {reason}")]
     InvalidEndpoint { url: String, reason: String },
-    #[error(
-        "region `{region}` is not an AWS region code\n  fix: set the target's region, e.g. `us-east-1`"
-    )]
+    #[error("region `{region}` is not an AWS region code")]
     InvalidRegion { region: String },
-    #[error("{field} is {value}; it must be at least {min}\n  fix: raise {field}")]
+    #[error("{field} is {value}; it must be at least {min}")]
     InvalidSetting {
         field: &'static str,
         value: String,
         min: String,
     },
-    #[error("STS GetCallerIdentity failed: {error}\n  fix: {hint}", hint = error.hint())]
+    #[error("STS GetCallerIdentity failed: {error}")]
     CallerIdentity { error: Classified },
     #[error(
-        "the credentials belong to account {actual} ({arn}), but the target expects account {expected}\n  fix: use credentials (profile, SSO session, environment) for account {expected}, or correct the target's `account_id` in deploy.toml"
+        "the credentials belong to account {actual} ({arn}), but the target expects account {expected}"
     )]
     WrongAccount {
         expected: String,
@@ -231,6 +251,20 @@ fn parse_endpoint(url: &str) -> Result<url::Url, AwsError> {
 }
 
 /// Builds the SDK configuration for a target. Touches no network: credentials are resolved
+/// Whether `s` is shaped like an AWS region code: `us-east-1`, `ap-southeast-2`,
+/// `us-gov-west-1` (two lowercase letters, one or two lowercase words, a number of 1-2 digits).
+pub fn is_region_code(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let word = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
+    (3..=4).contains(&parts.len())
+        && parts[0].len() == 2
+        && word(&parts[0])
+        && parts[1..parts.len() - 1].iter().all(word)
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// lazily by the first call that needs them.
 pub async fn sdk_config(t: &TargetAws) -> Result<SdkConfig, AwsError> {
     let env_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|s| !s.is_empty());
@@ -244,7 +278,7 @@ fn loader(
     env_endpoint: Option<String>,
     profile_files: Option<aws_runtime::env_config::file::EnvConfigFiles>,
 ) -> Result<aws_config::ConfigLoader, AwsError> {
-    if deploykit_config::rules::region(&t.region).is_err() {
+    if !is_region_code(&t.region) {
         return Err(AwsError::InvalidRegion {
             region: t.region.clone(),
         });
@@ -355,7 +389,11 @@ mod tests {
         assert!(
             matches!(err, AwsError::NotLoopback { ref host, .. } if host == "elasticbeanstalk.us-east-1.amazonaws.com")
         );
-        assert!(err.to_string().contains("fix:"));
+        assert!(!err.to_string().contains("fix:"));
+        assert!(
+            deploykit_report::Diagnostic::help(&err).is_some_and(|h| h.contains("127.0.0.1")),
+            "{err:?}"
+        );
 
         // A remote endpoint from the environment is refused as well.
         let no_endpoint = TargetAws {
@@ -466,7 +504,7 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, AwsError::WrongAccount { .. }));
         assert!(
-            msg.contains("123456789012") && msg.contains("210987654321") && msg.contains("fix:"),
+            msg.contains("123456789012") && msg.contains("210987654321"),
             "{msg}"
         );
         assert_eq!(
@@ -476,15 +514,57 @@ mod tests {
     }
 
     #[test]
-    fn from_resolved_target_drops_profile_for_local() {
-        let text = include_str!("../../../deploy.toml");
-        let config = deploykit_config::parse(text, std::path::Path::new("deploy.toml")).unwrap();
-        let local = TargetAws::from(&config.target(Some("local")).unwrap());
+    fn target_fields_drop_the_profile_of_a_local_target() {
+        let fields = |local| -> TargetFields {
+            (
+                "eu-west-1".into(),
+                Some("budgetsync-prod".into()),
+                Some("http://127.0.0.1:4566".into()),
+                local,
+            )
+        };
+        let local = TargetAws::from(fields(true));
         assert!(local.local);
         assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
-        let prod = TargetAws::from(&config.target(Some("prod")).unwrap());
+        assert_eq!(local.profile, None);
+        assert_eq!(credentials_source(&local), CredentialsSource::LocalDummy);
+        let prod = TargetAws::from(fields(false));
         assert!(!prod.local);
         assert_eq!(prod.profile.as_deref(), Some("budgetsync-prod"));
         assert_eq!(credentials_source(&prod), CredentialsSource::DefaultChain);
+        assert_eq!(prod.region, "eu-west-1");
     }
+        assert_eq!((prod.max_attempts, prod.operation_timeout), {
+            let d = TargetAws::new("eu-west-1");
+            (d.max_attempts, d.operation_timeout)
+        });
+
+        // Through a reference, as a config crate's target converts.
+        struct Config(TargetFields);
+        impl From<&Config> for TargetFields {
+            fn from(c: &Config) -> TargetFields {
+                c.0.clone()
+            }
+        }
+        assert_eq!(TargetAws::from(&Config(fields(true))), local);
+    }
+
+    #[test]
+    fn region_codes() {
+        for (s, ok) in [
+            ("us-east-1", true),
+            ("eu-central-2", true),
+            ("ap-southeast-2", true),
+            ("us-gov-west-1", true),
+            ("il-central-1", true),
+            ("useast1", false),
+            ("us-east", false),
+            ("US-EAST-1", false),
+            ("us-east-123", false),
+            ("use-east-1", false),
+            ("us--1", false),
+            ("", false),
+        ] {
+            assert_eq!(is_region_code(s), ok, "{s}");
+        }
 }

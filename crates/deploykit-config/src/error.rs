@@ -7,10 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error(
-        "cannot read {}: {source}\n  fix: create it (copy the repository's deploy.toml) or pass --config PATH",
-        path.display()
-    )]
+    #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -22,12 +19,11 @@ pub enum ConfigError {
         path: PathBuf,
         problems: Vec<Problem>,
     },
-    /// `--target NAME` (or `default_target`) names a target that deploy.toml does not define.
+    /// The requested target (or `default_target`) names a target that deploy.toml does not define.
     #[error(
-        "{}: unknown target `{name}`; deploy.toml defines {}\n  fix: {}",
+        "{}: unknown target `{name}`; deploy.toml defines {}",
         path.display(),
-        list_or_none(available),
-        unknown_target_fix(name, available, suggestion.as_deref())
+        list_or_none(available)
     )]
     UnknownTarget {
         path: PathBuf,
@@ -58,13 +54,15 @@ fn list_or_none(v: &[String]) -> String {
     }
 }
 
-fn unknown_target_fix(name: &str, available: &[String], suggestion: Option<&str>) -> String {
+pub(crate) fn unknown_target_fix(
+    name: &str,
+    available: &[String],
+    suggestion: Option<&str>,
+) -> String {
     match suggestion {
-        Some(s) => format!("did you mean `{s}`? (pass --target {s})"),
+        Some(s) => format!("did you mean `{s}`? Or add a [targets.{name}] table to deploy.toml"),
         None if available.is_empty() => format!("add a [targets.{name}] table to deploy.toml"),
-        None => format!(
-            "pass one of the defined targets with --target, or add a [targets.{name}] table"
-        ),
+        None => format!("use one of the defined targets, or add a [targets.{name}] table"),
     }
 }
 

@@ -12,6 +12,7 @@
 //! target (each target's overrides merged field by field over the top-level sections). All
 //! problems are collected and reported together, each with its location, field path and fix.
 
+mod diagnostic;
 mod doc;
 mod error;
 mod model;

@@ -773,17 +773,21 @@ fn unknown_target_suggests() {
         other => panic!("{other}"),
     }
     let s = err.to_string();
-    assert!(
-        s.contains("unknown target `prdo`") && s.contains("did you mean `prod`?"),
-        "{s}"
-    );
+    assert!(s.contains("unknown target `prdo`"), "{s}");
+    let help = |e: &ConfigError| deploykit_report::Diagnostic::help(e).unwrap_or_default();
+    assert!(help(&err).contains("did you mean `prod`?"), "{err:?}");
     let err = config.target(Some("staging")).unwrap_err();
-    assert!(err.to_string().contains("[targets.staging]"), "{err}");
+    assert!(help(&err).contains("[targets.staging]"), "{err:?}");
 }
 
 #[test]
 fn missing_file_says_how_to_fix() {
     let err = deploykit_config::load(Path::new("/nonexistent/deploy.toml")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
-    assert!(err.to_string().contains("--config"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/deploy.toml"),
+        "{err}"
+    );
+    let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
+    assert!(help.contains("create /nonexistent/deploy.toml"), "{help}");
 }
