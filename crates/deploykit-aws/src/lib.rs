@@ -250,7 +250,6 @@ fn parse_endpoint(url: &str) -> Result<url::Url, AwsError> {
     Ok(parsed)
 }
 
-/// Builds the SDK configuration for a target. Touches no network: credentials are resolved
 /// Whether `s` is shaped like an AWS region code: `us-east-1`, `ap-southeast-2`,
 /// `us-gov-west-1` (two lowercase letters, one or two lowercase words, a number of 1-2 digits).
 pub fn is_region_code(s: &str) -> bool {
@@ -265,6 +264,7 @@ pub fn is_region_code(s: &str) -> bool {
             .is_some_and(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// Builds the SDK configuration for a target. Touches no network: credentials are resolved
 /// lazily by the first call that needs them.
 pub async fn sdk_config(t: &TargetAws) -> Result<SdkConfig, AwsError> {
     let env_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|s| !s.is_empty());
@@ -525,15 +525,14 @@ mod tests {
         };
         let local = TargetAws::from(fields(true));
         assert!(local.local);
-        assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
         assert_eq!(local.profile, None);
+        assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
         assert_eq!(credentials_source(&local), CredentialsSource::LocalDummy);
         let prod = TargetAws::from(fields(false));
         assert!(!prod.local);
         assert_eq!(prod.profile.as_deref(), Some("budgetsync-prod"));
-        assert_eq!(credentials_source(&prod), CredentialsSource::DefaultChain);
         assert_eq!(prod.region, "eu-west-1");
-    }
+        assert_eq!(credentials_source(&prod), CredentialsSource::DefaultChain);
         assert_eq!((prod.max_attempts, prod.operation_timeout), {
             let d = TargetAws::new("eu-west-1");
             (d.max_attempts, d.operation_timeout)
@@ -567,4 +566,5 @@ mod tests {
         ] {
             assert_eq!(is_region_code(s), ok, "{s}");
         }
+    }
 }
