@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
+use crate::{CliError, CliResult, Exit, GlobalArgs};
+use deploykit_cli::render::Renderer;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {

@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 
 use deploykit_local::{LocalState, Outcome, Part, Paths, procs};
 
-use crate::cmd_local::{cli_err, paths as local_paths, up_options};
-use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
+use crate::{CliError, CliResult, Exit, GlobalArgs};
+use deploykit_cli::cmd_local::{cli_err, paths as local_paths, up_options};
+use deploykit_cli::render::Renderer;
 
 /// The example app whose pytest suite runs here.
 const APP_DIR: &str = "examples/budgetsync";
@@ -326,8 +327,8 @@ fn cargo_tests(
     // The app venv for the `db migrate` tests (they fail with what to run when it is missing).
     let venv_note = match venv {
         Some(v) => {
-            cmd.env(crate::cmd_db::APP_VENV_ENV, v);
-            format!(", {}={}", crate::cmd_db::APP_VENV_ENV, v.display())
+            cmd.env(deploykit_cli::APP_VENV_ENV, v);
+            format!(", {}={}", deploykit_cli::APP_VENV_ENV, v.display())
         }
         None => String::new(),
     };

@@ -15,7 +15,8 @@ use deploykit_report::Reporter as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Rng, timed};
-use crate::{CliError, CliResult, Exit, render::Renderer};
+use crate::{CliError, CliResult, Exit};
+use deploykit_cli::render::Renderer;
 
 /// The Dockerfile both sides build (COPY steps only: nothing to pull, context streaming dominates).
 const BENCH_DOCKERFILE: &str = "FROM scratch\nCOPY requirements.txt /app/\nCOPY . /app\n";

@@ -20,10 +20,13 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The reporter xtask hands to the libraries.
+/// The reporter the CLI hands to the libraries.
 #[derive(Debug)]
 pub struct Renderer {
     format: Format,
+    /// How the user invoked us (`deploykit` or `cargo xtask`): the CLI's own advice names
+    /// commands as `cargo xtask ...`, rewritten to this on output.
+    prog: &'static str,
     bars: Mutex<HashMap<String, ProgressBar>>,
     multi: Option<MultiProgress>,
     /// Last `Waiting` line printed per step, to print a wait once and then every
@@ -43,6 +46,11 @@ enum Format {
 
 impl Renderer {
     pub fn new(format: OutputFormat) -> Self {
+        Self::for_program(format, CANONICAL_PROG)
+    }
+
+    /// A renderer for a front end invoked as `prog` (`deploykit`, `cargo xtask`).
+    pub fn for_program(format: OutputFormat, prog: &'static str) -> Self {
         let format = match format {
             OutputFormat::Json => Format::Json,
             OutputFormat::Plain => Format::Plain,
@@ -53,6 +61,7 @@ impl Renderer {
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Self {
             format,
+            prog,
             bars: Mutex::new(HashMap::new()),
             multi,
             waits: Mutex::new(HashMap::new()),
@@ -68,7 +77,8 @@ impl Renderer {
         if self.format == Format::Json {
             return;
         }
-        self.suspend(|| println!("{}", text.as_ref()));
+        let text = self.with_prog(text.as_ref());
+        self.suspend(|| write_line(&mut std::io::stdout(), &text));
     }
 
     /// Prints the command's final result: JSON object in JSON mode, `human` lines otherwise.
@@ -80,9 +90,9 @@ impl Renderer {
                 let _ = writeln!(out);
             }
             _ => {
-                let text = human();
+                let text = self.with_prog(&human());
                 if !text.is_empty() {
-                    self.suspend(|| println!("{text}"));
+                    self.suspend(|| write_line(&mut std::io::stdout(), &text));
                 }
             }
         }
@@ -95,12 +105,30 @@ impl Renderer {
                 let _ = serde_json::to_writer(
                     &mut out,
                     &serde_json::json!({
-                        "error": { "exit": err.exit, "code": err.exit as u8, "message": err.message, "hint": err.hint }
+                        "error": {
+                            "exit": err.exit,
+                            "code": err.exit as u8,
+                            "category": err.exit.category(),
+                            "message": self.with_prog(&err.message),
+                            "help": err.hint.as_deref().map(|h| self.with_prog(h)),
+                        }
                     }),
                 );
                 let _ = writeln!(out);
             }
-            _ => self.suspend(|| eprintln!("error: {err}")),
+            _ => {
+                let text = self.with_prog(&format!("error: {err}"));
+                self.suspend(|| write_line(&mut std::io::stderr(), &text));
+            }
+        }
+    }
+
+    /// `text` with the canonical program name replaced by the one the user invoked.
+    fn with_prog(&self, text: &str) -> String {
+        if self.prog == CANONICAL_PROG {
+            text.to_string()
+        } else {
+            text.replace(CANONICAL_PROG, self.prog)
         }
     }
 
@@ -197,6 +225,14 @@ impl Renderer {
     }
 }
 
+/// The program name the CLI's own advice is written with.
+pub const CANONICAL_PROG: &str = "cargo xtask";
+
+/// Writes one line; a closed pipe (`deploykit ... | head`) is not an error worth a panic.
+fn write_line(out: &mut impl Write, text: &str) {
+    let _ = writeln!(out, "{text}");
+}
+
 fn level_word(level: Level) -> &'static str {
     match level {
         Level::Debug => "debug",
@@ -216,7 +252,7 @@ impl Reporter for Renderer {
             }
             Format::Plain => {
                 if let Some(line) = self.plain(&event) {
-                    eprintln!("{line}");
+                    write_line(&mut std::io::stderr(), &line);
                 }
             }
             Format::Bars => match &event {
@@ -240,12 +276,12 @@ impl Reporter for Renderer {
                         bar.finish_and_clear();
                     }
                     if let Some(line) = self.plain(&event) {
-                        self.suspend(|| eprintln!("{line}"));
+                        self.suspend(|| write_line(&mut std::io::stderr(), &line));
                     }
                 }
                 _ => {
                     if let Some(line) = self.plain(&event) {
-                        self.suspend(|| eprintln!("{line}"));
+                        self.suspend(|| write_line(&mut std::io::stderr(), &line));
                     }
                 }
             },

@@ -36,27 +36,27 @@ pub(crate) async fn preflight(
     caller: deploykit_aws::CallerIdentity,
 ) -> Result<AppRunnerPreflight, CliError> {
     let t = &ctx.target;
-    let resolved = crate::cmd_secrets::resolve_target_secrets(t, &ctx.sdk).await?;
+    let resolved = crate::session::resolve_secrets(t, &ctx.sdk).await?;
     let mut wanted = vec![
         (
             "[ecs] execution_role",
-            crate::cmd_deploy::IamKind::Role,
+            deploykit::preflight::IamKind::Role,
             t.ecs.execution_role.clone(),
         ),
         (
             "[ecs] infrastructure_role",
-            crate::cmd_deploy::IamKind::Role,
+            deploykit::preflight::IamKind::Role,
             t.ecs.infrastructure_role.clone(),
         ),
     ];
     if let Some(task) = &t.ecs.task_role {
         wanted.push((
             "[ecs] task_role",
-            crate::cmd_deploy::IamKind::Role,
+            deploykit::preflight::IamKind::Role,
             task.clone(),
         ));
     }
-    let iam = crate::cmd_deploy::require_iam(t, &ctx.sdk, &wanted)
+    let iam = crate::session::require_iam(t, &ctx.sdk, &wanted)
         .await
         .map_err(|e| {
             e.with_hint(format!(
@@ -74,11 +74,11 @@ pub(crate) async fn preflight(
         access_role_arn: String::new(),
         instance_role_arn: String::new(),
         ecs: Some((roles, task)),
-        base: crate::cmd_deploy::Preflight {
+        base: deploykit::preflight::Preflight {
             caller,
             secrets: resolved
                 .iter()
-                .map(crate::cmd_deploy::SecretArn::from)
+                .map(deploykit::preflight::SecretArn::from)
                 .collect(),
             iam,
         },
@@ -118,10 +118,9 @@ pub(crate) fn platform_and_spec(
 }
 
 pub fn run(cmd: EcsCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
-    let (target, state) = crate::cmd_apprunner::load(global, r)?;
     crate::runtime().block_on(async move {
-        let ctx = crate::cmd_apprunner::context(target, state).await?;
-        let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+        let ctx = crate::cmd_apprunner::context(global, r).await?;
+        let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
         r.report(deploykit_report::Event::info(caller.to_string()));
         let name = ctx.target.ecs.service.clone();
         match cmd {

@@ -4,15 +4,11 @@
 //! it and renders the outcome. No deploy logic lives here.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use deploykit_aws::{CallerIdentity, TargetAws};
-use deploykit_config::ResolvedTarget;
-use deploykit_eb::{
-    BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, HealthCheck, Timeouts,
-};
+use deploykit::eb::{self, EbDeployRequest, EbDeployed, EbPlanning, EbSession};
+use deploykit_eb::{DeployOptions, EbError};
 use deploykit_report::Reporter;
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
@@ -173,317 +169,87 @@ pub fn run_eb(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     crate::runtime().block_on(eb_cmd(cmd, global, r))
 }
 
-/// Everything an eb command needs.
-struct Ctx {
-    target: ResolvedTarget,
-    eb_target: EbTarget,
-    eb: Eb,
-    /// For the other services a deploy touches (the pre-deploy DB snapshot).
-    sdk: aws_types::SdkConfig,
-    /// Who the credentials are (STS), checked against the target's `account_id`.
-    caller: CallerIdentity,
-}
-
-/// Who the credentials are: one STS `GetCallerIdentity` call. When the target's `account_id`
-/// is set and differs, refuses (exit 2) before anything is changed. Every command that talks
-/// to AWS calls this once, local targets included (the local cloud answers with its account).
-pub async fn caller(
-    t: &ResolvedTarget,
-    sdk: &aws_types::SdkConfig,
-) -> Result<CallerIdentity, CliError> {
-    let me = deploykit_aws::caller_identity(sdk).await.map_err(|e| {
-        let exit = match &e {
-            deploykit_aws::AwsError::CallerIdentity { error }
-                if error.kind == deploykit_aws::ErrorKind::Credentials =>
-            {
-                Exit::Config
-            }
-            _ => Exit::Aws,
-        };
-        CliError::from_error(exit, &e)
-    })?;
-    me.check_account(t.account_id.as_deref()).map_err(|e| {
-        CliError::new(Exit::Config, format!("{e}\nnothing was changed")).with_hint(format!(
-            "check which credentials target `{}` uses (profile {}, or AWS_PROFILE / AWS_ACCESS_KEY_ID in the environment)",
-            t.name,
-            t.profile.as_deref().unwrap_or("default")
-        ))
-    })?;
-    Ok(me)
-}
-
-/// The IAM role or instance profile name in a config value that is a name or an ARN
-/// (`arn:aws:iam::ACCOUNT:role/path/NAME`).
-fn iam_name(v: &str) -> &str {
-    if v.starts_with("arn:") {
-        v.rsplit('/').next().unwrap_or(v)
-    } else {
-        v
-    }
-}
-
-/// An IAM role or instance profile a deploy needs, found by name.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RoleRef {
-    /// What it is for, e.g. `[eb] service_role`.
-    pub field: &'static str,
-    pub name: String,
-    pub arn: String,
-}
-
-/// What kind of IAM entity a [`RoleRef`] names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IamKind {
-    Role,
-    InstanceProfile,
-}
-
-/// Looks up each `(field, kind, name or ARN)` in IAM; refuses (exit 2) listing every missing
-/// one with the command that creates them, before any change.
-pub async fn require_iam(
-    t: &ResolvedTarget,
-    sdk: &aws_types::SdkConfig,
-    wanted: &[(&'static str, IamKind, String)],
-) -> Result<Vec<RoleRef>, CliError> {
-    let iam = deploykit_iam::Iam::new(sdk);
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for (field, kind, value) in wanted {
-        let name = iam_name(value).to_string();
-        let arn = match kind {
-            IamKind::Role => iam.role_arn(&name).await,
-            IamKind::InstanceProfile => iam.instance_profile_arn(&name).await,
-        }
-        .map_err(|e| CliError::from_error(Exit::Aws, &e).with_hint(e.help().to_string()))?;
-        match arn {
-            Some(arn) => found.push(RoleRef { field, name, arn }),
-            None => missing.push(format!(
-                "{} `{name}` ({field})",
-                match kind {
-                    IamKind::Role => "IAM role",
-                    IamKind::InstanceProfile => "instance profile",
-                }
-            )),
-        }
-    }
-    if missing.is_empty() {
-        Ok(found)
-    } else {
-        Err(CliError::new(
-            Exit::Config,
-            format!(
-                "{} does not exist in this account; nothing was changed",
-                missing.join(", ")
-            ),
-        )
-        .with_hint(format!(
-            "create it with `cargo xtask --target {} iam ensure`",
-            t.name
-        )))
-    }
-}
-
-async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
-    let config = deploykit_config::load(&global.config)
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    for w in &config.warnings {
-        r.report(deploykit_report::Event::warn(w.to_string()));
-    }
-    let target = config
-        .target(global.target.as_deref())
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let (aws, resolve) = if target.local {
-        let state = crate::cmd_local::ensure_up(r)?;
-        let edge: Option<SocketAddr> = state
-            .edge_url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .ok();
-        (
-            TargetAws::local(target.region.clone(), state.edge_url.clone()),
-            edge.or(target.http_resolve),
-        )
-    } else {
-        (TargetAws::from(&target), target.http_resolve)
-    };
-    let sdk = deploykit_aws::sdk_config(&aws)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let caller = caller(&target, &sdk).await?;
-    let eb_target = eb_target(&target, resolve);
-    Ok(Ctx {
-        eb: Eb::new(&sdk, target.local || target.endpoint_url.is_some()),
-        target,
-        eb_target,
-        sdk,
-        caller,
-    })
-}
-
-/// deploy.toml's target as the eb crate's plain input. `secrets` is empty: a deploy fills it
-/// with the ARNs [`crate::cmd_secrets::resolve_target_secrets`] returns.
-pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
-    let e = &t.eb;
-    let mut out = EbTarget::new(&t.region, &e.application, &e.environment);
-    out.instance_type = e.instance_type.clone();
-    out.solution_stack = e.platform.clone();
-    out.service_role = e.service_role.clone();
-    out.instance_profile = e.instance_profile.clone();
-    out.bucket = e.bucket.clone();
-    out.env = t.env.clone();
-    out.stream_logs = e.log_streaming;
-    out.log_retention_days = e.log_retention_days;
-    out.deployment_policy = e.deployment_policy.as_str().to_string();
-    out.enhanced_health = e.enhanced_health;
-    out.keep_versions = e.keep_versions;
-    out.health = HealthCheck {
-        path: e.health_check.then(|| t.app.health_path.clone()),
-        resolve,
-    };
-    out.timeouts = Timeouts {
-        deploy: e.timeout,
-        busy: e.timeout,
-        poll: if t.local {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_secs(5)
-        },
-        http: Duration::from_secs(5),
-    };
-    out
+/// The EB session on `--target`.
+async fn context(global: &GlobalArgs, r: &Renderer) -> Result<EbSession, CliError> {
+    Ok(EbSession::new(crate::session::session(global, r).await?))
 }
 
 /// An eb crate error as a CLI error with the right exit code.
 fn eb_err(e: &EbError) -> CliError {
-    let exit = match e.category() {
-        Category::Config => Exit::Config,
-        Category::Aws => Exit::Aws,
-        Category::RolledBack => Exit::RolledBack,
-        Category::RollbackFailed => Exit::RollbackFailed,
-        Category::Timeout => Exit::Timeout,
-        Category::Failed => Exit::Failure,
-    };
-    CliError::from_error(exit, e)
+    CliError::from_diagnostic(e)
 }
 
 #[derive(Debug, serde::Serialize)]
-struct DeployResult<'a> {
+struct PlannedResult<'a> {
     status: &'static str,
-    /// Who the credentials are (STS GetCallerIdentity).
-    caller: &'a CallerIdentity,
-    /// `[secrets]` with the ARNs Secrets Manager returned.
-    secrets: &'a [SecretArn],
-    /// The IAM roles and instance profile the environment uses, as found in IAM.
-    iam: &'a [RoleRef],
+    #[serde(flatten)]
+    preflight: &'a deploykit::preflight::Preflight,
     plan: &'a deploykit_eb::Plan,
     db_snapshot: &'a deploykit_rds::PreDeploySnapshot,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<&'a deploykit_eb::DeployOutcome>,
     bundle: &'a deploykit_bundle::BundleSummary,
     bundle_ms: u128,
-    total_ms: u128,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DeployedResult<'a> {
+    status: &'static str,
+    #[serde(flatten)]
+    deployed: &'a EbDeployed,
 }
 
 async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
-    let started = Instant::now();
-    let mut ctx = context(global, r).await?;
+    let target = global.target.as_deref();
+    let lib = |e| crate::session::lib_err(e, target);
+    let mut s = context(global, r).await?;
     if let Some(t) = a.timeout {
-        ctx.eb_target.timeouts.deploy = t;
-        ctx.eb_target.timeouts.busy = t;
+        s.set_timeout(t);
     }
     if let Some(p) = a.poll {
-        ctx.eb_target.timeouts.poll = p;
+        s.set_poll(p);
     }
-    let pending = crate::local_prepare::prepare(
-        &ctx.target,
-        &ctx.sdk,
-        crate::cmd_iam::Route::Eb,
-        a.dry_run,
-        r,
-    )
-    .await?;
-    if !pending.is_empty() {
-        return pending.finish_dry_run(r);
-    }
-    let pre = eb_preflight(&mut ctx).await?;
-    // Limits before anything else, the bundle included.
-    if let Err(problems) =
-        deploykit_eb::check_env_limits(&ctx.eb_target.env, &ctx.eb_target.secrets)
-    {
-        return Err(eb_err(&EbError::EnvLimits { problems }));
-    }
-
-    let bundle_started = Instant::now();
-    let (summary, git) = build_bundle(&ctx.target, &a, r)?;
-    let bundle_ms = bundle_started.elapsed().as_millis();
-    let git_sha = git.as_ref().map(|g| g.sha.chars().take(7).collect());
-    let git_dirty = git.as_ref().is_some_and(|g| g.dirty);
-    let bundle = BundleRef {
-        path: summary.path.clone(),
-        sha256: summary.sha256.clone(),
-        label: summary.label.clone(),
-        git_sha,
-        git_dirty,
+    let req = EbDeployRequest {
+        no_rollback: a.no_rollback,
+        no_wait_busy: a.no_wait_busy,
+        from_git: a.git,
+        staged: a.staged,
+        allow: a.allow.clone(),
+        fix_line_endings: a.fix_line_endings,
+        dry_run: a.dry_run,
     };
-
-    let (_state, plan) = ctx
-        .eb
-        .prepare(&ctx.eb_target, &bundle)
-        .await
-        .map_err(|e| eb_err(&e))?;
-    // The environment update runs the app's migrations: snapshot the database first if asked.
-    let db = crate::cmd_db::PreDeployDb::plan(&ctx.target, &ctx.sdk, plan.changes_environment(), r)
-        .await?;
+    let planned = match eb::plan_deploy(&mut s, &req, r).await.map_err(lib)? {
+        EbPlanning::NeedsLocalResources(pending) => {
+            return crate::local_prepare::finish_dry_run(&pending, r);
+        }
+        EbPlanning::Planned(p) => *p,
+    };
     r.line(format!(
         "{}\n{}\n{}",
-        pre.text(),
-        plan.to_string().trim_end(),
-        db.decision
+        planned.preflight,
+        planned.plan.to_string().trim_end(),
+        planned.db.decision
     ));
     if a.dry_run {
         r.result(
-            &DeployResult {
+            &PlannedResult {
                 status: "planned",
-                caller: &ctx.caller,
-                secrets: &pre.secrets,
-                iam: &pre.iam,
-                plan: &plan,
-                db_snapshot: &db.decision,
-                outcome: None,
-                bundle: &summary,
-                bundle_ms,
-                total_ms: started.elapsed().as_millis(),
+                preflight: &planned.preflight,
+                plan: &planned.plan,
+                db_snapshot: &planned.db.decision,
+                bundle: &planned.bundle,
+                bundle_ms: planned.bundle_time.as_millis(),
             },
             || "dry run: nothing was changed".into(),
         );
         return Ok(Exit::Success);
     }
-    let db_snapshot = db.take(&ctx.target, r).await?;
-    let opts = DeployOptions {
-        rollback: !a.no_rollback,
-        wait_busy: !a.no_wait_busy,
-    };
-    let outcome = ctx
-        .eb
-        .apply(&ctx.eb_target, &bundle, plan.clone(), &opts, r)
-        .await
-        .map_err(|e| eb_err(&e))?;
-    let total_ms = started.elapsed().as_millis();
+    let d = eb::apply_deploy(&s, planned, &req, r).await.map_err(lib)?;
     r.result(
-        &DeployResult {
+        &DeployedResult {
             status: "deployed",
-            caller: &ctx.caller,
-            secrets: &pre.secrets,
-            iam: &pre.iam,
-            plan: &plan,
-            db_snapshot: &db_snapshot,
-            outcome: Some(&outcome),
-            bundle: &summary,
-            bundle_ms,
-            total_ms,
+            deployed: &d,
         },
         || {
+            let outcome = &d.outcome;
             let upload = match &outcome.upload {
                 Some(u) if u.skipped => "upload skipped (same sha256 already in S3)".to_string(),
                 Some(u) => format!("uploaded {} bytes", u.bytes_uploaded),
@@ -502,8 +268,8 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
                 } else {
                     "unchanged (verified Ready, Green, healthy)"
                 },
-                total = total_ms as f64 / 1000.0,
-                bundle = bundle_ms as f64 / 1000.0,
+                total = d.total_time.as_secs_f64(),
+                bundle = d.bundle_time.as_secs_f64(),
                 tool = outcome.tool_time.as_secs_f64(),
                 wait = outcome.wait_time.as_secs_f64(),
             )
@@ -512,124 +278,20 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
     Ok(Exit::Success)
 }
 
-/// A `[secrets]` entry with the ARN Secrets Manager returned.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SecretArn {
-    pub env_var: String,
-    pub name: String,
-    pub arn: String,
-}
-
-impl From<&deploykit_secrets::ResolvedSecret> for SecretArn {
-    fn from(s: &deploykit_secrets::ResolvedSecret) -> Self {
-        SecretArn {
-            env_var: s.env_var.clone(),
-            name: s.name.clone(),
-            arn: s.arn.clone(),
-        }
-    }
-}
-
-/// What a deploy checked against AWS before planning: the caller, the secrets' real ARNs and
-/// the IAM roles it needs.
-pub struct Preflight {
-    pub caller: CallerIdentity,
-    pub secrets: Vec<SecretArn>,
-    pub iam: Vec<RoleRef>,
-}
-
-impl Preflight {
-    /// The plan's header lines.
-    pub fn text(&self) -> String {
-        let mut out = format!("Checked before planning:\n  {}", self.caller);
-        for s in &self.secrets {
-            out.push_str(&format!("\n  secret {} <- {}", s.env_var, s.arn));
-        }
-        for i in &self.iam {
-            out.push_str(&format!("\n  {} {}: {}", i.field, i.name, i.arn));
-        }
-        out
-    }
-}
-
-/// Before any change (dry run too): resolve `[secrets]` to their real ARNs into the EB input,
-/// and check `[eb] service_role` and `instance_profile` exist. A local target's secrets must
-/// exist by then as well (they are prepared before this is called).
-async fn eb_preflight(ctx: &mut Ctx) -> Result<Preflight, CliError> {
-    let resolved = crate::cmd_secrets::resolve_target_secrets(&ctx.target, &ctx.sdk).await?;
-    ctx.eb_target.secrets = resolved
-        .iter()
-        .map(|s| (s.env_var.clone(), s.arn.clone()))
-        .collect();
-    let e = &ctx.target.eb;
-    let mut wanted = Vec::new();
-    if let Some(role) = &e.service_role {
-        wanted.push(("[eb] service_role", IamKind::Role, role.clone()));
-    }
-    if let Some(p) = &e.instance_profile {
-        wanted.push(("[eb] instance_profile", IamKind::InstanceProfile, p.clone()));
-    }
-    let iam = require_iam(&ctx.target, &ctx.sdk, &wanted).await?;
-    Ok(Preflight {
-        caller: ctx.caller.clone(),
-        secrets: resolved.iter().map(SecretArn::from).collect(),
-        iam,
-    })
-}
-
-/// Builds the bundle into target/deploykit/bundles/ (from a git export with --git/--staged).
-fn build_bundle(
-    t: &ResolvedTarget,
-    a: &DeployEbArgs,
-    r: &Renderer,
-) -> Result<
-    (
-        deploykit_bundle::BundleSummary,
-        Option<crate::cmd_bundle::GitInfo>,
-    ),
-    CliError,
-> {
-    let out_dir = PathBuf::from("target/deploykit/bundles");
-    std::fs::create_dir_all(&out_dir).map_err(|e| {
-        CliError::new(
-            Exit::Failure,
-            format!("creating {}: {e}", out_dir.display()),
-        )
-    })?;
-    let git = crate::cmd_bundle::GitInfo::probe(&t.app.path);
-    let (export, source) =
-        crate::cmd_bundle::source_tree(&t.app.path, git.as_ref(), a.git || a.staged, a.staged)?;
-    let app_dir = export
-        .as_ref()
-        .map_or_else(|| t.app.path.clone(), |d| d.path().to_path_buf());
-    let mut opts = deploykit_bundle::BundleOptions::new(app_dir, &out_dir);
-    opts.label_prefix = t.app.name.clone();
-    opts.allow = a.allow.clone();
-    opts.fix_line_endings = a.fix_line_endings;
-    opts.source = source;
-    opts.git_sha = git.as_ref().map(|g| g.sha.clone());
-    opts.git_dirty = git.as_ref().is_some_and(|g| g.dirty) && export.is_none();
-    let summary = deploykit_bundle::build(&opts, r).map_err(|e| {
-        let exit = if e.is_refusal() {
-            Exit::Config
-        } else {
-            Exit::Failure
-        };
-        CliError::from_error(exit, &e)
-    })?;
-    Ok((summary, git))
-}
-
 async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
     let mut ctx = context(global, r).await?;
-    r.report(deploykit_report::Event::info(ctx.caller.to_string()));
+    let caller = ctx
+        .session
+        .caller()
+        .await
+        .map_err(|e| crate::session::lib_err(e, global.target.as_deref()))?;
+    r.report(deploykit_report::Event::info(caller.to_string()));
     if let Some(t) = a.timeout {
-        ctx.eb_target.timeouts.deploy = t;
-        ctx.eb_target.timeouts.busy = t;
+        ctx.set_timeout(t);
     }
     let s = ctx
         .eb
-        .rollback(&ctx.eb_target, a.to.as_deref(), r)
+        .rollback(&ctx.target, a.to.as_deref(), r)
         .await
         .map_err(|e| eb_err(&e))?;
     r.result(&s, || {
@@ -653,8 +315,13 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
         }
     }
     let ctx = context(global, r).await?;
-    r.report(deploykit_report::Event::info(ctx.caller.to_string()));
-    let t = &ctx.eb_target;
+    let caller = ctx
+        .session
+        .caller()
+        .await
+        .map_err(|e| crate::session::lib_err(e, global.target.as_deref()))?;
+    r.report(deploykit_report::Event::info(caller.to_string()));
+    let t = &ctx.target;
     match cmd {
         EbCommand::Status => {
             let s = ctx.eb.status(t).await.map_err(|e| eb_err(&e))?;

@@ -10,9 +10,7 @@ use std::time::SystemTime;
 
 use deploykit_config::ResolvedTarget;
 use deploykit_report::Reporter;
-use deploykit_secrets::{
-    ExposeSecret, MissingReason, ResolvedSecret, SecretString, Secrets, SecretsError,
-};
+use deploykit_secrets::{ExposeSecret, MissingReason, SecretString, Secrets, SecretsError};
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
@@ -44,10 +42,9 @@ pub fn run(cmd: SecretsCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
         }
         SecretsCommand::List => None,
     };
-    let (target, state) = crate::cmd_apprunner::load(global, r)?;
     crate::runtime().block_on(async move {
-        let ctx = crate::cmd_apprunner::context(target, state).await?;
-        let me = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+        let ctx = crate::cmd_apprunner::context(global, r).await?;
+        let me = crate::session::caller(&ctx.target, &ctx.sdk).await?;
         let secrets = Secrets::new(&ctx.sdk);
         match cmd {
             SecretsCommand::Set(a) => {
@@ -137,7 +134,7 @@ async fn set(
     value: &SecretString,
     r: &Renderer,
 ) -> CliResult {
-    let err = |e: SecretsError| secrets_error(&e, t);
+    let err = |e: SecretsError| crate::session::lib_err(e.into(), Some(&t.name));
     // A secret scheduled for deletion takes no new value until it is restored.
     let probe = vec![(String::new(), a.name.clone())];
     let restored = match secrets.list_refs(&probe).await.map_err(err)?.pop() {
@@ -226,9 +223,9 @@ async fn list(
     r: &Renderer,
 ) -> CliResult {
     let statuses = secrets
-        .list_refs(&refs(t))
+        .list_refs(&deploykit::mapping::secret_refs(t))
         .await
-        .map_err(|e| secrets_error(&e, t))?;
+        .map_err(|e| crate::session::lib_err(e.into(), Some(&t.name)))?;
     let entries: Vec<ListEntry> = statuses
         .into_iter()
         .map(|s| match s {
@@ -276,14 +273,14 @@ async fn list(
                         "\n  {:<20} {}  MISSING: create it with `cargo xtask{} secrets set {}`",
                         e.env_var,
                         e.reference,
-                        target_flag(t),
+                        format!(" --target {}", t.name),
                         e.reference
                     )),
                     _ => out.push_str(&format!(
                         "\n  {:<20} {}  SCHEDULED FOR DELETION: `cargo xtask{} secrets set {}` restores it with a new value",
                         e.env_var,
                         e.reference,
-                        target_flag(t),
+                        format!(" --target {}", t.name),
                         e.reference
                     )),
                 }
@@ -292,56 +289,4 @@ async fn list(
         },
     );
     Ok(Exit::Success)
-}
-
-/// ` --target NAME`, for commands in hints.
-fn target_flag(t: &ResolvedTarget) -> String {
-    format!(" --target {}", t.name)
-}
-
-/// The target's `[secrets]` as `(env var, name or ARN)` pairs.
-pub fn refs(t: &ResolvedTarget) -> Vec<(String, String)> {
-    t.secrets
-        .iter()
-        .map(|(k, s)| (k.clone(), s.secret.clone()))
-        .collect()
-}
-
-fn secrets_error(e: &SecretsError, t: &ResolvedTarget) -> CliError {
-    match e {
-        SecretsError::Missing { missing } => {
-            let fixes: Vec<String> = missing
-                .iter()
-                .map(|m| {
-                    format!(
-                        "`cargo xtask{} secrets set {}`{}",
-                        target_flag(t),
-                        m.reference,
-                        match m.reason {
-                            MissingReason::NotFound => "",
-                            MissingReason::ScheduledForDeletion { .. } =>
-                                " (restores it from scheduled deletion)",
-                        }
-                    )
-                })
-                .collect();
-            CliError::new(Exit::Config, format!("{e}\nnothing was changed"))
-                .with_hint(format!("create each with {}", fixes.join(", ")))
-        }
-        SecretsError::Aws { .. } => CliError::from_error(Exit::Aws, e),
-        _ => CliError::from_error(Exit::Failure, e),
-    }
-}
-
-/// Resolves the target's `[secrets]` to the ARNs Secrets Manager returns (`DescribeSecret`),
-/// before any change. Every reference is checked; missing ones are refused together (exit 2)
-/// naming each and the command that creates it. The one place deploys get secret ARNs from.
-pub async fn resolve_target_secrets(
-    t: &ResolvedTarget,
-    sdk: &aws_types::SdkConfig,
-) -> Result<Vec<ResolvedSecret>, CliError> {
-    Secrets::new(sdk)
-        .resolve(&refs(t))
-        .await
-        .map_err(|e| secrets_error(&e, t))
 }

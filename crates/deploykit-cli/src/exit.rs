@@ -3,6 +3,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use deploykit_report::{Category, Diagnostic};
+
 /// Process exit codes. Stable: scripts and CI depend on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +25,40 @@ pub enum Exit {
     Timeout = 6,
     /// 7: a check failed (drift, migration behind head, restore check).
     CheckFailed = 7,
+    /// 130: interrupted (Ctrl-C); what was in flight is said before exiting.
+    Interrupted = 130,
+}
+
+impl From<Category> for Exit {
+    fn from(c: Category) -> Self {
+        match c {
+            Category::Internal => Exit::Failure,
+            Category::Input => Exit::Config,
+            Category::Aws => Exit::Aws,
+            Category::RolledBack => Exit::RolledBack,
+            Category::RollbackFailed => Exit::RollbackFailed,
+            Category::Timeout => Exit::Timeout,
+            Category::CheckFailed => Exit::CheckFailed,
+            Category::Interrupted => Exit::Interrupted,
+        }
+    }
+}
+
+impl Exit {
+    /// The failure class this exit code stands for (`None` for success).
+    pub fn category(self) -> Option<Category> {
+        match self {
+            Exit::Success => None,
+            Exit::Failure => Some(Category::Internal),
+            Exit::Config => Some(Category::Input),
+            Exit::Aws => Some(Category::Aws),
+            Exit::RolledBack => Some(Category::RolledBack),
+            Exit::RollbackFailed => Some(Category::RollbackFailed),
+            Exit::Timeout => Some(Category::Timeout),
+            Exit::CheckFailed => Some(Category::CheckFailed),
+            Exit::Interrupted => Some(Category::Interrupted),
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -52,6 +88,23 @@ impl CliError {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// A library error for the user: its category picks the exit code, its help the hint.
+    pub fn from_diagnostic<E: Diagnostic + 'static>(err: &E) -> Self {
+        let mut e = Self::from_error(err.category().into(), err);
+        e.hint = err.help();
+        e
+    }
+
+    /// Adds advice after what is there (the CLI's command after the library's words).
+    pub fn add_hint(mut self, more: impl Into<String>) -> Self {
+        let more = more.into();
+        self.hint = Some(match self.hint.take() {
+            Some(h) => format!("{h}; {more}"),
+            None => more,
+        });
         self
     }
 

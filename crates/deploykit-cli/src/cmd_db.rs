@@ -4,11 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use deploykit_aws::TargetAws;
 use deploykit_config::ResolvedTarget;
-use deploykit_rds::{
-    DbSpec, PreDeploySnapshot, Rds, RdsError, RestoreCheckOptions, SnapshotInfo, WaitPolicy,
-};
+use deploykit_rds::{DbSpec, Rds, RdsError, RestoreCheckOptions, SnapshotInfo};
 use deploykit_report::{Event, Reporter};
 use secrecy::ExposeSecret;
 
@@ -96,20 +93,8 @@ struct Ctx {
 }
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
-    let config = deploykit_config::load(&global.config)
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let target = config
-        .target(global.target.as_deref())
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let aws = if target.local {
-        let state = crate::cmd_local::ensure_up(r)?;
-        TargetAws::local(target.region.clone(), state.edge_url.clone())
-    } else {
-        TargetAws::from(&target)
-    };
-    let sdk = deploykit_aws::sdk_config(&aws)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let session = crate::session::session(global, r).await?;
+    let (target, sdk) = (session.target, session.sdk);
     let spec = spec_for(&target);
     spec.validate()
         .map_err(|e| CliError::from_error(Exit::Config, &e))?;
@@ -120,44 +105,7 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
     })
 }
 
-/// Waits bounded by `[database].timeout`; polls faster on the local cloud.
-pub(crate) fn wait_policy(target: &ResolvedTarget) -> WaitPolicy {
-    WaitPolicy {
-        timeout: target.database.timeout,
-        poll: if target.local {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_secs(15)
-        },
-    }
-}
-
-/// deploy.toml's `[database]` as the rds crate's plain spec.
-pub fn spec_for(t: &ResolvedTarget) -> DbSpec {
-    let d = &t.database;
-    DbSpec {
-        identifier: d.instance.clone(),
-        engine_version: d.engine_version.clone(),
-        instance_class: d.instance_class.clone(),
-        allocated_storage_gb: i32::try_from(d.allocated_storage_gb).unwrap_or(i32::MAX),
-        max_allocated_storage_gb: d
-            .max_allocated_storage_gb
-            .and_then(|m| i32::try_from(m).ok()),
-        backup_retention_days: i32::try_from(d.backup_retention_days).unwrap_or(i32::MAX),
-        db_name: d.db_name.clone(),
-        master_username: d.username.clone(),
-        subnet_group: d.subnet_group.clone(),
-        vpc_security_group_ids: Vec::new(),
-        app_security_group: d.app_security_group.clone(),
-        deletion_protection: d.deletion_protection,
-        multi_az: d.multi_az,
-        tags: vec![
-            ("managed-by".into(), "deploykit".into()),
-            ("app".into(), t.app.name.clone()),
-            ("deploykit:target".into(), t.name.clone()),
-        ],
-    }
-}
+use deploykit::mapping::{db_spec as spec_for, db_wait_policy as wait_policy};
 
 pub(crate) fn rds_err(e: RdsError) -> CliError {
     let exit = match &e {
@@ -535,71 +483,7 @@ fn human_age(d: Duration) -> String {
 
 /// The app's git revision for the snapshot tag (12 characters), if it is in a repository.
 fn git_sha(target: &ResolvedTarget) -> Option<String> {
-    crate::cmd_bundle::GitInfo::probe(&target.app.path).map(|g| g.sha.chars().take(12).collect())
-}
-
-/// `[database] snapshot_before_deploy` for `deploy eb`: [`PreDeployDb::plan`] decides (and
-/// reads only, so `--dry-run` can show it), [`PreDeployDb::take`] snapshots and waits.
-pub struct PreDeployDb {
-    rds: Rds,
-    git_sha: Option<String>,
-    pub decision: PreDeploySnapshot,
-}
-
-impl PreDeployDb {
-    /// `migrations_run`: the deploy creates or updates the environment (which runs the app's
-    /// migrations); an unchanged environment needs no snapshot.
-    pub async fn plan(
-        target: &ResolvedTarget,
-        sdk: &aws_types::SdkConfig,
-        migrations_run: bool,
-        r: &Renderer,
-    ) -> Result<PreDeployDb, CliError> {
-        let rds = Rds::new(sdk, wait_policy(target));
-        let decision = rds
-            .plan_predeploy_snapshot(
-                &target.database.instance,
-                target.database.snapshot_before_deploy,
-                migrations_run,
-                r,
-            )
-            .await
-            .map_err(|e| predeploy_err(e, target))?;
-        Ok(PreDeployDb {
-            rds,
-            git_sha: git_sha(target),
-            decision,
-        })
-    }
-
-    /// Takes the planned snapshot (waited, bounded by `[database].timeout`); a skip stays a skip.
-    pub async fn take(
-        self,
-        target: &ResolvedTarget,
-        r: &Renderer,
-    ) -> Result<PreDeploySnapshot, CliError> {
-        self.rds
-            .take_predeploy_snapshot(self.decision, self.git_sha.as_deref(), r)
-            .await
-            .map_err(|e| predeploy_err(e, target))
-    }
-}
-
-fn predeploy_err(e: RdsError, target: &ResolvedTarget) -> CliError {
-    let mut err = rds_err(e);
-    err.message = format!(
-        "the snapshot before the deploy (snapshot_before_deploy) failed, so nothing was deployed: {}",
-        err.message
-    );
-    let hint = format!(
-        "check the database with `cargo xtask db status --target {t}`; to deploy without the snapshot set `snapshot_before_deploy = false` under [targets.{t}.database]",
-        t = target.name
-    );
-    err.hint = Some(match err.hint.take() {
-        Some(h) => format!("{h}; {hint}"),
-        None => hint,
-    });
-    err
+    deploykit::source::GitInfo::probe(&target.app.path).map(|g| g.short(12))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -617,10 +501,7 @@ pub fn app_venv(workspace: &Path) -> PathBuf {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    crate::project_root()
 }
 
 /// `scheme://user:********@host/db`: the URL with its password (if any) masked.
@@ -645,21 +526,28 @@ async fn migrate(
     check: bool,
     database_url: Option<String>,
 ) -> CliResult {
-    let (url, database) = match database_url.filter(|u| !u.is_empty()) {
+    let (url, database, app_dir) = match database_url.filter(|u| !u.is_empty()) {
         Some(u) => {
             let shown = mask_url(&u);
-            (secrecy::SecretString::from(u), shown)
+            let config = deploykit_config::load(&global.config)
+                .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+            let target = config
+                .target(global.target.as_deref())
+                .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+            (secrecy::SecretString::from(u), shown, target.app.path)
         }
         None => {
             let c = context(global, r).await?;
             let id = &c.spec.identifier;
             let url = c.rds.url(id).await.map_err(rds_err)?;
-            (url.expose(), format!("{id} ({})", url.masked()))
+            (
+                url.expose(),
+                format!("{id} ({})", url.masked()),
+                c.target.app.path,
+            )
         }
     };
-    let root = workspace_root();
-    let app_dir = root.join("examples/budgetsync");
-    let python = app_venv(&root).join("bin/python");
+    let python = app_venv(&workspace_root()).join("bin/python");
     let outcome =
         run_migrate(&python, &app_dir, url.expose_secret(), check).map_err(|e| CliError {
             message: format!("{database}: {}", e.message),
@@ -850,9 +738,14 @@ mod tests {
         }
     }
 
+    /// This repository (tests run with the package directory as cwd).
+    pub(super) fn repo_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
     #[test]
     fn repo_config_maps_to_a_valid_spec() {
-        let root = workspace_root();
+        let root = repo_root();
         let config = deploykit_config::load(&root.join("deploy.toml")).unwrap();
         let local = spec_for(&config.target(Some("local")).unwrap());
         local.validate().unwrap();

@@ -58,13 +58,8 @@ struct Ctx {
 }
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
-    let (target, state) = crate::cmd_apprunner::load(global, r)?;
-    let c = crate::cmd_apprunner::context(target, state).await?;
-    let who = deploykit_aws::caller_identity(&c.sdk)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    who.check_account(c.target.account_id.as_deref())
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+    let c = crate::cmd_apprunner::context(global, r).await?;
+    let who = crate::session::caller(&c.target, &c.sdk).await?;
     Ok(Ctx {
         target: c.target,
         sdk: c.sdk,
@@ -73,51 +68,24 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
     })
 }
 
-/// deploy.toml's role names for `route`, with the app's secret ARNs and bucket.
+/// deploy.toml's role names for `route` (the library's mapping).
 pub fn app_roles(t: &ResolvedTarget, secret_arns: Vec<String>, route: Route) -> AppRoles {
-    let eb = matches!(route, Route::All | Route::Eb);
-    let ar = matches!(route, Route::All | Route::Apprunner);
-    // `All` adds the ECS roles when the target runs its container on ECS Express.
-    let ecs = route == Route::Ecs
-        || (route == Route::All
-            && t.platform == deploykit_config::ContainerPlatformKind::EcsExpress);
-    AppRoles {
-        app: t.app.name.clone(),
-        eb_service_role: t.eb.service_role.clone().filter(|_| eb),
-        eb_instance_profile: t.eb.instance_profile.clone().filter(|_| eb),
-        apprunner_access_role: Some(t.apprunner.access_role.clone()).filter(|_| ar),
-        apprunner_instance_role: Some(t.apprunner.instance_role.clone()).filter(|_| ar),
-        ecs_execution_role: Some(t.ecs.execution_role.clone()).filter(|_| ecs),
-        ecs_infrastructure_role: Some(t.ecs.infrastructure_role.clone()).filter(|_| ecs),
-        secret_arns,
-        // The app's bucket is read from [env] S3_BUCKET until deploy.toml names it.
-        bucket: t.env.get("S3_BUCKET").cloned().filter(|b| !b.is_empty()),
+    deploykit::mapping::app_roles(t, secret_arns, route.into())
+}
+
+impl From<Route> for deploykit::Route {
+    fn from(r: Route) -> Self {
+        match r {
+            Route::All => deploykit::Route::All,
+            Route::Eb => deploykit::Route::Eb,
+            Route::Apprunner => deploykit::Route::Apprunner,
+            Route::Ecs => deploykit::Route::Ecs,
+        }
     }
 }
 
 fn iam_err(e: &IamError) -> CliError {
-    let exit = match e {
-        IamError::Aws { .. } => Exit::Aws,
-        IamError::BadDocument { .. } => Exit::Failure,
-        IamError::NoSuchManagedPolicy { .. } => Exit::Config,
-    };
-    CliError::from_error(exit, e).with_hint(e.help())
-}
-
-/// Ensures the target's roles (plan, then apply): what `deploy` calls on the local target so
-/// a fresh clone's first deploy finds its roles. Secrets are resolved first (missing ones are
-/// refused, nothing changed).
-pub async fn ensure_roles(
-    t: &ResolvedTarget,
-    sdk: &aws_types::SdkConfig,
-    route: Route,
-    r: &dyn Reporter,
-) -> Result<IamOutcome, CliError> {
-    let secrets = crate::cmd_secrets::resolve_target_secrets(t, sdk).await?;
-    let roles = app_roles(t, secrets.into_iter().map(|s| s.arn).collect(), route);
-    deploykit_iam::ensure(&Iam::new(sdk), &roles, r)
-        .await
-        .map_err(|e| iam_err(&e))
+    CliError::from_diagnostic(e)
 }
 
 async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -142,11 +110,13 @@ async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliRes
             "target {}: account {} as {}",
             t.name, c.account, c.principal
         )));
-        let out = ensure_roles(t, &c.sdk, route, r).await?;
+        let out = deploykit::prepare::ensure_roles(t, &c.sdk, route.into(), r)
+            .await
+            .map_err(|e| crate::session::lib_err(e, Some(&t.name)))?;
         r.result(&out, || outcome_text(&out));
         return Ok(Exit::Success);
     }
-    let secrets = crate::cmd_secrets::resolve_target_secrets(t, &c.sdk).await?;
+    let secrets = crate::session::resolve_secrets(t, &c.sdk).await?;
     let roles = app_roles(t, secrets.into_iter().map(|s| s.arn).collect(), route);
     let specs = deploykit_iam::desired_roles(&roles);
     let iam = Iam::new(&c.sdk);

@@ -1,23 +1,24 @@
 //! The local target only: what a fresh clone's first deploy needs and nobody has made yet.
 //!
-//! On real AWS a missing secret or role is refused with the command that makes it (the
-//! preflights do that). On the `local` target the README's one command must work from a fresh
-//! clone, so before the preflight this makes, in the local cloud only:
-//! - each missing `[secrets]` entry: `DATABASE_URL` from the local RDS instance (created as
-//!   `db create` would, its URL stored as `db url --store` would), any other one a random value;
-//! - the route's IAM roles and instance profile (as `iam ensure` would).
+//! On real AWS a missing secret or role is refused (the preflights do that). On the `local`
+//! target one command must work from a fresh clone, so before the preflight this makes, in
+//! the local cloud only:
+//! - each missing `[secrets]` entry: `DATABASE_URL` from the local RDS instance (created when
+//!   missing, its URL stored), any other one a random value;
+//! - the route's IAM roles and instance profile.
 //!
 //! Everything made is reported; a dry run reports what it would make and changes nothing.
 
 use deploykit_config::ResolvedTarget;
+use deploykit_iam::{Iam, IamOutcome};
 use deploykit_report::{Event, Reporter};
 use deploykit_secrets::{MissingReason, SecretString, Secrets};
 
-use crate::cmd_iam::Route;
-use crate::{CliError, Exit};
+use crate::Result;
+use crate::mapping::{Route, app_roles, db_spec, db_wait_policy, secret_refs};
 
 /// What a dry run found missing on the local target (a real run makes these first).
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Pending {
     /// One line each: "secret budgetsync/db-url for DATABASE_URL (the local database's URL)".
     pub would_create: Vec<String>,
@@ -27,43 +28,36 @@ impl Pending {
     pub fn is_empty(&self) -> bool {
         self.would_create.is_empty()
     }
+}
 
-    /// Ends a dry run whose plan needs what is not there yet: says what a real run makes first.
-    pub fn finish_dry_run(&self, r: &crate::render::Renderer) -> crate::CliResult {
-        let text = format!(
-            "dry run on the local target: a real run first makes\n{}\nthen plans and deploys with them (the rest of the plan needs their ARNs); nothing was changed",
-            self.would_create
-                .iter()
-                .map(|l| format!("  + {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        r.result(
-            &serde_json::json!({ "status": "dry_run", "local_prepare": self }),
-            || text.clone(),
-        );
-        Ok(Exit::Success)
-    }
+/// Ensures the target's roles for `route` (plan, then apply). Secrets are resolved first
+/// (missing ones are refused, nothing changed): the roles' policies name their ARNs.
+pub async fn ensure_roles(
+    t: &ResolvedTarget,
+    sdk: &aws_types::SdkConfig,
+    route: Route,
+    r: &dyn Reporter,
+) -> Result<IamOutcome> {
+    let secrets = crate::preflight::resolve_secrets(t, sdk).await?;
+    let roles = app_roles(t, secrets.into_iter().map(|s| s.arn).collect(), route);
+    Ok(deploykit_iam::ensure(&Iam::new(sdk), &roles, r).await?)
 }
 
 /// Makes what the local target lacks (see the module docs). A no-op on other targets. A dry
 /// run changes nothing and returns what a real run would make.
-pub async fn prepare(
+pub async fn prepare_local(
     t: &ResolvedTarget,
     sdk: &aws_types::SdkConfig,
     route: Route,
     dry_run: bool,
     r: &dyn Reporter,
-) -> Result<Pending, CliError> {
+) -> Result<Pending> {
     let mut pending = Pending::default();
     if !t.local {
         return Ok(pending);
     }
     let secrets = Secrets::new(sdk);
-    let status = secrets
-        .list_refs(&crate::cmd_secrets::refs(t))
-        .await
-        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+    let status = secrets.list_refs(&secret_refs(t)).await?;
     let missing: Vec<_> = status.into_iter().filter_map(Result::err).collect();
     for m in &missing {
         let what = if m.env_var == "DATABASE_URL" {
@@ -82,10 +76,7 @@ pub async fn prepare(
             continue;
         }
         if let MissingReason::ScheduledForDeletion { .. } = m.reason {
-            secrets
-                .restore(&m.reference)
-                .await
-                .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+            secrets.restore(&m.reference).await?;
         }
         if m.env_var == "DATABASE_URL" {
             store_database_url(t, sdk, &m.reference, r).await?;
@@ -97,8 +88,7 @@ pub async fn prepare(
                     &value,
                     "made by deploykit for the local target (a random value)",
                 )
-                .await
-                .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
+                .await?;
         }
         r.report(Event::info(format!(
             "local target: created secret {} for {} ({what})",
@@ -106,39 +96,39 @@ pub async fn prepare(
         )));
     }
     if dry_run {
-        let iam = deploykit_iam::Iam::new(sdk);
-        let specs = deploykit_iam::desired_roles(&crate::cmd_iam::app_roles(t, Vec::new(), route));
+        let iam = Iam::new(sdk);
+        let specs = deploykit_iam::desired_roles(&app_roles(t, Vec::new(), route));
         for spec in &specs {
-            let missing_role = iam
-                .role_arn(&spec.name)
-                .await
-                .map_err(|e| CliError::from_error(Exit::Aws, &e))?
-                .is_none();
-            if missing_role {
+            if iam.role_arn(&spec.name).await?.is_none() {
                 pending
                     .would_create
                     .push(format!("IAM role {} ({})", spec.name, spec.description));
             }
-            if let Some(profile) = &spec.instance_profile {
-                let missing_profile = iam
-                    .instance_profile_arn(profile)
-                    .await
-                    .map_err(|e| CliError::from_error(Exit::Aws, &e))?
-                    .is_none();
-                if missing_profile {
-                    pending
-                        .would_create
-                        .push(format!("IAM instance profile {profile}"));
-                }
+            if let Some(profile) = &spec.instance_profile
+                && iam.instance_profile_arn(profile).await?.is_none()
+            {
+                pending
+                    .would_create
+                    .push(format!("IAM instance profile {profile}"));
             }
         }
         return Ok(pending);
     }
-    let out = crate::cmd_iam::ensure_roles(t, sdk, route, r).await?;
+    let out = ensure_roles(t, sdk, route, r).await?;
     if !out.unchanged() {
+        let changed: Vec<String> = out
+            .plan
+            .roles
+            .iter()
+            .filter(|rp| !rp.changes.is_empty())
+            .map(|rp| {
+                let verb = if rp.exists { "updated" } else { "created" };
+                format!("{} {verb}", rp.role)
+            })
+            .collect();
         r.report(Event::info(format!(
             "local target: IAM roles ensured: {}",
-            crate::cmd_iam::outcome_text(&out).replace('\n', "; ")
+            changed.join("; ")
         )));
     }
     Ok(pending)
@@ -150,17 +140,12 @@ async fn store_database_url(
     sdk: &aws_types::SdkConfig,
     secret: &str,
     r: &dyn Reporter,
-) -> Result<(), CliError> {
-    let spec = crate::cmd_db::spec_for(t);
-    let rds = deploykit_rds::Rds::new(sdk, crate::cmd_db::wait_policy(t));
-    rds.ensure(&spec, r).await.map_err(crate::cmd_db::rds_err)?;
-    let url = rds
-        .url(&spec.identifier)
-        .await
-        .map_err(crate::cmd_db::rds_err)?;
-    rds.store_url(secret, &url)
-        .await
-        .map_err(crate::cmd_db::rds_err)?;
+) -> Result<()> {
+    let spec = db_spec(t);
+    let rds = deploykit_rds::Rds::new(sdk, db_wait_policy(t));
+    rds.ensure(&spec, r).await?;
+    let url = rds.url(&spec.identifier).await?;
+    rds.store_url(secret, &url).await?;
     Ok(())
 }
 

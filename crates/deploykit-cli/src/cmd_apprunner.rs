@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use deploykit_apprunner::{AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions};
-use deploykit_aws::TargetAws;
 use deploykit_config::ResolvedTarget;
 use deploykit_report::Reporter;
 
@@ -78,52 +77,13 @@ pub(crate) struct Ctx {
     pub(crate) resolve: Option<SocketAddr>,
 }
 
-pub(crate) fn load(
-    global: &GlobalArgs,
-    r: &Renderer,
-) -> Result<(ResolvedTarget, Option<crate::cmd_local::LocalState>), CliError> {
-    let config = deploykit_config::load(&global.config)
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    for w in &config.warnings {
-        r.report(deploykit_report::Event::warn(w.to_string()));
-    }
-    let target = config
-        .target(global.target.as_deref())
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let state = if target.local {
-        Some(crate::cmd_local::ensure_up(r)?)
-    } else {
-        None
-    };
-    Ok((target, state))
-}
-
-pub(crate) async fn context(
-    target: ResolvedTarget,
-    state: Option<crate::cmd_local::LocalState>,
-) -> Result<Ctx, CliError> {
-    let (aws, resolve) = match &state {
-        Some(s) => {
-            let edge: Option<SocketAddr> = s
-                .edge_url
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .parse()
-                .ok();
-            (
-                TargetAws::local(target.region.clone(), s.edge_url.clone()),
-                edge.or(target.http_resolve),
-            )
-        }
-        None => (TargetAws::from(&target), target.http_resolve),
-    };
-    let sdk = deploykit_aws::sdk_config(&aws)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Config, &e))?;
+/// The Route B context on `--target` (the local cloud started when the target is local).
+pub(crate) async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
+    let s = crate::session::session(global, r).await?;
     Ok(Ctx {
-        target,
-        sdk,
-        resolve,
+        target: s.target,
+        sdk: s.sdk,
+        resolve: s.resolve,
     })
 }
 
@@ -169,7 +129,7 @@ pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
 /// The git revision to tag the image with: only for a clean checkout, since with IMMUTABLE
 /// tags a dirty build under the commit's tag would block the clean one (and mislabel it).
 fn git_tag(app: &Path) -> Option<String> {
-    crate::cmd_bundle::GitInfo::probe(app)
+    deploykit::source::GitInfo::probe(app)
         .filter(|g| !g.dirty)
         .map(|g| g.sha.chars().take(12).collect())
 }
@@ -213,7 +173,7 @@ pub(crate) fn service_spec(
 
 /// What `deploy apprunner` / `deploy ecs` checked before planning: caller, secret ARNs, role ARNs.
 pub(crate) struct AppRunnerPreflight {
-    pub(crate) base: crate::cmd_deploy::Preflight,
+    pub(crate) base: deploykit::preflight::Preflight,
     pub(crate) access_role_arn: String,
     pub(crate) instance_role_arn: String,
     /// `deploy ecs`: the execution and infrastructure roles, and the task role if any.
@@ -234,20 +194,20 @@ async fn apprunner_preflight(
     caller: deploykit_aws::CallerIdentity,
 ) -> Result<AppRunnerPreflight, CliError> {
     let t = &ctx.target;
-    let resolved = crate::cmd_secrets::resolve_target_secrets(t, &ctx.sdk).await?;
+    let resolved = crate::session::resolve_secrets(t, &ctx.sdk).await?;
     let wanted = [
         (
             "[apprunner] access_role",
-            crate::cmd_deploy::IamKind::Role,
+            deploykit::preflight::IamKind::Role,
             t.apprunner.access_role.clone(),
         ),
         (
             "[apprunner] instance_role",
-            crate::cmd_deploy::IamKind::Role,
+            deploykit::preflight::IamKind::Role,
             t.apprunner.instance_role.clone(),
         ),
     ];
-    let iam = crate::cmd_deploy::require_iam(t, &ctx.sdk, &wanted).await?;
+    let iam = crate::session::require_iam(t, &ctx.sdk, &wanted).await?;
     let arn_of = |field: &str| {
         iam.iter()
             .find(|i| i.field == field)
@@ -258,11 +218,11 @@ async fn apprunner_preflight(
         access_role_arn: arn_of("[apprunner] access_role"),
         instance_role_arn: arn_of("[apprunner] instance_role"),
         ecs: None,
-        base: crate::cmd_deploy::Preflight {
+        base: deploykit::preflight::Preflight {
             caller,
             secrets: resolved
                 .iter()
-                .map(crate::cmd_deploy::SecretArn::from)
+                .map(deploykit::preflight::SecretArn::from)
                 .collect(),
             iam,
         },
@@ -274,8 +234,8 @@ struct DryRun<'a> {
     #[serde(flatten)]
     plan: &'a deploykit_apprunner::Plan,
     caller: &'a deploykit_aws::CallerIdentity,
-    secrets: &'a [crate::cmd_deploy::SecretArn],
-    iam: &'a [crate::cmd_deploy::RoleRef],
+    secrets: &'a [deploykit::preflight::SecretArn],
+    iam: &'a [deploykit::preflight::RoleRef],
 }
 
 #[derive(serde::Serialize)]
@@ -302,19 +262,17 @@ pub(crate) fn deploy_on(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let (target, state) = load(global, r)?;
-    crate::runtime().block_on(deploy_async(args, target, state, r, on))
+    crate::runtime().block_on(deploy_async(args, global, r, on))
 }
 
 async fn deploy_async(
     args: DeployArgs,
-    target: ResolvedTarget,
-    state: Option<crate::cmd_local::LocalState>,
+    global: &GlobalArgs,
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let ctx = context(target, state).await?;
-    let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+    let ctx = context(global, r).await?;
+    let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
     let pending = crate::local_prepare::prepare(
         &ctx.target,
         &ctx.sdk,
@@ -327,7 +285,7 @@ async fn deploy_async(
     )
     .await?;
     if !pending.is_empty() {
-        return pending.finish_dry_run(r);
+        return crate::local_prepare::finish_dry_run(&pending, r);
     }
     let pre = match on {
         OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
@@ -379,7 +337,7 @@ async fn deploy_async(
 
     r.line(format!(
         "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {}",
-        pre.base.text(),
+        pre.base,
         spec.name,
         t.name,
         plan_ctx.file_count(),
@@ -519,10 +477,9 @@ async fn deploy_async(
 }
 
 pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
-    let (target, state) = load(global, r)?;
     crate::runtime().block_on(async move {
-        let ctx = context(target, state).await?;
-        let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+        let ctx = context(global, r).await?;
+        let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
         r.report(deploykit_report::Event::info(caller.to_string()));
         let client = aws_sdk_apprunner::Client::new(&ctx.sdk);
         let name = ctx.target.apprunner.service.clone();
@@ -789,19 +746,17 @@ pub(crate) fn rollback(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let (target, state) = load(global, r)?;
-    crate::runtime().block_on(rollback_async(args, target, state, r, on))
+    crate::runtime().block_on(rollback_async(args, global, r, on))
 }
 
 async fn rollback_async(
     args: RollbackArgs,
-    target: ResolvedTarget,
-    state: Option<crate::cmd_local::LocalState>,
+    global: &GlobalArgs,
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let ctx = context(target, state).await?;
-    let caller = crate::cmd_deploy::caller(&ctx.target, &ctx.sdk).await?;
+    let ctx = context(global, r).await?;
+    let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
     let pre = match on {
         OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
         OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,
@@ -857,7 +812,7 @@ async fn rollback_async(
     let plan = platform.plan(&spec, false).await.map_err(ar)?;
     r.line(format!(
         "{}\nRoll back {what} {name} ({}) from {} to {}\n  target:  {} pushed at {}{}\n  service: {}",
-        pre.base.text(),
+        pre.base,
         t.name,
         rb.from,
         rb.to,

@@ -6,19 +6,17 @@ use deploykit_local::{
     DEFAULT_EDGE_PORT, DEFAULT_TIME_SCALE, EdgeLauncher, LocalError, Outcome, Part, Paths,
     UpOptions,
 };
-use deploykit_report::Reporter;
+use deploykit_report::{Diagnostic, Reporter};
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 pub use deploykit_local::LocalState;
 
-/// The workspace this xtask belongs to; the local cloud's state is in its `target/localcloud/`.
+/// The project's local cloud paths: its state is in the project's `target/localcloud/`.
 pub fn paths() -> Paths {
-    // xtask's manifest dir is <workspace>/xtask.
-    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    Paths::for_project(xtask.parent().unwrap_or(xtask))
+    Paths::for_project(&crate::project_root())
 }
 
-/// `up`'s options: the edge runs as `<this xtask> local serve-edge --port PORT`.
+/// `up`'s options: the edge runs as `<this program> local serve-edge --port PORT`.
 pub fn up_options(edge_port: u16, time_scale: f64) -> Result<UpOptions, CliError> {
     let launcher = EdgeLauncher::current_exe(&["local", "serve-edge"]).map_err(cli_err)?;
     Ok(UpOptions {
@@ -29,7 +27,7 @@ pub fn up_options(edge_port: u16, time_scale: f64) -> Result<UpOptions, CliError
 }
 
 /// The edge port `ensure_up` uses: DEPLOYKIT_EDGE_PORT, else the default.
-fn env_edge_port() -> u16 {
+pub(crate) fn env_edge_port() -> u16 {
     std::env::var("DEPLOYKIT_EDGE_PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -8,7 +8,7 @@ use super::*;
 
 /// The app venv's python; fails the test with what to run when it is missing.
 fn python() -> PathBuf {
-    let py = app_venv(&workspace_root()).join("bin/python");
+    let py = app_venv(&super::tests::repo_root()).join("bin/python");
     assert!(
         py.exists(),
         "the app's virtualenv is missing ({} does not exist): run everything with `cargo xtask test` (it creates the venv and sets {APP_VENV_ENV}), or create it with `python3 -m venv target/venvs/app && target/venvs/app/bin/pip install -r examples/budgetsync/requirements-dev.txt`",
@@ -18,7 +18,7 @@ fn python() -> PathBuf {
 }
 
 fn app_dir() -> PathBuf {
-    workspace_root().join("examples/budgetsync")
+    super::tests::repo_root().join("examples/budgetsync")
 }
 
 /// An empty database of this test's own on the running local cloud.

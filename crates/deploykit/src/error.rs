@@ -1,0 +1,124 @@
+//! The library's error: each service crate's error, plus what the pipelines add.
+
+use deploykit_report::{Category, Diagnostic};
+
+/// What can fail in a pipeline. Service errors keep their own type (and their own
+/// [`Diagnostic`]); the variants here add what only the pipeline knows.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] deploykit_config::ConfigError),
+    #[error(transparent)]
+    Aws(#[from] deploykit_aws::AwsError),
+    #[error(transparent)]
+    Bundle(#[from] deploykit_bundle::BundleError),
+    #[error(transparent)]
+    Eb(#[from] deploykit_eb::EbError),
+    #[error(transparent)]
+    Rds(#[from] deploykit_rds::RdsError),
+    #[error(transparent)]
+    Secrets(#[from] deploykit_secrets::SecretsError),
+    #[error(transparent)]
+    Iam(#[from] deploykit_iam::IamError),
+    #[error(transparent)]
+    Local(#[from] deploykit_local::LocalError),
+    /// The credentials belong to another account than the target's `account_id`.
+    #[error("{source}; nothing was changed")]
+    WrongAccount {
+        target: String,
+        profile: Option<String>,
+        source: deploykit_aws::AwsError,
+    },
+    /// IAM roles or instance profiles the deploy needs do not exist.
+    #[error("{} does not exist in this account; nothing was changed", missing.join(", "))]
+    MissingIam {
+        target: String,
+        missing: Vec<String>,
+    },
+    /// The snapshot taken before a deploy failed, so nothing was deployed.
+    #[error(
+        "the snapshot before the deploy (snapshot_before_deploy) failed, so nothing was deployed: {source}"
+    )]
+    PreDeploySnapshot {
+        target: String,
+        source: deploykit_rds::RdsError,
+    },
+    /// `git` could not give the app's tree (`from_git`).
+    #[error("{what}: {message}")]
+    Git { what: String, message: String },
+    /// The app directory is not in a git repository but the deploy asked for git's tree.
+    #[error("bundling from git needs a git repository, and {} is not in one", app.display())]
+    NotAGitRepository { app: std::path::PathBuf },
+    /// A local file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl Diagnostic for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::Config(e) => e.category(),
+            Error::Aws(e) => e.category(),
+            Error::Bundle(e) => e.category(),
+            Error::Eb(e) => e.category(),
+            Error::Rds(e) => e.category(),
+            Error::Secrets(e) => e.category(),
+            Error::Iam(e) => e.category(),
+            Error::Local(e) => e.category(),
+            Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
+            Error::NotAGitRepository { .. } => Category::Input,
+            Error::PreDeploySnapshot { source, .. } => source.category(),
+            Error::Git { .. } | Error::Io { .. } => Category::Internal,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Config(e) => e.help(),
+            Error::Aws(e) => e.help(),
+            Error::Bundle(e) => e.help(),
+            Error::Eb(e) => e.help(),
+            Error::Rds(e) => e.help(),
+            Error::Secrets(e) => e.help(),
+            Error::Iam(e) => e.help(),
+            Error::Local(e) => e.help(),
+            Error::WrongAccount {
+                target, profile, ..
+            } => Some(format!(
+                "check which credentials target `{target}` uses (profile {}, or AWS_PROFILE / AWS_ACCESS_KEY_ID in the environment)",
+                profile.as_deref().unwrap_or("default")
+            )),
+            Error::MissingIam { target, .. } => Some(format!(
+                "create the roles of target `{target}` first (the IAM roles each route needs, as deploy.toml names them)"
+            )),
+            Error::PreDeploySnapshot { target, source } => {
+                let own = format!(
+                    "check the database's status; to deploy without the snapshot set `snapshot_before_deploy = false` under [targets.{target}.database]"
+                );
+                Some(match source.help() {
+                    Some(h) => format!("{h}; {own}"),
+                    None => own,
+                })
+            }
+            Error::NotAGitRepository { .. } => Some(
+                "bundle the directory itself (its .ebignore/.gitignore select the files)".into(),
+            ),
+            Error::Git { .. } | Error::Io { .. } => None,
+        }
+    }
+}
+
+/// The library's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

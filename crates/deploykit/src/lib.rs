@@ -1,0 +1,38 @@
+//! deploykit as a library: the pipelines that take a Flask + Postgres app to AWS (or to the
+//! local cloud), for any front end.
+//!
+//! ```text
+//! Project::load("deploy.toml") -> Project::connect(target) -> Session
+//!   eb::plan_deploy(session) -> EbPlanned (show it) -> eb::apply_deploy(planned)
+//! ```
+//!
+//! Invariants: nothing here prints (progress goes to the caller's
+//! [`deploykit_report::Reporter`]); nothing here parses arguments or names a command line;
+//! every error is an [`Error`] with a [`deploykit_report::Diagnostic`] category and help; the
+//! config-to-library mapping lives in [`mapping`] and nowhere else.
+
+pub mod db;
+pub mod eb;
+mod error;
+pub mod mapping;
+pub mod preflight;
+pub mod prepare;
+mod project;
+pub mod source;
+
+pub use error::{Error, Result};
+pub use mapping::Route;
+pub use project::{LocalCloud, Project, Session, aws_target};
+
+/// Re-exported so front ends name one version of each.
+pub use deploykit_config as config;
+pub use deploykit_local as local;
+pub use deploykit_report as report;
+
+/// Serializes a duration as whole milliseconds (the JSON shape's `*_ms` fields).
+pub(crate) fn millis<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u128(d.as_millis())
+}
