@@ -1,10 +1,14 @@
 //! The build context: the app directory filtered by `.dockerignore` (Docker's semantics), checked
-//! for secret files, and written as a deterministic tar (mtime 0, uid/gid 0, sorted entries).
+//! for secrets with `deploykit-secretrules` (the rule set the source bundle uses too: names,
+//! contents, symlink targets, special files), and written as a deterministic tar (mtime 0,
+//! uid/gid 0, sorted entries).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use deploykit_secretrules::Rule;
+use deploykit_secretrules::fs::{LinkProblem, check_file, check_link, is_special, special_kind};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use sha2::{Digest, Sha256};
 
@@ -18,7 +22,7 @@ pub const DEFAULT_DOCKERIGNORE: &str =
 /// One `.dockerignore` rule: Docker matches a path against every rule in order (a rule matches a
 /// path when it matches the path or any of its parents) and the last matching rule wins.
 #[derive(Debug)]
-struct Rule {
+struct IgnoreRule {
     negated: bool,
     matcher: Gitignore,
 }
@@ -27,7 +31,7 @@ struct Rule {
 /// `**`, `!` exceptions that can re-include files under an excluded directory).
 #[derive(Debug)]
 pub struct DockerIgnore {
-    rules: Vec<Rule>,
+    rules: Vec<IgnoreRule>,
 }
 
 impl DockerIgnore {
@@ -64,7 +68,7 @@ impl DockerIgnore {
                 line: idx + 1,
                 message: e.to_string(),
             })?;
-            rules.push(Rule { negated, matcher });
+            rules.push(IgnoreRule { negated, matcher });
         }
         Ok(Self { rules })
     }
@@ -146,43 +150,115 @@ impl ContextPlan {
 /// Name of the generated Dockerfile inside the context tar (never written to the tree unless asked).
 pub const GENERATED_DOCKERFILE_NAME: &str = "Dockerfile";
 
-/// Why a file name looks like a secret, or `None`.
-pub fn secret_reason(file_name: &str) -> Option<&'static str> {
-    let lower = file_name.to_ascii_lowercase();
-    if lower == ".env" || (lower.starts_with(".env.") && !is_env_template(&lower)) {
-        return Some("environment file (.env*) usually holding credentials");
-    }
-    if [".pem", ".key", ".p12", ".pfx"]
-        .iter()
-        .any(|s| lower.ends_with(s))
-    {
-        return Some("private key or certificate bundle");
-    }
-    if ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-    {
-        return Some("SSH private key");
-    }
-    if lower == ".netrc" || lower == ".pgpass" {
-        return Some("credentials file");
-    }
-    None
+/// What is wrong with one path of the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextProblemKind {
+    /// The file's name or contents match a secret rule.
+    Secret(Rule),
+    /// A symlink out of the app directory.
+    SymlinkOutside,
+    /// A symlink whose target (inside the app) matches a secret rule, e.g. `x.cfg -> .env`.
+    SymlinkToSecret(Rule),
+    /// A symlink to one of its own parent directories.
+    SymlinkLoop,
+    /// A symlink whose target does not exist.
+    BrokenSymlink,
+    /// A FIFO, socket or device: never opened, never sent.
+    SpecialFile,
 }
 
-fn is_env_template(lower: &str) -> bool {
-    [".example", ".sample", ".template", ".dist"]
-        .iter()
-        .any(|s| lower.ends_with(s))
+impl ContextProblemKind {
+    /// The shared id: a secret rule's id, a link problem's id, or `special-file`.
+    pub fn id(self) -> &'static str {
+        match self {
+            ContextProblemKind::Secret(r) => r.id(),
+            ContextProblemKind::SymlinkOutside => "symlink-outside",
+            ContextProblemKind::SymlinkToSecret(_) => "symlink-to-secret",
+            ContextProblemKind::SymlinkLoop => "symlink-loop",
+            ContextProblemKind::BrokenSymlink => "symlink-broken",
+            ContextProblemKind::SpecialFile => "special-file",
+        }
+    }
 }
 
-/// Walks `root`, applies `.dockerignore` (or the defaults), refuses secret files and decides the
-/// Dockerfile. Pure over the file system: reads names and metadata, never file contents.
+/// One reason the context cannot be sent as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextProblem {
+    /// Relative to the context root, `/`-separated (a link's own path for link problems).
+    pub path: String,
+    pub kind: ContextProblemKind,
+    /// What was found (never a secret value).
+    pub detail: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn secret_problem(rel: &str, f: &deploykit_secretrules::Finding) -> ContextProblem {
+    let fix = if f.rule.is_path_rule() {
+        format!(
+            "delete it or add `{rel}` to .dockerignore (keep its values in Secrets Manager); \
+             rename it if it holds no secret"
+        )
+    } else {
+        format!("{} (the ignore file: .dockerignore)", f.advice())
+    };
+    ContextProblem {
+        path: rel.to_string(),
+        kind: ContextProblemKind::Secret(f.rule),
+        detail: format!("looks like a secret: {f}"),
+        fix,
+    }
+}
+
+fn link_problem(rel: &str, p: &LinkProblem) -> ContextProblem {
+    let kind = match p {
+        LinkProblem::Outside { .. } => ContextProblemKind::SymlinkOutside,
+        LinkProblem::ToSecret { finding, .. } => ContextProblemKind::SymlinkToSecret(finding.rule),
+        LinkProblem::Loop { .. } => ContextProblemKind::SymlinkLoop,
+        LinkProblem::Broken { .. } => ContextProblemKind::BrokenSymlink,
+    };
+    ContextProblem {
+        path: rel.to_string(),
+        kind,
+        detail: p.to_string(),
+        fix: p.advice(rel, ".dockerignore"),
+    }
+}
+
+/// Walks `root`, applies `.dockerignore` (or the defaults), refuses secrets (names, the first
+/// MiB of each file's contents, symlink targets) and special files, and decides the
+/// Dockerfile. Reads the tree, never writes it. Every problem is listed in
+/// [`ImageError::SecretFiles`].
 pub fn plan_context(
     root: &Path,
     dockerfile: &str,
     generated: &str,
 ) -> Result<ContextPlan, ImageError> {
+    let (plan, problems) = select_context(root, dockerfile, generated)?;
+    if problems.is_empty() {
+        return Ok(plan);
+    }
+    Err(ImageError::SecretFiles {
+        dir: root.to_path_buf(),
+        files: problems
+            .iter()
+            .map(|p| format!("{}: {} (fix: {})", p.path, p.detail, p.fix))
+            .collect(),
+        suggestion: problems
+            .iter()
+            .map(|p| p.path.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// [`plan_context`] without the refusal: the plan (problem paths left out) and every problem,
+/// sorted by path. I/O failures are still errors.
+pub fn select_context(
+    root: &Path,
+    dockerfile: &str,
+    generated: &str,
+) -> Result<(ContextPlan, Vec<ContextProblem>), ImageError> {
     let meta = std::fs::metadata(root).map_err(|source| ImageError::Context {
         path: root.to_path_buf(),
         source,
@@ -210,12 +286,16 @@ pub fn plan_context(
             });
         }
     };
+    let canonical = root.canonicalize().map_err(|source| ImageError::Context {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let dockerfile_rel = dockerfile.trim_start_matches("./").to_string();
     let has_dockerfile = root.join(&dockerfile_rel).is_file();
 
     let mut entries = Vec::new();
     let mut excluded = Vec::new();
-    let mut secrets = Vec::new();
+    let mut problems: Vec<ContextProblem> = Vec::new();
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -247,43 +327,47 @@ pub fn plan_context(
             }
             continue;
         }
+        let ctx_err = |source: io::Error| ImageError::Context {
+            path: entry.path().to_path_buf(),
+            source,
+        };
         let kind = if is_dir {
             EntryKind::Dir
         } else if ft.is_symlink() {
-            let target =
-                std::fs::read_link(entry.path()).map_err(|source| ImageError::Context {
-                    path: entry.path().to_path_buf(),
-                    source,
-                })?;
-            EntryKind::Symlink(target)
+            if let Err(p) = check_link(&canonical, entry.path(), &rel) {
+                problems.push(link_problem(&rel, &p));
+                continue;
+            }
+            if let Some(f) = deploykit_secretrules::classify_path(&rel) {
+                problems.push(secret_problem(&rel, &f));
+                continue;
+            }
+            EntryKind::Symlink(std::fs::read_link(entry.path()).map_err(ctx_err)?)
+        } else if is_special(&ft) {
+            problems.push(ContextProblem {
+                path: rel.clone(),
+                kind: ContextProblemKind::SpecialFile,
+                detail: format!(
+                    "{}, not a regular file: it has no contents to send",
+                    special_kind(&ft)
+                ),
+                fix: format!("delete it or add `{rel}` to .dockerignore"),
+            });
+            continue;
         } else {
-            let md = entry.metadata().map_err(|e| ImageError::Context {
-                path: entry.path().to_path_buf(),
-                source: io::Error::other(e),
-            })?;
+            let md = entry.metadata().map_err(|e| ctx_err(io::Error::other(e)))?;
+            let found = check_file(&rel, entry.path()).map_err(ctx_err)?;
+            if !found.is_empty() {
+                problems.extend(found.iter().map(|f| secret_problem(&rel, f)));
+                continue;
+            }
             EntryKind::File {
                 executable: is_executable(&md),
             }
         };
-        if let Some(reason) = (!is_dir)
-            .then(|| secret_reason(&entry.file_name().to_string_lossy()))
-            .flatten()
-        {
-            secrets.push((rel.clone(), reason));
-        }
         entries.push(ContextEntry { rel, kind });
     }
-    if !secrets.is_empty() {
-        return Err(ImageError::SecretFiles {
-            dir: root.to_path_buf(),
-            files: secrets.iter().map(|(p, r)| format!("{p} ({r})")).collect(),
-            suggestion: secrets
-                .iter()
-                .map(|(p, _)| p.clone())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        });
-    }
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
     // Drop directory entries for dirs that ended up empty only because of exclusions? No: Docker
     // sends every non-excluded directory, and so do we (empty dirs survive COPY).
     let dockerfile = if has_dockerfile {
@@ -293,13 +377,14 @@ pub fn plan_context(
         entries.retain(|e| e.rel != GENERATED_DOCKERFILE_NAME);
         DockerfileSource::Generated(generated.to_string())
     };
-    Ok(ContextPlan {
+    let plan = ContextPlan {
         root: root.to_path_buf(),
         entries,
         dockerfile,
         excluded,
         has_dockerignore,
-    })
+    };
+    Ok((plan, problems))
 }
 
 #[cfg(unix)]
@@ -532,7 +617,11 @@ mod tests {
             assert_eq!(included(&plan), vec![".dockerignore", "app.py"], "{secret}");
         }
         for fine in [".env.example", ".env.sample", "environment.py", "keys.py"] {
-            assert_eq!(secret_reason(fine), None, "{fine}");
+            let dir = tree(&[("app.py", "x"), (fine, "A=1\n")]);
+            let plan = plan_context(dir.path(), "Dockerfile", "g").expect(fine);
+            let mut want = vec!["app.py", fine];
+            want.sort_unstable();
+            assert_eq!(included(&plan), want, "{fine}");
         }
     }
 

@@ -13,8 +13,9 @@ pub use build::{
     export_image_files,
 };
 pub use context::{
-    ContextEntry, ContextPlan, DEFAULT_DOCKERIGNORE, DockerIgnore, DockerfileSource, EntryKind,
-    GENERATED_DOCKERFILE_NAME, context_hash, plan_context, secret_reason, write_context_tar,
+    ContextEntry, ContextPlan, ContextProblem, ContextProblemKind, DEFAULT_DOCKERIGNORE,
+    DockerIgnore, DockerfileSource, EntryKind, GENERATED_DOCKERFILE_NAME, context_hash,
+    plan_context, select_context, write_context_tar,
 };
 
 pub use bollard::Docker;
