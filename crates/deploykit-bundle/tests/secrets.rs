@@ -122,3 +122,13 @@ fn a_planted_canary_never_reaches_the_bundle() {
     deploykit_bundle::build(&o, &NullReporter).expect("builds");
     assert!(contains(&zip_text(&out).1, CANARY));
 }
+
+/// The repository's example app is not a false positive: it bundles as it is.
+#[test]
+fn the_example_app_plans() {
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/budgetsync");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let plan = deploykit_bundle::plan(&opts(&app, &tmp.path().join("b.zip")))
+        .unwrap_or_else(|e| panic!("examples/budgetsync: {e}"));
+    assert!(plan.entries.iter().any(|e| e.name == "wsgi.py"));
+}

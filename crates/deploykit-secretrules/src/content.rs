@@ -274,6 +274,10 @@ mod tests {
             &[(Rule::UrlPassword, 3)],
         ),
         (b"postgresql://USER:PASSWORD@HOST:5432/DBNAME", &[]),
+        (
+            b"(\"postgres://u:p@h:5432/d\", \"postgresql://u:p@h/d\")",
+            &[],
+        ),
         (b"postgresql://<user>:<password>@<host>/db", &[]),
         (b"f\"postgresql://{user}:{password}@{host}\"", &[]),
         (b"postgresql://app@db/x https://example.com/a:b@c", &[]),

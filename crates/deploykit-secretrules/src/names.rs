@@ -176,13 +176,14 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "todo",
 ];
 
-/// Whether a value found in a file is a placeholder, not a credential: empty, a reference
+/// Whether a value found in a file is a placeholder, not a credential: shorter than 4
+/// characters (`u:p@h` in a test), a reference
 /// (`$VAR`, `${VAR}`, `{password}`, `%(pw)s`), a `<...>` hole, a run of `x`/`*`, or a
 /// well-known placeholder or default (`password`, `changeme`, `postgres`, `...EXAMPLE...`).
 /// Used for file contents only: a value in deploy.toml or a live environment is real.
 pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
-    if v.is_empty() || v.starts_with(['$', '<', '{', '%', '[']) {
+    if v.chars().count() < 4 || v.starts_with(['$', '<', '{', '%', '[']) {
         return true;
     }
     if v.contains('<') && v.contains('>') || v.contains("${") || v.contains("{{") {
@@ -389,6 +390,8 @@ mod tests {
         for v in [
             "",
             "  ",
+            "p",
+            "abc",
             "<random-64-hex-chars>",
             "${SECRET}",
             "$DB_PASS",
@@ -406,7 +409,13 @@ mod tests {
         ] {
             assert!(is_placeholder(v), "{v:?}");
         }
-        for v in ["hunter2", "s3cr3t-Value", "ghp_abc123", "canary-7f3a9c1e"] {
+        for v in [
+            "hunter2",
+            "s3cr3t-Value",
+            "ghp_abc123",
+            "canary-7f3a9c1e",
+            "Zq9x",
+        ] {
             assert!(!is_placeholder(v), "{v:?}");
         }
     }
