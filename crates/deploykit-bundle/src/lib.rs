@@ -16,6 +16,7 @@
 //!
 //! The version label is `<prefix>-<sha256 of the zip, 12 hex>[-<git sha7>]`.
 
+mod diagnostic;
 mod plan;
 pub mod rules;
 mod write;
@@ -209,7 +210,7 @@ pub enum BundleError {
     },
     #[error(
         "{what} is {size} bytes, over Elastic Beanstalk's source bundle limit of {limit} bytes \
-         (500 MB); exclude large files (build artifacts, media, data) in .ebignore"
+         (500 MB)"
     )]
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("starting {threads} compression threads: {message}")]

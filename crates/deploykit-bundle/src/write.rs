@@ -583,7 +583,8 @@ mod tests {
             msg.contains("over Elastic Beanstalk's source bundle limit of 10000 bytes"),
             "{msg}"
         );
-        assert!(msg.contains(".ebignore"), "{msg}");
+        let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
+        assert!(help.contains(".ebignore"), "{help}");
         assert_eq!(std::fs::read_dir(out.path()).expect("ls").count(), 0);
     }
 }

@@ -14,34 +14,33 @@ use aws_sdk_route53::types::{
 use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
+mod diagnostic;
+
 /// TTL of the records deploykit writes.
 pub const DEFAULT_TTL: i64 = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
-    #[error("Route 53 {operation} failed for {subject}: {classified}. {hint}")]
+    #[error("Route 53 {operation} failed for {subject}: {classified}")]
     Aws {
         operation: &'static str,
         /// The zone or domain the call was about.
         subject: String,
         classified: Box<Classified>,
-        hint: &'static str,
     },
     #[error(
-        "no Route 53 hosted zone in this account holds {domain} (looked for {}). Create the zone, set `hosted_zone` under [apprunner] to its id, or run with --no-dns and create the records by hand",
+        "no Route 53 hosted zone in this account holds {domain} (looked for {})",
         tried.join(", ")
     )]
     NoZone { domain: String, tried: Vec<String> },
-    #[error(
-        "{domain} is not inside hosted zone {zone_id} ({zone_name}). Set `hosted_zone` to the zone that holds it, or `auto`"
-    )]
+    #[error("{domain} is not inside hosted zone {zone_id} ({zone_name})")]
     OutsideZone {
         domain: String,
         zone_id: String,
         zone_name: String,
     },
     #[error(
-        "more than one public hosted zone is named {zone_name} ({}), so which one holds {domain} is ambiguous. Set `hosted_zone` under [apprunner] to the right id",
+        "more than one public hosted zone is named {zone_name} ({}), so which one holds {domain} is ambiguous",
         ids.join(", ")
     )]
     AmbiguousZone {
@@ -50,7 +49,7 @@ pub enum DnsError {
         ids: Vec<String>,
     },
     #[error(
-        "{name} in zone {zone_name} already has a {existing_type} record; a CNAME cannot sit beside it. Delete that record (or pick another domain) and run again"
+        "{name} in zone {zone_name} already has a {existing_type} record; a CNAME cannot sit beside it"
     )]
     Conflict {
         name: String,
@@ -59,7 +58,7 @@ pub enum DnsError {
     },
     #[error("record {name} is not inside zone {zone_name}; it cannot be written there")]
     RecordOutsideZone { name: String, zone_name: String },
-    #[error("timed out after {}s waiting for {what}; raise --timeout, the change may still complete", waited.as_secs())]
+    #[error("timed out after {}s waiting for {what}", waited.as_secs())]
     Timeout { what: String, waited: Duration },
 }
 
@@ -81,13 +80,10 @@ fn aws_err<E>(
 where
     E: aws_sdk_route53::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let classified = classify(err);
-    let hint = classified.hint();
     DnsError::Aws {
         operation,
         subject: subject.to_string(),
-        classified: Box::new(classified),
-        hint,
+        classified: Box::new(classify(err)),
     }
 }
 

@@ -19,27 +19,27 @@ use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
+mod diagnostic;
+
 /// Refresh a cached token this long before it expires.
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 /// Everything that can go wrong with ECR.
 #[derive(Debug, thiserror::Error)]
 pub enum EcrError {
-    #[error("ECR {operation} failed for repository {repository}: {classified}. {hint}")]
+    #[error("ECR {operation} failed for repository {repository}: {classified}")]
     Aws {
         operation: &'static str,
         repository: String,
         classified: Box<Classified>,
-        hint: &'static str,
     },
-    #[error(
-        "ECR returned an unusable authorization token: {reason}. Retry; if it persists check the ECR endpoint (AWS_ENDPOINT_URL)"
-    )]
+    #[error("ECR returned an unusable authorization token: {reason}")]
     Token { reason: String },
-    #[error("pushing {image} failed: {message}. {hint}")]
+    #[error("pushing {image} failed: {message}")]
     Push {
         image: String,
         message: String,
+        /// Advice for this failure; [`deploykit_report::Diagnostic::help`] returns it.
         hint: String,
     },
     #[error("the Docker Engine failed during {operation} of {image}: {source}")]
@@ -49,7 +49,7 @@ pub enum EcrError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("push of {image} did not finish within {}s; raise the push timeout or check the network to the registry", timeout.as_secs())]
+    #[error("push of {image} did not finish within {}s", timeout.as_secs())]
     Timeout { image: String, timeout: Duration },
 }
 
@@ -61,13 +61,10 @@ fn aws_err<E>(
 where
     E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let classified = classify(err);
-    let hint = classified.hint();
     EcrError::Aws {
         operation,
         repository: repository.to_string(),
-        classified: Box::new(classified),
-        hint,
+        classified: Box::new(classify(err)),
     }
 }
 
@@ -515,7 +512,7 @@ pub async fn push(
         .ok_or_else(|| EcrError::Push {
             image: image.clone(),
             message: "the daemon recorded no digest for the pushed image".into(),
-            hint: "Retry the push; check the registry with `docker manifest inspect`".into(),
+            hint: "retry the push; check the registry with `docker manifest inspect`".into(),
         })?;
     timer.finish(
         reporter,
@@ -537,11 +534,11 @@ fn push_hint(message: &str) -> String {
         || lower.contains("authentication required")
         || lower.contains("denied")
     {
-        "The registry refused the credentials: the ECR token may have expired or the IAM identity lacks ecr:PutImage/ecr:InitiateLayerUpload; run again to fetch a fresh token".into()
+        "the registry refused the credentials: the ECR token may have expired or the IAM identity lacks ecr:PutImage/ecr:InitiateLayerUpload; run again to fetch a fresh token".into()
     } else if lower.contains("http response to https client") {
-        "The registry speaks plain HTTP: Docker trusts plain-HTTP registries only on 127.0.0.0/8 or when listed in insecure-registries".into()
+        "the registry speaks plain HTTP: Docker trusts plain-HTTP registries only on 127.0.0.0/8 or when listed in insecure-registries".into()
     } else {
-        "Check that the registry is reachable from the Docker daemon and retry".into()
+        "check that the registry is reachable from the Docker daemon and retry".into()
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`deployer`] builds the least-privilege policy of whoever runs deploykit itself.
 
 pub mod deployer;
+mod diagnostic;
 mod plan;
 pub mod policy;
 mod spec;
@@ -48,29 +49,6 @@ pub enum IamError {
 }
 
 impl IamError {
-    /// Advice for the user, without CLI wording.
-    pub fn help(&self) -> &'static str {
-        match self {
-            IamError::Aws { classified, .. } => match classified.kind {
-                ErrorKind::NotFound if classified.code.as_deref() == Some("NoSuchEntity") => {
-                    "a policy, role or profile named here does not exist in this account; for an AWS managed policy, check its ARN (service-role/ path included)"
-                }
-                ErrorKind::Validation
-                    if classified.code.as_deref() == Some("MalformedPolicyDocument") =>
-                {
-                    "IAM rejected a policy document; check the secret ARNs and bucket name it was built from"
-                }
-                _ => classified.hint(),
-            },
-            IamError::BadDocument { .. } => {
-                "the role's policy was changed outside deploykit into something unreadable; fix or delete it in the IAM console and run again"
-            }
-            IamError::NoSuchManagedPolicy { .. } => {
-                "check the policy ARN (AWS managed policies live under arn:aws:iam::aws:policy/, some under service-role/); on the local cloud, moto must be started with MOTO_IAM_LOAD_MANAGED_POLICIES=true"
-            }
-        }
-    }
-
     /// The classification of the AWS error, when this is one.
     pub fn aws_kind(&self) -> Option<ErrorKind> {
         match self {

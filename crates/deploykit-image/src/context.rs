@@ -608,9 +608,10 @@ mod tests {
                 matches!(err, ImageError::SecretFiles { .. }),
                 "{secret}: {msg}"
             );
+            let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
             assert!(
-                msg.contains(secret) && msg.contains(".dockerignore"),
-                "{secret}: {msg}"
+                msg.contains(secret) && help.contains(".dockerignore"),
+                "{secret}: {msg}\n{help}"
             );
             std::fs::write(dir.path().join(".dockerignore"), format!("{secret}\n")).expect("write");
             let plan = plan_context(dir.path(), "Dockerfile", "g").expect(secret);

@@ -10,28 +10,26 @@ use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 use deploykit_aws::{Classified, ErrorKind};
 pub use secrecy::{ExposeSecret, SecretString};
 
+mod diagnostic;
+
 /// What can go wrong reading or writing a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("Secrets Manager {operation} for `{secret}` failed: {error}\n  fix: {hint}", hint = error.hint())]
+    #[error("Secrets Manager {operation} for `{secret}` failed: {error}")]
     Aws {
         operation: &'static str,
         secret: String,
         error: Classified,
     },
     #[error(
-        "{} secret reference(s) under [secrets] do not exist in this account and region: {}\n  fix: create each secret in Secrets Manager (a string value) in the target's account and region, restore it if it is scheduled for deletion, or correct the reference under [secrets] in deploy.toml",
+        "{} secret reference(s) under [secrets] do not exist in this account and region: {}",
         missing.len(),
         missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; ")
     )]
     Missing { missing: Vec<MissingSecret> },
-    #[error(
-        "secret `{secret}` has no string value (binary secrets are not supported)\n  fix: store it as a SecretString"
-    )]
+    #[error("secret `{secret}` has no string value (binary secrets are not supported)")]
     NotString { secret: String },
-    #[error(
-        "secret `{secret}` is not the expected JSON {expected}: {reason}\n  fix: store it as JSON like {expected}"
-    )]
+    #[error("secret `{secret}` is not the expected JSON {expected}: {reason}")]
     Format {
         secret: String,
         expected: &'static str,
@@ -373,11 +371,14 @@ mod tests {
             "hunter2-not-json",
             r#"{"username":"u","password":"#,
         ] {
-            let err = parse_user_password("rds!db-1", &SecretString::from(bad))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("rds!db-1") && err.contains("fix:"), "{err}");
-            assert!(!err.contains("hunter2"), "{err}");
+            let err = parse_user_password("rds!db-1", &SecretString::from(bad)).unwrap_err();
+            let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
+            let err = err.to_string();
+            assert!(err.contains("rds!db-1"), "{err}");
+            assert!(help.contains("store it as JSON like"), "{help}");
+            for text in [&err, &help] {
+                assert!(!text.contains("hunter2"), "{text}");
+            }
         }
     }
 }

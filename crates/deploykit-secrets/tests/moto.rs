@@ -73,12 +73,17 @@ async fn resolve_returns_real_arns_and_refuses_every_missing_reference() {
         ]
     );
     let msg = err.to_string();
+    assert!(msg.contains(&gone1) && msg.contains(&gone2), "{msg}");
+    let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
     assert!(
-        msg.contains(&gone1) && msg.contains(&gone2) && msg.contains("fix:"),
-        "{msg}"
+        help.contains(&format!("create the secret `{gone1}` in Secrets Manager"))
+            && help.contains(&gone2),
+        "{help}"
     );
-    assert!(!msg.contains(&a), "{msg}");
-    assert!(!msg.contains("s3cr3t"), "{msg}");
+    for text in [&msg, &help] {
+        assert!(!text.contains(&a), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
 
     // list_refs reports instead of failing.
     let listed = secrets.list_refs(&refs).await.unwrap();
