@@ -12,6 +12,7 @@
 mod classify;
 mod diagnostic;
 pub mod http_check;
+pub mod query;
 
 use std::time::Duration;
 

@@ -6,6 +6,11 @@
 //! An operation is a fluent client method named like one of the SDK crate's operation modules
 //! (`aws-sdk-iam/src/operation/get_role.rs` -> `.get_role()`), called with no arguments, in a
 //! crate that depends on that SDK crate.
+//!
+//! Services reached through deploykit-aws's Query client instead of an SDK crate
+//! (`deploykit_aws::query`, e.g. EC2) are found by its call shape: in a file that names the
+//! service (`Service::EC2`), every `.call("AuthorizeSecurityGroupIngress", ..)` is the
+//! operation `authorize_security_group_ingress` of `ec2`, the table's names for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -125,6 +130,73 @@ fn zero_arg_calls(src: &str) -> BTreeSet<String> {
     out
 }
 
+/// `DescribeDBInstances` -> `describe_db_instances`: the SDK's snake case of an action name.
+fn snake_case(action: &str) -> String {
+    let c: Vec<char> = action.chars().collect();
+    let mut out = String::new();
+    for (i, ch) in c.iter().enumerate() {
+        if ch.is_ascii_uppercase() {
+            let prev_lower = i > 0 && (c[i - 1].is_ascii_lowercase() || c[i - 1].is_ascii_digit());
+            let acronym_end = i > 0
+                && c[i - 1].is_ascii_uppercase()
+                && c.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev_lower || acronym_end {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(*ch);
+        }
+    }
+    out
+}
+
+/// The (service, operation) pairs of Query-client calls in `src`: the service from the one
+/// `Service::NAME` the file names (none or several: nothing is attributed), each operation from
+/// a `.call("Action"` whose action is a PascalCase name. Comments skipped.
+fn query_calls(src: &str) -> BTreeSet<(String, String)> {
+    let code: String = src
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut services = BTreeSet::new();
+    for (i, _) in code.match_indices("Service::") {
+        // A whole word `Service` (not `AppRunnerService::`) and an all-caps constant.
+        if code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = code[i + "Service::".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && !name.contains(|c: char| c.is_ascii_lowercase()) {
+            services.insert(name.to_ascii_lowercase());
+        }
+    }
+    let services: Vec<String> = services.into_iter().collect();
+    let [service] = services.as_slice() else {
+        return BTreeSet::new();
+    };
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices(".call(") {
+        let rest = code[i + ".call(".len()..].trim_start();
+        let Some(lit) = rest.strip_prefix('"') else {
+            continue;
+        };
+        let action: String = lit
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if action.starts_with(|c: char| c.is_ascii_uppercase())
+            && lit[action.len()..].starts_with('"')
+        {
+            out.insert((service.clone(), snake_case(&action)));
+        }
+    }
+    out
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -164,6 +236,10 @@ fn called_operations(root: &Path) -> BTreeMap<(String, String), BTreeSet<String>
         rust_files(&dir.join("src"), &mut files);
         for f in files {
             let src = std::fs::read_to_string(&f).expect("read source");
+            for key in query_calls(&src) {
+                let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+                found.entry(key).or_default().insert(rel);
+            }
             // A call two of the crate's SDKs both have (`create_service`: App Runner and ECS)
             // belongs to the ones the file names (`aws_sdk_apprunner::...`), when it names any.
             let named: BTreeSet<&String> = sdks
@@ -240,6 +316,43 @@ fn the_scanner_finds_fluent_calls_and_skips_comments() {
     assert!(calls.contains("baz"));
     assert!(!calls.contains("create_role"));
     assert!(!calls.contains("role_name"));
+    // Query-client calls: the file's one service, each `.call("Action"`.
+    let q = "use deploykit_aws::query::{QueryClient, Service};\n\
+             let q = QueryClient::new(&sdk, Service::EC2);\n\
+             let b = self.q.call(\"DescribeSecurityGroups\", &p).await?;\n\
+             q.call(\n    \"AuthorizeSecurityGroupIngress\", &p);\n\
+             // q.call(\"DeleteVpc\", &p)\n\
+             tx.call(\"not an action\"); q.call(name, &p);";
+    assert_eq!(
+        query_calls(q),
+        BTreeSet::from([
+            ("ec2".to_string(), "describe_security_groups".to_string()),
+            (
+                "ec2".to_string(),
+                "authorize_security_group_ingress".to_string()
+            ),
+        ])
+    );
+    assert!(
+        query_calls("q.call(\"DescribeVpcs\", &p)").is_empty(),
+        "no service named"
+    );
+    assert!(
+        query_calls("AppRunnerService::Foo; Service::new(); q.call(\"DescribeVpcs\", &p)")
+            .is_empty(),
+        "not a Query service constant"
+    );
+    for (action, snake) in [
+        ("DescribeVpcs", "describe_vpcs"),
+        ("DescribeDBInstances", "describe_db_instances"),
+        ("CreateDBSubnetGroup", "create_db_subnet_group"),
+        (
+            "RevokeSecurityGroupIngress",
+            "revoke_security_group_ingress",
+        ),
+    ] {
+        assert_eq!(snake_case(action), snake);
+    }
     let deps = sdk_deps(
         "[dependencies]\naws-sdk-iam.workspace = true\n[dev-dependencies]\naws-sdk-s3 = {}\n",
     );

@@ -15,6 +15,7 @@
 //! reports its drift. Without it no group is managed: the instance keeps the VPC's default
 //! group, and both say so.
 
+pub mod ec2;
 mod error;
 mod ops;
 mod predeploy;

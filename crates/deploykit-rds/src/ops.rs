@@ -56,7 +56,7 @@ impl EnsureOutcome {
 }
 
 /// Said by `ensure` (as an event) and `status` (as unverified) without `app_security_group`.
-pub const DEFAULT_GROUP_NOTE: &str = "no [database] app_security_group is configured, so deploykit manages no database security group: the instance keeps the groups it has (a new instance gets the VPC's default security group, which admits everything in that group); to allow 5432 from the app only, set app_security_group = \"sg-...\" (the group of the EB instances or of the App Runner VPC connector) and run `cargo xtask db create`";
+pub const DEFAULT_GROUP_NOTE: &str = "no [database] app_security_group is configured, so deploykit manages no database security group: the instance keeps the groups it has (a new instance gets the VPC's default security group, which admits everything in that group); to allow 5432 from the app only, set app_security_group = \"sg-...\" (the group of the EB instances or of the App Runner VPC connector) and ensure the database again (that creates the group and attaches it)";
 
 /// `spec` with the managed database group among its `vpc_security_group_ids`.
 fn with_group(spec: &DbSpec, group: Option<&str>) -> DbSpec {
@@ -92,7 +92,7 @@ pub(crate) enum Poll<T> {
 #[derive(Debug, Clone)]
 pub struct Rds {
     pub(crate) rds: Client,
-    pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) ec2: crate::ec2::Ec2,
     pub(crate) secrets: Secrets,
     pub(crate) wait: WaitPolicy,
 }
@@ -101,7 +101,7 @@ impl Rds {
     pub fn new(config: &aws_types::SdkConfig, wait: WaitPolicy) -> Self {
         Rds {
             rds: Client::new(config),
-            ec2: aws_sdk_ec2::Client::new(config),
+            ec2: crate::ec2::Ec2::new(config),
             secrets: Secrets::new(config),
             wait,
         }
@@ -386,7 +386,7 @@ impl Rds {
                 identifier: instance.into(),
                 status: state.status,
                 reason: "and RDS only snapshots available instances".into(),
-                fix: "wait for it to become available (`cargo xtask db status`), then run again"
+                fix: "wait for it to become available (the database status says when), then run again"
                     .into(),
             });
         }
@@ -426,7 +426,7 @@ impl Rds {
             info = self.wait_snapshot(&name, r).await?;
             t.finish(r, format!("snapshot {name} is available"));
         } else {
-            t.finish(r, format!("snapshot {name} started (status `{}`); `cargo xtask db snapshots` shows when it is available", info.status));
+            t.finish(r, format!("snapshot {name} started (status `{}`); the list of snapshots shows when it is available", info.status));
         }
         Ok(info)
     }
@@ -586,7 +586,7 @@ impl Rds {
                 identifier: id.clone(),
                 status: state.status.clone(),
                 reason: "and has no endpoint yet".into(),
-                fix: "wait until it is available (`cargo xtask db status`)".into(),
+                fix: "wait until it is available (the database status says when)".into(),
             });
         };
         let Some(arn) = state.master_secret_arn.clone() else {
@@ -594,7 +594,7 @@ impl Rds {
                 operation: "lookup",
                 secret: format!("master secret of {id}"),
                 reason: "the instance's master password is not managed by RDS in Secrets Manager".into(),
-                fix: "run `cargo xtask db create` to turn on ManageMasterUserPassword, then try again".into(),
+                fix: "ensure the database again to turn on ManageMasterUserPassword (RDS then keeps the master password in Secrets Manager), then try again".into(),
             });
         };
         let value = self
@@ -613,7 +613,7 @@ impl Rds {
             .put_string(
                 name,
                 &url.expose(),
-                "Database URL for the app (written by cargo xtask db url --store)",
+                "Database URL for the app (written by deploykit)",
             )
             .await
             .map_err(|e| secret_error("PutSecretValue", name, e))
@@ -634,7 +634,7 @@ fn unreachable_wait(id: &str) -> Result<EnsureOutcome, RdsError> {
         identifier: id.into(),
         status: "busy".into(),
         reason: "and stayed busy after waiting".into(),
-        fix: "run again once `cargo xtask db status` shows it available".into(),
+        fix: "run again once the database status shows it available".into(),
     })
 }
 
@@ -644,7 +644,7 @@ fn secret_error(
     e: deploykit_secrets::SecretsError,
 ) -> RdsError {
     let fix = match e.classified() {
-        Some(c) => c.hint().to_string(),
+        Some(c) => c.help().to_string(),
         None => "check the secret's value in the Secrets Manager console".into(),
     };
     RdsError::Secret {

@@ -39,7 +39,7 @@ impl PreDeploySnapshot {
                 Some("the deploy leaves the environment unchanged, so no migrations run".into())
             }
             PreDeploySnapshot::NoInstance { instance } => Some(format!(
-                "DB instance {instance} does not exist, so there is nothing to snapshot (`cargo xtask db create` creates it)"
+                "DB instance {instance} does not exist, so there is nothing to snapshot (creating the database makes it)"
             )),
             PreDeploySnapshot::Planned { .. } | PreDeploySnapshot::Taken { .. } => None,
         }
@@ -177,7 +177,7 @@ mod tests {
         }
         .to_string();
         assert!(
-            none.contains("does not exist") && none.contains("db create"),
+            none.contains("does not exist") && none.contains("creating the database makes it"),
             "{none}"
         );
     }

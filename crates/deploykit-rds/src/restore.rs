@@ -258,37 +258,47 @@ impl Rds {
     ) -> Result<(Vec<TableCount>, Option<String>), RdsError> {
         let state = self.wait_available(temp, r, "db-restore-check").await?;
         let (tables, revision) = self.inspect(&state, opts).await?;
-        let fail = |reason: String| RdsError::Check {
+        let fail = |reason: String, fix: &str| RdsError::Check {
             snapshot: snapshot.identifier.clone(),
             reason,
+            fix: Some(fix.to_string()),
         };
         if tables.is_empty() && !opts.expected_tables.is_empty() {
-            return Err(fail(format!(
-                "the restored database is empty (no tables, so no `{}`): migrations had not run on {} when this snapshot was taken\n  fix: run `cargo xtask db migrate`, take a new snapshot (`cargo xtask db snapshot --wait`) and check that one",
-                opts.expected_tables.join("`, `"),
-                snapshot.instance
-            )));
+            return Err(fail(
+                format!(
+                    "the restored database is empty (no tables, so no `{}`): migrations had not run on {} when this snapshot was taken",
+                    opts.expected_tables.join("`, `"),
+                    snapshot.instance
+                ),
+                "run the app's migrations, take a new snapshot (and wait for it) and check that one",
+            ));
         }
         for want in &opts.expected_tables {
             if !tables.iter().any(|t| &t.table == want) {
                 let have: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
-                return Err(fail(format!(
-                    "table `{want}` is missing (tables: {})\n  fix: restore a newer snapshot, or check that migrations ran before it was taken",
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(", ")
-                    }
-                )));
+                return Err(fail(
+                    format!(
+                        "table `{want}` is missing (tables: {})",
+                        if have.is_empty() {
+                            "none".into()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                    "restore a newer snapshot, or check that migrations ran before it was taken",
+                ));
             }
         }
         if let Some(want) = &opts.expected_revision
             && revision.as_ref() != Some(want)
         {
-            return Err(fail(format!(
-                "alembic revision is {} but the app is at {want}\n  fix: the snapshot predates the latest migration; take a new one (`cargo xtask db snapshot --wait`)",
-                revision.as_deref().unwrap_or("missing")
-            )));
+            return Err(fail(
+                format!(
+                    "alembic revision is {} but the app is at {want}",
+                    revision.as_deref().unwrap_or("missing")
+                ),
+                "the snapshot predates the latest migration; take a new one (and wait for it) and check that one",
+            ));
         }
         for t in &tables {
             r.report(Event::info(format!("  {}: {} row(s)", t.table, t.rows)));

@@ -8,13 +8,12 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup, Tag,
-    TagSpecification, UserIdGroupPair,
-};
 use deploykit_report::{Event, Reporter, StepTimer};
 use serde::Serialize;
 
+use crate::ec2::{
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroup, UserIdGroupPair,
+};
 use crate::spec::{DbSpec, Drift, Fix, PORT, Severity, check_security_group};
 use crate::{Rds, RdsError};
 
@@ -249,7 +248,7 @@ impl SecurityGroupOutcome {
 pub fn ingress_rules(perms: &[IpPermission]) -> Vec<IngressRule> {
     let mut out = Vec::new();
     for p in perms {
-        let protocol = match p.ip_protocol().unwrap_or("-1") {
+        let protocol = match p.ip_protocol.as_deref().map(str::trim).unwrap_or("-1") {
             "6" => "tcp",
             "17" => "udp",
             "1" => "icmp",
@@ -259,7 +258,7 @@ pub fn ingress_rules(perms: &[IpPermission]) -> Vec<IngressRule> {
         let (from_port, to_port) = if protocol == "-1" {
             (None, None)
         } else {
-            (p.from_port(), p.to_port())
+            (p.from_port, p.to_port)
         };
         let mut push = |source| {
             out.push(IngressRule {
@@ -269,94 +268,104 @@ pub fn ingress_rules(perms: &[IpPermission]) -> Vec<IngressRule> {
                 source,
             })
         };
-        for g in p.user_id_group_pairs() {
-            if let Some(id) = g.group_id() {
-                push(Source::Group(id.into()));
+        let ids = |v: Option<&String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        for g in p.user_id_group_pairs.iter() {
+            if let Some(id) = ids(g.group_id.as_ref()) {
+                push(Source::Group(id));
             }
         }
-        for r in p.ip_ranges() {
-            if let Some(c) = r.cidr_ip() {
-                push(Source::Cidr(c.into()));
+        for r in p.ip_ranges.iter() {
+            if let Some(c) = ids(r.cidr_ip.as_ref()) {
+                push(Source::Cidr(c));
             }
         }
-        for r in p.ipv6_ranges() {
-            if let Some(c) = r.cidr_ipv6() {
-                push(Source::CidrV6(c.into()));
+        for r in p.ipv6_ranges.iter() {
+            if let Some(c) = ids(r.cidr_ipv6.as_ref()) {
+                push(Source::CidrV6(c));
             }
         }
-        for r in p.prefix_list_ids() {
-            if let Some(c) = r.prefix_list_id() {
-                push(Source::PrefixList(c.into()));
+        for r in p.prefix_list_ids.iter() {
+            if let Some(c) = ids(r.prefix_list_id.as_ref()) {
+                push(Source::PrefixList(c));
             }
         }
     }
     out
 }
 
+/// The permission that authorizes (or revokes) exactly `rule`.
 fn ip_permission(rule: &IngressRule, description: Option<&str>) -> IpPermission {
-    let mut p = IpPermission::builder().ip_protocol(&rule.protocol);
-    if rule.protocol != "-1" {
-        p = p.set_from_port(rule.from_port).set_to_port(rule.to_port);
-    }
-    p = match &rule.source {
-        Source::Group(g) => p.user_id_group_pairs(
-            UserIdGroupPair::builder()
-                .group_id(g)
-                .set_description(description.map(str::to_string))
-                .build(),
-        ),
-        Source::Cidr(c) => p.ip_ranges(IpRange::builder().cidr_ip(c).build()),
-        Source::CidrV6(c) => p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
-        Source::PrefixList(c) => {
-            p.prefix_list_ids(PrefixListId::builder().prefix_list_id(c).build())
-        }
+    let mut p = IpPermission {
+        ip_protocol: Some(rule.protocol.clone()),
+        ..IpPermission::default()
     };
-    p.build()
+    if rule.protocol != "-1" {
+        p.from_port = rule.from_port;
+        p.to_port = rule.to_port;
+    }
+    let description = description.map(str::to_string);
+    match &rule.source {
+        Source::Group(g) => {
+            p.user_id_group_pairs = vec![UserIdGroupPair {
+                group_id: Some(g.clone()),
+                user_id: None,
+                description,
+            }]
+            .into()
+        }
+        Source::Cidr(c) => {
+            p.ip_ranges = vec![IpRange {
+                cidr_ip: Some(c.clone()),
+                description: None,
+            }]
+            .into()
+        }
+        Source::CidrV6(c) => {
+            p.ipv6_ranges = vec![Ipv6Range {
+                cidr_ipv6: Some(c.clone()),
+                description: None,
+            }]
+            .into()
+        }
+        Source::PrefixList(c) => {
+            p.prefix_list_ids = vec![PrefixListId {
+                prefix_list_id: Some(c.clone()),
+                description: None,
+            }]
+            .into()
+        }
+    }
+    p
 }
 
 fn group_state(g: &SecurityGroup) -> SecurityGroupState {
     SecurityGroupState {
-        group_id: g.group_id().unwrap_or_default().to_string(),
-        group_name: g.group_name().unwrap_or_default().to_string(),
-        vpc_id: g.vpc_id().unwrap_or_default().to_string(),
-        ingress: ingress_rules(g.ip_permissions()),
+        group_id: g.group_id.clone().unwrap_or_default(),
+        group_name: g.group_name.clone().unwrap_or_default(),
+        vpc_id: g.vpc_id.clone().unwrap_or_default(),
+        ingress: ingress_rules(&g.ip_permissions.items),
     }
-}
-
-fn code_of<E>(
-    e: &aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
-) -> Option<String>
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    deploykit_aws::classify(e).code
 }
 
 impl Rds {
     /// The app's group (it must exist) and its VPC.
     async fn app_group_vpc(&self, app: &str) -> Result<String, RdsError> {
-        let out = self
-            .ec2
-            .describe_security_groups()
-            .group_ids(app)
-            .send()
-            .await;
+        let out = self.ec2.describe_security_groups(&[app], &[]).await;
         let not_found = || {
             RdsError::SecurityGroup {
             group: app.into(),
             reason: "the app's security group does not exist in this account and region".into(),
-            fix: "set [database] app_security_group to the group of the app's instances (EB) or VPC connector (App Runner): `aws ec2 describe-security-groups`".into(),
+            fix: "set [database] app_security_group to the group of the app's instances (EB) or VPC connector (App Runner); the EC2 console lists the account's security groups".into(),
         }
         };
         match out {
-            Ok(o) => o
-                .security_groups()
+            Ok(groups) => groups
                 .first()
-                .and_then(|g| g.vpc_id())
-                .map(str::to_string)
+                .and_then(|g| g.vpc_id.clone())
+                .filter(|v| !v.is_empty())
                 .ok_or_else(not_found),
-            Err(e) if code_of(&e).as_deref() == Some("InvalidGroup.NotFound") => Err(not_found()),
-            Err(e) => Err(RdsError::ec2("DescribeSecurityGroups", app, &e)),
+            Err(e) if e.code.as_deref() == Some("InvalidGroup.NotFound") => Err(not_found()),
+            Err(e) => Err(RdsError::ec2("DescribeSecurityGroups", app, e)),
         }
     }
 
@@ -386,13 +395,14 @@ impl Rds {
                 }
                 let out = self
                     .ec2
-                    .describe_subnets()
-                    .set_subnet_ids(Some(subnets))
-                    .send()
+                    .describe_subnets(&subnets, &[])
                     .await
-                    .map_err(|e| RdsError::ec2("DescribeSubnets", sg, &e))?;
-                let vpcs: BTreeSet<&str> =
-                    out.subnets().iter().filter_map(|s| s.vpc_id()).collect();
+                    .map_err(|e| RdsError::ec2("DescribeSubnets", sg, e))?;
+                let vpcs: BTreeSet<&str> = out
+                    .iter()
+                    .filter_map(|s| s.vpc_id.as_deref())
+                    .filter(|v| !v.is_empty())
+                    .collect();
                 (
                     vpcs.into_iter().next().map(str::to_string),
                     format!("the subnets of DB subnet group {sg}"),
@@ -401,16 +411,13 @@ impl Rds {
             None => {
                 let out = self
                     .ec2
-                    .describe_vpcs()
-                    .filters(Filter::builder().name("isDefault").values("true").build())
-                    .send()
+                    .describe_vpcs(&[Filter::new("isDefault", "true")])
                     .await
-                    .map_err(|e| RdsError::ec2("DescribeVpcs", "default VPC", &e))?;
+                    .map_err(|e| RdsError::ec2("DescribeVpcs", "default VPC", e))?;
                 (
-                    out.vpcs()
-                        .first()
-                        .and_then(|v| v.vpc_id())
-                        .map(str::to_string),
+                    out.first()
+                        .and_then(|v| v.vpc_id.clone())
+                        .filter(|v| !v.is_empty()),
                     "the default VPC (no [database] subnet_group)".to_string(),
                 )
             }
@@ -437,13 +444,13 @@ impl Rds {
     ) -> Result<Option<SecurityGroupState>, RdsError> {
         let out = self
             .ec2
-            .describe_security_groups()
-            .filters(Filter::builder().name("group-name").values(name).build())
-            .filters(Filter::builder().name("vpc-id").values(vpc).build())
-            .send()
+            .describe_security_groups(
+                &[],
+                &[Filter::new("group-name", name), Filter::new("vpc-id", vpc)],
+            )
             .await
-            .map_err(|e| RdsError::ec2("DescribeSecurityGroups", name, &e))?;
-        Ok(out.security_groups().first().map(group_state))
+            .map_err(|e| RdsError::ec2("DescribeSecurityGroups", name, e))?;
+        Ok(out.first().map(group_state))
     }
 
     /// Reads the database group and plans its ingress; `None` without `app_security_group`
@@ -568,78 +575,59 @@ impl Rds {
             "db-security-group",
             format!("Creating security group {name} in {vpc}"),
         );
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let description = format!(
+            "PostgreSQL {PORT} of RDS instance {instance}, from the app's group {app} only (managed by deploykit)"
+        );
+        let tags = [
+            ("Name", name),
+            ("managed-by", "deploykit"),
+            ("deploykit:db-instance", instance),
+        ];
         let out = self
             .ec2
-            .create_security_group()
-            .group_name(name)
-            .description(format!(
-                "PostgreSQL {PORT} of RDS instance {instance}, from the app's group {app} only (managed by deploykit)"
-            ))
-            .vpc_id(vpc)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .tags(tag("Name", name))
-                    .tags(tag("managed-by", "deploykit"))
-                    .tags(tag("deploykit:db-instance", instance))
-                    .build(),
-            )
-            .send()
+            .create_security_group(name, &description, vpc, &tags)
             .await;
         match out {
-            Ok(o) => {
-                let id = o.group_id().unwrap_or_default().to_string();
+            Ok(id) => {
                 t.finish(r, format!("created {name} ({id})"));
                 Ok((id, true))
             }
-            Err(e) if code_of(&e).as_deref() == Some("InvalidGroup.Duplicate") => {
-                let g = self
-                    .find_db_group(name, vpc)
-                    .await?
-                    .ok_or_else(|| RdsError::ec2("CreateSecurityGroup", name, &e))?;
+            Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
+                let g = match self.find_db_group(name, vpc).await? {
+                    Some(g) => g,
+                    None => return Err(RdsError::ec2("CreateSecurityGroup", name, e)),
+                };
                 t.finish(
                     r,
                     format!("{name} ({}) exists already; adopted it", g.group_id),
                 );
                 Ok((g.group_id, false))
             }
-            Err(e) => Err(RdsError::ec2("CreateSecurityGroup", name, &e)),
+            Err(e) => Err(RdsError::ec2("CreateSecurityGroup", name, e)),
         }
     }
 
     async fn authorize(&self, group: &str, rule: &IngressRule) -> Result<(), RdsError> {
-        let out = self
+        let perm = ip_permission(rule, Some("PostgreSQL from the app (deploykit)"));
+        match self
             .ec2
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(ip_permission(
-                rule,
-                Some("PostgreSQL from the app (deploykit)"),
-            ))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
+            .authorize_security_group_ingress(group, &[perm])
+            .await
+        {
+            Ok(()) => Ok(()),
             // Someone (another run) added it meanwhile: that is what we want.
-            Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.Duplicate") => Ok(()),
-            Err(e) => Err(RdsError::ec2("AuthorizeSecurityGroupIngress", group, &e)),
+            Err(e) if e.code.as_deref() == Some("InvalidPermission.Duplicate") => Ok(()),
+            Err(e) => Err(RdsError::ec2("AuthorizeSecurityGroupIngress", group, e)),
         }
     }
 
     async fn revoke(&self, group: &str, rule: &IngressRule) -> Result<(), RdsError> {
-        let out = self
-            .ec2
-            .revoke_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(ip_permission(rule, None))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
+        let perm = ip_permission(rule, None);
+        match self.ec2.revoke_security_group_ingress(group, &[perm]).await {
+            Ok(()) => Ok(()),
             // Already gone: that is what we want.
-            Err(e) if code_of(&e).as_deref() == Some("InvalidPermission.NotFound") => Ok(()),
-            Err(e) => Err(RdsError::ec2("RevokeSecurityGroupIngress", group, &e)),
+            Err(e) if e.code.as_deref() == Some("InvalidPermission.NotFound") => Ok(()),
+            Err(e) => Err(RdsError::ec2("RevokeSecurityGroupIngress", group, e)),
         }
     }
 }
@@ -763,7 +751,10 @@ mod tests {
                     },
                     "{name}"
                 );
-                assert!(d.to_string().contains("cargo xtask db create"), "{d}");
+                assert!(
+                    d.to_string().contains("ensuring the database fixes it"),
+                    "{d}"
+                );
             }
         }
     }
@@ -802,19 +793,41 @@ mod tests {
     #[test]
     fn ec2_permissions_flatten_to_one_rule_per_source() {
         let perms = vec![
-            IpPermission::builder()
-                .ip_protocol("6")
-                .from_port(5432)
-                .to_port(5432)
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(APP).build())
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                .build(),
-            IpPermission::builder()
-                .ip_protocol("-1")
-                .from_port(-1)
-                .to_port(-1)
-                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
-                .build(),
+            IpPermission {
+                ip_protocol: Some("6".into()),
+                from_port: Some(5432),
+                to_port: Some(5432),
+                user_id_group_pairs: vec![UserIdGroupPair {
+                    group_id: Some(APP.into()),
+                    ..Default::default()
+                }]
+                .into(),
+                ip_ranges: vec![IpRange {
+                    cidr_ip: Some("0.0.0.0/0".into()),
+                    description: None,
+                }]
+                .into(),
+                ..Default::default()
+            },
+            IpPermission {
+                ip_protocol: Some("-1".into()),
+                from_port: Some(-1),
+                to_port: Some(-1),
+                ipv6_ranges: vec![Ipv6Range {
+                    cidr_ipv6: Some("::/0".into()),
+                    description: None,
+                }]
+                .into(),
+                ..Default::default()
+            },
+            // Blank sources (as an empty element reads) are no rule.
+            IpPermission {
+                ip_protocol: Some("tcp".into()),
+                from_port: Some(22),
+                to_port: Some(22),
+                ip_ranges: vec![IpRange::default()].into(),
+                ..Default::default()
+            },
         ];
         let rules = ingress_rules(&perms);
         assert_eq!(
@@ -828,9 +841,14 @@ mod tests {
         assert_eq!(rules[0].to_string(), format!("tcp 5432 from {APP}"));
         assert_eq!(rules[2].to_string(), "all traffic from ::/0");
         // And back: the permission carries the same rule.
-        assert_eq!(
-            ingress_rules(&[ip_permission(&rules[0], None)]),
-            vec![rules[0].clone()]
+        for r in &rules {
+            assert_eq!(ingress_rules(&[ip_permission(r, None)]), vec![r.clone()]);
+        }
+        let pl = rule(
+            "tcp",
+            Some((5432, 5432)),
+            Source::PrefixList("pl-12345678".into()),
         );
+        assert_eq!(ingress_rules(&[ip_permission(&pl, Some("d"))]), vec![pl]);
     }
 }

@@ -243,10 +243,12 @@ mod tests {
             snapshot_name("db", other, None).unwrap(),
             "db-20261125-150405"
         );
-        let err = snapshot_name("9db", at, None).unwrap_err().to_string();
+        let err = snapshot_name("9db", at, None).unwrap_err();
+        let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
         assert!(
-            err.contains("start with a letter") && err.contains("fix:"),
-            "{err}"
+            err.to_string().contains("start with a letter")
+                && help.contains("starting with a letter"),
+            "{err}: {help}"
         );
     }
 
@@ -339,8 +341,9 @@ mod tests {
             assert_eq!(parse_age(t).unwrap(), Duration::from_secs(secs), "{t}");
         }
         for t in ["30", "d", "30y", "-1d", ""] {
-            let e = parse_age(t).unwrap_err().to_string();
-            assert!(e.contains("fix:"), "{t}: {e}");
+            let e = parse_age(t).unwrap_err();
+            let help = deploykit_report::Diagnostic::help(&e).unwrap_or_default();
+            assert!(help.contains("30d, 12h, 90m or 2w"), "{t}: {e}: {help}");
         }
     }
 }

@@ -206,7 +206,7 @@ pub(crate) fn check_security_group(field: &'static str, value: &str) -> Result<(
             field,
             value: value.into(),
             reason: "not a security group id (`sg-` and 8 or 17 hex digits)".into(),
-            fix: "copy the id from the EC2 console or `aws ec2 describe-security-groups`".into(),
+            fix: "copy the id from the EC2 console (Security Groups)".into(),
         });
     }
     Ok(())
@@ -339,7 +339,7 @@ impl std::fmt::Display for Drift {
         )?;
         match &self.fix {
             Fix::Modify(_) | Fix::SecurityGroup { .. } => {
-                write!(f, "; `cargo xtask db create` fixes it")
+                write!(f, "; ensuring the database fixes it")
             }
             Fix::Manual { how } => write!(f, "; {how}"),
         }
@@ -405,7 +405,7 @@ pub fn drift(current: &InstanceState, recommended: &DbSpec) -> Vec<Drift> {
     if cur_major != want_major {
         let how = match (cur_major.parse::<u32>(), want_major.parse::<u32>()) {
             (Ok(c), Ok(w)) if c < w => {
-                "major upgrades are never automatic: take a snapshot (`cargo xtask db snapshot --reason pre-upgrade --wait`), then `aws rds modify-db-instance --engine-version ... --allow-major-version-upgrade`"
+                "major upgrades are never automatic: take a snapshot (reason pre-upgrade) and wait for it, then upgrade in the RDS console or with ModifyDBInstance (a new engine version and AllowMajorVersionUpgrade)"
             }
             _ => {
                 "RDS cannot downgrade a major version: pin engine_version to the running major in deploy.toml"
@@ -815,7 +815,8 @@ mod tests {
             Fix::Manual { how } => how.clone(),
             f => panic!("{f:?}"),
         };
-        assert!(how(&older).contains("allow-major-version-upgrade"));
+        assert!(how(&older).contains("AllowMajorVersionUpgrade"));
+        assert!(how(&older).contains("snapshot") && !how(&older).contains("xtask"));
         assert!(how(&newer).contains("cannot downgrade"));
         // A different minor of the pinned major is not drift (auto minor upgrades).
         let minor = InstanceState {
@@ -966,8 +967,9 @@ mod tests {
                 matches!(&err, RdsError::InvalidSpec { field: f, .. } if *f == field),
                 "{field}: {err:?}"
             );
+            let help = deploykit_report::Diagnostic::help(&err);
             assert!(
-                text.contains(why) && text.contains("fix:"),
+                text.contains(why) && help.is_some_and(|h| !h.is_empty()),
                 "{field}: {text}"
             );
         }

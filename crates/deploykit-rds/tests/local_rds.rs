@@ -448,8 +448,13 @@ async fn predeploy_snapshot_only_when_on_needed_and_the_instance_exists() {
         .unwrap_err();
     assert!(matches!(err, RdsError::Check { .. }), "{err}");
     let msg = err.to_string();
+    let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
     assert!(
-        msg.contains("the restored database is empty") && msg.contains("cargo xtask db migrate"),
-        "{msg}"
+        msg.contains("the restored database is empty") && help.contains("run the app's migrations"),
+        "{msg} / {help}"
+    );
+    assert_eq!(
+        deploykit_report::Diagnostic::category(&err),
+        deploykit_report::Category::CheckFailed
     );
 }

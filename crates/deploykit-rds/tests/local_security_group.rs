@@ -3,10 +3,15 @@
 //! it, a second `ensure` changes nothing, an open rule added by hand is drift in `status` and
 //! the next `ensure` revokes it. Joins the cloud through DEPLOYKIT_LOCAL_STATE
 //! (`cargo xtask local up`); every name is unique to the run.
+//!
+//! EC2 goes through the crate's own Query client ([`deploykit_rds::ec2::Ec2`]); what it does
+//! not wrap (CreateVpc, DeleteVpc, DeleteSecurityGroup) goes as raw signed calls through the
+//! same [`deploykit_aws::query::QueryClient`].
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, UserIdGroupPair};
+use deploykit_aws::query::{Params, parse};
+use deploykit_rds::ec2::{Ec2, Filter, IpPermission, IpRange, UserIdGroupPair};
 use deploykit_rds::{
     DEFAULT_GROUP_NOTE, DbSpec, Fix, IngressRule, Plan, Rds, Severity, Source, WaitPolicy,
 };
@@ -14,19 +19,46 @@ use deploykit_report::{Event, VecReporter};
 use deploykit_testsupport::{local_cloud, unique_name};
 
 fn open_rule() -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build()
+    IpPermission {
+        ip_protocol: Some("tcp".into()),
+        from_port: Some(5432),
+        to_port: Some(5432),
+        ip_ranges: vec![IpRange {
+            cidr_ip: Some("0.0.0.0/0".into()),
+            description: None,
+        }]
+        .into(),
+        ..Default::default()
+    }
+}
+
+async fn default_vpc(ec2: &Ec2) -> String {
+    ec2.describe_vpcs(&[Filter::new("isDefault", "true")])
+        .await
+        .unwrap()[0]
+        .vpc_id
+        .clone()
+        .unwrap()
+}
+
+async fn create_group(ec2: &Ec2, name: &str, description: &str, vpc: &str) -> String {
+    ec2.create_security_group(name, description, vpc, &[])
+        .await
+        .unwrap()
+}
+
+/// DeleteSecurityGroup, raw; cleanup only, so the outcome is not checked.
+async fn delete_group(ec2: &Ec2, id: &str) {
+    let mut p = Params::new();
+    p.set("GroupId", id);
+    let _ = ec2.query().call("DeleteSecurityGroup", &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
     let cloud = local_cloud().await;
     let sdk = cloud.sdk_config();
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = Ec2::new(&sdk);
     let rds_client = aws_sdk_rds::Client::new(&sdk);
     let rds = Rds::new(
         &sdk,
@@ -38,28 +70,9 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
     let r = VecReporter::new();
 
     // The app's group, in moto's default VPC.
-    let vpc = ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("isDefault").values("true").build())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()[0]
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = default_vpc(&ec2).await;
     let name = unique_name("sgdb");
-    let app = ec2
-        .create_security_group()
-        .group_name(format!("{name}-app"))
-        .description("the app (test)")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
+    let app = create_group(&ec2, &format!("{name}-app"), "the app (test)", &vpc).await;
     let db = name.replace('-', "_");
     let spec = DbSpec {
         db_name: db.clone(),
@@ -82,21 +95,32 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
     assert_eq!(g.authorized, vec![IngressRule::postgres_from(&app)]);
     assert_eq!(first.state.vpc_security_group_ids, vec![g.group_id.clone()]);
     let described = ec2
-        .describe_security_groups()
-        .group_ids(&g.group_id)
-        .send()
+        .describe_security_groups(&[g.group_id.as_str()], &[])
         .await
         .unwrap();
-    let sg = &described.security_groups()[0];
+    let sg = &described[0];
+    let description = sg.description.clone().unwrap_or_default();
     assert!(
-        sg.description().unwrap().contains(&name) && sg.description().unwrap().contains("5432"),
-        "{:?}",
-        sg.description()
+        description.contains(&name) && description.contains("5432"),
+        "{description:?}"
     );
     assert_eq!(
-        deploykit_rds::ingress_rules(sg.ip_permissions()),
+        deploykit_rds::ingress_rules(&sg.ip_permissions.items),
         vec![IngressRule::postgres_from(&app)]
     );
+    // Created with its tags (one TagSpecification), never untagged.
+    let tags: Vec<(&str, &str)> = sg
+        .tag_set
+        .iter()
+        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?)))
+        .collect();
+    for want in [
+        ("Name", g.group_name.as_str()),
+        ("managed-by", "deploykit"),
+        ("deploykit:db-instance", name.as_str()),
+    ] {
+        assert!(tags.contains(&want), "{want:?} in {tags:?}");
+    }
     // RDS reports the membership.
     let inst = rds_client
         .describe_db_instances()
@@ -122,25 +146,33 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
 
     // 0.0.0.0/0 (and ssh from the app) by hand: critical drift in status, both revoked (and
     // reported) by ensure.
-    ec2.authorize_security_group_ingress()
-        .group_id(&g.group_id)
-        .ip_permissions(open_rule())
-        .send()
+    ec2.authorize_security_group_ingress(&g.group_id, &[open_rule()])
         .await
         .unwrap();
-    ec2.authorize_security_group_ingress()
-        .group_id(&g.group_id)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&app).build())
-                .build(),
-        )
-        .send()
+    let ssh = IpPermission {
+        ip_protocol: Some("tcp".into()),
+        from_port: Some(22),
+        to_port: Some(22),
+        user_id_group_pairs: vec![UserIdGroupPair {
+            group_id: Some(app.clone()),
+            ..Default::default()
+        }]
+        .into(),
+        ..Default::default()
+    };
+    ec2.authorize_security_group_ingress(&g.group_id, &[ssh])
         .await
         .unwrap();
+    // The same rule twice is EC2's InvalidPermission.Duplicate, by code.
+    let dup = ec2
+        .authorize_security_group_ingress(&g.group_id, &[open_rule()])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dup.code.as_deref(),
+        Some("InvalidPermission.Duplicate"),
+        "{dup}"
+    );
     let st = rds.status(&spec).await.unwrap();
     assert_eq!(st.drift.len(), 1, "{:?}", st.drift);
     let d = &st.drift[0];
@@ -232,7 +264,7 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
         .await
         .unwrap();
     for id in [&g.group_id, &app] {
-        let _ = ec2.delete_security_group().group_id(id).send().await;
+        delete_group(&ec2, id).await;
     }
 }
 
@@ -240,46 +272,25 @@ async fn ensure_creates_the_db_group_keeps_it_and_revokes_open_rules() {
 async fn an_existing_group_is_adopted_and_other_vpcs_are_refused() {
     let cloud = local_cloud().await;
     let sdk = cloud.sdk_config();
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = Ec2::new(&sdk);
     let rds_client = aws_sdk_rds::Client::new(&sdk);
     let rds = Rds::new(&sdk, WaitPolicy::default());
     let r = VecReporter::new();
-    let vpc = ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("isDefault").values("true").build())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()[0]
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = default_vpc(&ec2).await;
     let name = unique_name("sgvpc");
-    let mk_group = |group: String, vpc: String| {
-        let ec2 = ec2.clone();
-        async move {
-            ec2.create_security_group()
-                .group_name(group)
-                .description("test")
-                .vpc_id(vpc)
-                .send()
-                .await
-                .unwrap()
-                .group_id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let app = mk_group(format!("{name}-app"), vpc.clone()).await;
+    let app = create_group(&ec2, &format!("{name}-app"), "test", &vpc).await;
 
     // A group of that name made by hand, open to the internet: adopted and fixed.
-    let pre = mk_group(format!("{name}-db"), vpc.clone()).await;
-    ec2.authorize_security_group_ingress()
-        .group_id(&pre)
-        .ip_permissions(open_rule())
-        .send()
+    let pre = create_group(&ec2, &format!("{name}-db"), "test", &vpc).await;
+    ec2.authorize_security_group_ingress(&pre, &[open_rule()])
         .await
         .unwrap();
+    // Making it again is EC2's InvalidGroup.Duplicate (which ensure adopts), by code.
+    let dup = ec2
+        .create_security_group(&format!("{name}-db"), "test", &vpc, &[])
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code.as_deref(), Some("InvalidGroup.Duplicate"), "{dup}");
     let spec = DbSpec {
         app_security_group: Some(app.clone()),
         ..DbSpec::recommended(name.clone())
@@ -292,16 +303,14 @@ async fn an_existing_group_is_adopted_and_other_vpcs_are_refused() {
 
     // With a DB subnet group in the same (default) VPC: found there, nothing to do.
     let subnets: Vec<String> = ec2
-        .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
-        .send()
+        .describe_subnets(&[], &[Filter::new("vpc-id", &vpc)])
         .await
         .unwrap()
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .into_iter()
+        .filter_map(|s| s.subnet_id)
         .take(2)
         .collect();
+    assert_eq!(subnets.len(), 2, "moto's default VPC has a subnet per zone");
     let subnet_group = format!("{name}-subnets");
     rds_client
         .create_db_subnet_group()
@@ -328,18 +337,8 @@ async fn an_existing_group_is_adopted_and_other_vpcs_are_refused() {
     assert!(st.plan.is_empty() && st.drift().is_empty());
 
     // An app group in another VPC is refused (with or without a subnet group), nothing made.
-    let other_vpc = ec2
-        .create_vpc()
-        .cidr_block("10.99.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
-    let other_app = mk_group(format!("{name}-app"), other_vpc.clone()).await;
+    let other_vpc = create_vpc(&ec2, "10.99.0.0/16").await;
+    let other_app = create_group(&ec2, &format!("{name}-app"), "test", &other_vpc).await;
     for (s, where_) in [(&spec, "default VPC"), (&in_subnets, subnet_group.as_str())] {
         let s = DbSpec {
             app_security_group: Some(other_app.clone()),
@@ -347,31 +346,52 @@ async fn an_existing_group_is_adopted_and_other_vpcs_are_refused() {
         };
         let e = rds.ensure_security_group(&s, &r).await.unwrap_err();
         let msg = e.to_string();
+        let help = deploykit_report::Diagnostic::help(&e).unwrap_or_default();
         assert!(
             matches!(e, deploykit_rds::RdsError::SecurityGroup { .. })
                 && msg.contains(&other_vpc)
                 && msg.contains(&vpc)
                 && msg.contains(where_)
-                && msg.contains("subnet_group"),
-            "{msg}"
+                && help.contains("subnet_group"),
+            "{msg} / {help}"
         );
     }
     let made = ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(&other_vpc).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values(format!("{name}-db"))
-                .build(),
+        .describe_security_groups(
+            &[],
+            &[
+                Filter::new("vpc-id", &other_vpc),
+                Filter::new("group-name", format!("{name}-db")),
+            ],
         )
-        .send()
         .await
         .unwrap();
-    assert!(made.security_groups().is_empty());
+    assert!(made.is_empty(), "{made:?}");
 
     for id in [&pre, &app, &other_app] {
-        let _ = ec2.delete_security_group().group_id(id).send().await;
+        delete_group(&ec2, id).await;
     }
-    let _ = ec2.delete_vpc().vpc_id(&other_vpc).send().await;
+    let mut p = Params::new();
+    p.set("VpcId", &other_vpc);
+    let _ = ec2.query().call("DeleteVpc", &p).await;
+}
+
+/// CreateVpc, raw: `<CreateVpcResponse><vpc><vpcId>`.
+async fn create_vpc(ec2: &Ec2, cidr: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Vpc {
+        #[serde(rename = "vpcId")]
+        vpc_id: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct CreateVpcResponse {
+        vpc: Vpc,
+    }
+    let mut p = Params::new();
+    p.set("CidrBlock", cidr);
+    let body = ec2.query().call("CreateVpc", &p).await.unwrap();
+    parse::<CreateVpcResponse>("CreateVpc", &body)
+        .unwrap()
+        .vpc
+        .vpc_id
 }
