@@ -31,8 +31,7 @@ pub use model::{
     ResolvedTarget, SecretRef, TagMutability, VpcConnector,
 };
 pub use resolve::{
-    EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, looks_like_secret_key,
-    secret_arn_len_bound,
+    EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, secret_arn_len_bound,
 };
 
 /// The target used when neither `--target` nor `default_target` names one.

@@ -941,7 +941,7 @@ fn resolve_apprunner(r: &RawAppRunner, app: &Spanned<App>, ctx: &mut Ctx<'_>) ->
                     format!("`{name}` is not a valid Dockerfile ARG name"),
                     "use letters, digits and underscores, not starting with a digit",
                 );
-            } else if looks_like_secret_key(name) || url_with_password(v.get_ref()) {
+            } else if secret_literal(name, v.get_ref()) {
                 ctx.err(
                     Some(k.span()),
                     &field,
@@ -1182,37 +1182,14 @@ fn resolve_database(
     }
 }
 
-/// Whether an environment variable name suggests its value is a credential
-/// (`SECRET_KEY`, `DB_PASSWORD`, `SENDGRID_API_KEY`, `GITHUB_TOKEN`, ...).
-pub fn looks_like_secret_key(key: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "SECRET",
-        "SECRETS",
-        "PASSWORD",
-        "PASSWD",
-        "PWD",
-        "PASS",
-        "TOKEN",
-        "KEY",
-        "APIKEY",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "PRIVATE",
-        "SALT",
-    ];
-    key.to_ascii_uppercase()
-        .split(['_', '-', '.'])
-        .any(|w| WORDS.contains(&w))
-}
-
-/// Whether a value embeds a password, like `postgresql://user:pass@host/db`.
-fn url_with_password(v: &str) -> bool {
-    v.split_once("://").is_some_and(|(_, rest)| {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        authority.rsplit_once('@').is_some_and(|(userinfo, _)| {
-            userinfo.split_once(':').is_some_and(|(_, p)| !p.is_empty())
-        })
-    })
+/// Whether a literal value in deploy.toml is a secret whatever its variable's name: the name
+/// looks secret (`deploykit_secretrules::is_secret_name`, the one rule for names), the value
+/// is a URL with a password, or it matches a content rule (an access key id, a private key, a
+/// token in a known format).
+fn secret_literal(name: &str, value: &str) -> bool {
+    deploykit_secretrules::is_secret_name(name)
+        || deploykit_secretrules::url_has_password(value)
+        || !deploykit_secretrules::scan_content(value.as_bytes()).is_empty()
 }
 
 /// The longest ARN a secret reference can have, without building one: a name gets the ARN
@@ -1293,7 +1270,7 @@ fn resolve_env(
                 format!("`{k}` is set both in [env] and in [secrets]"),
                 "keep it in one place: [secrets] for credentials, [env] for plain settings",
             );
-        } else if !value.is_empty() && (looks_like_secret_key(k) || url_with_password(value)) {
+        } else if !value.is_empty() && secret_literal(k, value) {
             let name = k.to_ascii_lowercase().replace('_', "-").to_string();
             ctx.err(
                 Some(v.span()),
