@@ -97,10 +97,8 @@ impl Diagnostic for CostError {
                 "estimate a target in one of {}, or use a price table that lists this region",
                 known.join(", ")
             ),
-            CostError::UnknownSize {
-                field, known, kind, ..
-            } => format!(
-                "set {field} to a {kind} the table knows ({}), or add the price to the price table",
+            CostError::UnknownSize { field, known, .. } => format!(
+                "set {field} to one the price table knows ({}), or add its price to the price table",
                 known.join(", ")
             ),
             CostError::Unreadable { .. } => {

@@ -136,10 +136,9 @@ fn unknown_sizes_name_the_deploy_toml_key_and_the_known_sizes() {
     );
     assert_eq!(err.category(), Category::Input);
     let help = err.help().unwrap();
-    assert!(
-        help.contains("db.t4g.micro, db.t4g.medium")
-            || help.contains("db.t4g.medium, db.t4g.micro"),
-        "{help}"
+    assert_eq!(
+        help,
+        "set [database] instance_class (or [targets.prod.database]) to one the price table knows (db.t4g.medium, db.t4g.micro, db.t4g.small), or add its price to the price table"
     );
     assert!(!help.contains("cargo") && !help.contains("xtask"));
 
