@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::LocalCloudError;
 use crate::core::Fault;
 use crate::edge::Shared;
+use crate::guard::{ADMIN_TOKEN_HEADER, AdminToken, Refusal};
 
 /// The admin path prefix.
 pub const ADMIN_PREFIX: &str = "/_localcloud/";
@@ -107,6 +108,12 @@ pub struct Health {
     pub time_scale: f64,
     pub region: String,
     pub account_id: String,
+    /// Requests refused by the Host, browser and token rules since the edge started.
+    #[serde(default)]
+    pub refused_requests: u64,
+    /// The most recent of them, oldest first.
+    #[serde(default)]
+    pub recent_refusals: Vec<Refusal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,7 +125,13 @@ struct FailNextDeploy {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TimeScale {
+    /// JSON has no NaN or infinity: `null` (what serde_json writes for them) reads as NaN.
+    #[serde(deserialize_with = "number_or_nan")]
     scale: f64,
+}
+
+fn number_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Serves one admin request.
@@ -136,6 +149,7 @@ pub(crate) async fn handle(
                 None => false,
             };
             let ctx = &shared.ctx;
+            let (refused_requests, recent_refusals) = shared.refusals.snapshot();
             json(
                 StatusCode::OK,
                 &Health {
@@ -151,6 +165,8 @@ pub(crate) async fn handle(
                     time_scale: ctx.clock.scale(),
                     region: ctx.default_region.clone(),
                     account_id: ctx.account_id.clone(),
+                    refused_requests,
+                    recent_refusals,
                 },
             )
         }
@@ -172,11 +188,10 @@ pub(crate) async fn handle(
             Err(e) => bad_request(&e),
         },
         (&Method::POST, "time-scale") => match parse::<TimeScale>(&body) {
-            Ok(r) if r.scale.is_finite() && r.scale > 0.0 => {
-                shared.ctx.clock.set_scale(r.scale);
-                ok()
-            }
-            Ok(r) => bad_request(&format!("scale must be a positive number, got {}", r.scale)),
+            Ok(r) => match shared.ctx.clock.set_scale(r.scale) {
+                Ok(()) => ok(),
+                Err(e) => bad_request(&format!("{e}; send {{\"scale\": N}} with N in that range")),
+            },
             Err(e) => bad_request(&e),
         },
         (&Method::POST, "reset") => {
@@ -216,12 +231,15 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
     resp
 }
 
-/// A typed client for the admin path, for tests in other crates and `cargo xtask local status`.
+/// A typed client for the admin path, for tests in other crates and the local cloud's commands.
+/// Every call sends the edge's token in [`ADMIN_TOKEN_HEADER`]: give it with
+/// [`AdminClient::with_token`] (deploykit-local keeps it in state.json), or use
+/// [`crate::Edge::admin`] for an edge of this process.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), deploykit_localcloud::LocalCloudError> {
+/// # async fn demo(token: deploykit_localcloud::AdminToken) -> Result<(), deploykit_localcloud::LocalCloudError> {
 /// use deploykit_localcloud::{AdminClient, FaultKind, FaultRequest};
-/// let admin = AdminClient::new("http://127.0.0.1:4566")?;
+/// let admin = AdminClient::with_token("http://127.0.0.1:4566", token)?;
 /// admin.inject_fault(&FaultRequest::new("elasticbeanstalk", FaultKind::Throttle, 2)).await?;
 /// admin.fail_next_deploy("budgetsync-dev", 1).await?;
 /// # Ok(()) }
@@ -229,12 +247,42 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
 #[derive(Debug, Clone)]
 pub struct AdminClient {
     base: String,
+    token: Option<AdminToken>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl AdminClient {
-    /// `edge_url` is [`crate::Edge::url`] (`http://127.0.0.1:PORT`).
+    /// `edge_url` is [`crate::Edge::url`] (`http://127.0.0.1:PORT`). The token is the one of the
+    /// edge at that address when it runs in this process ([`crate::Edge::start`]); for any
+    /// other edge the calls get 401: use [`AdminClient::with_token`].
     pub fn new(edge_url: &str) -> Result<Self, LocalCloudError> {
+        let mut c = Self::without_token(edge_url)?;
+        c.token = url::Url::parse(edge_url)
+            .ok()
+            .and_then(|u| {
+                let ip = u.host_str()?.trim_matches(['[', ']']).parse().ok()?;
+                Some(std::net::SocketAddr::new(ip, u.port_or_known_default()?))
+            })
+            .and_then(crate::guard::in_process_token);
+        Ok(c)
+    }
+
+    /// A client for the edge at `edge_url` that sends `token`.
+    pub fn with_token(edge_url: &str, token: AdminToken) -> Result<Self, LocalCloudError> {
+        let mut c = Self::without_token(edge_url)?;
+        c.token = Some(token);
+        Ok(c)
+    }
+
+    pub(crate) fn for_edge(addr: std::net::SocketAddr, token: AdminToken) -> Self {
+        Self {
+            base: format!("http://{addr}"),
+            token: Some(token),
+            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+        }
+    }
+
+    fn without_token(edge_url: &str) -> Result<Self, LocalCloudError> {
         let parsed = url::Url::parse(edge_url).map_err(|e| LocalCloudError::EdgeUrl {
             url: edge_url.to_string(),
             reason: e.to_string(),
@@ -247,6 +295,7 @@ impl AdminClient {
         }
         Ok(Self {
             base: edge_url.trim_end_matches('/').to_string(),
+            token: None,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
         })
     }
@@ -260,10 +309,14 @@ impl AdminClient {
     ) -> Result<Bytes, LocalCloudError> {
         let url = format!("{}{ADMIN_PREFIX}{route}", self.base);
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(&url)
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(t) = &self.token {
+            req = req.header(ADMIN_TOKEN_HEADER, t.expose());
+        }
+        let req = req
             .body(Full::new(body))
             .map_err(|e| LocalCloudError::AdminRequest {
                 what,

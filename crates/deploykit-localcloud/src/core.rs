@@ -16,10 +16,36 @@ pub struct RegistryConfig {
     pub password: String,
 }
 
+/// Smallest time scale an edge accepts: real time.
+pub const TIME_SCALE_MIN: f64 = 1.0;
+/// Largest time scale an edge accepts: RDS's six-minute create takes 36 ms.
+pub const TIME_SCALE_MAX: f64 = 10_000.0;
+
+/// A time scale outside [`TIME_SCALE_MIN`]..=[`TIME_SCALE_MAX`] (or not a number).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "time scale {value} is out of range: it must be a number from {TIME_SCALE_MIN} to {TIME_SCALE_MAX} (1 is real time, 60 makes a five-minute launch take five seconds, 300 one second)"
+)]
+pub struct TimeScaleError {
+    pub value: f64,
+}
+
+/// Checks a time scale: `Ok(scale)` when it is a number in
+/// [`TIME_SCALE_MIN`]..=[`TIME_SCALE_MAX`].
+pub fn check_time_scale(scale: f64) -> Result<f64, TimeScaleError> {
+    if scale.is_finite() && (TIME_SCALE_MIN..=TIME_SCALE_MAX).contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(TimeScaleError { value: scale })
+    }
+}
+
 /// Scaled time: with `scale = 150.0`, a "five-minute" launch takes two seconds.
 ///
 /// Emulators express durations in *service time* (how long AWS would take) and ask the clock
-/// for the real instant at which that much service time has passed.
+/// for the real instant at which that much service time has passed. The scale is always within
+/// [`TIME_SCALE_MIN`]..=[`TIME_SCALE_MAX`] (callers check with [`check_time_scale`]; the clock
+/// clamps as a last line), so no conversion here can overflow.
 #[derive(Debug, Clone)]
 pub struct Clock {
     scale: Arc<Mutex<f64>>,
@@ -36,18 +62,25 @@ impl Clock {
         *self.scale.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn set_scale(&self, scale: f64) {
-        *self.scale.lock().unwrap_or_else(|e| e.into_inner()) = sanitize(scale);
+    /// Sets a checked scale ([`check_time_scale`]); out of range it is refused, never clamped
+    /// silently.
+    pub fn set_scale(&self, scale: f64) -> Result<(), TimeScaleError> {
+        let scale = check_time_scale(scale)?;
+        *self.scale.lock().unwrap_or_else(|e| e.into_inner()) = scale;
+        Ok(())
     }
 
-    /// Real duration for `service` time at the current scale.
+    /// Real duration for `service` time at the current scale (saturating, never panics).
     pub fn real(&self, service: Duration) -> Duration {
-        service.div_f64(self.scale())
+        Duration::try_from_secs_f64(service.as_secs_f64() / self.scale()).unwrap_or(Duration::MAX)
     }
 
-    /// Real instant at which `service` time will have passed, starting now.
+    /// Real instant at which `service` time will have passed, starting now (saturating at
+    /// ten years from now).
     pub fn after(&self, service: Duration) -> Instant {
-        Instant::now() + self.real(service)
+        let now = Instant::now();
+        let cap = Duration::from_secs(10 * 365 * 24 * 3600);
+        now.checked_add(self.real(service).min(cap)).unwrap_or(now)
     }
 
     /// Wall-clock "now" for timestamps the service reports (events, CreatedAt).
@@ -56,11 +89,12 @@ impl Clock {
     }
 }
 
+/// The last line: NaN and infinities become real time, the rest is clamped into range.
 fn sanitize(scale: f64) -> f64 {
-    if scale.is_finite() && scale > 0.0 {
-        scale
+    if scale.is_finite() {
+        scale.clamp(TIME_SCALE_MIN, TIME_SCALE_MAX)
     } else {
-        1.0
+        TIME_SCALE_MIN
     }
 }
 
@@ -170,4 +204,53 @@ pub struct Ctx {
     pub workloads: Option<crate::workload::Workloads>,
     /// App host → running container, proxied by the edge.
     pub routes: crate::workload::AppRoutes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_scales_out_of_range_are_errors_not_panics() {
+        let cases: &[(f64, bool)] = &[
+            (0.0, false),
+            (0.0001, false),
+            (-1.0, false),
+            (f64::NAN, false),
+            (f64::INFINITY, false),
+            (f64::NEG_INFINITY, false),
+            (1e9, false),
+            (f64::MIN_POSITIVE, false),
+            (0.999, false),
+            (1.0, true),
+            (60.0, true),
+            (300.0, true),
+            (1234.0, true),
+            (10_000.0, true),
+            (10_000.5, false),
+        ];
+        for &(scale, ok) in cases {
+            let checked = check_time_scale(scale);
+            assert_eq!(checked.is_ok(), ok, "{scale}");
+            let clock = Clock::new(60.0);
+            assert_eq!(clock.set_scale(scale).is_ok(), ok, "{scale}");
+            if let Err(e) = checked {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&format!("{scale}")) && text.contains("from 1 to 10000"),
+                    "{text}"
+                );
+                assert_eq!(
+                    clock.scale(),
+                    60.0,
+                    "a refused scale leaves the clock alone"
+                );
+            }
+            // Whatever a caller forgot to check, the clock never panics.
+            let clock = Clock::new(scale);
+            let _ = clock.after(Duration::from_secs(u64::MAX / 4));
+            let _ = clock.real(Duration::MAX);
+            assert!((TIME_SCALE_MIN..=TIME_SCALE_MAX).contains(&clock.scale()));
+        }
+    }
 }

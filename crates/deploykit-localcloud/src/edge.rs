@@ -24,6 +24,7 @@ use crate::eb::Eb;
 use crate::ecs::Ecs;
 use crate::faults;
 use crate::forward::{Moto, moto_failure};
+use crate::guard::{self, AdminToken, RefusalLog};
 use crate::workload::{AppRoutes, Workloads};
 use crate::{EdgeConfig, LocalCloudError, admin, ecr, sigv4};
 
@@ -86,6 +87,11 @@ pub(crate) struct Shared {
     rds: Option<Arc<crate::rds::Rds>>,
     /// Client for proxied app traffic.
     app_client: Client<HttpConnector, Body>,
+    /// What the admin path asks for.
+    pub admin_token: AdminToken,
+    /// Requests refused by the Host, browser and token rules.
+    pub refusals: RefusalLog,
+    eb_max_bundle_bytes: u64,
 }
 
 impl Shared {
@@ -106,7 +112,12 @@ impl Shared {
             workloads,
             routes: AppRoutes::default(),
         };
-        let eb = Eb::new(ctx.clone(), moto.clone(), cfg.eb_version_quota);
+        let eb = Eb::new(
+            ctx.clone(),
+            moto.clone(),
+            cfg.eb_version_quota,
+            cfg.eb_max_bundle_bytes,
+        );
         let apprunner = AppRunner::new(ctx.clone());
         let ctx_for_ecs = ctx.clone();
         let rds = cfg
@@ -124,6 +135,9 @@ impl Shared {
             app_client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(30))
                 .build(HttpConnector::new()),
+            admin_token: cfg.admin_token.clone(),
+            refusals: RefusalLog::new(cfg.refusal_log.clone()),
+            eb_max_bundle_bytes: cfg.eb_max_bundle_bytes,
         })
     }
 
@@ -145,7 +159,12 @@ impl Shared {
     /// Forgets every emulated resource and queued fault (time scale is kept).
     pub(crate) fn reset(&self) {
         self.ctx.faults.clear();
-        let eb = Eb::new(self.ctx.clone(), self.moto.clone(), self.eb_version_quota);
+        let eb = Eb::new(
+            self.ctx.clone(),
+            self.moto.clone(),
+            self.eb_version_quota,
+            self.eb_max_bundle_bytes,
+        );
         *self.eb.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(eb);
         let ar = AppRunner::new(self.ctx.clone());
         *self.apprunner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ar);
@@ -238,6 +257,26 @@ impl Shared {
     ) -> Result<Response<Body>, DropConnection> {
         let request_id = uuid::Uuid::new_v4().to_string();
 
+        // 0. Only loopback names: a rebound DNS name or a LAN address is refused.
+        let raw_host = raw_host(&req);
+        if !raw_host.as_deref().is_some_and(guard::host_allowed) {
+            let reason = match &raw_host {
+                Some(h) => format!(
+                    "Host {} is not a loopback address, localhost or a *.localhost name",
+                    guard::printable(h.as_bytes(), 200)
+                ),
+                None => "the request names no Host".to_string(),
+            };
+            return Ok(self.refuse(
+                &req,
+                peer,
+                StatusCode::FORBIDDEN,
+                "host",
+                reason,
+                &request_id,
+            ));
+        }
+
         // 1. App traffic, by Host.
         if let Some(host) = host_of(&req) {
             let path = req.uri().path().to_string();
@@ -265,11 +304,41 @@ impl Shared {
             }
         }
 
+        // 1b. Everything else is for AWS tools, never for a web page.
+        if let Some(reason) = guard::browser_request(req.headers()) {
+            let reason = format!(
+                "{reason}: the local cloud's AWS APIs and admin path do not answer web pages"
+            );
+            return Ok(self.refuse(
+                &req,
+                peer,
+                StatusCode::FORBIDDEN,
+                "browser",
+                reason,
+                &request_id,
+            ));
+        }
+
         let scope = sigv4::scope(req.headers(), req.uri().query());
 
-        // 2. Admin path (unsigned only).
+        // 2. Admin path (unsigned only), with the edge's token.
         let Some(scope) = scope else {
             if req.uri().path().starts_with(admin::ADMIN_PREFIX) {
+                let sent = req.headers().get(guard::ADMIN_TOKEN_HEADER);
+                if !sent.is_some_and(|t| self.admin_token.matches(t.as_bytes())) {
+                    let reason = match sent {
+                        None => format!("no {} header", guard::ADMIN_TOKEN_HEADER),
+                        Some(_) => format!("wrong {} header", guard::ADMIN_TOKEN_HEADER),
+                    };
+                    return Ok(self.refuse(
+                        &req,
+                        peer,
+                        StatusCode::UNAUTHORIZED,
+                        "admin-token",
+                        reason,
+                        &request_id,
+                    ));
+                }
                 let method = req.method().clone();
                 let path = req.uri().path().to_string();
                 let body = match read_body(req.into_body()).await {
@@ -411,6 +480,55 @@ impl Shared {
         }
     }
 
+    /// Logs a refused request and answers it in the shape its client reads: the addressed
+    /// service's error format for signed AWS requests, JSON on the admin path, plain text
+    /// otherwise. Bodies are never read.
+    fn refuse<B>(
+        &self,
+        req: &Request<B>,
+        peer: SocketAddr,
+        status: StatusCode,
+        rule: &str,
+        reason: String,
+        request_id: &str,
+    ) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        self.refusals.record(guard::refusal(
+            status.as_u16(),
+            rule,
+            reason.clone(),
+            req.method(),
+            &path,
+            peer,
+        ));
+        let message = format!("localcloud refused this request: {reason}");
+        if let Some(scope) = sigv4::scope(req.headers(), req.uri().query()) {
+            let protocol = faults::protocol_for(&scope.service);
+            return boxed(faults::refused(protocol, status, &message, request_id));
+        }
+        if path.starts_with(admin::ADMIN_PREFIX) {
+            let mut resp = Response::new(full(serde_json::json!({ "error": message }).to_string()));
+            *resp.status_mut() = status;
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            return resp;
+        }
+        let mut resp = Response::new(full(format!("{message}\n")));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(
+            "x-localcloud-error",
+            http::HeaderValue::from_static("refused"),
+        );
+        resp
+    }
+
     fn forward_unavailable(&self, request_id: &str) -> Response<Body> {
         moto_failure(
             "rds-not-configured",
@@ -469,12 +587,20 @@ fn app_error(status: StatusCode, message: &str) -> Response<Body> {
     resp
 }
 
-/// The `Host` header without its port, lowercased.
+/// The `Host` header as sent (or the absolute-form URI's authority).
+fn raw_host<B>(req: &Request<B>) -> Option<String> {
+    match req.headers().get(http::header::HOST) {
+        Some(v) => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        None => req.uri().authority().map(|a| a.as_str().to_string()),
+    }
+}
+
 /// An ECS Express endpoint host (`<name>-<id>.ecs.<region>.localhost`).
 fn is_ecs_host(host: &str) -> bool {
     host.ends_with(".localhost") && host.split('.').nth(1) == Some("ecs")
 }
 
+/// The `Host` header without its port, lowercased.
 fn host_of<B>(req: &Request<B>) -> Option<String> {
     let raw = req
         .headers()
@@ -552,6 +678,7 @@ async fn accept_loop(
 }
 
 async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr), LocalCloudError> {
+    crate::core::check_time_scale(cfg.time_scale)?;
     let listener = TcpListener::bind(cfg.bind)
         .await
         .map_err(|source| LocalCloudError::Bind {
@@ -584,6 +711,7 @@ async fn bind(cfg: &EdgeConfig) -> Result<(TcpListener, Arc<Shared>, SocketAddr)
 #[derive(Debug)]
 pub struct Edge {
     addr: SocketAddr,
+    admin_token: AdminToken,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -593,13 +721,25 @@ impl Edge {
     /// an `http://HOST:PORT` URL.
     pub async fn start(cfg: EdgeConfig) -> Result<Edge, LocalCloudError> {
         let (listener, shared, addr) = bind(&cfg).await?;
+        guard::register_in_process(addr, &cfg.admin_token);
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared, rx));
         Ok(Edge {
             addr,
+            admin_token: cfg.admin_token,
             stop,
             task: Some(task),
         })
+    }
+
+    /// The admin client of this edge, with its token.
+    pub fn admin(&self) -> admin::AdminClient {
+        admin::AdminClient::for_edge(self.addr, self.admin_token.clone())
+    }
+
+    /// The token this edge's admin path asks for.
+    pub fn admin_token(&self) -> &AdminToken {
+        &self.admin_token
     }
 
     /// The bound address (the real port when `bind` asked for port 0).
@@ -616,6 +756,7 @@ impl Edge {
     /// workload containers (bounded), then returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        guard::unregister_in_process(self.addr);
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(
                 SHUTDOWN_GRACE + WORKLOAD_CLEANUP + Duration::from_secs(1),
@@ -629,6 +770,7 @@ impl Edge {
 impl Drop for Edge {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        guard::unregister_in_process(self.addr);
     }
 }
 

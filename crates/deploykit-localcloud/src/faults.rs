@@ -84,6 +84,22 @@ pub(crate) fn server_error(
     }
 }
 
+/// A refusal by the edge's guard (Host, browser or token rule), as the addressed service's
+/// access-denied error so SDKs and CLIs show the message.
+pub(crate) fn refused(
+    protocol: Protocol,
+    status: StatusCode,
+    message: &str,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    match protocol {
+        Protocol::Query => query_error(status, "Sender", "AccessDenied", message, request_id),
+        Protocol::Json => json_error(status, "AccessDeniedException", message, request_id),
+        Protocol::S3 => s3_error(status, "AccessDenied", message, request_id),
+        Protocol::Ec2 => ec2_error(status, "UnauthorizedOperation", message, request_id),
+    }
+}
+
 /// A JSON-protocol error: `__type` in the body and `x-amzn-ErrorType` / `x-amzn-query-error`.
 pub(crate) fn json_error(
     status: StatusCode,

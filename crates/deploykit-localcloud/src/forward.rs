@@ -17,6 +17,8 @@ use crate::edge::{Body, BoxError, full};
 const FORWARD_HEADERS_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long one of the emulator's own S3 calls may take in total.
 const S3_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long downloading a source bundle (up to 500 MB, streamed to disk) may take.
+const S3_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Headers that describe one hop, not the message.
 const HOP_BY_HOP: &[&str] = &[
@@ -38,11 +40,18 @@ pub(crate) struct Moto {
     client: Client<HttpConnector, Body>,
 }
 
-/// What an S3 lookup found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum S3Object {
-    Found(Bytes),
+/// What a bounded download to a file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Download {
+    /// The object is in the file, `bytes` long.
+    Saved {
+        bytes: u64,
+    },
     NotFound,
+    /// The object is larger than the limit (by its HEAD, or by what arrived): nothing kept.
+    TooLarge {
+        bytes: u64,
+    },
 }
 
 impl Moto {
@@ -143,6 +152,121 @@ impl Moto {
         )
     }
 
+    /// A request to moto's S3 with a (never verified) SigV4 scope, which is how moto routes it.
+    fn s3_request(
+        &self,
+        region: &str,
+        method: Method,
+        path: &str,
+    ) -> Result<Request<Body>, String> {
+        let uri = self.uri(path).map_err(|e| e.to_string())?;
+        let date = time::OffsetDateTime::now_utc();
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=localcloud/{:04}{:02}{:02}/{region}/s3/aws4_request, SignedHeaders=host, Signature=0",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        );
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::AUTHORIZATION, auth)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .body(empty())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The object's size by `HeadObject` (nothing is downloaded); `None` when it does not exist.
+    pub async fn s3_size(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<u64>, String> {
+        let req = self.s3_request(region, Method::HEAD, &Self::s3_path(bucket, Some(key)))?;
+        let resp = tokio::time::timeout(S3_CALL_TIMEOUT, self.client.request(req))
+            .await
+            .map_err(|_| {
+                format!(
+                    "S3 HEAD s3://{bucket}/{key} did not answer within {} s",
+                    S3_CALL_TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|e| e.to_string())?;
+        match resp.status() {
+            s if s.is_success() => resp
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Some)
+                .ok_or_else(|| format!("S3 HEAD s3://{bucket}/{key} answered no Content-Length")),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(format!("S3 HEAD s3://{bucket}/{key} answered HTTP {s}")),
+        }
+    }
+
+    /// Downloads an object of at most `max` bytes into `dest` (created or truncated), streamed:
+    /// the size is checked with a HEAD first, so an oversized object is never read, and the
+    /// stream is cut (and `dest` removed) if more arrives than the HEAD said.
+    pub async fn s3_download(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        max: u64,
+        dest: &std::path::Path,
+    ) -> Result<Download, String> {
+        match self.s3_size(region, bucket, key).await? {
+            None => return Ok(Download::NotFound),
+            Some(bytes) if bytes > max => return Ok(Download::TooLarge { bytes }),
+            Some(_) => {}
+        }
+        let fut = async {
+            let req = self.s3_request(region, Method::GET, &Self::s3_path(bucket, Some(key)))?;
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            match resp.status() {
+                s if s.is_success() => {}
+                StatusCode::NOT_FOUND => return Ok(Download::NotFound),
+                s => return Err(format!("S3 GET s3://{bucket}/{key} answered HTTP {s}")),
+            }
+            let mut body = resp.into_body();
+            let mut file = tokio::fs::File::create(dest)
+                .await
+                .map_err(|e| format!("{}: {e}", dest.display()))?;
+            let mut written: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| e.to_string())?;
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                written += data.len() as u64;
+                if written > max {
+                    return Ok(Download::TooLarge { bytes: written });
+                }
+                tokio::io::AsyncWriteExt::write_all(&mut file, &data)
+                    .await
+                    .map_err(|e| format!("{}: {e}", dest.display()))?;
+            }
+            tokio::io::AsyncWriteExt::flush(&mut file)
+                .await
+                .map_err(|e| format!("{}: {e}", dest.display()))?;
+            Ok(Download::Saved { bytes: written })
+        };
+        let result = tokio::time::timeout(S3_DOWNLOAD_TIMEOUT, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "downloading s3://{bucket}/{key} took longer than {} s",
+                    S3_DOWNLOAD_TIMEOUT.as_secs()
+                ))
+            });
+        if !matches!(result, Ok(Download::Saved { .. })) {
+            let _ = tokio::fs::remove_file(dest).await;
+        }
+        result
+    }
+
     fn s3_path(bucket: &str, key: Option<&str>) -> String {
         let mut u = url::Url::parse("http://x/").expect("static URL parses");
         if let Ok(mut segs) = u.path_segments_mut() {
@@ -196,23 +320,6 @@ impl Moto {
                     S3_CALL_TIMEOUT.as_secs()
                 )
             })?
-    }
-
-    /// Fetches an object (the EB emulator inspects source bundles).
-    pub async fn s3_get(&self, region: &str, bucket: &str, key: &str) -> Result<S3Object, String> {
-        let (status, body) = self
-            .s3_call(
-                region,
-                Method::GET,
-                Self::s3_path(bucket, Some(key)),
-                Bytes::new(),
-            )
-            .await?;
-        match status {
-            s if s.is_success() => Ok(S3Object::Found(body)),
-            StatusCode::NOT_FOUND => Ok(S3Object::NotFound),
-            s => Err(format!("S3 GET s3://{bucket}/{key} answered HTTP {s}")),
-        }
     }
 
     /// Creates a bucket if it does not exist yet.

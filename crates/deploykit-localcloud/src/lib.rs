@@ -10,7 +10,11 @@
 //!    Elastic Beanstalk environment with that CNAME (`<env>.<region>.elasticbeanstalk.localhost`),
 //!    a `Host` ending in `.awsapprunner.localhost` by the App Runner service. Connect to
 //!    [`Edge::addr`] and send that `Host` header (like `curl --resolve`).
-//! 2. **Admin** — unsigned requests under `/_localcloud/` (see [`AdminClient`]):
+//! 0. **Guard** — only loopback `Host` names; no browser requests outside app hosts; the admin
+//!    path needs the edge's token (see [`guard`]). Refusals are 403 (401 for the token), logged
+//!    to [`EdgeConfig::refusal_log`] and counted in [`Health`].
+//! 2. **Admin** — unsigned requests under `/_localcloud/` carrying the
+//!    [`ADMIN_TOKEN_HEADER`] (see [`AdminClient`]):
 //!    - `GET  /_localcloud/health` → [`Health`]
 //!    - `POST /_localcloud/faults` with a [`FaultRequest`]
 //!    - `POST /_localcloud/fail-next-deploy` with `{"name": "<env or service>", "count": 1}`
@@ -41,6 +45,7 @@ mod ecs;
 mod edge;
 mod faults;
 mod forward;
+pub mod guard;
 mod rds;
 mod secrets_check;
 mod sigv4;
@@ -50,7 +55,9 @@ mod xml;
 use std::net::SocketAddr;
 
 pub use admin::{AdminClient, FaultKind, FaultRequest, Health};
+pub use core::{TIME_SCALE_MAX, TIME_SCALE_MIN, TimeScaleError, check_time_scale};
 pub use edge::{Edge, serve};
+pub use guard::{ADMIN_TOKEN_HEADER, AdminToken};
 pub use rds::PostgresConfig;
 pub use workload::{WorkloadConfig, Workloads};
 
@@ -64,7 +71,8 @@ pub struct EdgeConfig {
     pub moto_url: Option<String>,
     /// The local registry ECR's `GetAuthorizationToken` points at.
     pub registry: Option<core::RegistryConfig>,
-    /// Service-time speed-up (`300.0`: five service minutes pass in one real second).
+    /// Service-time speed-up (`300.0`: five service minutes pass in one real second), within
+    /// [`TIME_SCALE_MIN`]..=[`TIME_SCALE_MAX`] ([`Edge::start`] refuses anything else).
     pub time_scale: f64,
     /// Elastic Beanstalk application-version quota per region (AWS default 1000).
     pub eb_version_quota: u32,
@@ -78,7 +86,20 @@ pub struct EdgeConfig {
     /// Real workloads: `Some` runs deployed apps in Docker containers and proxies their URLs to
     /// them; `None` simulates them (the edge answers the app's URL itself).
     pub workloads: Option<WorkloadConfig>,
+    /// What the admin path (`/_localcloud/...`) asks for in the [`ADMIN_TOKEN_HEADER`] header.
+    /// The default is a fresh random token; [`Edge::admin`] is a client that sends it.
+    pub admin_token: AdminToken,
+    /// Largest Elastic Beanstalk source bundle, checked with a HEAD before anything is
+    /// downloaded (default [`EB_MAX_BUNDLE_BYTES`], EB's 500 MB). Tests lower it to check the
+    /// refusal without making a 500 MB object.
+    pub eb_max_bundle_bytes: u64,
+    /// Where refused requests (Host, browser and token rules) are appended, one line each;
+    /// `None`: only counted in [`Health`].
+    pub refusal_log: Option<std::path::PathBuf>,
 }
+
+/// Elastic Beanstalk's source bundle limit ("Not exceed 500 MB"), as deploykit-bundle counts it.
+pub const EB_MAX_BUNDLE_BYTES: u64 = 500 * 1024 * 1024;
 
 impl Default for EdgeConfig {
     fn default() -> Self {
@@ -92,6 +113,9 @@ impl Default for EdgeConfig {
             account_id: "000000000000".to_string(),
             postgres: None,
             workloads: None,
+            admin_token: AdminToken::random(),
+            eb_max_bundle_bytes: EB_MAX_BUNDLE_BYTES,
+            refusal_log: None,
         }
     }
 }
@@ -124,6 +148,8 @@ pub enum LocalCloudError {
     },
     #[error("cannot run workloads: {0}")]
     Workloads(#[from] workload::WorkloadError),
+    #[error(transparent)]
+    TimeScale(#[from] TimeScaleError),
     #[error("admin request {what} to {url} did not answer within {secs} s")]
     AdminTimeout {
         what: &'static str,

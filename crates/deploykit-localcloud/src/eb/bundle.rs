@@ -1,6 +1,7 @@
 //! Source-bundle inspection: would this bundle start a web process on the Python platform?
 
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek};
+use std::path::Path;
 
 /// What the instance would make of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +21,25 @@ impl Verdict {
 
 const NOT_RUNNING: &str = "Following services are not running: web.";
 
-/// Inspects a zip source bundle.
+/// Inspects a zip source bundle held in memory.
+#[cfg(test)]
 pub(crate) fn inspect(bytes: &[u8]) -> Verdict {
-    let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
+    inspect_reader(std::io::Cursor::new(bytes))
+}
+
+/// Inspects a zip source bundle on disk (only its directory and Procfile are read).
+pub(crate) fn inspect_file(path: &Path) -> Verdict {
+    match std::fs::File::open(path) {
+        Ok(f) => inspect_reader(std::io::BufReader::new(f)),
+        Err(e) => Verdict::Fails(vec![
+            format!("Application update failed: cannot read the source bundle ({e})."),
+            NOT_RUNNING.to_string(),
+        ]),
+    }
+}
+
+fn inspect_reader(reader: impl Read + Seek) -> Verdict {
+    let mut archive = match zip::ZipArchive::new(reader) {
         Ok(a) => a,
         Err(e) => {
             return Verdict::Fails(vec![
@@ -80,7 +97,7 @@ pub(crate) fn inspect(bytes: &[u8]) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Cursor, Write};
 
     use super::*;
 

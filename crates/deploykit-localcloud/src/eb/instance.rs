@@ -84,6 +84,9 @@ pub(crate) struct Instances {
     state: PathBuf,
     root: PathBuf,
     moto: MotoClient,
+    /// moto's S3, for streaming source bundles to disk.
+    s3: Option<crate::forward::Moto>,
+    max_bundle_bytes: u64,
 }
 
 /// What one deploy needs, captured under the region lock.
@@ -169,7 +172,12 @@ fn last_lines(text: &str, n: usize) -> String {
 
 impl Instances {
     /// Writes the engine script under `state_dir/eb` and returns the runtime.
-    pub fn new(workloads: Workloads, routes: AppRoutes, moto_url: Option<String>) -> Self {
+    pub fn new(
+        workloads: Workloads,
+        routes: AppRoutes,
+        moto_url: Option<String>,
+        max_bundle_bytes: u64,
+    ) -> Self {
         // Docker wants absolute, clean host paths for bind mounts.
         let state = workloads.config().state_dir.clone();
         let _ = std::fs::create_dir_all(&state);
@@ -180,7 +188,11 @@ impl Instances {
             runs: Mutex::new(HashMap::new()),
             root: state.join("eb"),
             state,
+            s3: moto_url
+                .as_deref()
+                .and_then(|u| crate::forward::Moto::new(u).ok()),
             moto: MotoClient::new(moto_url),
+            max_bundle_bytes,
         }
     }
 
@@ -249,22 +261,47 @@ impl Instances {
         dir: &Path,
     ) -> Result<(Running, Plan), (Failure, Option<Running>)> {
         let staging = dir.join("app").join("staging");
-        let bundle = self
-            .moto
-            .s3_get(&job.region, &job.bucket, &job.key)
-            .await
-            .map_err(|e| {
-                (
-                    Failure::step(
-                        format!(
-                            "Failed to download the source bundle s3://{}/{}: {e}",
-                            job.bucket, job.key
-                        ),
-                        "",
+        let fail = |why: String| {
+            (
+                Failure::step(
+                    format!(
+                        "Failed to download the source bundle s3://{}/{}: {why}",
+                        job.bucket, job.key
                     ),
-                    None,
-                )
-            })?;
+                    "",
+                ),
+                None,
+            )
+        };
+        // Sized by HEAD before anything is read, then streamed to disk (never into memory).
+        let bundle = dir.join("bundle.zip");
+        let s3 = self
+            .s3
+            .as_ref()
+            .ok_or_else(|| fail("this local cloud has no moto configured".into()))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        match s3
+            .s3_download(
+                &job.region,
+                &job.bucket,
+                &job.key,
+                self.max_bundle_bytes,
+                &bundle,
+            )
+            .await
+            .map_err(fail)?
+        {
+            crate::forward::Download::Saved { .. } => {}
+            crate::forward::Download::NotFound => return Err(fail("S3 answered HTTP 404".into())),
+            crate::forward::Download::TooLarge { bytes } => {
+                return Err(fail(format!(
+                    "it is {bytes} bytes; source bundles must not exceed {} bytes",
+                    self.max_bundle_bytes
+                )));
+            }
+        }
         let extract_to = staging.clone();
         let logs_dir = dir.join("log");
         let local_dir = dir.join("local");
@@ -283,10 +320,15 @@ impl Instances {
             for d in [&extract_to, &logs_dir, &local_dir] {
                 std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
             }
-            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle))
+            let file =
+                std::fs::File::open(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+            let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
                 .map_err(|e| format!("the source bundle is not a valid zip file ({e})"))?;
-            zip.extract(&extract_to)
-                .map_err(|e| format!("cannot extract the source bundle: {e}"))
+            let extracted = zip
+                .extract(&extract_to)
+                .map_err(|e| format!("cannot extract the source bundle: {e}"));
+            let _ = std::fs::remove_file(&bundle);
+            extracted
         })
         .await
         .map_err(|e| e.to_string())
@@ -916,25 +958,6 @@ impl MotoClient {
             segs.extend(key.split('/'));
         }
         u.path().to_string()
-    }
-
-    pub async fn s3_get(&self, region: &str, bucket: &str, key: &str) -> Result<Bytes, String> {
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &Self::s3_path(bucket, key),
-                &[
-                    ("authorization", Self::auth(region, "s3")),
-                    ("x-amz-content-sha256", "UNSIGNED-PAYLOAD".into()),
-                ],
-                Bytes::new(),
-            )
-            .await?;
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(format!("S3 answered HTTP {status}"))
-        }
     }
 
     pub async fn s3_put(

@@ -38,6 +38,8 @@ pub(crate) struct Eb {
     ctx: Ctx,
     moto: Option<Moto>,
     version_quota: u32,
+    /// Largest source bundle accepted (checked by size before any download).
+    max_bundle_bytes: u64,
     regions: Arc<Mutex<HashMap<String, Region>>>,
     /// Real instances (containers) when the edge runs workloads; `None`: simulated.
     instances: Option<Arc<instance::Instances>>,
@@ -54,18 +56,20 @@ pub(crate) struct Call<'a> {
 }
 
 impl Eb {
-    pub fn new(ctx: Ctx, moto: Option<Moto>, version_quota: u32) -> Self {
+    pub fn new(ctx: Ctx, moto: Option<Moto>, version_quota: u32, max_bundle_bytes: u64) -> Self {
         let instances = ctx.workloads.clone().map(|w| {
             Arc::new(instance::Instances::new(
                 w,
                 ctx.routes.clone(),
                 ctx.moto_url.clone(),
+                max_bundle_bytes,
             ))
         });
         Self {
             ctx,
             moto,
             version_quota,
+            max_bundle_bytes,
             regions: Arc::new(Mutex::new(HashMap::new())),
             instances,
             env_info: Mutex::new(HashMap::new()),

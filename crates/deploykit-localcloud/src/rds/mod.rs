@@ -8,10 +8,21 @@
 //! CreateDBSnapshot, DescribeDBSnapshots, DeleteDBSnapshot, RestoreDBInstanceFromDBSnapshot,
 //! AddTagsToResource, ListTagsForResource, CreateDBSubnetGroup, DescribeDBSubnetGroups.
 //! Any other action is answered `InvalidAction`.
+//!
+//! Names: DBName and MasterUsername follow RDS's rules (a letter first, then letters, digits and
+//! `_`, at most 63), and the reserved ones are refused with `InvalidParameterValue` as RDS does
+//! (see [`reserved`]). Without DBName the instance gets database `dk_<identifier>` and reports
+//! it as its DBName (real RDS for PostgreSQL reports none and you connect to `postgres`).
+//!
+//! Dropping: the emulator only ever drops databases it created itself. It comments each one it
+//! makes ([`pg::MARKER`]) and tracks them in its state; a DBName that already exists without
+//! that comment is used (owner changed to the master user) but never dropped, and two instances
+//! cannot share one database.
 
 mod pg;
+mod reserved;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -99,6 +110,8 @@ struct State {
     subnet_groups: BTreeMap<String, (String, Vec<String>)>,
     /// Passwords of the login roles this edge created or reset, by role.
     passwords: BTreeMap<String, String>,
+    /// Databases this emulator created (or adopted with its marker): the only ones it drops.
+    owned: BTreeSet<String>,
 }
 
 /// The RDS emulator.
@@ -106,6 +119,8 @@ struct State {
 pub(crate) struct Rds {
     ctx: Ctx,
     pg: pg::Pg,
+    /// The cluster's superuser: never handed out as a master user.
+    pg_superuser: String,
     state: Mutex<State>,
 }
 
@@ -167,6 +182,7 @@ impl Rds {
     pub fn new(ctx: Ctx, pg: PostgresConfig) -> Self {
         Rds {
             ctx,
+            pg_superuser: pg.superuser.clone(),
             pg: pg::Pg::new(pg),
             state: Mutex::new(State::default()),
         }
@@ -282,6 +298,15 @@ impl Rds {
             .map_err(|e| err(500, "InternalFailure", format!("the local cloud could not store the master secret in Secrets Manager (moto): {e}")))
     }
 
+    /// Drops `db` if this emulator owns it; a database it only adopted stays (with its data).
+    async fn drop_owned(&self, st: &mut State, db: &str) -> Result<(), ApiErr> {
+        if st.owned.contains(db) {
+            self.pg.drop_database(db).await.map_err(pg_err)?;
+            st.owned.remove(db);
+        }
+        Ok(())
+    }
+
     async fn role_password(&self, st: &mut State, username: &str) -> Result<String, ApiErr> {
         if let Some(p) = st.passwords.get(username) {
             return Ok(p.clone());
@@ -324,6 +349,8 @@ impl Rds {
         }
         let class = Self::required(p, "DBInstanceClass")?.to_string();
         let username = Self::required(p, "MasterUsername")?.to_string();
+        reserved::check_master_username(&username, &self.pg_superuser)
+            .map_err(|m| err(400, "InvalidParameterValue", m))?;
         let managed = p.bool("ManageMasterUserPassword").unwrap_or(false);
         if managed && p.get("MasterUserPassword").is_some() {
             return Err(err(
@@ -380,15 +407,20 @@ impl Rds {
                 format!("DBSubnetGroup {g} not found."),
             ));
         }
-        let db = p.get("DBName").unwrap_or("postgres").to_string();
-        if !db.starts_with(|c: char| c.is_ascii_alphabetic())
-            || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        let db = match p.get("DBName") {
+            Some(name) => {
+                reserved::check_db_name(name).map_err(|m| err(400, "InvalidParameterValue", m))?;
+                name.to_string()
+            }
+            None => reserved::default_db_name(&id),
+        };
+        if let Some(other) = st.instances.values().find(|i| i.db == db) {
             return Err(err(
                 400,
-                "InvalidParameterValue",
+                "InvalidParameterCombination",
                 format!(
-                    "DBName {db} must begin with a letter and contain only letters, digits and underscores"
+                    "DBName {db} is already the database of DB instance {} in the local cloud (its instances share one PostgreSQL cluster): choose another DBName",
+                    other.id
                 ),
             ));
         }
@@ -400,10 +432,14 @@ impl Rds {
             }
             None => self.role_password(st, &username).await?,
         };
-        self.pg
+        let created = self
+            .pg
             .create_database(&db, &username, None)
             .await
             .map_err(pg_err)?;
+        if created != pg::Created::AdoptedForeign {
+            st.owned.insert(db.clone());
+        }
         let secret_arn = if managed {
             Some(self.new_secret(region, &id, &username, &password).await?)
         } else {
@@ -579,7 +615,7 @@ impl Rds {
             }
             _ => {}
         }
-        self.pg.drop_database(&inst.db).await.map_err(pg_err)?;
+        self.drop_owned(st, &inst.db).await?;
         if let Some(arn) = &inst.secret_arn {
             let _ = pg::delete_secret(self.ctx.moto_url.as_deref(), region, arn).await;
         }
@@ -615,6 +651,7 @@ impl Rds {
             .create_database(&copy, &inst.username, Some(&inst.db))
             .await
             .map_err(pg_err)?;
+        st.owned.insert(copy.clone());
         let s = Snapshot {
             id: snap.to_string(),
             instance: inst.id.clone(),
@@ -715,7 +752,7 @@ impl Rds {
             ));
         }
         if let Some(db) = &s.db {
-            self.pg.drop_database(db).await.map_err(pg_err)?;
+            self.drop_owned(st, db).await?;
         }
         st.snapshots.remove(&id);
         let mut x = self.snapshot_xml(region, &s);
@@ -776,6 +813,7 @@ impl Rds {
             .create_database(&db, &snap.username, Some(&source))
             .await
             .map_err(pg_err)?;
+        st.owned.insert(db.clone());
         let managed = p.bool("ManageMasterUserPassword").unwrap_or(false);
         let secret_arn = if managed {
             let pw = self.role_password(st, &snap.username).await?;

@@ -23,8 +23,31 @@ pub(crate) struct Pg {
     cfg: PostgresConfig,
 }
 
+/// The comment on every database the emulator creates: only these are ever dropped.
+pub(crate) const MARKER: &str = "created by the RDS emulator of the deploykit local cloud";
+
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A plain PostgreSQL identifier (what RDS allows for DBName and MasterUsername): a letter or
+/// `_`, then letters, digits and `_`, at most 63 bytes.
+pub(crate) fn plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// How [`Pg::create_database`] got its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Created {
+    /// Made now (and marked).
+    New,
+    /// It was there, made by this emulator earlier (an earlier edge process): adopted, ours.
+    AdoptedOurs,
+    /// It was there, made by someone else: adopted, never dropped.
+    AdoptedForeign,
 }
 
 fn literal(s: &str) -> String {
@@ -76,6 +99,9 @@ impl Pg {
 
     /// Creates the login role, or resets its password when it exists.
     pub async fn ensure_role(&self, role: &str, password: &str) -> Result<(), String> {
+        if !plain_identifier(role) {
+            return Err(format!("{role:?} is not a plain identifier"));
+        }
         let c = self.client().await?;
         let exists = c
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
@@ -100,22 +126,29 @@ impl Pg {
         name: &str,
         owner: &str,
         template: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<Created, String> {
+        for n in [Some(name), Some(owner), template].into_iter().flatten() {
+            if !plain_identifier(n) {
+                return Err(format!("{n:?} is not a plain identifier"));
+            }
+        }
         let c = self.client().await?;
-        let exists = c
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        let found = self.comment_of(&c, name).await?;
+        if let Some(comment) = found
+            && template.is_none()
+        {
+            c.batch_execute(&format!(
+                "ALTER DATABASE {} OWNER TO {}",
+                ident(name),
+                ident(owner)
+            ))
             .await
-            .map_err(|e| e.to_string())?
-            .is_some();
-        if exists && template.is_none() {
-            return c
-                .batch_execute(&format!(
-                    "ALTER DATABASE {} OWNER TO {}",
-                    ident(name),
-                    ident(owner)
-                ))
-                .await
-                .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string())?;
+            return Ok(if comment.as_deref() == Some(MARKER) {
+                Created::AdoptedOurs
+            } else {
+                Created::AdoptedForeign
+            });
         }
         let mut sql = format!("CREATE DATABASE {} OWNER {}", ident(name), ident(owner));
         if let Some(t) = template {
@@ -128,7 +161,24 @@ impl Pg {
         let mut last = String::new();
         for _ in 0..20 {
             match c.batch_execute(&sql).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    let marked = c
+                        .batch_execute(&format!(
+                            "COMMENT ON DATABASE {} IS {}",
+                            ident(name),
+                            literal(MARKER)
+                        ))
+                        .await;
+                    if let Err(e) = marked {
+                        // Unmarked it would never be ours again (a retry would adopt it as
+                        // someone else's): take back what was just made.
+                        let _ = c
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {}", ident(name)))
+                            .await;
+                        return Err(format!("COMMENT ON DATABASE {name}: {e}"));
+                    }
+                    return Ok(Created::New);
+                }
                 Err(e) => {
                     last = e
                         .as_db_error()
@@ -144,8 +194,37 @@ impl Pg {
         Err(format!("CREATE DATABASE {name}: {last}"))
     }
 
+    /// `Some(comment)` when the database exists.
+    async fn comment_of(
+        &self,
+        c: &tokio_postgres::Client,
+        name: &str,
+    ) -> Result<Option<Option<String>>, String> {
+        Ok(c.query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|row| row.get::<_, Option<String>>(0)))
+    }
+
+    /// Drops a database this emulator made (checked again here: a plain identifier carrying
+    /// [`MARKER`]); anything else is refused. A database already gone is fine.
     pub async fn drop_database(&self, name: &str) -> Result<(), String> {
+        if !plain_identifier(name) {
+            return Err(format!("refusing to drop {name:?}: not a plain identifier"));
+        }
         let c = self.client().await?;
+        match self.comment_of(&c, name).await? {
+            None => return Ok(()),
+            Some(Some(m)) if m == MARKER => {}
+            Some(_) => {
+                return Err(format!(
+                    "refusing to drop database {name}: the local cloud's RDS emulator did not create it"
+                ));
+            }
+        }
         c.batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             ident(name)
