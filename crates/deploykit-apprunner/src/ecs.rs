@@ -55,13 +55,10 @@ pub(crate) fn ecs_err<E>(
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let classified = classify(err);
-    let hint = classified.hint();
     AppRunnerError::EcsAws {
         operation,
         service: service.to_string(),
-        classified: Box::new(classified),
-        hint,
+        classified: Box::new(classify(err)),
     }
 }
 

@@ -21,6 +21,7 @@ use aws_sdk_apprunner::types::{
 use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
+mod diagnostic;
 mod domain;
 pub mod ecs;
 pub mod rollback;
@@ -36,29 +37,23 @@ pub const NOT_AVAILABLE_CODES: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppRunnerError {
-    #[error("App Runner {operation} failed for service {service}: {classified}. {hint}")]
+    #[error("App Runner {operation} failed for service {service}: {classified}")]
     Aws {
         operation: &'static str,
         service: String,
         classified: Box<Classified>,
-        hint: &'static str,
     },
     #[error(
-        "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers. \
-         Deploy the same image with ECS Express Mode, App Runner's successor: set `[containers] platform = \"ecs-express\"` \
-         in deploy.toml and deploy to ECS Express (it needs its execution and infrastructure roles)"
+        "AWS refused App Runner to this account ({code} on {operation}): App Runner is closed to new AWS customers"
     )]
     NotAvailableForAccount {
         operation: &'static str,
         code: String,
     },
-    #[error(
-        "{platform} is not yet supported by deploykit; use `platform = \"apprunner\"` or Route A (Elastic Beanstalk)"
-    )]
+    #[error("{platform} is not yet supported by deploykit")]
     NotYetSupported { platform: &'static str },
     #[error(
-        "deploy of {image} to {service} failed: operation {operation_id} ended {status}. The service still runs the previous image{previous}. \
-         Look at the application logs, fix the image and deploy again"
+        "deploy of {image} to {service} failed: operation {operation_id} ended {status}. The service still runs the previous image{previous}"
     )]
     RolledBack {
         service: String,
@@ -68,27 +63,26 @@ pub enum AppRunnerError {
         previous: String,
     },
     #[error(
-        "ROLLBACK FAILED on {service}: operation {operation_id} could not restore the previous image. The service may be down. \
-         Check the service's status and the console now; redeploy a known good image"
+        "ROLLBACK FAILED on {service}: operation {operation_id} could not restore the previous image. The service may be down"
     )]
     RollbackFailed {
         service: String,
         operation_id: String,
     },
     #[error(
-        "service {service} is CREATE_FAILED{why}. App Runner cannot update a service in this state: \
-         run again with --recreate to delete and recreate it (its URL will change)"
+        "service {service} is CREATE_FAILED{why}. App Runner cannot update a service in this state"
     )]
     CreateFailed { service: String, why: String },
-    #[error("service {service} is {status}; deploykit cannot deploy to it now: {what_to_do}")]
+    #[error("service {service} is {status}; deploykit cannot deploy to it now")]
     Blocked {
         service: String,
         status: String,
+        /// Why, and what to do; [`deploykit_report::Diagnostic::help`] returns it.
         what_to_do: String,
     },
-    #[error("timed out after {}s waiting for {what}; raise the timeout or check the service's status", waited.as_secs())]
+    #[error("timed out after {}s waiting for {what}", waited.as_secs())]
     Timeout { what: String, waited: Duration },
-    #[error("service {service} is RUNNING but {url}{path} did not answer 200 within {}s (last: {last}). Check the health path and the app's logs", waited.as_secs())]
+    #[error("service {service} is RUNNING but {url}{path} did not answer 200 within {}s (last: {last})", waited.as_secs())]
     Unhealthy {
         service: String,
         url: String,
@@ -98,16 +92,15 @@ pub enum AppRunnerError {
     },
     #[error("invalid service definition for {service}: {message}")]
     Invalid { service: String, message: String },
-    #[error("ECS {operation} failed for service {service}: {classified}. {hint}")]
+    #[error("ECS {operation} failed for service {service}: {classified}")]
     EcsAws {
         operation: &'static str,
         service: String,
         classified: Box<Classified>,
-        hint: &'static str,
     },
     #[error(
         "deploy of {image} to {service} failed and ECS rolled back (deployment {deployment}: {reason}). \
-         The service still runs the previous revision{previous}. Look at the application logs, fix the image and deploy again"
+         The service still runs the previous revision{previous}"
     )]
     EcsRolledBack {
         service: String,
@@ -118,7 +111,7 @@ pub enum AppRunnerError {
     },
     #[error(
         "deployment {deployment} of {image} to {service} ended {status}: {reason}. Nothing healthy serves the new revision \
-         (on a first deployment there is nothing to roll back to). Check the image, its port and health path, and the logs"
+         (on a first deployment there is nothing to roll back to)"
     )]
     EcsDeploymentFailed {
         service: String,
@@ -127,17 +120,17 @@ pub enum AppRunnerError {
         status: String,
         reason: String,
     },
-    #[error("ECR {operation} failed for repository {repository}: {classified}. {hint}")]
+    #[error("ECR {operation} failed for repository {repository}: {classified}")]
     Ecr {
         operation: &'static str,
         repository: String,
         classified: Box<Classified>,
-        hint: &'static str,
     },
-    #[error("cannot roll back {service}: {reason}. {fix}")]
+    #[error("cannot roll back {service}: {reason}")]
     NoRollbackTarget {
         service: String,
         reason: String,
+        /// What to do; [`deploykit_report::Diagnostic::help`] returns it.
         fix: String,
     },
 }
@@ -159,12 +152,10 @@ where
             code: code.to_string(),
         };
     }
-    let hint = classified.hint();
     AppRunnerError::Aws {
         operation,
         service: service.to_string(),
         classified: Box::new(classified),
-        hint,
     }
 }
 
@@ -425,7 +416,7 @@ pub fn plan_service(
                 return Err(AppRunnerError::Blocked {
                     service: spec.name.clone(),
                     status: v.status.clone(),
-                    what_to_do: "another operation is running; wait for it (`cargo xtask apprunner status`) and deploy again".into(),
+                    what_to_do: "another operation is running; wait for it to finish (the service's status shows it) and deploy again".into(),
                 });
             }
             "PAUSED" => {
@@ -1051,7 +1042,9 @@ async fn deploy_apprunner(
         return Err(AppRunnerError::Blocked {
             service: spec.name.clone(),
             status: view.status,
-            what_to_do: "the operation succeeded but the service is not RUNNING; check `cargo xtask apprunner status`".into(),
+            what_to_do:
+                "the operation succeeded but the service is not RUNNING; check the service's status"
+                    .into(),
         });
     }
     let url = view.url.clone().unwrap_or_default();

@@ -119,7 +119,7 @@ pub fn plan_rollback(
     let Some(running) = running else {
         return Err(refuse(
             "the service does not exist or runs no image".into(),
-            "Deploy it first; there is nothing to roll back",
+            "deploy it first; there is nothing to roll back",
         ));
     };
     let target = match to_tag {
@@ -129,7 +129,7 @@ pub fn plan_rollback(
             .ok_or_else(|| {
                 refuse(
                     format!("tag {tag} is not in ECR repository {repository}"),
-                    "Name a tag that exists (aws ecr describe-images --repository-name REPOSITORY lists them)",
+                    "name a tag that exists (aws ecr describe-images --repository-name REPOSITORY lists them)",
                 )
             })?,
         None => {
@@ -138,7 +138,7 @@ pub fn plan_rollback(
                     format!(
                         "it runs {running}, which is not in ECR repository {repository} (pushed elsewhere, or expired by the lifecycle policy)"
                     ),
-                    "Name the image to go back to explicitly with its tag",
+                    "name the image to go back to explicitly with its tag",
                 ));
             };
             previous_image(images, repository, running).ok_or_else(|| {
@@ -147,7 +147,7 @@ pub fn plan_rollback(
                         "no image in ECR repository {repository} was pushed before the running one ({running}, digest {})",
                         now.digest
                     ),
-                    "There is no earlier image: deploy a fixed image instead",
+                    "there is no earlier image: deploy a fixed image instead",
                 )
             })?
         }
@@ -182,15 +182,10 @@ pub async fn list_images(
             .max_results(1000)
             .send()
             .await
-            .map_err(|e| {
-                let classified = classify(&e);
-                let hint = classified.hint();
-                AppRunnerError::Ecr {
-                    operation: "DescribeImages",
-                    repository: repository.to_string(),
-                    classified: Box::new(classified),
-                    hint,
-                }
+            .map_err(|e| AppRunnerError::Ecr {
+                operation: "DescribeImages",
+                repository: repository.to_string(),
+                classified: Box::new(classify(&e)),
             })?;
         for d in page.image_details() {
             let Some(digest) = d.image_digest() else {

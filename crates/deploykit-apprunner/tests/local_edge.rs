@@ -272,8 +272,9 @@ async fn create_failed_needs_recreate() {
         matches!(err, AppRunnerError::CreateFailed { .. }),
         "{err:?}"
     );
+    let help = |e: &AppRunnerError| deploykit_report::Diagnostic::help(e).unwrap_or_default();
     assert!(
-        err.to_string().contains(&missing) && err.to_string().contains("--recreate"),
+        err.to_string().contains(&missing) && help(&err).contains("recreate"),
         "{err}"
     );
 
@@ -282,7 +283,7 @@ async fn create_failed_needs_recreate() {
         .plan(&fixed, false)
         .await
         .expect_err("needs --recreate");
-    assert!(err.to_string().contains("--recreate"), "{err}");
+    assert!(help(&err).contains("recreate"), "{err}");
     let plan = platform.plan(&fixed, true).await.expect("plan");
     assert_eq!(plan.action, Action::Recreate);
     let out = platform

@@ -117,7 +117,7 @@ fn planner_decides_from_what_exists() {
         (
             Some(view("CREATE_FAILED", &s.image)),
             false,
-            Err("--recreate"),
+            Err("recreate the service"),
         ),
         (
             Some(view("OPERATION_IN_PROGRESS", &s.image)),
@@ -134,7 +134,11 @@ fn planner_decides_from_what_exists() {
         let got = plan_service(&s, existing.as_ref(), recreate);
         match (got, want) {
             (Ok(p), Ok(a)) => assert_eq!(p.action, a, "{existing:?}"),
-            (Err(e), Err(frag)) => assert!(e.to_string().contains(frag), "{existing:?}: {e}"),
+            // What to do is the error's help, not its message.
+            (Err(e), Err(frag)) => {
+                let help = deploykit_report::Diagnostic::help(&e).unwrap_or_default();
+                assert!(help.contains(frag), "{existing:?}: {e}; help: {help}");
+            }
             (got, want) => panic!("{existing:?}: got {got:?}, want {want:?}"),
         }
     }
@@ -365,10 +369,9 @@ async fn new_account_refusal_points_to_ecs_express() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(
-        msg.contains("closed to new AWS customers") && msg.contains("ECS Express Mode"),
-        "{msg}"
-    );
+    assert!(msg.contains("closed to new AWS customers"), "{msg}");
+    let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
+    assert!(help.contains("ECS Express Mode"), "{help}");
 }
 
 #[tokio::test]
@@ -397,12 +400,17 @@ fn new_account_refusal_names_ecs_express() {
         code: "SubscriptionRequiredException".into(),
     };
     let msg = err.to_string();
+    assert!(msg.contains("SubscriptionRequiredException"), "{msg}");
+    let help = deploykit_report::Diagnostic::help(&err).unwrap_or_default();
     assert!(
-        msg.contains("ECS Express") && msg.contains("platform = \"ecs-express\""),
-        "{msg}"
+        help.contains("ECS Express") && help.contains("platform = \"ecs-express\""),
+        "{help}"
     );
-    // Advice, not CLI wording: the CLI adds `deploy ecs` (xtask's apprunner_err).
-    assert!(!msg.contains("cargo xtask"), "{msg}");
+    // Advice, not CLI wording: the CLI adds `deploy ecs` (its apprunner_err).
+    assert!(
+        !msg.contains("cargo xtask") && !help.contains("cargo xtask"),
+        "{help}"
+    );
     let _ = ListServicesOutput::builder().build();
     let _ = Duration::ZERO;
 }

@@ -21,24 +21,6 @@ pub enum RollbackOutcome {
     NothingToRollBackTo,
 }
 
-/// Broad outcome classes, for exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// Bad configuration or arguments; nothing was changed.
-    Config,
-    /// An AWS call failed.
-    Aws,
-    /// The deploy failed and the previous version was restored.
-    RolledBack,
-    /// The deploy failed and so did the rollback.
-    RollbackFailed,
-    /// A bounded wait ran out.
-    Timeout,
-    /// The deploy failed (no rollback), or the environment is unhealthy.
-    Failed,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EbError {
     #[error(
@@ -48,9 +30,7 @@ pub enum EbError {
     EnvLimits { problems: Vec<EnvLimitProblem> },
 
     #[error(
-        "cannot create environment {environment}: {missing} missing from the target's [eb] section; \
-         set `service_role` (e.g. \"aws-elasticbeanstalk-service-role\") and `instance_profile` \
-         (e.g. \"aws-elasticbeanstalk-ec2-role\") in deploy.toml; the EB console creates both once per account"
+        "cannot create environment {environment}: {missing} missing from the target's [eb] section"
     )]
     MissingForCreate {
         environment: String,
@@ -58,12 +38,12 @@ pub enum EbError {
     },
 
     #[error(
-        "no Python platform on Amazon Linux 2023 among the {available} solution stacks of {region}; \
-         pin one with `solution_stack = \"...\"` in the target's [eb] section"
+        "no Python platform on Amazon Linux 2023 among the {available} solution stacks of {region}, \
+         and the target's [eb] section pins no `solution_stack`"
     )]
     NoPlatform { region: String, available: usize },
 
-    #[error("Elastic Beanstalk {op} for {resource} failed: {error}; {}", error.hint())]
+    #[error("Elastic Beanstalk {op} for {resource} failed: {error}")]
     Aws {
         op: &'static str,
         resource: String,
@@ -75,14 +55,12 @@ pub enum EbError {
 
     #[error(
         "environment {environment} is {status} (another deploy or change is in progress); refusing to \
-         send an overlapping update. Run again without --no-wait-busy to wait for it, or watch it \
-         with `cargo xtask eb events --follow`"
+         send an overlapping update"
     )]
     Busy { environment: String, status: String },
 
     #[error(
-        "environment {environment} was still {status} after {}s; nothing was sent. Watch it with \
-         `cargo xtask eb events --follow`, then run again",
+        "environment {environment} was still {status} after {}s; nothing was sent",
         waited.as_secs()
     )]
     BusyTimeout {
@@ -93,8 +71,7 @@ pub enum EbError {
 
     #[error(
         "timed out after {}s waiting for environment {environment} to run {label} Ready and Green \
-         (last seen: {last}). It may still finish: `cargo xtask eb status`; once it is Ready, \
-         `cargo xtask rollback eb` restores the previous version. Raise the bound with --timeout",
+         (last seen: {last})",
         waited.as_secs()
     )]
     Timeout {
@@ -109,9 +86,9 @@ pub enum EbError {
         if events.is_empty() { String::new() } else { format!("; events: {}", events.join(" | ")) },
         match rollback {
             RollbackOutcome::RolledBack { to } => format!("rolled back to {to}, which is Ready and Green"),
-            RollbackOutcome::Failed { to, reason } => format!("the rollback to {to} failed too: {reason}; the environment needs attention (`cargo xtask eb status`)"),
-            RollbackOutcome::Disabled => "not rolled back (--no-rollback); `cargo xtask rollback eb` restores the previous version".into(),
-            RollbackOutcome::NothingToRollBackTo => "no earlier version to roll back to; fix the app and deploy again".into(),
+            RollbackOutcome::Failed { to, reason } => format!("the rollback to {to} failed too: {reason}"),
+            RollbackOutcome::Disabled => "not rolled back (rollback was turned off)".into(),
+            RollbackOutcome::NothingToRollBackTo => "there is no earlier version to roll back to".into(),
         }
     )]
     DeployFailed {
@@ -124,8 +101,7 @@ pub enum EbError {
     },
 
     #[error(
-        "environment {environment} runs {label} but is not healthy: {reason}. Nothing was changed; \
-         see `cargo xtask eb events`, fix the app and deploy, or `cargo xtask rollback eb --to LABEL`"
+        "environment {environment} runs {label} but is not healthy: {reason}. Nothing was changed"
     )]
     Unhealthy {
         environment: String,
@@ -133,23 +109,18 @@ pub enum EbError {
         reason: String,
     },
 
-    #[error(
-        "environment {environment} does not exist in application {application}; \
-         `cargo xtask deploy eb` creates it"
-    )]
+    #[error("environment {environment} does not exist in application {application}")]
     NoEnvironment {
         application: String,
         environment: String,
     },
 
-    #[error(
-        "application version {label} does not exist in {application}; `cargo xtask eb versions` lists them"
-    )]
+    #[error("application version {label} does not exist in {application}")]
     NoVersion { application: String, label: String },
 
     #[error(
         "no earlier version to roll back to: environment {environment} runs {current} and \
-         no other version exists; pass --to LABEL"
+         no other version exists"
     )]
     NoRollbackTarget {
         environment: String,
@@ -166,27 +137,9 @@ impl EbError {
         }
     }
 
-    pub fn category(&self) -> Category {
-        match self {
-            EbError::EnvLimits { .. }
-            | EbError::MissingForCreate { .. }
-            | EbError::NoPlatform { .. }
-            | EbError::NoEnvironment { .. }
-            | EbError::NoVersion { .. }
-            | EbError::NoRollbackTarget { .. } => Category::Config,
-            EbError::Aws { .. } | EbError::S3(_) => Category::Aws,
-            EbError::Busy { .. } | EbError::Unhealthy { .. } => Category::Failed,
-            EbError::BusyTimeout { .. } | EbError::Timeout { .. } => Category::Timeout,
-            EbError::DeployFailed { rollback, .. } => match rollback {
-                RollbackOutcome::RolledBack { .. } => Category::RolledBack,
-                RollbackOutcome::Failed { .. } => Category::RollbackFailed,
-                _ => Category::Failed,
-            },
-        }
-    }
-
+    /// Bad configuration or arguments: [`deploykit_report::Category::Input`].
     pub fn is_config(&self) -> bool {
-        self.category() == Category::Config
+        deploykit_report::Diagnostic::category(self) == deploykit_report::Category::Input
     }
 
     /// The classified AWS error, when the failure came from an AWS call.

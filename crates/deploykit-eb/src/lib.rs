@@ -15,6 +15,7 @@
 // errors are rare and off the hot path, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod diagnostic;
 pub mod error;
 use deploykit_aws::http_check::{self, Scheme};
 pub mod model;
@@ -34,7 +35,7 @@ use deploykit_aws::{ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 use serde::Serialize;
 
-pub use error::{Category, EbError, RollbackOutcome};
+pub use error::{EbError, RollbackOutcome};
 pub use model::*;
 pub use plan::{EnvStep, Plan, Setting, VersionStep, plan};
 

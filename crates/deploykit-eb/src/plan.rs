@@ -263,7 +263,7 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
                 .collect();
             if !unmanaged.is_empty() {
                 notes.push(format!(
-                    "set on the environment but not in deploy.toml (left as they are): {}; `cargo xtask eb env unset` removes them",
+                    "set on the environment but not in deploy.toml (left as they are): {}; unset them on the environment if they are unwanted",
                     unmanaged.join(", ")
                 ));
             }

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use deploykit_eb::{
-    BundleRef, Category, DeployOptions, Eb, EbError, EbTarget, EnvStep, HealthCheck,
-    RollbackOutcome, Timeouts, VersionStep,
+    BundleRef, DeployOptions, Eb, EbError, EbTarget, EnvStep, HealthCheck, RollbackOutcome,
+    Timeouts, VersionStep,
 };
-use deploykit_report::VecReporter;
+use deploykit_report::{Category, Diagnostic, VecReporter};
 use deploykit_testsupport::deploykit_localcloud::{AdminClient, Edge, FaultKind, FaultRequest};
 
 struct World {
@@ -140,7 +140,7 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
         .await
         .unwrap();
     let err = deploy(&w, &opts).await.unwrap_err();
-    assert_eq!(err.category(), Category::RolledBack, "{err}");
+    assert_eq!(Diagnostic::category(&err), Category::RolledBack, "{err}");
     match &err {
         EbError::DeployFailed {
             rollback: RollbackOutcome::RolledBack { to },
@@ -178,8 +178,12 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.category(), Category::Failed, "{err}");
-    assert!(err.to_string().contains("--no-rollback"), "{err}");
+    assert_eq!(Diagnostic::category(&err), Category::CheckFailed, "{err}");
+    assert!(err.to_string().contains("not rolled back"), "{err}");
+    assert!(
+        err.help().is_some_and(|h| h.contains("roll back")),
+        "{err:?}"
+    );
 
     // 6. Manual rollback back to v1, and prune never deletes the deployed version.
     let rb =
@@ -358,7 +362,7 @@ async fn oversize_env_vars_are_refused_before_any_request() {
             )
             .await
             .unwrap_err();
-        assert_eq!(err.category(), Category::Config, "{err}");
+        assert_eq!(Diagnostic::category(&err), Category::Input, "{err}");
         assert!(
             err.to_string().contains("Elastic Beanstalk allows"),
             "{err}"
