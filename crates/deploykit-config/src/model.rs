@@ -45,6 +45,8 @@ pub struct ResolvedTarget {
     pub platform: ContainerPlatformKind,
     pub ecs: Ecs,
     pub database: Database,
+    /// `[s3]`: the app's bucket and static files; `None` without an `[s3]` section.
+    pub s3: Option<S3>,
     /// Plain environment variables (never secrets; validation refuses secret-looking values).
     pub env: BTreeMap<String, String>,
     /// Environment variables whose values live in Secrets Manager.
@@ -257,4 +259,39 @@ impl SecretRef {
     pub fn is_arn(&self) -> bool {
         self.secret.starts_with("arn:")
     }
+}
+
+/// `[s3]`: the app's bucket (public access blocked, encrypted, ACLs off, TLS only) and where
+/// its static files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3 {
+    pub bucket: String,
+    /// `None`: CORS is left as it is; `Some(vec![])` (`cors = []`): no CORS.
+    pub cors: Option<Vec<S3Cors>>,
+    /// The prefix the app writes uploads under (lifecycle rule), e.g. `receipts/`.
+    pub uploads_prefix: Option<String>,
+    /// Uploads expire this many days after creation.
+    pub uploads_expire_days: Option<u32>,
+    /// Incomplete multipart uploads under the prefix are aborted after this many days.
+    pub uploads_abort_multipart_days: Option<u32>,
+    /// The app's static directory (relative paths resolved against the app's path).
+    /// Default `<app.path>/static`.
+    pub static_dir: PathBuf,
+    /// Key prefix of the static files, empty or ending in `/`. Default `static/`.
+    pub static_prefix: String,
+    /// Cache-Control of static files without a content hash in their name.
+    /// Default `public, max-age=300`.
+    pub static_cache_control: String,
+    /// SSE-KMS key (id, ARN or `alias/...`); `None`: SSE-S3.
+    pub kms_key: Option<String>,
+}
+
+/// One CORS rule of the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Cors {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<u32>,
 }

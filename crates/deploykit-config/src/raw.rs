@@ -27,6 +27,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub database: RawDatabase,
     #[serde(default)]
+    pub s3: RawS3,
+    #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecret>,
@@ -60,6 +62,8 @@ pub(crate) struct RawTarget {
     pub ecs: RawEcs,
     #[serde(default)]
     pub database: RawDatabase,
+    #[serde(default)]
+    pub s3: RawS3,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -164,6 +168,34 @@ pub(crate) struct RawDatabase {
     pub timeout: Opt<String>,
 }
 
+/// `[s3]`: the app's bucket and static files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawS3 {
+    pub bucket: Opt<String>,
+    pub cors: Opt<Vec<RawCors>>,
+    pub uploads_prefix: Opt<String>,
+    pub uploads_expire_days: Opt<u32>,
+    pub uploads_abort_multipart_days: Opt<u32>,
+    pub static_dir: Opt<String>,
+    pub static_prefix: Opt<String>,
+    pub static_cache_control: Opt<String>,
+    pub kms_key: Opt<String>,
+}
+
+/// One `[[s3.cors]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCors {
+    pub allowed_origins: Vec<Spanned<String>>,
+    pub allowed_methods: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allowed_headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub expose_headers: Vec<Spanned<String>>,
+    pub max_age_seconds: Opt<u32>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecret {
@@ -249,4 +281,15 @@ merge_fields!(RawDatabase {
     snapshot_before_deploy,
     multi_az,
     timeout,
+});
+merge_fields!(RawS3 {
+    bucket,
+    cors,
+    uploads_prefix,
+    uploads_expire_days,
+    uploads_abort_multipart_days,
+    static_dir,
+    static_prefix,
+    static_cache_control,
+    kms_key,
 });

@@ -13,6 +13,9 @@ use crate::model::*;
 use crate::raw::*;
 use crate::{Problem, rules};
 
+#[path = "s3.rs"]
+pub(crate) mod s3;
+
 /// EB: longest environment variable key.
 pub const EB_ENV_KEY_MAX: usize = 128;
 /// EB: longest environment variable value.
@@ -413,6 +416,8 @@ fn resolve_target(
     let mut secrets_raw = raw.secrets.clone();
     secrets_raw.extend(t.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
     let (env, secrets) = resolve_env(name, &region, &env_raw, &secrets_raw, ctx);
+    let s3 = s3::resolve_s3(&raw.s3.merged(&t.s3), app, ctx);
+    s3::check_env(s3.as_ref(), &env, &raw.s3.merged(&t.s3), ctx);
 
     if ctx.problems.len() > before {
         return None;
@@ -431,6 +436,7 @@ fn resolve_target(
         platform,
         ecs,
         database,
+        s3,
         env,
         secrets,
     })

@@ -359,3 +359,224 @@ async fn a_missing_file_names_the_path() {
     assert!(matches!(err, S3Error::Io { .. }));
     assert!(err.to_string().contains("/nonexistent/bundle.zip"));
 }
+
+// ---- the app bucket and static sync: ExpectedBucketOwner on every call, typed refusals ----
+
+const OWNER: &str = "123456789012";
+
+/// An S3 error response as S3 sends it (XML body with the code).
+fn s3_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+        aws_smithy_types::body::SdkBody::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>m</Message></Error>"
+        )),
+    )
+}
+
+fn app_spec() -> deploykit_s3::BucketSpec {
+    deploykit_s3::BucketSpec {
+        name: "budgetsync-uploads".into(),
+        region: "eu-west-1".into(),
+        expected_owner: OWNER.into(),
+        encryption: deploykit_s3::Encryption::SseKms {
+            key_id: "alias/budgetsync".into(),
+        },
+        tls_only: true,
+        cors: Some(vec![deploykit_s3::CorsRule {
+            allowed_origins: vec!["https://app.example.com".into()],
+            allowed_methods: vec!["GET".into()],
+            ..Default::default()
+        }]),
+        uploads_lifecycle: Some(deploykit_s3::UploadsLifecycle {
+            prefix: "receipts/".into(),
+            expire_days: None,
+            abort_incomplete_multipart_days: Some(7),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn ensure_sends_the_expected_owner_on_every_call_and_applies_each_step_once() {
+    use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
+    use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+    let owner = |o: Option<&str>| o == Some(OWNER);
+    let head = mock!(Client::head_bucket)
+        .match_requests(move |i| owner(i.expected_bucket_owner()))
+        .sequence()
+        .http_status(404, None)
+        .output(|| {
+            HeadBucketOutput::builder()
+                .bucket_region("eu-west-1")
+                .build()
+        })
+        .build();
+    let create = mock!(Client::create_bucket)
+        .match_requests(|i| {
+            i.acl().is_none()
+                && i.create_bucket_configuration()
+                    .and_then(|c| c.location_constraint())
+                    .map(|l| l.as_str())
+                    == Some("eu-west-1")
+        })
+        .then_output(|| CreateBucketOutput::builder().build());
+    macro_rules! absent {
+        ($op:path, $code:literal) => {
+            mock!($op)
+                .match_requests(move |i| owner(i.expected_bucket_owner()))
+                .then_http_response(|| s3_error(404, $code))
+        };
+    }
+    let gets = [
+        absent!(
+            Client::get_public_access_block,
+            "NoSuchPublicAccessBlockConfiguration"
+        ),
+        absent!(
+            Client::get_bucket_encryption,
+            "ServerSideEncryptionConfigurationNotFoundError"
+        ),
+        absent!(
+            Client::get_bucket_ownership_controls,
+            "OwnershipControlsNotFoundError"
+        ),
+        absent!(Client::get_bucket_policy, "NoSuchBucketPolicy"),
+        absent!(Client::get_bucket_cors, "NoSuchCORSConfiguration"),
+        absent!(
+            Client::get_bucket_lifecycle_configuration,
+            "NoSuchLifecycleConfiguration"
+        ),
+    ];
+    macro_rules! put {
+        ($op:path, $out:path) => {
+            mock!($op)
+                .match_requests(move |i| owner(i.expected_bucket_owner()))
+                .then_output(|| <$out>::builder().build())
+        };
+    }
+    let puts = [
+        put!(Client::put_bucket_ownership_controls, aws_sdk_s3::operation::put_bucket_ownership_controls::PutBucketOwnershipControlsOutput),
+        put!(Client::put_public_access_block, aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput),
+        put!(Client::put_bucket_encryption, aws_sdk_s3::operation::put_bucket_encryption::PutBucketEncryptionOutput),
+        put!(Client::put_bucket_policy, aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput),
+        put!(Client::put_bucket_cors, aws_sdk_s3::operation::put_bucket_cors::PutBucketCorsOutput),
+        put!(Client::put_bucket_lifecycle_configuration, aws_sdk_s3::operation::put_bucket_lifecycle_configuration::PutBucketLifecycleConfigurationOutput),
+    ];
+    let mut rules: Vec<&aws_smithy_mocks::Rule> = vec![&head, &create];
+    rules.extend(gets.iter());
+    rules.extend(puts.iter());
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules.as_slice(), |c| c
+        .interceptor(NoAclGuard));
+    let out = deploykit_s3::bucket::ensure_bucket(&client, &app_spec(), &VecReporter::new())
+        .await
+        .unwrap();
+    assert!(out.created);
+    assert_eq!(out.applied.len(), 7, "{:?}", out.applied);
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(
+        head.num_calls(),
+        2,
+        "observed before and after CreateBucket"
+    );
+    for (i, p) in puts.iter().enumerate() {
+        assert_eq!(p.num_calls(), 1, "put #{i}");
+    }
+}
+
+#[tokio::test]
+async fn someone_elses_bucket_is_refused_as_input_before_any_setting_is_written() {
+    use deploykit_report::{Category, Diagnostic};
+    let head = mock!(Client::head_bucket).then_http_response(|| s3_error(403, "Forbidden"));
+    let create =
+        mock!(Client::create_bucket).then_http_response(|| s3_error(409, "BucketAlreadyExists"));
+    let policy = mock!(Client::put_bucket_policy).then_output(|| {
+        aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &create, &policy]);
+    let err = deploykit_s3::bucket::ensure_bucket(&client, &app_spec(), &VecReporter::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, S3Error::BucketTakenByOther { ref bucket } if bucket == "budgetsync-uploads"),
+        "{err}"
+    );
+    assert_eq!(err.category(), Category::Input);
+    assert!(err.to_string().contains("budgetsync-uploads"));
+    assert_eq!(policy.num_calls(), 0);
+
+    // Status on a bucket we cannot read is an AWS access error, not drift.
+    let err = deploykit_s3::bucket_status(&client, &app_spec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.aws_kind(), Some(ErrorKind::AccessDenied));
+}
+
+#[tokio::test]
+async fn sync_uploads_with_owner_type_cache_control_and_hash_and_no_acl() {
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    let owner = |o: Option<&str>| o == Some(OWNER);
+    let list = mock!(Client::list_objects_v2)
+        .match_requests(move |i| owner(i.expected_bucket_owner()) && i.prefix() == Some("assets/"))
+        .then_output(|| ListObjectsV2Output::builder().build());
+    let put = mock!(Client::put_object)
+        .match_requests(move |i| {
+            owner(i.expected_bucket_owner())
+                && i.acl().is_none()
+                && i.key() == Some("assets/app.0a1b2c3d.js")
+                && i.content_type() == Some("text/javascript; charset=utf-8")
+                && i.cache_control() == Some("public, max-age=31536000, immutable")
+                && i.metadata().and_then(|m| m.get("sha256")).map(String::len) == Some(64)
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &put], |c| c
+        .interceptor(NoAclGuard));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.0a1b2c3d.js"), b"x").unwrap();
+    let opts = deploykit_s3::SyncOptions {
+        prefix: "assets/".into(),
+        ..Default::default()
+    };
+    let r = VecReporter::new();
+    let rep = deploykit_s3::sync_static(&client, "b", OWNER, dir.path(), &opts, false, &r)
+        .await
+        .unwrap();
+    assert_eq!(rep.summary.unwrap().uploaded, 1);
+    assert_eq!(put.num_calls(), 1);
+
+    // A missing static directory is an input error that names the path; nothing is listed.
+    use deploykit_report::{Category, Diagnostic};
+    let err = deploykit_s3::sync_static(
+        &client,
+        "b",
+        OWNER,
+        std::path::Path::new("/nonexistent/static"),
+        &opts,
+        false,
+        &r,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.category(), Category::Input);
+    assert!(err.to_string().contains("/nonexistent/static"), "{err}");
+    assert_eq!(list.num_calls(), 1);
+
+    // Delete with an empty prefix is refused: the bucket root holds uploads too.
+    let root = deploykit_s3::SyncOptions {
+        prefix: String::new(),
+        delete: true,
+        ..Default::default()
+    };
+    let err = deploykit_s3::sync_static(&client, "b", OWNER, dir.path(), &root, false, &r)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            S3Error::InvalidSpec {
+                field: "static_prefix",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
