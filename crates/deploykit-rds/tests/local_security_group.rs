@@ -395,3 +395,59 @@ async fn create_vpc(ec2: &Ec2, cidr: &str) -> String {
         .vpc
         .vpc_id
 }
+
+/// EC2's throttling and 5xx, in EC2's own wire format from the edge's fault injection: retried
+/// with backoff until the attempts run out, then classified by code, never by message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried_then_reported_by_code() {
+    use deploykit_aws::ErrorKind;
+    use deploykit_localcloud::admin::{FaultKind, FaultRequest};
+
+    let cloud = local_cloud().await;
+    let edge = cloud.private_edge(|_| {}).await;
+    let ec2 = Ec2::new(&cloud.sdk_config_for(&edge.url()));
+    let admin = edge.admin();
+    let attempts = ec2.query().retry_policy().max_attempts;
+    assert_eq!(attempts, 3, "the SDK's standard mode");
+    let inject = |fault, count| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .inject_fault(&FaultRequest::new("ec2", fault, count))
+                .await
+                .expect("fault")
+        }
+    };
+
+    // Fewer failures than attempts: the call succeeds.
+    for (fault, count) in [
+        (FaultKind::Throttle, attempts - 1),
+        (FaultKind::ServerError, 1),
+        (FaultKind::Drop, 1),
+    ] {
+        inject(fault, count).await;
+        let vpcs = ec2
+            .describe_vpcs(&[Filter::new("isDefault", "true")])
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?} x{count}: {e}"));
+        assert_eq!(vpcs.len(), 1, "{fault:?}");
+    }
+
+    // As many as attempts: the last error, by EC2's code.
+    inject(FaultKind::Throttle, attempts).await;
+    let e = ec2.describe_vpcs(&[]).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.code.as_deref()),
+        (ErrorKind::Throttling, Some("RequestLimitExceeded")),
+        "{e}"
+    );
+    inject(FaultKind::ServerError, attempts).await;
+    let e = ec2.describe_vpcs(&[]).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.code.as_deref()),
+        (ErrorKind::Transient, Some("InternalError")),
+        "{e}"
+    );
+    // And the faults are used up: the next call is answered.
+    assert!(ec2.describe_vpcs(&[]).await.is_ok());
+}

@@ -287,11 +287,16 @@ fn requests_are_signed_with_sigv4_for_the_service_and_region() {
     assert!(signed_headers("not a url", body, &creds(None), "us-east-1", "ec2", at).is_err());
 }
 
+/// One scripted answer: a status and body, or a connector failure.
+type Answer = Result<(u16, String), ConnectorErrorKind>;
+/// One sent request: URI, headers, body.
+type Sent = (String, Vec<(String, String)>, String);
+
 /// An HTTP client that answers from a script and records what it was sent.
 #[derive(Debug, Clone, Default)]
 struct Scripted {
-    answers: Arc<Mutex<VecDeque<Result<(u16, String), ConnectorErrorKind>>>>,
-    sent: Arc<Mutex<Vec<(String, Vec<(String, String)>, String)>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -301,13 +306,13 @@ enum ConnectorErrorKind {
 }
 
 impl Scripted {
-    fn new(answers: Vec<Result<(u16, String), ConnectorErrorKind>>) -> Self {
+    fn new(answers: Vec<Answer>) -> Self {
         Scripted {
             answers: Arc::new(Mutex::new(answers.into())),
             sent: Arc::default(),
         }
     }
-    fn sent(&self) -> Vec<(String, Vec<(String, String)>, String)> {
+    fn sent(&self) -> Vec<Sent> {
         self.sent.lock().unwrap().clone()
     }
 }
