@@ -501,32 +501,10 @@ impl Shared {
             &path,
             peer,
         ));
-        let message = format!("localcloud refused this request: {reason}");
-        if let Some(scope) = sigv4::scope(req.headers(), req.uri().query()) {
-            let protocol = faults::protocol_for(&scope.service);
-            return boxed(faults::refused(protocol, status, &message, request_id));
-        }
-        if path.starts_with(admin::ADMIN_PREFIX) {
-            let mut resp = Response::new(full(serde_json::json!({ "error": message }).to_string()));
-            *resp.status_mut() = status;
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            return resp;
-        }
-        let mut resp = Response::new(full(format!("{message}\n")));
-        *resp.status_mut() = status;
-        let h = resp.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        h.insert(
-            "x-localcloud-error",
-            http::HeaderValue::from_static("refused"),
-        );
-        resp
+        let protocol = sigv4::scope(req.headers(), req.uri().query())
+            .map(|scope| faults::protocol_for(&scope.service));
+        let admin_path = path.starts_with(admin::ADMIN_PREFIX);
+        guard::refusal_response(protocol, admin_path, status, &reason, request_id)
     }
 
     fn forward_unavailable(&self, request_id: &str) -> Response<Body> {

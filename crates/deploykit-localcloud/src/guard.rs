@@ -266,6 +266,48 @@ pub(crate) fn printable(bytes: &[u8], max: usize) -> String {
     s
 }
 
+/// The answer to a refused request, in the shape its client reads: the addressed service's
+/// access-denied error for signed AWS requests (`protocol`), JSON on the admin path, plain text
+/// (marked `x-localcloud-error: refused`) otherwise.
+pub(crate) fn refusal_response(
+    protocol: Option<crate::faults::Protocol>,
+    admin_path: bool,
+    status: http::StatusCode,
+    reason: &str,
+    request_id: &str,
+) -> http::Response<crate::edge::Body> {
+    use http::HeaderValue;
+    let message = format!("localcloud refused this request: {reason}");
+    if let Some(protocol) = protocol {
+        let resp = crate::faults::refused(protocol, status, &message, request_id);
+        return resp.map(|b| {
+            http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
+                b,
+                |never| match never {},
+            ))
+        });
+    }
+    let (body, content_type) = if admin_path {
+        (
+            serde_json::json!({ "error": message }).to_string(),
+            "application/json",
+        )
+    } else {
+        (format!("{message}\n"), "text/plain; charset=utf-8")
+    };
+    let mut resp = http::Response::new(crate::edge::full(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    if !admin_path {
+        h.insert("x-localcloud-error", HeaderValue::from_static("refused"));
+    }
+    resp
+}
+
 pub(crate) fn refusal(
     status: u16,
     rule: &str,
