@@ -567,3 +567,91 @@ fn the_example_app_is_detected_as_deployed() {
             .contains("Application Healthcheck URL: /healthz")
     );
 }
+
+/// The migration hook really runs: outside EB, with a stand-in `get-config` (environment
+/// properties and secrets as JSON, a value with a quote in it) and a stand-in platform venv whose
+/// `flask`/`alembic` record how they were called. Values reach the command, never the log.
+#[test]
+fn the_migration_hook_runs_the_migration_with_the_platform_environment() {
+    for (fixture, tool, want_args) in [
+        (
+            "factory-app",
+            "flask",
+            "db upgrade FLASK_APP=shop:create_app()",
+        ),
+        (
+            "pyproject-app",
+            "alembic",
+            "-c alembic.ini upgrade head FLASK_APP=",
+        ),
+    ] {
+        let (tmp, dir) = copy(fixture);
+        let p = plan(
+            &detect(&dir, &DetectOptions::default()).unwrap(),
+            &InitOptions::default(),
+        )
+        .unwrap();
+        apply(&p, &dir, false).unwrap();
+        let bin = tmp.path().join("venv/staging-X/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(
+            bin.join("activate"),
+            format!("export PATH=\"{}:$PATH\"\n", bin.display()),
+        )
+        .unwrap();
+        let exe = |path: PathBuf, text: &str| {
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        exe(
+            bin.join(tool),
+            "#!/bin/sh\necho \"$* FLASK_APP=${FLASK_APP:-} URL=$DATABASE_URL KEY=$SECRET_KEY PWD=$PWD\" > \"$RECORD\"\n",
+        );
+        let get_config = tmp.path().join("get-config");
+        exe(
+            get_config.clone(),
+            "#!/bin/sh\n[ \"$1\" = environment ] || exit 1\necho '{\"DATABASE_URL\": \"postgresql://u:pw@db:5432/app\", \"SECRET_KEY\": \"it'\\''s secret\", \"not a name\": \"x\"}'\n",
+        );
+        let record = tmp.path().join("record");
+        let out = std::process::Command::new("bash")
+            .arg(dir.join(MIGRATE_HOOK_PATH))
+            .env("APP_DIR", &dir)
+            .env("EB_VENV_ROOT", tmp.path().join("venv"))
+            .env("EB_GET_CONFIG", &get_config)
+            .env("RECORD", &record)
+            .env_remove("FLASK_APP")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{fixture}: {log}");
+        let called = std::fs::read_to_string(&record).unwrap();
+        assert_eq!(
+            called.trim(),
+            format!(
+                "{want_args} URL=postgresql://u:pw@db:5432/app KEY=it's secret PWD={}",
+                dir.display()
+            ),
+            "{fixture}"
+        );
+        assert!(
+            !log.contains("pw@db") && !log.contains("it's secret"),
+            "{fixture}: a value reached the log: {log}"
+        );
+        assert!(log.contains("migrations applied"), "{fixture}: {log}");
+
+        // A failing migration fails the hook (and so the deployment).
+        exe(bin.join(tool), "#!/bin/sh\nexit 3\n");
+        let st = std::process::Command::new("bash")
+            .arg(dir.join(MIGRATE_HOOK_PATH))
+            .env("APP_DIR", &dir)
+            .env("EB_VENV_ROOT", tmp.path().join("venv"))
+            .env("EB_GET_CONFIG", &get_config)
+            .output()
+            .unwrap();
+        assert_eq!(st.status.code(), Some(3), "{fixture}");
+    }
+}
