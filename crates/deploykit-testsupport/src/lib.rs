@@ -48,6 +48,8 @@ use deploykit_localcloud::{AdminClient, Edge, EdgeConfig};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+pub mod mocks;
+
 pub use deploykit_local;
 pub use deploykit_localcloud;
 
@@ -190,17 +192,27 @@ impl LocalCloud {
     pub async fn fresh_database(&self, name: &str) -> String {
         let db = sanitize_db_name(name);
         let admin_url = self.database_url_for("postgres");
-        let db2 = db.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), String> {
-            let mut c = postgres::Client::connect(&admin_url, postgres::NoTls)
+        let made = async {
+            let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
                 .map_err(|e| format!("connecting to {admin_url}: {e}"))?;
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db2}\" WITH (FORCE)"))
-                .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{db2}\"")))
-                .map_err(|e| format!("creating database {db2} on {admin_url}: {e}"))
-        })
-        .await
-        .unwrap_or_else(|e| panic!("fresh_database task: {e}"))
-        .unwrap_or_else(|e| panic!("{e}; is the local cloud up? (`cargo xtask local status`)"));
+            let conn = tokio::spawn(conn);
+            // One statement per query: (DROP|CREATE) DATABASE refuses a transaction block.
+            let made = async {
+                let drop = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
+                client.batch_execute(&drop).await?;
+                client
+                    .batch_execute(&format!("CREATE DATABASE \"{db}\""))
+                    .await
+            }
+            .await
+            .map_err(|e| format!("creating database {db} on {admin_url}: {e}"));
+            drop(client);
+            let _ = conn.await;
+            made
+        };
+        made.await
+            .unwrap_or_else(|e| panic!("{e}; is the local cloud up? (`cargo xtask local status`)"));
         self.database_url_for(&db)
     }
 

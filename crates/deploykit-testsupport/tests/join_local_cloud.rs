@@ -80,19 +80,19 @@ async fn fresh_database_is_empty_and_reachable() {
     let name = unique_name("ts_db");
     let url = cloud.fresh_database(&name).await;
     assert!(url.ends_with(&name.replace('-', "_")), "{url}");
-    let count: i64 = tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls)
-            .expect("connect to the fresh database");
-        let n: i64 = c
-            .query_one(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        n
-    })
-    .await
-    .unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the fresh database");
+    let conn = tokio::spawn(conn);
+    let count: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    conn.await.unwrap().unwrap();
     assert_eq!(count, 0);
 }
