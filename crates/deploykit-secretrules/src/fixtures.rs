@@ -93,6 +93,73 @@ pub const TREES: &[Tree] = &[
         ],
     },
     Tree {
+        name: "more credential files and stores",
+        files: &[
+            (".kube/config", b"apiVersion: v1\n"),
+            ("infra/terraform.tfstate", b"{}"),
+            (".gnupg/pubring.kbx", b"k"),
+            ("nginx/.htpasswd", b"u:$apr1$x"),
+            ("config/secrets.yml", b"a: b\n"),
+            ("AuthKey_X.p8", b"k"),
+            (".pypirc", b"[pypi]\n"),
+            ("deploy/id_ed25519.pub", b"ssh-ed25519 AAAA"),
+            ("deploy/prod.env", b"A=1\n"),
+        ],
+        links: &[],
+        fifos: &[],
+        ignore: &[],
+        refused: &[
+            (".gnupg/pubring.kbx", "tool-credentials"),
+            (".kube/config", "tool-credentials"),
+            (".pypirc", "credentials-file"),
+            ("AuthKey_X.p8", "key-file"),
+            ("config/secrets.yml", "credentials-file"),
+            ("deploy/id_ed25519.pub", "ssh-key"),
+            ("deploy/prod.env", "env-file"),
+            ("infra/terraform.tfstate", "credentials-file"),
+            ("nginx/.htpasswd", "credentials-file"),
+        ],
+    },
+    Tree {
+        name: "more secrets in contents",
+        files: &[
+            (
+                "ci/config.ini",
+                b"[default]\naws_secret_access_key = Zq9xW2vBr7Tm1Kp4Ld8Hs3Nf6Gc0Yj5Ue2Ai9Ox1\n",
+            ),
+            (
+                "scripts/release.sh",
+                b"#!/bin/sh\nGH=ghp_Zq9xW2vBr7Tm1Kp4Ld8Hs3Nf6Gc0Yj5Ue2Ai\n",
+            ),
+            ("notify.py", b"HOOK = 'xoxb-2048-Zq9xW2vBr7Tm1Kp4'\n"),
+            (".flaskenv", b"FLASK_APP=app\nSECRET_KEY=abc123def456\n"),
+            (
+                "docs/setup.md",
+                b"export DATABASE_URL=postgresql://app:<password>@db/app\n",
+            ),
+        ],
+        links: &[],
+        fifos: &[],
+        ignore: &[],
+        refused: &[
+            (".flaskenv", "secret-assignment"),
+            ("ci/config.ini", "aws-secret-access-key"),
+            ("notify.py", "service-token"),
+            ("scripts/release.sh", "service-token"),
+        ],
+    },
+    Tree {
+        name: "a chain of links to an ignored secret",
+        files: &[(".env.local", b"A=1\n")],
+        links: &[("a.cfg", "b.cfg"), ("b.cfg", ".env.local")],
+        fifos: &[],
+        ignore: &[".env.local"],
+        refused: &[
+            ("a.cfg", "symlink-to-secret"),
+            ("b.cfg", "symlink-to-secret"),
+        ],
+    },
+    Tree {
         name: "env templates: empty values ship, a real value does not",
         files: &[
             (
