@@ -580,3 +580,39 @@ async fn sync_uploads_with_owner_type_cache_control_and_hash_and_no_acl() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_bucket_in_another_region_is_reported_and_never_configured() {
+    use deploykit_report::{Category, Diagnostic};
+    let head = mock!(Client::head_bucket).then_http_response(|| {
+        let mut r = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(301).unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        r.headers_mut().insert("x-amz-bucket-region", "ap-south-1");
+        r
+    });
+    let policy = mock!(Client::put_bucket_policy).then_output(|| {
+        aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &policy]);
+    let check = deploykit_s3::bucket_status(&client, &app_spec())
+        .await
+        .unwrap();
+    assert_eq!(
+        check.drift,
+        vec![deploykit_s3::Drift::WrongRegion {
+            actual: "ap-south-1".into()
+        }]
+    );
+    assert!(check.plan.steps.is_empty());
+    let err = deploykit_s3::bucket::ensure_bucket(&client, &app_spec(), &VecReporter::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, S3Error::WrongRegion { ref actual, ref expected, .. } if actual == "ap-south-1" && expected == "eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(err.category(), Category::Input);
+    assert_eq!(policy.num_calls(), 0);
+}

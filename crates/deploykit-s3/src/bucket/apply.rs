@@ -66,6 +66,18 @@ pub async fn observe_bucket(
     let region = match head {
         Ok(out) => out.bucket_region().map(str::to_owned),
         Err(e) => {
+            // A bucket in another region answers 301 with its region in a header.
+            let moved = e
+                .raw_response()
+                .filter(|r| r.status().as_u16() == 301)
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_owned);
+            if let Some(actual) = moved {
+                return Ok(ObservedBucket {
+                    region: Some(actual),
+                    ..ObservedBucket::absent(Existence::Owned)
+                });
+            }
             let c = classify(&e);
             return match c.kind {
                 ErrorKind::NotFound => Ok(ObservedBucket::absent(Existence::Missing)),

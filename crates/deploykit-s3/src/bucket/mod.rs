@@ -497,15 +497,17 @@ pub fn plan_bucket(desired: &BucketSpec, observed: &ObservedBucket) -> BucketPla
         steps.extend(s);
     };
 
+    // A bucket elsewhere cannot be configured from here: that is the only finding.
     if let Some(actual) = &observed.region
         && actual != &desired.region
     {
-        note(
-            Drift::WrongRegion {
+        return BucketPlan {
+            bucket: desired.name.clone(),
+            drift: vec![Drift::WrongRegion {
                 actual: actual.clone(),
-            },
-            None,
-        );
+            }],
+            steps: Vec::new(),
+        };
     }
     if observed.object_ownership.as_deref() != Some(OWNER_ENFORCED) {
         note(
