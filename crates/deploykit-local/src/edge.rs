@@ -8,9 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use deploykit_localcloud::core::RegistryConfig;
-use deploykit_localcloud::{AdminClient, EdgeConfig, PostgresConfig, WorkloadConfig};
+use deploykit_localcloud::{AdminClient, AdminToken, EdgeConfig, PostgresConfig, WorkloadConfig};
 use deploykit_report::{Event, Reporter};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::parts::{Part, port_free, record, wait_healthy};
@@ -21,6 +21,9 @@ use crate::{LocalError, LocalState, Paths, UpOptions, block_on};
 pub const REGISTRY_PASSWORD_ENV: &str = "DEPLOYKIT_LOCAL_REGISTRY_PASSWORD";
 /// Env var holding the edge's settings ([`EdgeSpec`] as JSON) for the edge process.
 pub const EDGE_SPEC_ENV: &str = "DEPLOYKIT_LOCAL_EDGE_SPEC";
+/// Env var through which `up` hands the admin token to the edge process (never argv, which
+/// `ps` shows to every user; a process's environment is readable by its owner only).
+pub const ADMIN_TOKEN_ENV: &str = "DEPLOYKIT_LOCAL_ADMIN_TOKEN";
 
 /// The command that runs an edge in the foreground: `program args... --port PORT`, with its
 /// settings in [`EDGE_SPEC_ENV`]. The process calls [`run_edge`] with that port. xtask uses
@@ -80,6 +83,9 @@ pub struct EdgeSpec {
     pub pg_user: String,
     #[serde(default)]
     pub workloads: Option<WorkloadsSpec>,
+    /// Where the edge appends the requests it refuses.
+    #[serde(default)]
+    pub refusal_log: Option<PathBuf>,
 }
 
 impl EdgeSpec {
@@ -95,11 +101,18 @@ impl EdgeSpec {
             pg_port: state.pg.port,
             pg_user: state.pg.superuser.clone(),
             workloads,
+            refusal_log: None,
         }
     }
 
-    /// The [`EdgeConfig`] for an edge on 127.0.0.1:`port`.
-    pub fn edge_config(&self, port: u16, registry_password: String) -> EdgeConfig {
+    /// The [`EdgeConfig`] for an edge on 127.0.0.1:`port` whose admin path asks for
+    /// `admin_token`.
+    pub fn edge_config(
+        &self,
+        port: u16,
+        registry_password: String,
+        admin_token: AdminToken,
+    ) -> EdgeConfig {
         EdgeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             moto_url: Some(self.moto_url.clone()),
@@ -125,13 +138,15 @@ impl EdgeSpec {
                 memory_mb: w.memory_mb,
                 instance_label: w.instance_label.clone(),
             }),
+            admin_token,
+            refusal_log: self.refusal_log.clone(),
             ..EdgeConfig::default()
         }
     }
 }
 
-/// In the edge process: the [`EdgeConfig`] `up` asked for, from [`EDGE_SPEC_ENV`] and
-/// [`REGISTRY_PASSWORD_ENV`].
+/// In the edge process: the [`EdgeConfig`] `up` asked for, from [`EDGE_SPEC_ENV`],
+/// [`REGISTRY_PASSWORD_ENV`] and [`ADMIN_TOKEN_ENV`].
 pub fn edge_config_from_env(port: u16) -> Result<EdgeConfig, LocalError> {
     let text = std::env::var(EDGE_SPEC_ENV).map_err(|e| LocalError::EdgeSpec {
         var: EDGE_SPEC_ENV,
@@ -141,14 +156,19 @@ pub fn edge_config_from_env(port: u16) -> Result<EdgeConfig, LocalError> {
         var: EDGE_SPEC_ENV,
         reason: e.to_string(),
     })?;
-    if !(spec.time_scale.is_finite() && spec.time_scale > 0.0) {
-        return Err(LocalError::EdgeSpec {
-            var: EDGE_SPEC_ENV,
-            reason: format!("time_scale {} is not a positive number", spec.time_scale),
-        });
-    }
+    deploykit_localcloud::check_time_scale(spec.time_scale).map_err(|e| LocalError::EdgeSpec {
+        var: EDGE_SPEC_ENV,
+        reason: e.to_string(),
+    })?;
+    let token = std::env::var(ADMIN_TOKEN_ENV)
+        .map_err(|e| e.to_string())
+        .and_then(AdminToken::new)
+        .map_err(|reason| LocalError::EdgeSpec {
+            var: ADMIN_TOKEN_ENV,
+            reason,
+        })?;
     let password = std::env::var(REGISTRY_PASSWORD_ENV).unwrap_or_default();
-    Ok(spec.edge_config(port, password))
+    Ok(spec.edge_config(port, password, token))
 }
 
 /// In the edge process: serves the edge [`edge_config_from_env`] describes until SIGTERM or
@@ -180,25 +200,48 @@ pub fn run_edge(port: u16) -> Result<(), LocalError> {
     })
 }
 
-fn admin(state: &LocalState) -> Result<AdminClient, LocalError> {
-    AdminClient::new(&state.edge_url).map_err(|source| LocalError::Admin {
+/// The admin client of the recorded edge, with the token from state.json (faults, time scale,
+/// reset; `health` is what `status` shows).
+pub fn admin_client(state: &LocalState) -> Result<AdminClient, LocalError> {
+    let token = state.admin_token.expose_secret();
+    let client = if token.is_empty() {
+        // An edge started by a version without tokens: its admin path asks for none.
+        AdminClient::new(&state.edge_url)
+    } else {
+        let token = AdminToken::new(token).map_err(|reason| LocalError::BadState {
+            path: state.state_file.clone(),
+            reason: format!("admin_token: {reason}"),
+        })?;
+        AdminClient::with_token(&state.edge_url, token)
+    };
+    client.map_err(|source| LocalError::Admin {
         what: format!("the edge's admin client for {}", state.edge_url),
         source,
     })
+}
+
+fn admin(state: &LocalState) -> Result<AdminClient, LocalError> {
+    admin_client(state)
 }
 
 /// The edge's health through its admin API; Ok(detail) when healthy.
 pub(crate) fn health(state: &LocalState) -> Result<String, String> {
     let admin = admin(state).map_err(|e| e.to_string())?;
     let h = block_on(async { admin.health().await }).map_err(|e| e.to_string())?;
+    let refused = match h.refused_requests {
+        0 => String::new(),
+        n => format!("; {n} request(s) refused (see logs/edge-refused.log)"),
+    };
     Ok(format!(
-        "GET /_localcloud/health: {}, time scale {}x",
+        "GET /_localcloud/health: {}, time scale {}x{refused}",
         h.status, h.time_scale
     ))
 }
 
-/// Changes the running edge's time scale through its admin API.
+/// Changes the running edge's time scale through its admin API (checked here first: out of
+/// range is [`LocalError::TimeScale`] and nothing is sent).
 pub fn set_time_scale(state: &LocalState, scale: f64) -> Result<(), LocalError> {
+    deploykit_localcloud::check_time_scale(scale)?;
     let admin = admin(state)?;
     block_on(async { admin.set_time_scale(scale).await }).map_err(|source| LocalError::Admin {
         what: format!("setting the edge's time scale to {scale}"),
@@ -220,7 +263,12 @@ pub(crate) fn start(
     state.edge_port = port;
     state.edge_url = format!("http://127.0.0.1:{port}");
     state.time_scale = opts.time_scale;
-    let spec = EdgeSpec::from_state(state, opts.time_scale, workloads.clone());
+    // A new token for every edge process; recorded (0600) before the process starts.
+    let token = AdminToken::random();
+    state.admin_token = SecretString::from(token.expose().to_string());
+    state.save(paths)?;
+    let mut spec = EdgeSpec::from_state(state, opts.time_scale, workloads.clone());
+    spec.refusal_log = Some(paths.log_file("edge-refused"));
     let spec_json = serde_json::to_string(&spec).map_err(LocalError::StateJson)?;
     let log = paths.log_file("edge");
     let launcher = &opts.edge_launcher;
@@ -231,7 +279,8 @@ pub(crate) fn start(
         .env(
             REGISTRY_PASSWORD_ENV,
             state.registry.password.expose_secret(),
-        );
+        )
+        .env(ADMIN_TOKEN_ENV, token.expose());
     let pid = procs::spawn_detached(&mut cmd, &log, "the localcloud edge")?;
     let rec =
         ProcRecord::capture(pid, launcher.marker(port)).ok_or_else(|| LocalError::Exited {
@@ -265,6 +314,7 @@ mod tests {
             pg_port: 4569,
             pg_user: "postgres".into(),
             workloads,
+            refusal_log: Some("/s/logs/edge-refused.log".into()),
         }
     }
 
@@ -279,9 +329,15 @@ mod tests {
             instance_label: "/s".into(),
         };
         let json = serde_json::to_string(&spec(Some(w.clone()))).unwrap();
-        assert!(!json.contains("password"));
+        assert!(!json.contains("password") && !json.contains("token"));
         let back: EdgeSpec = serde_json::from_str(&json).unwrap();
-        let cfg = back.edge_config(4600, "pw".into());
+        let token = AdminToken::random();
+        let cfg = back.edge_config(4600, "pw".into(), token.clone());
+        assert_eq!(cfg.admin_token, token);
+        assert_eq!(
+            cfg.refusal_log.as_deref(),
+            Some(std::path::Path::new("/s/logs/edge-refused.log"))
+        );
         assert_eq!(cfg.bind, SocketAddr::from(([127, 0, 0, 1], 4600)));
         assert_eq!(cfg.registry.as_ref().unwrap().password, "pw");
         assert_eq!(cfg.postgres.as_ref().unwrap().port, 4569);
@@ -291,7 +347,7 @@ mod tests {
         assert_eq!((wc.cpus, wc.memory_mb), (1.0, 1024));
         assert!(
             spec(None)
-                .edge_config(4600, String::new())
+                .edge_config(4600, String::new(), AdminToken::random())
                 .workloads
                 .is_none()
         );

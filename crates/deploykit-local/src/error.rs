@@ -98,6 +98,9 @@ pub enum LocalError {
     },
     #[error("{what}")]
     Failed { what: String, help: Option<String> },
+    /// A time scale outside the edge's range (`up`, or a change of the running edge's).
+    #[error(transparent)]
+    TimeScale(#[from] deploykit_localcloud::TimeScaleError),
 }
 
 impl LocalError {
@@ -170,6 +173,12 @@ impl LocalError {
                 "the edge process is started by `deploykit_local::up`, which sets this variable".into()
             }
             LocalError::Failed { help, .. } => return help.clone(),
+            LocalError::TimeScale(e) => format!(
+                "pass a time scale from {} to {} instead of {}: 1 is real time, 60 (the default) makes a five-minute launch take five seconds, 300 one second",
+                deploykit_localcloud::TIME_SCALE_MIN,
+                deploykit_localcloud::TIME_SCALE_MAX,
+                e.value
+            ),
         })
     }
 }

@@ -14,9 +14,11 @@
 //! ```
 //!
 //! Layout of the state directory (`<project>/target/localcloud/` by default):
-//! - `state.json` (mode 0600): every port, URL and pid; the registry password (the only secret).
+//! - `state.json` (mode 0600): every port, URL and pid; the registry password and the edge's
+//!   admin token (the secrets).
 //! - `pids/<part>.pid`: pid, start time and command-line marker of each process we started.
-//! - `logs/<part>.log`: each process's stdout and stderr.
+//! - `logs/<part>.log`: each process's stdout and stderr; `logs/edge-refused.log`: requests the
+//!   edge refused (foreign Host, browser Origin, missing or wrong admin token).
 //! - `pg/` (the PostgreSQL cluster), `registry/` (config, htpasswd, blobs), `workloads/`.
 //!
 //! The crate shells out (pg_ctl, docker-registry, moto, debootstrap): starting those processes
@@ -44,8 +46,8 @@ use serde::{Deserialize, Serialize};
 use procs::{Liveness, ProcRecord};
 
 pub use edge::{
-    EDGE_SPEC_ENV, EdgeLauncher, EdgeSpec, REGISTRY_PASSWORD_ENV, WorkloadsSpec,
-    edge_config_from_env, run_edge, set_time_scale,
+    ADMIN_TOKEN_ENV, EDGE_SPEC_ENV, EdgeLauncher, EdgeSpec, REGISTRY_PASSWORD_ENV, WorkloadsSpec,
+    admin_client, edge_config_from_env, run_edge, set_time_scale,
 };
 pub use error::LocalError;
 pub use parts::{ACCOUNT_ID, MOTO_VERSION, Part, REGION, endpoint, read_pid_file};
@@ -153,14 +155,21 @@ pub struct LocalState {
     /// How the running edge runs workloads: `None` when they are simulated.
     #[serde(default)]
     pub workloads: Option<WorkloadsSpec>,
+    /// What the edge's admin path asks for (made at each edge start). Like the registry
+    /// password, `Serialize` skips it and state.json (mode 0600) stores it apart. Empty for an
+    /// edge started by a version without tokens.
+    #[serde(skip)]
+    pub admin_token: SecretString,
 }
 
-/// On-disk form: the state plus the registry password.
+/// On-disk form: the state plus the secrets.
 #[derive(Serialize, Deserialize)]
 struct StateFile {
     #[serde(flatten)]
     state: LocalState,
     registry_password: String,
+    #[serde(default)]
+    admin_token: String,
 }
 
 impl LocalState {
@@ -170,6 +179,7 @@ impl LocalState {
         let file = StateFileRef {
             state: self,
             registry_password: self.registry.password.expose_secret(),
+            admin_token: self.admin_token.expose_secret(),
         };
         let json = serde_json::to_vec_pretty(&file).map_err(LocalError::StateJson)?;
         let tmp = paths.state.with_extension("json.tmp");
@@ -218,6 +228,7 @@ struct StateFileRef<'a> {
     #[serde(flatten)]
     state: &'a LocalState,
     registry_password: &'a str,
+    admin_token: &'a str,
 }
 
 /// The recorded state, if the local cloud was started (whether or not every part is healthy
@@ -252,6 +263,7 @@ pub fn load_state(path: &Path) -> Result<LocalState, LocalError> {
     }
     let mut state = file.state;
     state.registry.password = SecretString::from(file.registry_password);
+    state.admin_token = SecretString::from(file.admin_token);
     Ok(state)
 }
 
@@ -259,6 +271,8 @@ pub fn load_state(path: &Path) -> Result<LocalState, LocalError> {
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     pub edge_port: u16,
+    /// Within [`deploykit_localcloud::TIME_SCALE_MIN`]..=[`deploykit_localcloud::TIME_SCALE_MAX`];
+    /// `up` refuses anything else before it starts a process.
     pub time_scale: f64,
     /// How to start the edge process.
     pub edge_launcher: EdgeLauncher,
@@ -318,6 +332,7 @@ pub fn up(
     opts: &UpOptions,
     r: &dyn Reporter,
 ) -> Result<(LocalState, Vec<(Part, Outcome)>), LocalError> {
+    deploykit_localcloud::check_time_scale(opts.time_scale).map_err(LocalError::from)?;
     for dir in [&paths.root, &paths.logs, &paths.pids, &paths.venvs] {
         fs::create_dir_all(dir)
             .map_err(|e| LocalError::io(format!("creating {}", dir.display()), e))?;
@@ -638,19 +653,29 @@ mod tests {
             },
             processes: BTreeMap::new(),
             workloads: None,
+            admin_token: SecretString::from("t0ken-value-0123456789abcdef0123456789".to_string()),
         };
-        assert!(
-            !serde_json::to_string(&state)
-                .unwrap()
-                .contains("s3cr3t-value")
-        );
-        assert!(!format!("{state:?}").contains("s3cr3t-value"));
+        for secret in ["s3cr3t-value", "t0ken-value"] {
+            assert!(!serde_json::to_string(&state).unwrap().contains(secret));
+            assert!(!format!("{state:?}").contains(secret));
+        }
         state.save(&paths).unwrap();
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&paths.state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let back = load_state(&paths.state).unwrap();
         assert_eq!(back.registry.password.expose_secret(), "s3cr3t-value");
+        assert_eq!(
+            back.admin_token.expose_secret(),
+            "t0ken-value-0123456789abcdef0123456789"
+        );
+        // A state file written before tokens existed still loads (empty token).
+        let text = fs::read_to_string(&paths.state).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("admin_token");
+        let old = dir.path().join("old.json");
+        fs::write(&old, v.to_string()).unwrap();
+        assert_eq!(load_state(&old).unwrap().admin_token.expose_secret(), "");
         assert_eq!(back.pg.port, 4569);
     }
 

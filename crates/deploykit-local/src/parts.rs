@@ -101,6 +101,7 @@ pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, LocalE
         },
         processes: Default::default(),
         workloads: None,
+        admin_token: SecretString::from(String::new()),
     })
 }
 

@@ -173,9 +173,10 @@ impl LocalCloud {
         sdk_config_for(endpoint_url)
     }
 
-    /// The admin client of the shared edge (faults, time scale, reset).
+    /// The admin client of the shared edge (faults, time scale, reset), with the admin token
+    /// `local up` recorded in state.json.
     pub fn admin(&self) -> AdminClient {
-        AdminClient::new(&self.edge_url)
+        deploykit_local::admin_client(&self.state)
             .unwrap_or_else(|e| panic!("admin client for {}: {e}", self.edge_url))
     }
 
@@ -218,6 +219,7 @@ impl LocalCloud {
 
     /// Starts an in-process edge of this test's own (own port, clock and faults) that shares
     /// this cloud's moto and registry. `tweak` adjusts the config (time scale 300 by default).
+    /// Its admin path asks for its own random token: [`Edge::admin`] sends it.
     pub async fn private_edge(&self, tweak: impl FnOnce(&mut EdgeConfig)) -> Edge {
         let mut cfg = EdgeConfig {
             moto_url: Some(self.moto_url.clone()),
