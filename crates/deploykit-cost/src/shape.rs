@@ -105,7 +105,7 @@ pub struct Shape {
     pub app_secrets: u32,
     /// RDS keeps the master password in a Secrets Manager secret of its own (billed too).
     pub rds_managed_secret: bool,
-    /// The app bucket (`[env] S3_BUCKET`), when there is one.
+    /// The app bucket (`[s3] bucket`, else `[env] S3_BUCKET`), when there is one.
     pub app_bucket: Option<String>,
     /// deploy.toml names a Route 53 hosted zone (`[apprunner] hosted_zone`).
     pub hosted_zone: bool,
@@ -161,7 +161,12 @@ impl Shape {
             }),
             app_secrets: u32::try_from(secrets.len()).unwrap_or(u32::MAX),
             rds_managed_secret: true,
-            app_bucket: t.env.get("S3_BUCKET").cloned(),
+            // `[s3] bucket`, else the bucket the app is told about (`[env] S3_BUCKET`).
+            app_bucket: t
+                .s3
+                .as_ref()
+                .map(|s| s.bucket.clone())
+                .or_else(|| t.env.get("S3_BUCKET").cloned()),
             hosted_zone: route == Route::Containers && t.apprunner.hosted_zone.is_some(),
         })
     }

@@ -431,3 +431,27 @@ fn the_text_table_has_one_row_per_line_and_the_total() {
     assert_eq!(render::money(Range::new(32.34, 28.12)), "28.12-32.34");
     assert_eq!(render::delta(Range::new(0.0, 0.27)), "+0.00..+0.27");
 }
+
+/// `[s3] bucket` is the app bucket; without it, the bucket `[env] S3_BUCKET` names; with
+/// neither, no S3 lines.
+#[test]
+fn the_app_bucket_comes_from_s3_then_env() {
+    let shipped = std::fs::read_to_string(deploy_toml()).unwrap();
+    let cases: &[(&str, Option<&str>)] = &[
+        ("", Some("budgetsync-uploads")),
+        (
+            "\n[targets.x.s3]\nbucket = \"budgetsync-assets-x\"\n",
+            Some("budgetsync-assets-x"),
+        ),
+    ];
+    for (extra, bucket) in cases {
+        let text = format!("{shipped}\n[targets.x]\nregion = \"us-east-1\"\n{extra}");
+        let config = deploykit_config::parse(&text, &deploy_toml()).unwrap();
+        let s = Shape::from_target(&config.target(Some("x")).unwrap(), Route::Eb).unwrap();
+        assert_eq!(s.app_bucket.as_deref(), *bucket, "{extra}");
+    }
+    let mut s = shape("us-east-1");
+    s.app_bucket = None;
+    let e = run(&s).unwrap();
+    assert!(e.lines.iter().all(|l| !l.id.starts_with("s3.")));
+}
