@@ -77,35 +77,6 @@ impl TargetAws {
     }
 }
 
-/// A target as a crate that cannot name [`TargetAws`] hands it over:
-/// `(region, profile, endpoint_url, local)`. deploykit-aws depends on no config crate; a
-/// caller maps its own config to [`TargetAws`] (or to these fields) in one place.
-pub type TargetFields = (String, Option<String>, Option<String>, bool);
-
-impl From<TargetFields> for TargetAws {
-    /// Default retries and timeouts; a local target never uses a profile.
-    fn from((region, profile, endpoint_url, local): TargetFields) -> Self {
-        TargetAws {
-            profile: if local { None } else { profile },
-            endpoint_url,
-            local,
-            ..TargetAws::new(region)
-        }
-    }
-}
-
-/// `TargetAws::from(&x)` for any `x` whose reference converts into [`TargetFields`] (e.g.
-/// deploykit-config's `ResolvedTarget`), so callers keep one-line conversions while
-/// deploykit-aws stays free of their types.
-impl<'a, T> From<&'a T> for TargetAws
-where
-    &'a T: Into<TargetFields>,
-{
-    fn from(t: &'a T) -> Self {
-        TargetAws::from(t.into())
-    }
-}
-
 /// Errors building an AWS configuration, or checking who the credentials are. Advice is in
 /// [`deploykit_report::Diagnostic::help`].
 #[derive(Debug, thiserror::Error)]
@@ -512,41 +483,6 @@ mod tests {
             me.to_string(),
             "account 123456789012 as arn:aws:iam::123456789012:user/ci"
         );
-    }
-
-    #[test]
-    fn target_fields_drop_the_profile_of_a_local_target() {
-        let fields = |local| -> TargetFields {
-            (
-                "eu-west-1".into(),
-                Some("budgetsync-prod".into()),
-                Some("http://127.0.0.1:4566".into()),
-                local,
-            )
-        };
-        let local = TargetAws::from(fields(true));
-        assert!(local.local);
-        assert_eq!(local.profile, None);
-        assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
-        assert_eq!(credentials_source(&local), CredentialsSource::LocalDummy);
-        let prod = TargetAws::from(fields(false));
-        assert!(!prod.local);
-        assert_eq!(prod.profile.as_deref(), Some("budgetsync-prod"));
-        assert_eq!(prod.region, "eu-west-1");
-        assert_eq!(credentials_source(&prod), CredentialsSource::DefaultChain);
-        assert_eq!((prod.max_attempts, prod.operation_timeout), {
-            let d = TargetAws::new("eu-west-1");
-            (d.max_attempts, d.operation_timeout)
-        });
-
-        // Through a reference, as a config crate's target converts.
-        struct Config(TargetFields);
-        impl From<&Config> for TargetFields {
-            fn from(c: &Config) -> TargetFields {
-                c.0.clone()
-            }
-        }
-        assert_eq!(TargetAws::from(&Config(fields(true))), local);
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! [`Diagnostic`] for [`ConfigError`], and the plain fields a target hands to the AWS crate.
+//! [`Diagnostic`] for [`ConfigError`]: its class and plain advice (no front end's flags).
 
 use deploykit_report::{Category, Diagnostic};
 
+use crate::ConfigError;
 use crate::error::unknown_target_fix;
-use crate::{ConfigError, ResolvedTarget};
 
 impl Diagnostic for ConfigError {
     fn category(&self) -> Category {
@@ -33,24 +33,9 @@ impl Diagnostic for ConfigError {
     }
 }
 
-/// A target's `(region, profile, endpoint_url, local)`: what `deploykit_aws::TargetFields`
-/// is, in plain types, so `deploykit_aws::TargetAws::from(&target)` works while neither crate
-/// depends on the other. Transitional: callers that map config to the AWS crate's input
-/// themselves do not need it.
-impl From<&ResolvedTarget> for (String, Option<String>, Option<String>, bool) {
-    fn from(t: &ResolvedTarget) -> Self {
-        (
-            t.region.clone(),
-            t.profile.clone(),
-            t.endpoint_url.clone(),
-            t.local,
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     use super::*;
     use crate::Problem;
@@ -121,24 +106,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn the_repository_targets_as_plain_fields() {
-        let config = crate::parse(
-            include_str!("../../../deploy.toml"),
-            Path::new("deploy.toml"),
-        )
-        .unwrap();
-        let fields = |name| -> (String, Option<String>, Option<String>, bool) {
-            (&config.target(Some(name)).unwrap()).into()
-        };
-        let (region, _, endpoint, local) = fields("local");
-        assert!(local);
-        assert!(!region.is_empty());
-        assert_eq!(endpoint.as_deref(), Some("http://127.0.0.1:4566"));
-        let (_, profile, _, local) = fields("prod");
-        assert!(!local);
-        assert_eq!(profile.as_deref(), Some("budgetsync-prod"));
     }
 }
