@@ -3,12 +3,9 @@
 //!
 //! Thin: maps deploy.toml to the image/ecr/apprunner crates' plain inputs and renders results.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use deploykit_apprunner::{AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions};
+use deploykit_apprunner::{AppRunnerError, ContainerPlatform, Probe, WaitOptions};
 use deploykit_config::ResolvedTarget;
 use deploykit_report::Reporter;
 
@@ -74,7 +71,6 @@ pub struct DeployArgs {
 pub(crate) struct Ctx {
     pub target: ResolvedTarget,
     pub sdk: aws_types::SdkConfig,
-    pub(crate) resolve: Option<SocketAddr>,
 }
 
 /// The Route B context on `--target` (the local cloud started when the target is local).
@@ -83,7 +79,6 @@ pub(crate) async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, Cl
     Ok(Ctx {
         target: s.target,
         sdk: s.sdk,
-        resolve: s.resolve,
     })
 }
 
@@ -126,108 +121,7 @@ pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
     }
 }
 
-/// The git revision to tag the image with: only for a clean checkout, since with IMMUTABLE
-/// tags a dirty build under the commit's tag would block the clean one (and mislabel it).
-fn git_tag(app: &Path) -> Option<String> {
-    deploykit::source::GitInfo::probe(app)
-        .filter(|g| !g.dirty)
-        .map(|g| g.sha.chars().take(12).collect())
-}
-
-/// deploy.toml's target as the App Runner crate's input, with the secret and role ARNs the
-/// preflight read from Secrets Manager and IAM (never built from names).
-pub(crate) fn service_spec(
-    t: &ResolvedTarget,
-    image: String,
-    pre: &AppRunnerPreflight,
-) -> ServiceSpec {
-    let a = &t.apprunner;
-    let secrets = pre
-        .base
-        .secrets
-        .iter()
-        .map(|s| (s.env_var.clone(), s.arn.clone()))
-        .collect();
-    ServiceSpec {
-        name: a.service.clone(),
-        image,
-        access_role_arn: Some(pre.access_role_arn.clone()),
-        instance_role_arn: Some(pre.instance_role_arn.clone()),
-        port: a.port,
-        env: t.env.clone(),
-        secrets,
-        cpu: a.cpu.clone(),
-        memory: a.memory.clone(),
-        health_path: a.health_path.clone(),
-        min_size: a.min_size,
-        max_size: a.max_size,
-        vpc: a
-            .vpc_connector
-            .as_ref()
-            .map(|v| deploykit_apprunner::VpcEgress {
-                subnets: v.subnets.clone(),
-                security_groups: v.security_groups.clone(),
-            }),
-    }
-}
-
-/// What `deploy apprunner` / `deploy ecs` checked before planning: caller, secret ARNs, role ARNs.
-pub(crate) struct AppRunnerPreflight {
-    pub(crate) base: deploykit::preflight::Preflight,
-    pub(crate) access_role_arn: String,
-    pub(crate) instance_role_arn: String,
-    /// `deploy ecs`: the execution and infrastructure roles, and the task role if any.
-    pub(crate) ecs: Option<(deploykit_apprunner::EcsRoles, Option<String>)>,
-}
-
-/// Where `deploy_on` runs the image it builds and pushes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OnPlatform {
-    AppRunner,
-    EcsExpress,
-}
-
-/// Before any change (dry run too): resolve `[secrets]` to their real ARNs and read the ARNs
-/// of the access and instance roles from IAM; refuses (exit 2) when any is missing.
-async fn apprunner_preflight(
-    ctx: &Ctx,
-    caller: deploykit_aws::CallerIdentity,
-) -> Result<AppRunnerPreflight, CliError> {
-    let t = &ctx.target;
-    let resolved = crate::session::resolve_secrets(t, &ctx.sdk).await?;
-    let wanted = [
-        (
-            "[apprunner] access_role",
-            deploykit::preflight::IamKind::Role,
-            t.apprunner.access_role.clone(),
-        ),
-        (
-            "[apprunner] instance_role",
-            deploykit::preflight::IamKind::Role,
-            t.apprunner.instance_role.clone(),
-        ),
-    ];
-    let iam = crate::session::require_iam(t, &ctx.sdk, &wanted).await?;
-    let arn_of = |field: &str| {
-        iam.iter()
-            .find(|i| i.field == field)
-            .map(|i| i.arn.clone())
-            .unwrap_or_default()
-    };
-    Ok(AppRunnerPreflight {
-        access_role_arn: arn_of("[apprunner] access_role"),
-        instance_role_arn: arn_of("[apprunner] instance_role"),
-        ecs: None,
-        base: deploykit::preflight::Preflight {
-            caller,
-            secrets: resolved
-                .iter()
-                .map(deploykit::preflight::SecretArn::from)
-                .collect(),
-            iam,
-        },
-    })
-}
+pub(crate) use deploykit::container::OnPlatform;
 
 #[derive(serde::Serialize)]
 struct DryRun<'a> {
@@ -236,18 +130,6 @@ struct DryRun<'a> {
     caller: &'a deploykit_aws::CallerIdentity,
     secrets: &'a [deploykit::preflight::SecretArn],
     iam: &'a [deploykit::preflight::RoleRef],
-}
-
-#[derive(serde::Serialize)]
-struct Summary {
-    caller: deploykit_aws::CallerIdentity,
-    plan: deploykit_apprunner::Plan,
-    image_id: String,
-    content_hash: String,
-    digest: String,
-    layers_pushed: usize,
-    layers_present: usize,
-    outcome: deploykit_apprunner::DeployOutcome,
 }
 
 pub fn deploy(args: DeployArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -271,88 +153,50 @@ async fn deploy_async(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let ctx = context(global, r).await?;
-    let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
-    let pending = crate::local_prepare::prepare(
-        &ctx.target,
-        &ctx.sdk,
-        match on {
-            OnPlatform::AppRunner => crate::cmd_iam::Route::Apprunner,
-            OnPlatform::EcsExpress => crate::cmd_iam::Route::Ecs,
-        },
-        args.dry_run,
-        r,
-    )
-    .await?;
-    if !pending.is_empty() {
-        return crate::local_prepare::finish_dry_run(&pending, r);
-    }
-    let pre = match on {
-        OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
-        OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,
+    use deploykit::container::{self, ContainerDeployRequest, ContainerPlanning};
+    let session = crate::session::session(global, r).await?;
+    let lib = |e| lib_route_b_err(e, &session.target.name);
+    let req = ContainerDeployRequest {
+        dry_run: args.dry_run,
+        recreate: args.recreate,
+        timeout: args.timeout.map(Duration::from_secs),
+        poll: Some(Duration::from_secs(args.poll)),
+        write_dockerfile: args.write_dockerfile,
     };
-    let t = &ctx.target;
+    let p = match container::plan_deploy(&session, on, &req, r)
+        .await
+        .map_err(lib)?
+    {
+        ContainerPlanning::NeedsLocalResources(pending) => {
+            return crate::local_prepare::finish_dry_run(&pending, r);
+        }
+        ContainerPlanning::Planned(p) => *p,
+    };
+    if let Some(path) = &p.wrote_dockerfile {
+        r.line(format!("wrote {}", path.display()));
+    }
+    let t = &session.target;
     let a = &t.apprunner;
-    let app = &t.app.path;
-    if args.write_dockerfile && !app.join("Dockerfile").exists() {
-        let p = deploykit_image::write_seed_dockerfile(app)
-            .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-        r.line(format!("wrote {}", p.display()));
-    }
-    let plan_ctx =
-        deploykit_image::plan_context(app, "Dockerfile", deploykit_image::SEED_DOCKERFILE)
-            .map_err(|e| CliError::from_error(Exit::Config, &e))?;
-    let hash = deploykit_image::context_hash(&plan_ctx)
-        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-    let platform_name = if a.platform.is_empty() {
-        deploykit_image::DEFAULT_PLATFORM.to_string()
-    } else {
-        a.platform.clone()
-    };
-    let sha = git_tag(app);
-    let tag = deploykit_image::image_tag(&hash, &platform_name, &a.build_args, sha.as_deref());
-
-    let ecr = aws_sdk_ecr::Client::new(&ctx.sdk);
-    let auth = deploykit_ecr::AuthCache::new(ecr.clone());
-    let registry = auth
-        .get()
-        .await
-        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    let image = format!("{}/{}:{tag}", registry.host(), a.repository);
-    let (platform, spec) = match on {
-        OnPlatform::AppRunner => (
-            ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk)),
-            service_spec(t, image.clone(), &pre),
-        ),
-        OnPlatform::EcsExpress => crate::cmd_ecs::platform_and_spec(&ctx, image.clone(), &pre)?,
-    };
-    let (what, timeout) = match on {
-        OnPlatform::AppRunner => ("App Runner service", a.timeout),
-        OnPlatform::EcsExpress => ("ECS Express service", t.ecs.timeout),
-    };
-    let plan = platform
-        .plan(&spec, args.recreate)
-        .await
-        .map_err(|e| apprunner_err(&e))?;
-
+    let what = on.service_noun();
     r.line(format!(
-        "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {image}{}\n  service: {}",
-        pre.base,
-        spec.name,
+        "{}\nPlan for {what} {} ({}):\n  context: {} files, {} excluded, Dockerfile {}\n  image:   {}{}\n  service: {}",
+        p.preflight.base,
+        p.spec.name,
         t.name,
-        plan_ctx.file_count(),
-        plan_ctx.excluded.len(),
-        match plan_ctx.dockerfile {
+        p.context.file_count(),
+        p.context.excluded.len(),
+        match p.context.dockerfile {
             deploykit_image::DockerfileSource::InTree(_) => "from the app",
             deploykit_image::DockerfileSource::Generated(_) => "generated (seed; --write-dockerfile to keep it)",
         },
-        sha.as_deref().map(|s| format!(" (+ tag {s})")).unwrap_or_default(),
-        plan.action.summary()
+        p.image,
+        p.git_sha.as_deref().map(|s| format!(" (+ tag {s})")).unwrap_or_default(),
+        p.plan.action.summary()
     ));
-    if let Some(vpc) = &spec.vpc {
+    if let Some(vpc) = &p.spec.vpc {
         r.line(format!(
             "  network: VPC egress through connector {} (subnets {}; security groups {}), created if missing",
-            deploykit_apprunner::vpc_connector_name(&spec.name, vpc),
+            deploykit_apprunner::vpc_connector_name(&p.spec.name, vpc),
             vpc.subnets.join(", "),
             vpc.security_groups.join(", ")
         ));
@@ -368,112 +212,45 @@ async fn deploy_async(
     if args.dry_run {
         r.result(
             &DryRun {
-                plan: &plan,
-                caller: &pre.base.caller,
-                secrets: &pre.base.secrets,
-                iam: &pre.base.iam,
+                plan: &p.plan,
+                caller: &p.preflight.base.caller,
+                secrets: &p.preflight.base.secrets,
+                iam: &p.preflight.base.iam,
             },
             || "dry run: nothing built, pushed or changed".into(),
         );
         return Ok(Exit::Success);
     }
-
-    if t.local {
-        // A machine that cannot pull builds on the local stand-in; make it on first use.
-        for image in a.build_args.values() {
-            if crate::cmd_local::local::base_image::is_local_base(image) {
-                crate::cmd_local::local::base_image::ensure_python_base(false, r)?;
-            }
-        }
-    }
-    let docker = deploykit_image::connect()
+    let d = container::apply_deploy(&session, p, &req, r)
         .await
-        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-    let local_tag = format!("{}:{tag}", a.repository);
-    let input = deploykit_image::BuildInput {
-        tags: vec![local_tag.clone()],
-        build_args: a.build_args.clone(),
-        labels: BTreeMap::new(),
-        content_hash: hash.clone(),
-        git_sha: sha.clone(),
-        platform: platform_name.clone(),
-        no_cache: false,
-        timeout: deploykit_image::DEFAULT_BUILD_TIMEOUT,
-    };
-    let built = deploykit_image::build(&docker, &plan_ctx, &input, r)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-
-    let spec_repo = deploykit_ecr::RepositorySpec {
-        name: a.repository.clone(),
-        scan_on_push: a.scan_on_push,
-        tag_mutability: match a.tag_mutability {
-            deploykit_config::TagMutability::Immutable => deploykit_ecr::TagMutability::Immutable,
-            deploykit_config::TagMutability::Mutable => deploykit_ecr::TagMutability::Mutable,
-        },
-        keep_images: (a.keep_images > 0).then_some(a.keep_images),
-    };
-    deploykit_ecr::ensure_repository(&ecr, &spec_repo, r)
-        .await
-        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    let mut tags = vec![tag.clone()];
-    tags.extend(sha.clone());
-    let registry = auth
-        .get()
-        .await
-        .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    let pushed = deploykit_ecr::push(
-        &docker,
-        &registry,
-        &built.id,
-        &a.repository,
-        &tags,
-        Duration::from_secs(30 * 60),
-        r,
-    )
-    .await
-    .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
-
-    let wait = WaitOptions {
-        poll: Duration::from_secs(args.poll.max(1)),
-        timeout: args.timeout.map(Duration::from_secs).unwrap_or(timeout),
-    };
-    let probe = Probe {
-        resolve: ctx.resolve,
-    };
-    let outcome = platform
-        .deploy(&plan, &spec, wait, &probe, r)
-        .await
-        .map_err(|e| apprunner_err(&e))?;
-    let summary = Summary {
-        caller: pre.base.caller.clone(),
-        plan,
-        image_id: built.id.clone(),
-        content_hash: hash,
-        digest: pushed.digest.clone(),
-        layers_pushed: pushed.layers_pushed,
-        layers_present: pushed.layers_present,
-        outcome,
-    };
-    r.result(&summary, || {
-        let unchanged = summary.outcome.action == deploykit_apprunner::Action::Unchanged;
+        .map_err(lib)?;
+    r.result(&d, || {
+        let unchanged = d.outcome.action == deploykit_apprunner::Action::Unchanged;
         format!(
             "{} {} {} {what} {}\n  image:     {}@{}\n  layers:    {} pushed, {} already present\n  operation: {} {}\n  service:   {} at https://{}",
             if unchanged { "Unchanged:" } else { "Deployed" },
-            summary.outcome.image,
+            d.outcome.image,
             if unchanged { "already runs on" } else { "to" },
-            summary.outcome.service,
-            pushed.image,
-            summary.digest,
-            summary.layers_pushed,
-            summary.layers_present,
-            if unchanged { "none (nothing to send)" } else { summary.outcome.operation_id.as_str() },
-            summary.outcome.operation_status,
-            summary.outcome.service_status,
-            summary.outcome.service_url
+            d.outcome.service,
+            d.image,
+            d.digest,
+            d.layers_pushed,
+            d.layers_present,
+            if unchanged { "none (nothing to send)" } else { d.outcome.operation_id.as_str() },
+            d.outcome.operation_status,
+            d.outcome.service_status,
+            d.outcome.service_url
         )
     });
     Ok(Exit::Success)
+}
+
+/// A Route B library error: the platform's own advice plus the CLI's commands.
+fn lib_route_b_err(e: deploykit::Error, target: &str) -> CliError {
+    match e {
+        deploykit::Error::Platform(p) => apprunner_err(&p),
+        e => crate::session::lib_err(e, Some(target)),
+    }
 }
 
 pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
@@ -708,20 +485,6 @@ pub struct RollbackArgs {
 }
 
 /// The platform and spec `on` runs `image` with: the deploy's own spec building.
-fn platform_for(
-    on: OnPlatform,
-    ctx: &Ctx,
-    image: String,
-    pre: &AppRunnerPreflight,
-) -> Result<(ContainerPlatform, ServiceSpec), CliError> {
-    match on {
-        OnPlatform::AppRunner => Ok((
-            ContainerPlatform::AppRunner(aws_sdk_apprunner::Client::new(&ctx.sdk)),
-            service_spec(&ctx.target, image, pre),
-        )),
-        OnPlatform::EcsExpress => crate::cmd_ecs::platform_and_spec(ctx, image, pre),
-    }
-}
 
 #[derive(serde::Serialize)]
 struct RollbackDryRun<'a> {
@@ -755,12 +518,11 @@ async fn rollback_async(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    let ctx = context(global, r).await?;
-    let caller = crate::session::caller(&ctx.target, &ctx.sdk).await?;
-    let pre = match on {
-        OnPlatform::AppRunner => apprunner_preflight(&ctx, caller).await?,
-        OnPlatform::EcsExpress => crate::cmd_ecs::preflight(&ctx, caller).await?,
-    };
+    let session = crate::session::session(global, r).await?;
+    let pre = deploykit::container::preflight(&session, on)
+        .await
+        .map_err(|e| lib_route_b_err(e, &session.target.name))?;
+    let ctx = &session;
     let t = &ctx.target;
     let a = &t.apprunner;
     let ar = |e: AppRunnerError| apprunner_err(&e);
@@ -783,7 +545,7 @@ async fn rollback_async(
         .get()
         .await
         .map_err(|e| CliError::from_error(Exit::Aws, &e))?;
-    let (platform, _) = platform_for(on, &ctx, String::new(), &pre)?;
+    let platform = deploykit::container::platform(&session, on, &pre);
     let status = platform.status(&name).await.map_err(ar)?;
     let images = deploykit_apprunner::rollback::list_images(&ecr, &a.repository)
         .await
@@ -808,7 +570,7 @@ async fn rollback_async(
         };
         ar(e).with_hint(hint)
     })?;
-    let (platform, spec) = platform_for(on, &ctx, rb.to.clone(), &pre)?;
+    let spec = deploykit::container::service_spec(t, on, rb.to.clone(), &pre);
     let plan = platform.plan(&spec, false).await.map_err(ar)?;
     r.line(format!(
         "{}\nRoll back {what} {name} ({}) from {} to {}\n  target:  {} pushed at {}{}\n  service: {}",

@@ -87,14 +87,3 @@ pub async fn resolve_secrets(
         .await
         .map_err(|e| lib_err(e, Some(&t.name)))
 }
-
-/// The IAM roles and instance profiles a deploy needs; missing ones refused with `iam ensure`.
-pub async fn require_iam(
-    t: &deploykit_config::ResolvedTarget,
-    sdk: &aws_types::SdkConfig,
-    wanted: &[(&'static str, deploykit::preflight::IamKind, String)],
-) -> Result<Vec<deploykit::preflight::RoleRef>, CliError> {
-    deploykit::preflight::require_iam(t, sdk, wanted)
-        .await
-        .map_err(|e| lib_err(e, Some(&t.name)))
-}

@@ -22,6 +22,12 @@ pub enum Error {
     Iam(#[from] deploykit_iam::IamError),
     #[error(transparent)]
     Local(#[from] deploykit_local::LocalError),
+    #[error(transparent)]
+    Image(#[from] deploykit_image::ImageError),
+    #[error(transparent)]
+    Ecr(#[from] deploykit_ecr::EcrError),
+    #[error(transparent)]
+    Platform(#[from] deploykit_apprunner::AppRunnerError),
     /// The credentials belong to another account than the target's `account_id`.
     #[error("{source}; nothing was changed")]
     WrongAccount {
@@ -77,6 +83,9 @@ impl Diagnostic for Error {
             Error::Secrets(e) => e.category(),
             Error::Iam(e) => e.category(),
             Error::Local(e) => e.category(),
+            Error::Image(e) => e.category(),
+            Error::Ecr(e) => e.category(),
+            Error::Platform(e) => e.category(),
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
             Error::PreDeploySnapshot { source, .. } => source.category(),
@@ -94,6 +103,9 @@ impl Diagnostic for Error {
             Error::Secrets(e) => e.help(),
             Error::Iam(e) => e.help(),
             Error::Local(e) => e.help(),
+            Error::Image(e) => e.help(),
+            Error::Ecr(e) => e.help(),
+            Error::Platform(e) => e.help(),
             Error::WrongAccount {
                 target, profile, ..
             } => Some(format!(
