@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong starting, probing or stopping the local cloud. `help()` says
-/// what to do next; no variant names a CLI command (the caller adds its own).
+/// Everything that can go wrong starting, probing or stopping the local cloud. Its
+/// [`deploykit_report::Diagnostic`] says the class and what to do next; no variant names a CLI
+/// command (the caller adds its own).
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error("{what}: {source}")]
@@ -119,19 +120,13 @@ impl LocalError {
         }
     }
 
-    /// Whether a bounded wait ran out (callers map it to their timeout exit code).
+    /// Whether a bounded wait ran out: [`deploykit_report::Category::Timeout`].
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
-            LocalError::CommandTimeout { .. }
-                | LocalError::NotHealthy { .. }
-                | LocalError::Locked { .. }
-                | LocalError::StillRunning { .. }
-        )
+        deploykit_report::Diagnostic::category(self) == deploykit_report::Category::Timeout
     }
 
-    /// What to do next, when we know.
-    pub fn help(&self) -> Option<String> {
+    /// What to do next, when we know: [`deploykit_report::Diagnostic::help`] returns it.
+    pub(crate) fn advice(&self) -> Option<String> {
         Some(match self {
             LocalError::Io { .. } => return None,
             LocalError::Spawn { .. } => "check that the program exists and is executable".into(),

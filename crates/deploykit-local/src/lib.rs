@@ -1,6 +1,6 @@
 //! The local cloud: moto, the localcloud edge, a registry and PostgreSQL on loopback, started
 //! as detached processes with their state under a project's `target/localcloud/`, so any
-//! project's tests (and deploykit's `cargo xtask local ...`) can start, probe and stop it.
+//! project's tests (and deploykit's own `local` commands) can start, probe and stop it.
 //!
 //! ```no_run
 //! use deploykit_local::{EdgeLauncher, Paths, UpOptions};
@@ -25,6 +25,7 @@
 //! is its job. It never prints; progress goes to a [`Reporter`].
 
 pub mod base_image;
+mod diagnostic;
 mod docker;
 mod edge;
 mod error;

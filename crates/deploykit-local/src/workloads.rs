@@ -65,7 +65,7 @@ fn why_not(paths: &Paths, opts: &UpOptions, r: &dyn Reporter) -> Option<String> 
         Ok(BaseImage::AlreadyThere) | Ok(BaseImage::Made { .. }) => None,
         Err(e) => Some(format!(
             "the platform image {LOCAL_PYTHON_IMAGE} is missing and could not be made: {e}{}",
-            e.help().map(|h| format!(" ({h})")).unwrap_or_default()
+            e.advice().map(|h| format!(" ({h})")).unwrap_or_default()
         )),
     }
 }
