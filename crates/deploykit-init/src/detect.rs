@@ -380,7 +380,7 @@ fn requirement_notes(reqs: &Requirements, migrations: Option<&Migrations>, notes
     if !reqs.has("gunicorn") && file == "requirements.txt" {
         add(
             "gunicorn",
-            "the Procfile and the Dockerfile start the app with it",
+            "the Procfile and the Dockerfile start the app with it (EB's platform brings its own; the Dockerfile installs it unpinned meanwhile)",
         );
     }
     let orm = reqs.has_any(&["sqlalchemy", "flask-sqlalchemy"]) || migrations.is_some();

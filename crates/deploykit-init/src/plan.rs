@@ -125,6 +125,13 @@ pub fn plan(d: &Detected, o: &InitOptions) -> Result<InitPlan, InitError> {
         )
         .set("db_ident", name.replace('-', "_"))
         .flag("database", database)
+        // The image has no platform gunicorn: without one in requirements.txt (or the
+        // requirements.txt init writes, which adds it) the Dockerfile installs it.
+        .flag(
+            "gunicorn",
+            d.requirements.has("gunicorn")
+                || matches!(d.requirements.source, RequirementsSource::Pyproject { .. }),
+        )
         .set(
             "static_dir",
             d.static_dir

@@ -181,6 +181,17 @@ fn detect_and_plan_cases() {
             "{ctx}"
         );
         assert!(docker.contains("\nUSER appuser\n"), "{ctx}");
+        // No platform gunicorn in an image: the Dockerfile installs one when requirements lack it.
+        let lacks_gunicorn = c.warnings.iter().any(|w| w.contains("lacks gunicorn"));
+        assert_eq!(
+            docker.contains("RUN pip install --no-cache-dir -r requirements.txt gunicorn\n"),
+            lacks_gunicorn,
+            "{ctx}"
+        );
+        assert!(
+            docker.contains("RUN pip install --no-cache-dir -r requirements.txt"),
+            "{ctx}"
+        );
         let eb = &p.file(".ebextensions/01-app.config").unwrap().contents;
         assert!(
             eb.contains(&format!("Application Healthcheck URL: {}\n", c.health)),
