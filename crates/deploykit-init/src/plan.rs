@@ -95,6 +95,17 @@ pub fn plan(d: &Detected, o: &InitOptions) -> Result<InitPlan, InitError> {
             why: format!("`{}` is not an AWS region code like us-east-1", o.region),
         });
     }
+    // The workflow deploys one of the targets deploy.toml defines; never the local cloud.
+    if !["dev", "prod"].contains(&o.target.as_str()) {
+        return Err(InitError::BadFile {
+            file: WORKFLOW_PATH.into(),
+            field: "target".into(),
+            why: format!(
+                "`{}` is not a real-AWS target of the deploy.toml init writes (dev or prod)",
+                o.target
+            ),
+        });
+    }
     let name = &d.name;
     let python = d.python.short();
     let database = d.uses_database();

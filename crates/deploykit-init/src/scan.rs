@@ -11,6 +11,7 @@ use walkdir::WalkDir;
 use crate::InitError;
 
 /// Directories never scanned: VCS data, virtualenvs, caches, build output, tests, migrations.
+/// Files named like tests (`conftest.py`, `test_*.py`, `*_test.py`) are skipped too.
 const SKIP_DIRS: [&str; 22] = [
     ".git",
     ".hg",
@@ -145,8 +146,12 @@ pub fn python_files(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
             let path = e.path().unwrap_or(dir).to_path_buf();
             InitError::io("scanning", path, e.into())
         })?;
+        let name = entry.file_name().to_string_lossy();
+        let test_file =
+            name == "conftest.py" || name.starts_with("test_") || name.ends_with("_test.py");
         if entry.file_type().is_file()
             && entry.path().extension().is_some_and(|x| x == "py")
+            && !test_file
             && let Ok(rel) = entry.path().strip_prefix(dir)
         {
             out.push(rel.to_path_buf());
@@ -380,6 +385,14 @@ mod tests {
         )
         .unwrap();
         std::fs::write(root.join("notes.py"), "# Flask(__name__) in a comment\n").unwrap();
+        // Test files make apps of their own: never candidates.
+        for test in ["conftest.py", "test_app.py", "app_test.py"] {
+            std::fs::write(
+                root.join(test),
+                "from flask import Flask\napp = Flask(__name__)\n",
+            )
+            .unwrap();
+        }
         let files = python_files(root).unwrap();
         let s = scan(root, &files).unwrap();
         assert_eq!(s.files, 4);

@@ -328,6 +328,47 @@ fn two_apps_are_an_error_listing_both_until_one_is_chosen() {
 }
 
 #[test]
+fn bad_options_are_refused_before_any_file_is_planned() {
+    let (_tmp, dir) = copy("module_app");
+    let d = detect(&dir, &DetectOptions::default()).unwrap();
+    let cases = [
+        (
+            InitOptions {
+                target: "local".into(),
+                ..InitOptions::default()
+            },
+            "`local` is not a real-AWS target",
+        ),
+        (
+            InitOptions {
+                target: "staging".into(),
+                ..InitOptions::default()
+            },
+            "`staging` is not a real-AWS target",
+        ),
+        (
+            InitOptions {
+                region: "useast1".into(),
+                ..InitOptions::default()
+            },
+            "not an AWS region code",
+        ),
+        (
+            InitOptions {
+                branch: "main: x".into(),
+                ..InitOptions::default()
+            },
+            "branch",
+        ),
+    ];
+    for (o, want) in cases {
+        let e = plan(&d, &o).unwrap_err();
+        assert!(e.to_string().contains(want), "{o:?}: {e}");
+        assert_eq!(e.category(), Category::Input);
+    }
+}
+
+#[test]
 fn no_flask_app_and_not_a_directory_are_input_errors() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("main.py"), "print('hi')\n").unwrap();
