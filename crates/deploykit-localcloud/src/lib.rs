@@ -39,6 +39,7 @@
 pub mod admin;
 mod apprunner;
 pub mod core;
+mod diagnostic;
 mod eb;
 mod ecr;
 mod ecs;
