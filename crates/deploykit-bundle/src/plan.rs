@@ -143,7 +143,9 @@ pub(crate) fn plan(opts: &BundleOptions) -> Result<BundlePlan, BundleError> {
     }
     for (a, used) in allow.iter().zip(&allow_used) {
         if !used {
-            warnings.push(format!("--allow {a}: no file in the bundle matches it"));
+            warnings.push(format!(
+                "allowed pattern `{a}`: no file in the bundle matches it"
+            ));
         }
     }
 
@@ -279,7 +281,7 @@ fn check_app_shape(
             .collect();
         match tops.iter().next() {
             Some(d) => format!(
-                "; it looks like the app is in `{d}/`: bundle that directory (`--app {}`), \
+                "; it looks like the app is in `{d}/`: bundle that directory ({}) instead, \
                  Elastic Beanstalk needs the files at the zip root, not in a top-level folder",
                 root.join(d).display()
             ),

@@ -199,7 +199,7 @@ fn allowed_and_example_files_ship() {
     }
     assert_eq!(
         s.warnings,
-        ["--allow nothing/here: no file in the bundle matches it"]
+        ["allowed pattern `nothing/here`: no file in the bundle matches it"]
     );
 }
 
