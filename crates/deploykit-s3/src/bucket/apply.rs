@@ -305,10 +305,7 @@ pub async fn ensure_bucket(
         outcome.applied.push(BucketStep::Create { region });
         outcome.created = created;
         outcome.adopted = !created;
-        let again = observe_bucket(client, &spec.name, &spec.expected_owner).await?;
-        if again.existence != Existence::Owned {
-            return Err(not_accessible(&spec.name));
-        }
+        let again = observe_new(client, spec).await?;
         let replan = plan_bucket(spec, &again);
         refuse_unfixable(spec, &replan)?;
         steps = replan.steps;
@@ -318,6 +315,31 @@ pub async fn ensure_bucket(
         outcome.applied.push(step);
     }
     Ok(outcome)
+}
+
+/// Observes a bucket CreateBucket just answered for. A new bucket can take a moment to be
+/// visible to every S3 front end (NoSuchBucket right after creation), so a missing bucket is
+/// looked at again, a bounded number of times, before giving up.
+async fn observe_new(client: &Client, spec: &BucketSpec) -> Result<ObservedBucket, S3Error> {
+    const TRIES: u32 = 5;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let seen = observe_bucket(client, &spec.name, &spec.expected_owner).await;
+        let settling = match &seen {
+            Ok(o) => o.existence == Existence::Missing,
+            Err(e) => e.aws_kind() == Some(ErrorKind::NotFound),
+        };
+        if settling && tries < TRIES {
+            tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(tries))).await;
+            continue;
+        }
+        let seen = seen?;
+        return match seen.existence {
+            Existence::Owned => Ok(seen),
+            Existence::Missing | Existence::NotAccessible => Err(not_accessible(&spec.name)),
+        };
+    }
 }
 
 fn refuse_unfixable(spec: &BucketSpec, plan: &BucketPlan) -> Result<(), S3Error> {
