@@ -47,6 +47,9 @@ use serde::de::DeserializeOwned;
 
 use crate::{Classified, ErrorKind};
 
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("deploykit/", env!("CARGO_PKG_VERSION"), " (query)");
+
 /// A Query-protocol service: its SigV4 signing name (also its endpoint prefix) and API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Service {
@@ -568,6 +571,8 @@ impl QueryClient {
         for (k, v) in headers {
             req.headers_mut().insert(k, v);
         }
+        // Unsigned; names deploykit in CloudTrail's userAgent.
+        req.headers_mut().insert("user-agent", USER_AGENT);
         let resp = t
             .connector
             .call(req)

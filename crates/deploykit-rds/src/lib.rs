@@ -13,7 +13,11 @@
 //! TCP 5432 from the app's group ([`plan_ingress`] decides, open rules are revoked), and
 //! attaches it to the instance (with any [`DbSpec::vpc_security_group_ids`]); [`Rds::status`]
 //! reports its drift. Without it no group is managed: the instance keeps the VPC's default
-//! group, and both say so.
+//! group, and both say so. The EC2 calls go through [`ec2::Ec2`], six typed calls over
+//! deploykit-aws's Query client (no aws-sdk-ec2: it compiled for minutes for these).
+//!
+//! Errors: [`RdsError`] says what failed in `Display`; its [`deploykit_report::Diagnostic`]
+//! impl gives the class (`category`) and the advice (`help`), in plain words.
 
 pub mod ec2;
 mod error;

@@ -404,6 +404,7 @@ async fn throttling_and_server_errors_are_retried_then_succeed() {
             body,
             "Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=isDefault&Filter.1.Value.1=true"
         );
+        assert_eq!(header(headers, "user-agent"), Some(USER_AGENT));
         assert_eq!(
             header(headers, "content-type"),
             Some("application/x-www-form-urlencoded; charset=utf-8")
