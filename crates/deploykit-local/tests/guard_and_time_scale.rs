@@ -9,9 +9,7 @@ use deploykit_local::{
     EdgeLauncher, LocalError, LocalState, Paths, PgState, RegistryState, UpOptions,
 };
 use deploykit_localcloud::{AdminToken, Edge, EdgeConfig, LocalCloudError};
-// `help()` is the Diagnostic trait's (the inherent one before it).
-#[allow(unused_imports)]
-use deploykit_report::Diagnostic as _;
+use deploykit_report::{Category, Diagnostic};
 use secrecy::SecretString;
 
 fn state(edge_url: &str, token: &str) -> LocalState {
@@ -76,6 +74,7 @@ fn up_refuses_a_time_scale_out_of_range_before_starting_anything() {
             text.contains(&scale.to_string()) && text.contains("from 1 to 10000"),
             "{name}: the error names the value and the range: {text}"
         );
+        assert_eq!(e.category(), Category::Input, "{name}: an input error");
         let help = e.help().unwrap_or_default();
         assert!(
             help.contains("pass a time scale from 1 to 10000"),
