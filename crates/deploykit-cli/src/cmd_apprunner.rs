@@ -66,6 +66,9 @@ pub struct DeployArgs {
     /// Seconds between operation polls.
     #[arg(long, default_value_t = 5)]
     pub poll: u64,
+    /// Break a deploy lock left by a deploy that no longer runs (warns; refused while it runs).
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 pub(crate) struct Ctx {
@@ -144,7 +147,10 @@ pub(crate) fn deploy_on(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    crate::runtime().block_on(deploy_async(args, global, r, on))
+    crate::runtime().block_on(crate::interrupt::run(
+        deploy_async(args, global, r, on),
+        crate::interrupt::Interruptible::deploy(on.word(), global.target.as_deref()),
+    ))
 }
 
 async fn deploy_async(
@@ -162,6 +168,7 @@ async fn deploy_async(
         timeout: args.timeout.map(Duration::from_secs),
         poll: Some(Duration::from_secs(args.poll)),
         write_dockerfile: args.write_dockerfile,
+        force_unlock: args.force_unlock,
     };
     let p = match container::plan_deploy(&session, on, &req, r)
         .await
@@ -249,7 +256,7 @@ async fn deploy_async(
 fn lib_route_b_err(e: deploykit::Error, target: &str) -> CliError {
     match e {
         deploykit::Error::Platform(p) => apprunner_err(&p),
-        e => crate::session::lib_err(e, Some(target)),
+        e => crate::cmd_deploy::lock_err(e, Some(target)),
     }
 }
 
@@ -482,6 +489,9 @@ pub struct RollbackArgs {
     /// Bound on waiting for the deployment, e.g. 600 or 10m (default: deploy.toml's timeout).
     #[arg(long, value_parser = crate::cmd_deploy::parse_duration)]
     pub timeout: Option<Duration>,
+    /// Break a deploy lock left by a deploy that no longer runs (warns; refused while it runs).
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 /// The platform and spec `on` runs `image` with: the deploy's own spec building.
@@ -509,7 +519,10 @@ pub(crate) fn rollback(
     r: &Renderer,
     on: OnPlatform,
 ) -> CliResult {
-    crate::runtime().block_on(rollback_async(args, global, r, on))
+    crate::runtime().block_on(crate::interrupt::run(
+        rollback_async(args, global, r, on),
+        crate::interrupt::Interruptible::rollback(on.word(), global.target.as_deref()),
+    ))
 }
 
 async fn rollback_async(
@@ -602,6 +615,16 @@ async fn rollback_async(
         );
         return Ok(Exit::Success);
     }
+    // Never roll back under a running deploy: the rollback takes the deploy's lock.
+    let _lock = deploykit::lock::acquire(
+        &session.root,
+        &t.name,
+        &name,
+        &format!("rollback {} {name}", on.word()),
+        args.force_unlock,
+        r,
+    )
+    .map_err(|e| lib_route_b_err(e, &t.name))?;
     let wait = WaitOptions {
         poll: Duration::from_secs(5),
         timeout: args.timeout.unwrap_or(timeout),

@@ -506,18 +506,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// `scheme://user:********@host/db`: the URL with its password (if any) masked.
 pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return deploykit_rds::MASK.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:{}@{host}{path}", deploykit_rds::MASK),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    deploykit::secretrules::mask(url)
 }
 
 async fn migrate(
@@ -765,7 +754,7 @@ mod tests {
         );
         assert_eq!(
             mask_url("postgresql://postgres@127.0.0.1:4569/x"),
-            "postgresql://postgres@127.0.0.1:4569/x"
+            "postgresql://********@127.0.0.1:4569/x"
         );
         assert_eq!(mask_url("garbage with secret"), "********");
     }

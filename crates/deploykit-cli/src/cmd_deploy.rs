@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use deploykit::eb::{self, EbDeployRequest, EbDeployed, EbPlanning, EbSession};
 use deploykit_eb::{DeployOptions, EbError};
 use deploykit_report::Reporter;
+use secrecy::ExposeSecret;
 
+use crate::interrupt::Interruptible;
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
 #[derive(Debug, clap::Subcommand)]
@@ -52,6 +54,9 @@ pub struct DeployEbArgs {
     /// Turn CRLF into LF in hook scripts and the Procfile instead of refusing them.
     #[arg(long)]
     pub fix_line_endings: bool,
+    /// Break a deploy lock left by a deploy that no longer runs (warns; refused while it runs).
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -71,6 +76,9 @@ pub struct RollbackEbArgs {
     pub to: Option<String>,
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Break a deploy lock left by a deploy that no longer runs (warns; refused while it runs).
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -111,8 +119,10 @@ pub struct PruneArgs {
 pub enum EnvCommand {
     /// Set variables: KEY=VALUE... (limits checked before any call; waits for the update).
     Set {
+        /// KEY=VALUE for plain settings; a KEY alone reads its value from stdin (or a hidden
+        /// prompt), as a secret-looking value must be given: never in argv.
         #[arg(required = true, value_parser = parse_kv)]
-        pairs: Vec<(String, String)>,
+        pairs: Vec<(String, Option<String>)>,
         #[arg(long)]
         no_wait_busy: bool,
     },
@@ -129,19 +139,75 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     deploykit_config::rules::duration(s)
 }
 
-fn parse_kv(s: &str) -> Result<(String, String), String> {
+fn parse_kv(s: &str) -> Result<(String, Option<String>), String> {
     match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), Some(v.to_string()))),
+        None if !s.is_empty() => Ok((s.to_string(), None)),
         _ => Err(format!(
-            "expected KEY=VALUE, got `{}`",
+            "expected KEY=VALUE (or KEY alone to read the value from stdin), got `{}`",
             s.split('=').next().unwrap_or(s)
         )),
     }
 }
 
+/// `eb env set`'s settings: literals that look secret are refused (argv is visible to every
+/// process on the machine and lands in shell history); a KEY alone reads its value from stdin.
+fn env_settings(
+    pairs: Vec<(String, Option<String>)>,
+) -> Result<BTreeMap<String, String>, CliError> {
+    use deploykit::secretrules::{is_secret_name, scan_content, url_has_password};
+    let from_stdin: Vec<&String> = pairs
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    if from_stdin.len() > 1 {
+        return Err(CliError::new(
+            Exit::Config,
+            format!(
+                "only one KEY can read its value from stdin, got {}; nothing was changed",
+                from_stdin
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_hint("run `cargo xtask eb env set KEY` once per secret-looking variable"));
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in pairs {
+        let value = match value {
+            Some(v) => {
+                if is_secret_name(&key)
+                    || url_has_password(&v)
+                    || !scan_content(v.as_bytes()).is_empty()
+                {
+                    return Err(CliError::new(
+                        Exit::Config,
+                        format!("`{key}` looks secret and its value was given on the command line; nothing was changed"),
+                    )
+                    .with_hint(format!(
+                        "keep it in Secrets Manager (`cargo xtask secrets set NAME`, then reference it under [secrets] in deploy.toml), or pass `{key}` alone to read the value from stdin"
+                    )));
+                }
+                v
+            }
+            None => crate::cmd_secrets::read_value(&key)?
+                .expose_secret()
+                .to_string(),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
 pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     match cmd {
-        DeployCommand::Eb(args) => crate::runtime().block_on(deploy_eb(args, global, r)),
+        DeployCommand::Eb(args) => crate::runtime().block_on(crate::interrupt::run(
+            deploy_eb(args, global, r),
+            Interruptible::deploy("eb", global.target.as_deref()),
+        )),
         DeployCommand::Apprunner(args) => crate::cmd_apprunner::deploy(args, global, r),
         DeployCommand::Ecs(args) => crate::cmd_ecs::deploy(args, global, r),
     }
@@ -149,7 +215,10 @@ pub fn run_deploy(cmd: DeployCommand, global: &GlobalArgs, r: &Renderer) -> CliR
 
 pub fn run_rollback(cmd: RollbackCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     match cmd {
-        RollbackCommand::Eb(a) => crate::runtime().block_on(rollback_eb(a, global, r)),
+        RollbackCommand::Eb(a) => crate::runtime().block_on(crate::interrupt::run(
+            rollback_eb(a, global, r),
+            Interruptible::rollback("eb", global.target.as_deref()),
+        )),
         RollbackCommand::Apprunner(a) => crate::cmd_apprunner::rollback(
             a,
             global,
@@ -172,6 +241,17 @@ pub fn run_eb(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
 /// The EB session on `--target`.
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<EbSession, CliError> {
     Ok(EbSession::new(crate::session::session(global, r).await?))
+}
+
+/// A library error, with `--force-unlock` named when the deploy lock's holder is gone.
+pub(crate) fn lock_err(e: deploykit::Error, target: Option<&str>) -> CliError {
+    let stale = matches!(&e, deploykit::Error::Locked { alive, .. } if *alive != Some(true));
+    let err = crate::session::lib_err(e, target);
+    if stale {
+        err.add_hint("the command takes --force-unlock")
+    } else {
+        err
+    }
 }
 
 /// An eb crate error as a CLI error with the right exit code.
@@ -199,7 +279,7 @@ struct DeployedResult<'a> {
 
 async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
     let target = global.target.as_deref();
-    let lib = |e| crate::session::lib_err(e, target);
+    let lib = |e| lock_err(e, target);
     let mut s = context(global, r).await?;
     if let Some(t) = a.timeout {
         s.set_timeout(t);
@@ -215,6 +295,7 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
         allow: a.allow.clone(),
         fix_line_endings: a.fix_line_endings,
         dry_run: a.dry_run,
+        force_unlock: a.force_unlock,
     };
     let planned = match eb::plan_deploy(&mut s, &req, r).await.map_err(lib)? {
         EbPlanning::NeedsLocalResources(pending) => {
@@ -280,15 +361,23 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
 
 async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> CliResult {
     let mut ctx = context(global, r).await?;
-    let caller = ctx
-        .session
-        .caller()
-        .await
-        .map_err(|e| crate::session::lib_err(e, global.target.as_deref()))?;
+    let lib = |e| lock_err(e, global.target.as_deref());
+    let caller = ctx.session.caller().await.map_err(lib)?;
     r.report(deploykit_report::Event::info(caller.to_string()));
     if let Some(t) = a.timeout {
         ctx.set_timeout(t);
     }
+    // Never roll back under a running deploy: the rollback takes the deploy's lock.
+    let env = &ctx.target.environment;
+    let _lock = deploykit::lock::acquire(
+        &ctx.session.root,
+        &ctx.session.target.name,
+        env,
+        &format!("rollback eb {env}"),
+        a.force_unlock,
+        r,
+    )
+    .map_err(lib)?;
     let s = ctx
         .eb
         .rollback(&ctx.target, a.to.as_deref(), r)
@@ -308,11 +397,13 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
 
 async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     // Limits before anything else: not even the local cloud is started for a refused set.
+    let mut settings = None;
     if let EbCommand::Env(EnvCommand::Set { pairs, .. }) = &cmd {
-        let set: BTreeMap<String, String> = pairs.iter().cloned().collect();
+        let set = env_settings(pairs.clone())?;
         if let Err(problems) = deploykit_eb::check_env_limits(&set, &BTreeMap::new()) {
             return Err(eb_err(&EbError::EnvLimits { problems }));
         }
+        settings = Some(set);
     }
     let ctx = context(global, r).await?;
     let caller = ctx
@@ -475,11 +566,8 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
             );
             Ok(Exit::Success)
         }
-        EbCommand::Env(EnvCommand::Set {
-            pairs,
-            no_wait_busy,
-        }) => {
-            let set: BTreeMap<String, String> = pairs.into_iter().collect();
+        EbCommand::Env(EnvCommand::Set { no_wait_busy, .. }) => {
+            let set = settings.unwrap_or_default();
             let opts = DeployOptions {
                 rollback: false,
                 wait_busy: !no_wait_busy,

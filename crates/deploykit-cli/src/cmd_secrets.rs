@@ -76,7 +76,7 @@ fn check_name(name: &str) -> Result<(), CliError> {
 
 /// The value: all of stdin when it is not a terminal (one trailing newline removed),
 /// otherwise a prompt on the terminal without echo. Empty is refused.
-fn read_value(name: &str) -> Result<SecretString, CliError> {
+pub(crate) fn read_value(name: &str) -> Result<SecretString, CliError> {
     let raw = if std::io::stdin().is_terminal() {
         let term = console::Term::stderr();
         let _ = term.write_str(&format!("value for {name} (input hidden): "));

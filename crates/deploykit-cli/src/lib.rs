@@ -7,6 +7,7 @@
 
 mod cmd_apprunner;
 mod cmd_bundle;
+mod cmd_cost;
 mod cmd_db;
 mod cmd_deploy;
 mod cmd_ecs;
@@ -14,6 +15,7 @@ mod cmd_iam;
 pub mod cmd_local;
 mod cmd_secrets;
 mod exit;
+mod interrupt;
 mod local_prepare;
 pub mod render;
 mod session;
@@ -89,6 +91,8 @@ pub enum Command {
     /// The local cloud: moto, localcloud, a registry and PostgreSQL on loopback.
     #[command(subcommand)]
     Local(cmd_local::LocalCommand),
+    /// Monthly cost estimate of a target, line by line (or two side by side).
+    Cost(cmd_cost::CostArgs),
 }
 
 static PROJECT_ROOT: OnceLock<PathBuf> = OnceLock::new();
@@ -127,6 +131,7 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Secrets(c) => cmd_secrets::run(c, global, renderer),
         Command::Iam(c) => cmd_iam::run(c, global, renderer),
         Command::Local(c) => cmd_local::run(c, global, renderer),
+        Command::Cost(a) => cmd_cost::run(a, global, renderer),
     }
 }
 

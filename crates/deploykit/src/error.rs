@@ -28,6 +28,8 @@ pub enum Error {
     Ecr(#[from] deploykit_ecr::EcrError),
     #[error(transparent)]
     Platform(#[from] deploykit_apprunner::AppRunnerError),
+    #[error(transparent)]
+    Cost(#[from] deploykit_cost::CostError),
     /// The credentials belong to another account than the target's `account_id`.
     #[error("{source}; nothing was changed")]
     WrongAccount {
@@ -55,6 +57,20 @@ pub enum Error {
     /// The app directory is not in a git repository but the deploy asked for git's tree.
     #[error("bundling from git needs a git repository, and {} is not in one", app.display())]
     NotAGitRepository { app: std::path::PathBuf },
+    /// Another deploy holds the deploy lock of this environment/service.
+    #[error(
+        "{name} on target `{target}` is being deployed by {}; nothing was changed (lock file {})",
+        holder.as_ref().map_or_else(|| "another process (it has not written its name yet)".to_string(), ToString::to_string),
+        path.display()
+    )]
+    Locked {
+        target: String,
+        name: String,
+        holder: Option<Box<crate::lock::Owner>>,
+        /// Whether the holder still runs (`None`: another host, or cannot tell).
+        alive: Option<bool>,
+        path: std::path::PathBuf,
+    },
     /// A local file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -86,9 +102,12 @@ impl Diagnostic for Error {
             Error::Image(e) => e.category(),
             Error::Ecr(e) => e.category(),
             Error::Platform(e) => e.category(),
+            Error::Cost(e) => e.category(),
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
             Error::PreDeploySnapshot { source, .. } => source.category(),
+            // A precondition that failed with nothing changed, and not the config's fault.
+            Error::Locked { .. } => Category::CheckFailed,
             Error::Git { .. } | Error::Io { .. } => Category::Internal,
         }
     }
@@ -106,6 +125,7 @@ impl Diagnostic for Error {
             Error::Image(e) => e.help(),
             Error::Ecr(e) => e.help(),
             Error::Platform(e) => e.help(),
+            Error::Cost(e) => e.help(),
             Error::WrongAccount {
                 target, profile, ..
             } => Some(format!(
@@ -127,6 +147,14 @@ impl Diagnostic for Error {
             Error::NotAGitRepository { .. } => Some(
                 "bundle the directory itself (its .ebignore/.gitignore select the files)".into(),
             ),
+            Error::Locked { alive, holder, .. } => Some(match alive {
+                Some(true) => format!(
+                    "wait for that deploy to finish, then deploy again; if it hangs, stop process {} first",
+                    holder.as_ref().map_or(0, |h| h.pid)
+                ),
+                Some(false) => "its holder no longer runs but something still holds the file open: deploy again with the force-unlock option to break the lock".into(),
+                None => "wait for that deploy to finish; if it is gone, deploy again with the force-unlock option to break the lock".into(),
+            }),
             Error::Git { .. } | Error::Io { .. } => None,
         }
     }

@@ -12,9 +12,12 @@
 //! config-to-library mapping lives in [`mapping`] and nowhere else.
 
 pub mod container;
+pub mod cost;
 pub mod db;
 pub mod eb;
 mod error;
+pub mod journal;
+pub mod lock;
 pub mod mapping;
 pub mod preflight;
 pub mod prepare;
@@ -29,6 +32,7 @@ pub use project::{LocalCloud, Project, Session, aws_target};
 pub use deploykit_config as config;
 pub use deploykit_local as local;
 pub use deploykit_report as report;
+pub use deploykit_secretrules as secretrules;
 
 /// Serializes a duration as whole milliseconds (the JSON shape's `*_ms` fields).
 pub(crate) fn millis<S: serde::Serializer>(
