@@ -36,6 +36,22 @@ impl OnPlatform {
         }
     }
 
+    /// deploy.toml's name of the service on this platform.
+    pub fn service_name(self, t: &ResolvedTarget) -> &str {
+        match self {
+            OnPlatform::AppRunner => &t.apprunner.service,
+            OnPlatform::EcsExpress => &t.ecs.service,
+        }
+    }
+
+    /// `apprunner` / `ecs`: the route's word in commands and records.
+    pub fn word(self) -> &'static str {
+        match self {
+            OnPlatform::AppRunner => "apprunner",
+            OnPlatform::EcsExpress => "ecs",
+        }
+    }
+
     /// "App Runner service" / "ECS Express service".
     pub fn service_noun(self) -> &'static str {
         match self {
@@ -58,6 +74,8 @@ pub struct ContainerDeployRequest {
     pub poll: Option<Duration>,
     /// Write the generated Dockerfile into the app when it has none, then build with it.
     pub write_dockerfile: bool,
+    /// Break a deploy lock whose holder no longer runs (see [`crate::lock`]), with a warning.
+    pub force_unlock: bool,
 }
 
 /// The preflight plus the role ARNs each platform needs.
@@ -263,6 +281,7 @@ pub async fn plan_deploy(
 ) -> Result<ContainerPlanning> {
     let started = Instant::now();
     let t = &s.target;
+    crate::journal::report_left_over(&s.root, &t.name, on.service_name(t), r);
     let pending = prepare_local(t, &s.sdk, on.route(), req.dry_run, r).await?;
     if !pending.is_empty() {
         return Ok(ContainerPlanning::NeedsLocalResources(pending));
@@ -317,13 +336,51 @@ pub async fn plan_deploy(
     })))
 }
 
-/// Applies a planned deploy: builds the image through the Docker Engine, ensures the ECR
-/// repository, pushes (only missing layers), deploys and waits (bounded), rolling back as the
-/// platform does.
+/// Applies a planned deploy: takes the deploy lock of the service (refused at once when
+/// another deploy holds it), builds the image through the Docker Engine, records the deploy in
+/// the in-flight journal, ensures the ECR repository, pushes (only missing layers), deploys and
+/// waits (bounded), rolling back as the platform does. The journal entry is removed when this
+/// returns `Ok` or an error that already rolled back; the lock is released when this returns
+/// or is dropped.
 pub async fn apply_deploy(
     s: &Session,
     planned: ContainerPlanned,
     req: &ContainerDeployRequest,
+    r: &dyn Reporter,
+) -> Result<ContainerDeployed> {
+    let name = planned.spec.name.clone();
+    let what = planned.on.word();
+    let _lock = crate::lock::acquire(
+        &s.root,
+        &s.target.name,
+        &name,
+        &format!("deploy {what} {name}"),
+        req.force_unlock,
+        r,
+    )?;
+    let previous = match &planned.plan.action {
+        deploykit_apprunner::Action::Update { from_image } => from_image.clone(),
+        _ => None,
+    };
+    let entry = crate::journal::InFlight::new(
+        s.target.name.as_str(),
+        what,
+        name.as_str(),
+        planned.image.as_str(),
+        previous,
+    );
+    let applied = build_push_deploy(s, planned, req, &entry, r).await;
+    crate::eb::finish_journal(&s.root, &s.target.name, &name, &applied, r);
+    applied
+}
+
+/// [`apply_deploy`] under the lock: the journal entry is written after the local build,
+/// before the first AWS change (the ECR repository).
+async fn build_push_deploy(
+    s: &Session,
+    planned: ContainerPlanned,
+    req: &ContainerDeployRequest,
+    entry: &crate::journal::InFlight,
     r: &dyn Reporter,
 ) -> Result<ContainerDeployed> {
     let t = &s.target;
@@ -352,6 +409,7 @@ pub async fn apply_deploy(
         timeout: deploykit_image::DEFAULT_BUILD_TIMEOUT,
     };
     let built = deploykit_image::build(&docker, &planned.context, &input, r).await?;
+    crate::journal::write(&s.root, entry)?;
     let repo = deploykit_ecr::RepositorySpec {
         name: a.repository.clone(),
         scan_on_push: a.scan_on_push,

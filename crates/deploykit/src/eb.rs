@@ -11,6 +11,8 @@ use deploykit_rds::PreDeploySnapshot;
 use deploykit_report::Reporter;
 
 use crate::db::PreDeployDb;
+use crate::journal::{self, InFlight};
+use crate::lock;
 use crate::mapping::{Route, eb_target};
 use crate::preflight::{IamKind, Preflight, SecretArn, require_iam, resolve_secrets};
 use crate::prepare::{Pending, prepare_local};
@@ -64,6 +66,8 @@ pub struct EbDeployRequest {
     pub fix_line_endings: bool,
     /// Plan only: on the local target, do not make missing secrets or roles either.
     pub dry_run: bool,
+    /// Break a deploy lock whose holder no longer runs (see [`crate::lock`]), with a warning.
+    pub force_unlock: bool,
 }
 
 /// The outcome of planning: either the plan, or (a dry run on a fresh local target) what a
@@ -138,6 +142,7 @@ pub async fn plan_deploy(
 ) -> Result<EbPlanning> {
     let started = Instant::now();
     let t = s.session.target.clone();
+    journal::report_left_over(&s.session.root, &t.name, &s.target.environment, r);
     let pending = prepare_local(&t, &s.session.sdk, Route::Eb, req.dry_run, r).await?;
     if !pending.is_empty() {
         return Ok(EbPlanning::NeedsLocalResources(pending));
@@ -172,8 +177,11 @@ pub async fn plan_deploy(
     })))
 }
 
-/// Applies a planned deploy: the database snapshot (if planned), then the EB changes, waiting
-/// for the environment and rolling back on failure unless asked not to.
+/// Applies a planned deploy: takes the deploy lock of the environment (refused at once when
+/// another deploy holds it), records the deploy in the in-flight journal, then the database
+/// snapshot (if planned) and the EB changes, waiting for the environment and rolling back on
+/// failure unless asked not to. The journal entry is removed when this returns `Ok` or an
+/// error that already rolled back; the lock is released when this returns or is dropped.
 pub async fn apply_deploy(
     s: &EbSession,
     planned: EbPlanned,
@@ -189,14 +197,43 @@ pub async fn apply_deploy(
         bundle_time,
         started,
     } = planned;
-    let db_snapshot = db.take(&s.session.target, r).await?;
-    let opts = DeployOptions {
-        rollback: !req.no_rollback,
-        wait_busy: !req.no_wait_busy,
-    };
-    let outcome =
-        s.eb.apply(&s.target, &bundle_ref, plan.clone(), &opts, r)
-            .await?;
+    let (root, target, env) = (
+        &s.session.root,
+        &s.session.target.name,
+        &s.target.environment,
+    );
+    let _lock = lock::acquire(
+        root,
+        target,
+        env,
+        &format!("deploy eb {env}"),
+        req.force_unlock,
+        r,
+    )?;
+    journal::write(
+        root,
+        &InFlight::new(
+            target.as_str(),
+            "eb",
+            env.as_str(),
+            plan.version.label(),
+            plan.previous_version.clone(),
+        ),
+    )?;
+    let applied = async {
+        let db_snapshot = db.take(&s.session.target, r).await?;
+        let opts = DeployOptions {
+            rollback: !req.no_rollback,
+            wait_busy: !req.no_wait_busy,
+        };
+        let outcome =
+            s.eb.apply(&s.target, &bundle_ref, plan.clone(), &opts, r)
+                .await?;
+        Ok((db_snapshot, outcome))
+    }
+    .await;
+    finish_journal(root, target, env, &applied, r);
+    let (db_snapshot, outcome) = applied?;
     Ok(EbDeployed {
         caller: preflight.caller,
         secrets: preflight.secrets,
@@ -208,6 +245,26 @@ pub async fn apply_deploy(
         bundle_time,
         total_time: started.elapsed(),
     })
+}
+
+/// Removes the journal entry when the apply ended in a known state: `Ok`, or an error that
+/// already rolled back. Any other error leaves it for the next run to report. A journal that
+/// cannot be removed is a warning: the deploy itself is done.
+pub(crate) fn finish_journal<T>(
+    root: &std::path::Path,
+    target: &str,
+    name: &str,
+    applied: &Result<T>,
+    r: &dyn Reporter,
+) {
+    use deploykit_report::{Category, Diagnostic, Event};
+    let known = match applied {
+        Ok(_) => true,
+        Err(e) => e.category() == Category::RolledBack,
+    };
+    if known && let Err(e) = journal::remove(root, target, name) {
+        r.report(Event::warn(e.to_string()));
+    }
 }
 
 /// Builds the bundle into the project's `target/deploykit/bundles/` (from a git export with
