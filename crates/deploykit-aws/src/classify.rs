@@ -87,12 +87,6 @@ impl Classified {
     pub fn help(&self) -> &'static str {
         self.kind.help()
     }
-
-    /// What to do next; renamed [`Classified::help`].
-    #[deprecated(note = "use `Classified::help` (the advice of `Diagnostic::help`)")]
-    pub fn hint(&self) -> &'static str {
-        self.help()
-    }
 }
 
 impl fmt::Display for Classified {
@@ -109,12 +103,6 @@ impl fmt::Display for Classified {
         }
         Ok(())
     }
-}
-
-/// What the user should do about an error of this kind; renamed [`ErrorKind::help`].
-#[deprecated(note = "use `ErrorKind::help` (or `Classified::help`)")]
-pub fn hint(kind: ErrorKind) -> &'static str {
-    kind.help()
 }
 
 impl ErrorKind {
@@ -139,41 +127,37 @@ impl ErrorKind {
     /// What the user should do about an error of this kind, in plain words (no command line
     /// of any deploykit front end).
     pub fn help(self) -> &'static str {
-        help_of(self)
-    }
-}
-
-fn help_of(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Throttling => {
-            "AWS is rate limiting these calls and retries ran out; wait a minute and run again, or raise max_attempts"
-        }
-        ErrorKind::NotFound => {
-            "it does not exist in this account and region; check the names and the target's region in deploy.toml, or create it first"
-        }
-        ErrorKind::AlreadyExists => {
-            "it exists already; if deploykit created it, run again to adopt it, otherwise choose another name in deploy.toml"
-        }
-        ErrorKind::AccessDenied => {
-            "these credentials may not do this; check who you are (`aws sts get-caller-identity --profile ...`) and the role's IAM policy"
-        }
-        ErrorKind::InvalidState => {
-            "the resource is busy or in a state that forbids this (e.g. still updating); wait for it to settle and run again"
-        }
-        ErrorKind::QuotaExceeded => {
-            "an AWS quota was reached; delete what is unused (e.g. old versions, images, snapshots) or request an increase in Service Quotas"
-        }
-        ErrorKind::Validation => {
-            "AWS rejected a parameter; check the value named in the message against deploy.toml"
-        }
-        ErrorKind::Transient => {
-            "a network or AWS-side failure outlasted the retries; check connectivity (for the local target: is the local cloud running?) and run again, every step is idempotent"
-        }
-        ErrorKind::Credentials => {
-            "no valid credentials; log in (`aws sso login --profile NAME`), check AWS_PROFILE and the target's profile, or refresh expired keys"
-        }
-        ErrorKind::Other => {
-            "unexpected error; the code and request id identify it in CloudTrail and for AWS support"
+        match self {
+            ErrorKind::Throttling => {
+                "AWS is rate limiting these calls and retries ran out; wait a minute and run again, or raise max_attempts"
+            }
+            ErrorKind::NotFound => {
+                "it does not exist in this account and region; check the names and the target's region in deploy.toml, or create it first"
+            }
+            ErrorKind::AlreadyExists => {
+                "it exists already; if deploykit created it, run again to adopt it, otherwise choose another name in deploy.toml"
+            }
+            ErrorKind::AccessDenied => {
+                "these credentials may not do this; check who you are (`aws sts get-caller-identity --profile ...`) and the role's IAM policy"
+            }
+            ErrorKind::InvalidState => {
+                "the resource is busy or in a state that forbids this (e.g. still updating); wait for it to settle and run again"
+            }
+            ErrorKind::QuotaExceeded => {
+                "an AWS quota was reached; delete what is unused (e.g. old versions, images, snapshots) or request an increase in Service Quotas"
+            }
+            ErrorKind::Validation => {
+                "AWS rejected a parameter; check the value named in the message against deploy.toml"
+            }
+            ErrorKind::Transient => {
+                "a network or AWS-side failure outlasted the retries; check connectivity (for the local target: is the local cloud running?) and run again, every step is idempotent"
+            }
+            ErrorKind::Credentials => {
+                "no valid credentials; log in (`aws sso login --profile NAME`), check AWS_PROFILE and the target's profile, or refresh expired keys"
+            }
+            ErrorKind::Other => {
+                "unexpected error; the code and request id identify it in CloudTrail and for AWS support"
+            }
         }
     }
 }

@@ -23,8 +23,6 @@ use aws_credential_types::Credentials;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-#[allow(deprecated)]
-pub use classify::hint;
 pub use classify::{Classified, ErrorKind, classify};
 
 /// Access key id and secret key of the local target's dummy credentials.
