@@ -161,22 +161,27 @@ impl Signals {
 }
 
 /// After the first signal: the next one ends the process at once (130), from a thread of its
-/// own so that nothing the command left running can delay it.
+/// own so that nothing the command left running can delay it. Returns once it listens (or
+/// after a short bound), so a signal right after the first is not missed.
 fn exit_on_next_signal() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    // Listen before returning, so a signal right after the first is not missed.
-    let Ok(signals) = rt.block_on(async { Signals::new() }) else {
-        return;
-    };
+    let (ready, listening) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        rt.block_on(signals.first());
-        std::process::exit(Exit::Interrupted as i32);
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let Ok(signals) = Signals::new() else {
+                return;
+            };
+            let _ = ready.send(());
+            signals.first().await;
+            std::process::exit(Exit::Interrupted as i32);
+        });
     });
+    let _ = listening.recv_timeout(std::time::Duration::from_secs(1));
 }
 
 #[cfg(test)]
