@@ -203,6 +203,7 @@ fn deployer_scope(t: &ResolvedTarget, account: &str, specs: &[RoleSpec]) -> Depl
         eb_application: t.eb.application.clone(),
         eb_environment: t.eb.environment.clone(),
         bundle_bucket: t.eb.bucket.clone(),
+        app_bucket: t.s3.as_ref().map(|s| s.bucket.clone()),
         ecr_repository: t.apprunner.repository.clone(),
         apprunner_service: t.apprunner.service.clone(),
         ecs_service: t.ecs.service.clone(),

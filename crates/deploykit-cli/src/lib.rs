@@ -12,7 +12,9 @@ mod cmd_db;
 mod cmd_deploy;
 mod cmd_ecs;
 mod cmd_iam;
+mod cmd_init;
 pub mod cmd_local;
+mod cmd_s3;
 mod cmd_secrets;
 mod exit;
 mod interrupt;
@@ -91,8 +93,16 @@ pub enum Command {
     /// The local cloud: moto, localcloud, a registry and PostgreSQL on loopback.
     #[command(subcommand)]
     Local(cmd_local::LocalCommand),
+    /// The app's S3 bucket: ensure (public access blocked, encrypted, TLS only), status (drift).
+    #[command(subcommand)]
+    S3(cmd_s3::S3Command),
+    /// The app's static files in its bucket: sync.
+    #[command(subcommand)]
+    Static(cmd_s3::StaticCommand),
     /// Monthly cost estimate of a target, line by line (or two side by side).
     Cost(cmd_cost::CostArgs),
+    /// Write deploykit's files into another Flask app (deploy.toml, hooks, Dockerfile, workflow).
+    Init(cmd_init::InitArgs),
 }
 
 static PROJECT_ROOT: OnceLock<PathBuf> = OnceLock::new();
@@ -131,7 +141,10 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Secrets(c) => cmd_secrets::run(c, global, renderer),
         Command::Iam(c) => cmd_iam::run(c, global, renderer),
         Command::Local(c) => cmd_local::run(c, global, renderer),
+        Command::S3(c) => cmd_s3::run(c, global, renderer),
+        Command::Static(c) => cmd_s3::run_static(c, global, renderer),
         Command::Cost(a) => cmd_cost::run(a, global, renderer),
+        Command::Init(a) => cmd_init::run(a, global, renderer),
     }
 }
 

@@ -48,6 +48,10 @@ pub enum Scope {
     Ec2CreateSecurityGroup,
     Bucket,
     BucketObjects,
+    /// The app's own bucket (`[s3] bucket`): its settings.
+    AppBucket,
+    /// The app's own bucket's objects (static files).
+    AppBucketObjects,
     /// The app's secrets (and the RDS-managed master secret).
     Secrets,
     IamRoles,
@@ -198,6 +202,89 @@ pub const OPERATIONS: &[Operation] = &[
         "abort_multipart_upload",
         &["s3:AbortMultipartUpload"],
         BucketObjects,
+    ),
+    // S3: the app's bucket (`s3 ensure | status`) and its static files (`static sync`).
+    op(
+        "s3",
+        "get_public_access_block",
+        &["s3:GetBucketPublicAccessBlock"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "put_public_access_block",
+        &["s3:PutBucketPublicAccessBlock"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "get_bucket_encryption",
+        &["s3:GetEncryptionConfiguration"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "put_bucket_encryption",
+        &["s3:PutEncryptionConfiguration"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "get_bucket_ownership_controls",
+        &["s3:GetBucketOwnershipControls"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "put_bucket_ownership_controls",
+        &["s3:PutBucketOwnershipControls"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "get_bucket_policy",
+        &["s3:GetBucketPolicy"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "put_bucket_policy",
+        &["s3:PutBucketPolicy"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "delete_bucket_policy",
+        &["s3:DeleteBucketPolicy"],
+        AppBucket,
+    ),
+    op("s3", "get_bucket_cors", &["s3:GetBucketCORS"], AppBucket),
+    op("s3", "put_bucket_cors", &["s3:PutBucketCORS"], AppBucket),
+    op("s3", "delete_bucket_cors", &["s3:PutBucketCORS"], AppBucket),
+    op(
+        "s3",
+        "get_bucket_lifecycle_configuration",
+        &["s3:GetLifecycleConfiguration"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "put_bucket_lifecycle_configuration",
+        &["s3:PutLifecycleConfiguration"],
+        AppBucket,
+    ),
+    op(
+        "s3",
+        "delete_bucket_lifecycle",
+        &["s3:PutLifecycleConfiguration"],
+        AppBucket,
+    ),
+    op("s3", "list_objects_v2", &["s3:ListBucket"], AppBucket),
+    op(
+        "s3",
+        "delete_objects",
+        &["s3:DeleteObject"],
+        AppBucketObjects,
     ),
     // Route B: ECR and App Runner.
     op(
@@ -622,6 +709,8 @@ pub struct DeployerScope {
     /// The bucket for EB source bundles; `None`: EB's storage bucket
     /// (`elasticbeanstalk-<region>-<account>`).
     pub bundle_bucket: Option<String>,
+    /// The app's own bucket (`[s3] bucket`); `None`: no app bucket statements.
+    pub app_bucket: Option<String>,
     pub ecr_repository: String,
     pub apprunner_service: String,
     /// The ECS Express service name.
@@ -729,6 +818,16 @@ impl DeployerScope {
             ],
             Bucket => vec![format!("arn:{p}:s3:::{bucket}")],
             BucketObjects => vec![format!("arn:{p}:s3:::{bucket}/*")],
+            AppBucket => self
+                .app_bucket
+                .iter()
+                .map(|b| format!("arn:{p}:s3:::{b}"))
+                .collect(),
+            AppBucketObjects => self
+                .app_bucket
+                .iter()
+                .map(|b| format!("arn:{p}:s3:::{b}/*"))
+                .collect(),
             Secrets => {
                 let mut v: Vec<String> = self
                     .secrets
@@ -838,6 +937,7 @@ mod tests {
             eb_application: "budgetsync".into(),
             eb_environment: "budgetsync-dev".into(),
             bundle_bucket: None,
+            app_bucket: None,
             ecr_repository: "budgetsync".into(),
             apprunner_service: "budgetsync".into(),
             ecs_service: "budgetsync".into(),

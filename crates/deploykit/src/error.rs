@@ -30,6 +30,13 @@ pub enum Error {
     Platform(#[from] deploykit_apprunner::AppRunnerError),
     #[error(transparent)]
     Cost(#[from] deploykit_cost::CostError),
+    #[error(transparent)]
+    S3(#[from] deploykit_s3::S3Error),
+    #[error(transparent)]
+    Init(#[from] deploykit_init::InitError),
+    /// A command for the app's bucket on a target without `[s3]`.
+    #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
+    NoS3Section { target: String },
     /// The credentials belong to another account than the target's `account_id`.
     #[error("{source}; nothing was changed")]
     WrongAccount {
@@ -103,6 +110,9 @@ impl Diagnostic for Error {
             Error::Ecr(e) => e.category(),
             Error::Platform(e) => e.category(),
             Error::Cost(e) => e.category(),
+            Error::S3(e) => e.category(),
+            Error::Init(e) => e.category(),
+            Error::NoS3Section { .. } => Category::Input,
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
             Error::PreDeploySnapshot { source, .. } => source.category(),
@@ -126,6 +136,11 @@ impl Diagnostic for Error {
             Error::Ecr(e) => e.help(),
             Error::Platform(e) => e.help(),
             Error::Cost(e) => e.help(),
+            Error::S3(e) => e.help(),
+            Error::Init(e) => e.help(),
+            Error::NoS3Section { .. } => Some(
+                "add an [s3] section with the app's `bucket` (and its static_dir, uploads_prefix, ...) to deploy.toml".into(),
+            ),
             Error::WrongAccount {
                 target, profile, ..
             } => Some(format!(

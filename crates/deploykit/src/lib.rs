@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod preflight;
 pub mod prepare;
 mod project;
+pub mod s3;
 pub mod source;
 
 pub use error::{Error, Result};
@@ -30,6 +31,7 @@ pub use project::{LocalCloud, Project, Session, aws_target};
 
 /// Re-exported so front ends name one version of each.
 pub use deploykit_config as config;
+pub use deploykit_init as init;
 pub use deploykit_local as local;
 pub use deploykit_report as report;
 pub use deploykit_secretrules as secretrules;
