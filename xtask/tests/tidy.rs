@@ -40,7 +40,14 @@ const SERVICES: &[&str] = &[
     "deploykit-bundle",
 ];
 /// What every layer may use.
-const FOUNDATION: &[&str] = &["deploykit-report", "deploykit-config", "deploykit-aws"];
+const FOUNDATION: &[&str] = &[
+    "deploykit-report",
+    "deploykit-config",
+    "deploykit-aws",
+    "deploykit-secretrules",
+];
+/// Libraries beside the service crates that call no AWS service (planners over config).
+const PLANNERS: &[&str] = &["deploykit-cost", "deploykit-init"];
 /// The local cloud and the test harness: a library depends on them only as a dev-dependency.
 const LOCAL_CLOUD: &[&str] = &[
     "deploykit-localcloud",
@@ -239,25 +246,14 @@ fn boundary_table_holds() {
 #[test]
 fn layers_point_down() {
     // CLI -> deploykit -> service crates -> aws/config/report, for every kind of dependency.
-    let rank = |name: &str| {
-        if CLI.contains(&name) {
-            Some(3)
-        } else if name == PIPELINES {
-            Some(2)
-        } else if SERVICES.contains(&name) {
-            Some(1)
-        } else if FOUNDATION.contains(&name) {
-            Some(0)
-        } else {
-            None
-        }
-    };
     let ws = workspace();
     let mut bad = Vec::new();
     for m in ws.members() {
-        let Some(from) = rank(&m.name) else { continue };
+        let Some(from) = layer_of(&m.name) else {
+            continue;
+        };
         for d in &m.deps {
-            if let Some(to) = rank(&d.name).filter(|to| *to > from) {
+            if let Some(to) = layer_of(&d.name).filter(|to| *to > from) {
                 let (a, b) = (layer(from), layer(to));
                 bad.push(format!(
                     "{} ({a}) depends on {} ({b}) [{}]",
@@ -267,6 +263,38 @@ fn layers_point_down() {
         }
     }
     report("a lower layer depends on a higher one", &bad);
+}
+
+/// The layer of a crate of ours: 3 CLI, 2 pipelines, 1 services (and planners), 0 foundation.
+fn layer_of(name: &str) -> Option<u8> {
+    if CLI.contains(&name) {
+        Some(3)
+    } else if name == PIPELINES {
+        Some(2)
+    } else if SERVICES.contains(&name) || PLANNERS.contains(&name) {
+        Some(1)
+    } else if FOUNDATION.contains(&name) {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+#[test]
+fn every_crate_has_a_place_in_the_layers() {
+    let ws = workspace();
+    let unplaced = ws
+        .members()
+        .filter(|m| layer_of(&m.name).is_none() && !LOCAL_CLOUD.contains(&m.name.as_str()));
+    let bad: Vec<String> = unplaced
+        .map(|m| {
+            format!(
+                "{}: add it to a layer list here and to docs/ARCHITECTURE.md",
+                m.name
+            )
+        })
+        .collect();
+    report("crates the layer rules do not know", &bad);
 }
 
 fn layer(rank: u8) -> &'static str {
