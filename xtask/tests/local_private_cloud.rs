@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use deploykit_local::{EdgeLauncher, Outcome, Part, Paths, UpOptions};
-use deploykit_report::{Level, VecReporter};
+use deploykit_report::{Diagnostic as _, Level, VecReporter};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -88,39 +88,26 @@ pub(crate) async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, Cl
 /// A Route B library error for the user: its exit code, plus the command to run where the
 /// library's advice names none.
 pub(crate) fn apprunner_err(e: &AppRunnerError) -> CliError {
-    let err = CliError::from_error(apprunner_exit(e), e);
+    let err = CliError::from_diagnostic(e);
     match e {
-        AppRunnerError::NotAvailableForAccount { .. } => err.with_hint(
+        AppRunnerError::NotAvailableForAccount { .. } => err.add_hint(
             "`cargo xtask iam ensure --route ecs` makes ECS Express's roles, then `cargo xtask deploy ecs` deploys",
         ),
         AppRunnerError::NotYetSupported { .. } => {
-            err.with_hint("`cargo xtask deploy eb` deploys the app with Route A")
+            err.add_hint("`cargo xtask deploy eb` deploys the app with Route A")
         }
         AppRunnerError::RolledBack { .. } => {
-            err.with_hint("`cargo xtask apprunner logs` says where the application logs are")
+            err.add_hint("`cargo xtask apprunner logs` says where the application logs are")
         }
-        AppRunnerError::RollbackFailed { .. } | AppRunnerError::Timeout { .. } => err.with_hint(
+        AppRunnerError::CreateFailed { .. } => err.add_hint(
+            "`cargo xtask deploy apprunner --recreate` deletes the failed service and creates it again",
+        ),
+        AppRunnerError::RollbackFailed { .. }
+        | AppRunnerError::Timeout { .. }
+        | AppRunnerError::Blocked { .. } => err.add_hint(
             "`cargo xtask apprunner status` (or `ecs status`) shows what the service runs now; deploys take --timeout",
         ),
         _ => err,
-    }
-}
-
-pub(crate) fn apprunner_exit(e: &AppRunnerError) -> Exit {
-    match e {
-        AppRunnerError::RolledBack { .. } | AppRunnerError::EcsRolledBack { .. } => {
-            Exit::RolledBack
-        }
-        AppRunnerError::RollbackFailed { .. } => Exit::RollbackFailed,
-        AppRunnerError::EcsDeploymentFailed { .. } => Exit::Failure,
-        AppRunnerError::EcsAws { .. } => Exit::Aws,
-        AppRunnerError::Timeout { .. } => Exit::Timeout,
-        AppRunnerError::Unhealthy { .. } => Exit::CheckFailed,
-        AppRunnerError::Invalid { .. } | AppRunnerError::NotYetSupported { .. } => Exit::Config,
-        AppRunnerError::Aws { .. } | AppRunnerError::NotAvailableForAccount { .. } => Exit::Aws,
-        AppRunnerError::CreateFailed { .. } | AppRunnerError::Blocked { .. } => Exit::Failure,
-        AppRunnerError::Ecr { .. } => Exit::Aws,
-        AppRunnerError::NoRollbackTarget { .. } => Exit::Config,
     }
 }
 
@@ -680,8 +667,12 @@ mod tests {
             code: "SubscriptionRequiredException".into(),
         });
         assert_eq!(e.exit, Exit::Aws);
-        assert!(e.message.contains("ecs-express"), "{}", e.message);
         let hint = e.hint.unwrap_or_default();
+        assert!(
+            format!("{} {hint}", e.message).contains("ecs-express"),
+            "{} / {hint}",
+            e.message
+        );
         assert!(
             hint.contains("cargo xtask deploy ecs") && hint.contains("iam ensure --route ecs"),
             "{hint}"

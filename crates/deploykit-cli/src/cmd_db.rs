@@ -108,16 +108,7 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
 use deploykit::mapping::{db_spec as spec_for, db_wait_policy as wait_policy};
 
 pub(crate) fn rds_err(e: RdsError) -> CliError {
-    let exit = match &e {
-        RdsError::InvalidSpec { .. }
-        | RdsError::InvalidName { .. }
-        | RdsError::SecurityGroup { .. } => Exit::Config,
-        RdsError::Timeout { .. } => Exit::Timeout,
-        RdsError::Check { .. } | RdsError::CleanupFailed { .. } => Exit::CheckFailed,
-        RdsError::Connect { .. } | RdsError::Cancelled { .. } => Exit::Failure,
-        _ => Exit::Aws,
-    };
-    CliError::from_error(exit, &e)
+    CliError::from_diagnostic(&e)
 }
 
 async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {

@@ -254,9 +254,33 @@ pub(crate) fn lock_err(e: deploykit::Error, target: Option<&str>) -> CliError {
     }
 }
 
-/// An eb crate error as a CLI error with the right exit code.
-fn eb_err(e: &EbError) -> CliError {
-    CliError::from_diagnostic(e)
+/// An eb crate error for the user: the library's category and advice, plus the command.
+pub(crate) fn eb_err(e: &EbError) -> CliError {
+    let err = CliError::from_diagnostic(e);
+    let command = match e {
+        EbError::Busy { .. } | EbError::BusyTimeout { .. } => {
+            Some("`cargo xtask eb events --follow` shows what it is doing")
+        }
+        EbError::Timeout { .. } => Some(
+            "`cargo xtask eb status` shows where it stands; `cargo xtask rollback eb` goes back; deploys take --timeout",
+        ),
+        EbError::DeployFailed { .. } | EbError::Unhealthy { .. } => Some(
+            "`cargo xtask eb events` shows why; `cargo xtask rollback eb --to LABEL` goes back to a version `cargo xtask eb versions` lists",
+        ),
+        EbError::NoEnvironment { .. } => Some("`cargo xtask deploy eb` creates it"),
+        EbError::NoVersion { .. } | EbError::NoRollbackTarget { .. } => {
+            Some("`cargo xtask eb versions` lists the versions; pass one with --to LABEL")
+        }
+        EbError::EnvLimits { .. }
+        | EbError::MissingForCreate { .. }
+        | EbError::NoPlatform { .. }
+        | EbError::Aws { .. }
+        | EbError::S3(_) => None,
+    };
+    match command {
+        Some(c) => err.add_hint(c),
+        None => err,
+    }
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -32,6 +32,8 @@ pub async fn session(global: &GlobalArgs, r: &dyn Reporter) -> Result<Session, C
 pub fn lib_err(e: Error, target: Option<&str>) -> CliError {
     let e = match e {
         Error::Local(l) => return crate::cmd_local::cli_err(l),
+        Error::Eb(eb) => return crate::cmd_deploy::eb_err(&eb),
+        Error::Platform(p) => return crate::cmd_apprunner::apprunner_err(&p),
         e => e,
     };
     let flag = target.map(|t| format!(" --target {t}")).unwrap_or_default();
