@@ -164,7 +164,6 @@ const UNUSED_DEPS_ALLOWED: &[(&str, &str, &str)] = &[
     ("deploykit-cli", "uuid", "came over from xtask's manifest; the lead removes it"),
     ("deploykit-aws", "tokio", "dev-dependency repeating the normal one; its owner removes it"),
     ("xtask", "tempfile", "dev-dependency repeating the normal one; the lead removes it"),
-    ("workspace", "md5", "being added now"),
 ];
 
 /// Crates the shipped build compiles with `test-util`, each with why.
@@ -519,7 +518,8 @@ fn every_dependency_is_used() {
     // What the root manifest offers for inheritance, every entry taken by some crate.
     let members: Vec<_> = ws.members().collect();
     for dep in workspace_dependencies(&read(&ws.root.join("Cargo.toml"))) {
-        if !members.iter().any(|m| m.deps.iter().any(|d| d.name == dep)) {
+        let key = |d: &workspace::Dep| d.rename.clone().unwrap_or_else(|| d.name.clone());
+        if !members.iter().any(|m| m.deps.iter().any(|d| key(d) == dep)) {
             let what = "is used by no crate".to_string();
             offenders.push(("workspace".into(), dep, "workspace.dependencies", what));
         }

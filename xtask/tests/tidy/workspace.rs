@@ -25,6 +25,8 @@ pub(crate) struct Package {
 
 pub(crate) struct Dep {
     pub(crate) name: String,
+    /// The key in the manifest when it differs from the package name (`md5 = { package = "md-5" }`).
+    pub(crate) rename: Option<String>,
     /// The name the sources use (`aws_sdk_s3`, or the rename).
     pub(crate) extern_name: String,
     /// "normal", "dev" or "build".
@@ -80,6 +82,7 @@ pub(crate) fn workspace() -> &'static Workspace {
                 .iter()
                 .map(|d| Dep {
                     name: d["name"].str().to_string(),
+                    rename: d["rename"].opt_str().map(str::to_string),
                     extern_name: d["rename"]
                         .opt_str()
                         .map(|r| r.replace('-', "_"))
