@@ -160,9 +160,6 @@ const LONG_FILES_ALLOWED: &[(&str, usize)] = &[
 /// why it stays: (crate, dependency, why). `workspace` means the root `[workspace.dependencies]`.
 #[rustfmt::skip]
 const UNUSED_DEPS_ALLOWED: &[(&str, &str, &str)] = &[
-    ("deploykit-cli", "sha2", "came over from xtask's manifest; the lead removes it"),
-    ("deploykit-cli", "uuid", "came over from xtask's manifest; the lead removes it"),
-    ("deploykit-aws", "tokio", "dev-dependency repeating the normal one; its owner removes it"),
     ("xtask", "tempfile", "dev-dependency repeating the normal one; the lead removes it"),
 ];
 
