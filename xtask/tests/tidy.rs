@@ -144,7 +144,7 @@ const LONG_FILES_ALLOWED: &[(&str, usize)] = &[
     ("crates/deploykit-apprunner/src/lib.rs", 1218),
     ("crates/deploykit-config/src/resolve.rs", 1392),
     ("crates/deploykit-eb/src/lib.rs", 1356),
-    ("crates/deploykit-iam/src/deployer.rs", 949),
+    ("crates/deploykit-iam/src/deployer.rs", 1049), // 949 until a565368 added the S3 bucket rows: split the table out
     ("crates/deploykit-local/src/parts.rs", 846),
     ("crates/deploykit-localcloud/src/apprunner.rs", 1634),
     ("crates/deploykit-localcloud/src/eb/instance.rs", 1132),
