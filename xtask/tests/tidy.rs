@@ -38,6 +38,7 @@ const SERVICES: &[&str] = &[
     "deploykit-iam",
     "deploykit-image",
     "deploykit-bundle",
+    "deploykit-logs",
 ];
 /// What every layer may use.
 const FOUNDATION: &[&str] = &[
