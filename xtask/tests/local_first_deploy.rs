@@ -53,7 +53,7 @@ instance_profile = "{instance_profile}"
 
 [database]
 instance = "{base}-db"
-db_name = "app"
+db_name = "{db_name}"
 username = "app"
 
 [secrets]
@@ -61,6 +61,8 @@ SECRET_KEY = {{ secret = "{secret_key}" }}
 DATABASE_URL = {{ secret = "{db_url}" }}
 "#,
         base = n.base,
+        // The local cloud's instances share one PostgreSQL cluster: one database each.
+        db_name = n.base.replace('-', "_"),
         app = app.display(),
         edge_url = cloud.edge_url,
         service_role = n.service_role,
@@ -79,6 +81,8 @@ fn xtask(dir: &Path, args: &[&str]) -> Output {
         .arg("--config")
         .arg(dir.join("deploy.toml"))
         .args(args)
+        // The local cloud `cargo xtask test` started (the workspace's), not one of the temp dir's.
+        .env("DEPLOYKIT_LOCAL_HOME", workspace())
         .env_remove("DEPLOYKIT_TARGET")
         .env_remove("AWS_PROFILE")
         .stdin(Stdio::null())

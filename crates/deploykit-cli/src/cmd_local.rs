@@ -11,9 +11,21 @@ use deploykit_report::{Diagnostic, Reporter};
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 pub use deploykit_local::LocalState;
 
-/// The project's local cloud paths: its state is in the project's `target/localcloud/`.
+/// The env var naming the directory whose `target/localcloud/` holds the local cloud to use
+/// (several projects sharing one local cloud); default: the project's own directory.
+pub const LOCAL_HOME_ENV: &str = "DEPLOYKIT_LOCAL_HOME";
+
+/// The directory whose `target/localcloud/` holds the local cloud: `$DEPLOYKIT_LOCAL_HOME`,
+/// else the project's.
+pub fn local_home() -> std::path::PathBuf {
+    std::env::var_os(LOCAL_HOME_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(crate::project_root, std::path::PathBuf::from)
+}
+
+/// The local cloud's paths: its state is in [`local_home`]'s `target/localcloud/`.
 pub fn paths() -> Paths {
-    Paths::for_project(&crate::project_root())
+    Paths::for_project(local_home())
 }
 
 /// `up`'s options: the edge runs as `<this program> local serve-edge --port PORT`.

@@ -15,7 +15,9 @@ pub fn project(global: &GlobalArgs) -> Result<Project, CliError> {
         crate::cmd_local::env_edge_port(),
         deploykit_local::DEFAULT_TIME_SCALE,
     )?;
-    Ok(project.with_local_cloud(LocalCloud::Start(opts)))
+    Ok(project
+        .with_local_home(crate::cmd_local::local_home())
+        .with_local_cloud(LocalCloud::Start(opts)))
 }
 
 /// The session on `--target` (the local cloud started when the target is local).

@@ -33,6 +33,8 @@ pub enum Error {
     #[error(transparent)]
     S3(#[from] deploykit_s3::S3Error),
     #[error(transparent)]
+    Logs(#[from] deploykit_logs::LogsError),
+    #[error(transparent)]
     Init(#[from] deploykit_init::InitError),
     /// A command for the app's bucket on a target without `[s3]`.
     #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
@@ -111,6 +113,7 @@ impl Diagnostic for Error {
             Error::Platform(e) => e.category(),
             Error::Cost(e) => e.category(),
             Error::S3(e) => e.category(),
+            Error::Logs(e) => e.category(),
             Error::Init(e) => e.category(),
             Error::NoS3Section { .. } => Category::Input,
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
@@ -137,6 +140,7 @@ impl Diagnostic for Error {
             Error::Platform(e) => e.help(),
             Error::Cost(e) => e.help(),
             Error::S3(e) => e.help(),
+            Error::Logs(e) => e.help(),
             Error::Init(e) => e.help(),
             Error::NoS3Section { .. } => Some(
                 "add an [s3] section with the app's `bucket` (and its static_dir, uploads_prefix, ...) to deploy.toml".into(),

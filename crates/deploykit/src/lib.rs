@@ -18,6 +18,7 @@ pub mod eb;
 mod error;
 pub mod journal;
 pub mod lock;
+pub mod logs;
 pub mod mapping;
 pub mod preflight;
 pub mod prepare;

@@ -25,6 +25,8 @@ pub enum LocalCloud {
 pub struct Project {
     config: Config,
     root: PathBuf,
+    /// The directory whose `target/localcloud/` holds the local cloud this project uses.
+    local_home: PathBuf,
     local: LocalCloud,
 }
 
@@ -39,6 +41,7 @@ impl Project {
             .unwrap_or_else(|| PathBuf::from("."));
         Ok(Project {
             config,
+            local_home: root.clone(),
             root,
             local: LocalCloud::RequireRunning,
         })
@@ -47,6 +50,13 @@ impl Project {
     /// How sessions on a `local` target reach the local cloud (default: it must be running).
     pub fn with_local_cloud(mut self, local: LocalCloud) -> Self {
         self.local = local;
+        self
+    }
+
+    /// Uses the local cloud of another directory (its `target/localcloud/`) instead of this
+    /// project's own: one local cloud shared by several projects on a machine.
+    pub fn with_local_home(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.local_home = dir.into();
         self
     }
 
@@ -64,9 +74,9 @@ impl Project {
         &self.root
     }
 
-    /// The local cloud's files for this project (`target/localcloud/`).
+    /// The local cloud's files (`target/localcloud/` of the project, or of its local home).
     pub fn local_paths(&self) -> Paths {
-        Paths::for_project(&self.root)
+        Paths::for_project(&self.local_home)
     }
 
     /// Warnings deploy.toml produced while loading (deprecated keys and the like).
