@@ -1,6 +1,5 @@
-//! Deploys the example app (this repository's deploy.toml) to the `local` target: the local
-//! cloud starts when it is not running, with this program serving its edge.
-//! `cargo run -p deploykit --example deploy_local [path/to/deploy.toml]`
+//! Deploys deploy.toml's app to the `local` target (the local cloud started when not running,
+//! this program serving its edge): `cargo run -p deploykit --example deploy_local [CONFIG]`
 #![allow(clippy::print_stdout)]
 
 use deploykit::Project;
@@ -9,7 +8,7 @@ use deploykit::local::EdgeLauncher;
 use deploykit::report::{Event, Reporter};
 
 #[derive(Debug)]
-struct Print;
+struct Print; // progress events as lines; a real front end renders them
 impl Reporter for Print {
     fn report(&self, e: Event) {
         println!("{e:?}");
