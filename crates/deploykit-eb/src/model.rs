@@ -246,45 +246,10 @@ impl CurrentState {
     }
 }
 
-/// True for variable names (or values) that probably hold a secret; their values are masked
-/// in every listing, plan and event.
-pub fn looks_secret(key: &str, value: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "TOKEN",
-        "API_KEY",
-        "APIKEY",
-        "ACCESS_KEY",
-        "PRIVATE",
-        "CREDENTIAL",
-        "SALT",
-        "DATABASE_URL",
-        "DSN",
-        "AUTH",
-    ];
-    let k = key.to_ascii_uppercase();
-    if MARKERS.iter().any(|m| k.contains(m)) {
-        return true;
-    }
-    // A URL with a password in it (scheme://user:pass@host).
-    if let Some((_, rest)) = value.split_once("://") {
-        let authority = rest.split('/').next().unwrap_or("");
-        if let Some((userinfo, _)) = authority.rsplit_once('@') {
-            return userinfo.contains(':');
-        }
-    }
-    false
-}
-
-/// The value as it may be shown: masked when it looks secret.
+/// The value as it may be shown in every listing, plan and event: masked when its name or
+/// value looks secret (deploykit-secretrules' one rule).
 pub fn shown_value(key: &str, value: &str) -> String {
-    if looks_secret(key, value) {
-        "********".into()
-    } else {
-        value.to_string()
-    }
+    deploykit_secretrules::mask_if_secret(key, value)
 }
 
 /// A violation of Elastic Beanstalk's environment property limits.
