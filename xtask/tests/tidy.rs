@@ -146,7 +146,6 @@ const LONG_FILES_ALLOWED: &[(&str, usize)] = &[
     ("crates/deploykit-config/src/resolve.rs", 1392),
     ("crates/deploykit-eb/src/lib.rs", 1356),
     ("crates/deploykit-local/src/parts.rs", 846),
-    ("crates/deploykit-localcloud/src/apprunner.rs", 1634),
     ("crates/deploykit-localcloud/src/eb/instance.rs", 1132),
     ("crates/deploykit-localcloud/src/ecs/mod.rs", 1103),
     ("crates/deploykit-localcloud/src/rds/mod.rs", 1124),
