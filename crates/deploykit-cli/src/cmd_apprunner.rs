@@ -623,6 +623,7 @@ async fn rollback_async(
         .deploy(&plan, &spec, wait, &probe, r)
         .await
         .map_err(ar)?;
+    crate::interrupt::settled(&session.root, &t.name, &name, r);
     let summary = RollbackSummary {
         caller: pre.base.caller.clone(),
         rollback: rb,

@@ -407,6 +407,7 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
         .rollback(&ctx.target, a.to.as_deref(), r)
         .await
         .map_err(|e| eb_err(&e))?;
+    crate::interrupt::settled(&ctx.session.root, &ctx.session.target.name, env, r);
     r.result(&s, || {
         format!(
             "Rolled {} back from {} to {} ({:.1}s); it is Ready and Green",

@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use deploykit::journal::{self, InFlight};
+use deploykit_report::{Event, Reporter};
 
 use crate::{CliError, CliResult, Exit};
 
@@ -63,6 +64,14 @@ where
     }
 }
 
+/// After a rollback that succeeded: what an interrupted deploy of `name` left in flight is
+/// settled, so its journal entry goes (a failure to remove it is a warning).
+pub(crate) fn settled(root: &std::path::Path, target: &str, name: &str, r: &dyn Reporter) {
+    if let Err(e) = journal::remove(root, target, name) {
+        r.report(Event::warn(e.to_string()));
+    }
+}
+
 /// The error for an interrupt: what was in flight and how to finish or go back.
 pub(crate) fn interrupted(what: &Interruptible, entry: Option<&InFlight>) -> CliError {
     let route = what.route;
@@ -93,6 +102,7 @@ pub(crate) fn interrupted(what: &Interruptible, entry: Option<&InFlight>) -> Cli
         ));
     };
     let flag = flag(Some(&e.target));
+    let status = format!("`cargo xtask{flag} {route} status` shows what runs now");
     let back = match &e.previous {
         Some(prev) => format!(
             "to go back to {prev}, `cargo xtask{flag} rollback {route} --to {}`",
@@ -217,7 +227,8 @@ mod tests {
         let hint = e.hint.unwrap_or_default();
         assert!(
             hint.contains("`cargo xtask --target dev deploy eb`")
-                && hint.contains("`cargo xtask --target dev rollback eb --to old-0`"),
+                && hint.contains("`cargo xtask --target dev rollback eb --to old-0`")
+                && hint.contains("`cargo xtask --target dev eb status`"),
             "{hint}"
         );
     }

@@ -59,7 +59,7 @@ instance_profile = "{base}-eb-ec2"
 
 [database]
 instance = "{base}-db"
-db_name = "app"
+db_name = "{db_name}"
 username = "app"
 
 [secrets]
@@ -68,6 +68,8 @@ DATABASE_URL = {{ secret = "{base}/db-url" }}
 "#,
         app = workspace().join("examples/budgetsync").display(),
         edge_url = cloud.edge_url,
+        // The local cloud's instances share one PostgreSQL cluster: a database name of our own.
+        db_name = base.replace('-', "_"),
     );
     std::fs::write(dir.join("deploy.toml"), text).unwrap();
 }
