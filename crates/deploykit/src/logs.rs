@@ -5,7 +5,10 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use deploykit_config::ResolvedTarget;
-use deploykit_logs::{Fetched, FollowOptions, FollowSummary, LogLine, LogsError, RetentionPlan};
+use deploykit_logs::LogsError;
+pub use deploykit_logs::{
+    Fetched, FollowOptions, FollowSummary, LogLine, RetentionPlan, StopReason, format_time,
+};
 use deploykit_report::{Event, Reporter};
 
 use crate::{Result, Route, Session};
@@ -88,7 +91,11 @@ impl AppLogs {
     /// Sets each EB group's retention to `[eb] log_retention_days` where it differs.
     pub async fn ensure_eb_retention(&self, r: &dyn Reporter) -> Result<Vec<RetentionPlan>> {
         let mut plans = Vec::new();
-        for group in self.groups.iter().filter(|g| g.starts_with(&self.eb_prefix)) {
+        for group in self
+            .groups
+            .iter()
+            .filter(|g| g.starts_with(&self.eb_prefix))
+        {
             let plan =
                 deploykit_logs::set_retention(&self.client, group, self.eb_retention_days).await?;
             r.report(Event::info(if plan.changes() {
@@ -109,6 +116,8 @@ mod tests {
     #[test]
     fn each_route_reads_its_own_groups() {
         let text = r#"
+default_target = "prod"
+
 [app]
 name = "shop"
 path = "app"
