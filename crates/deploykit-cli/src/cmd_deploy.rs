@@ -628,3 +628,49 @@ async fn eb_cmd(cmd: EbCommand, global: &GlobalArgs, r: &Renderer) -> CliResult 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lock_err;
+    use crate::Exit;
+
+    fn locked(alive: Option<bool>) -> deploykit::Error {
+        deploykit::Error::Locked {
+            target: "dev".into(),
+            name: "app-dev".into(),
+            holder: Some(Box::new(deploykit::lock::Owner {
+                user: "ana".into(),
+                host: "laptop".into(),
+                pid: 4242,
+                started_at: "2026-12-02T01:00:00Z".into(),
+                command: "deploy eb app-dev".into(),
+            })),
+            alive,
+            path: "target/deploykit/locks/dev-app-dev.lock".into(),
+        }
+    }
+
+    #[test]
+    fn a_held_deploy_lock_exits_7_naming_the_holder_and_force_unlock_only_when_it_is_gone() {
+        let running = lock_err(locked(Some(true)), Some("dev"));
+        assert_eq!(running.exit, Exit::CheckFailed);
+        assert!(
+            running
+                .message
+                .contains("ana@laptop (pid 4242, since 2026-12-02T01:00:00Z"),
+            "{}",
+            running.message
+        );
+        let hint = running.hint.unwrap_or_default();
+        assert!(
+            hint.contains("stop process 4242") && !hint.contains("--force-unlock"),
+            "{hint}"
+        );
+        for alive in [Some(false), None] {
+            let gone = lock_err(locked(alive), Some("dev"));
+            assert_eq!(gone.exit, Exit::CheckFailed);
+            let hint = gone.hint.unwrap_or_default();
+            assert!(hint.contains("--force-unlock"), "{hint}");
+        }
+    }
+}
