@@ -14,6 +14,7 @@ mod cmd_ecs;
 mod cmd_iam;
 mod cmd_init;
 pub mod cmd_local;
+mod cmd_logs;
 mod cmd_s3;
 mod cmd_secrets;
 mod exit;
@@ -99,6 +100,8 @@ pub enum Command {
     /// The app's static files in its bucket: sync.
     #[command(subcommand)]
     Static(cmd_s3::StaticCommand),
+    /// The app's CloudWatch log lines (eb | apprunner | ecs), interleaved by time; --follow.
+    Logs(cmd_logs::LogsArgs),
     /// Monthly cost estimate of a target, line by line (or two side by side).
     Cost(cmd_cost::CostArgs),
     /// Write deploykit's files into another Flask app (deploy.toml, hooks, Dockerfile, workflow).
@@ -143,6 +146,7 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Local(c) => cmd_local::run(c, global, renderer),
         Command::S3(c) => cmd_s3::run(c, global, renderer),
         Command::Static(c) => cmd_s3::run_static(c, global, renderer),
+        Command::Logs(a) => cmd_logs::run(a, global, renderer),
         Command::Cost(a) => cmd_cost::run(a, global, renderer),
         Command::Init(a) => cmd_init::run(a, global, renderer),
     }
