@@ -1,0 +1,340 @@
+//! Running a plan on App Runner: create or update, the bounded operation wait and the health check.
+
+use std::time::{Duration, Instant};
+
+use super::error::{AppRunnerError, aws_err};
+use super::plan::{Action, Plan, ServiceSpec};
+use super::service::{
+    create, describe, ensure_scaling, ensure_vpc_connector, health, network_or_default, source,
+};
+use super::{DeployOutcome, Probe};
+use aws_sdk_apprunner::types::{InstanceConfiguration, OperationStatus};
+use deploykit_aws::classify;
+use deploykit_report::WaitOptions;
+use deploykit_report::{Event, Level, Reporter, StepTimer};
+
+pub(super) async fn deploy_apprunner(
+    client: &aws_sdk_apprunner::Client,
+    plan: &Plan,
+    spec: &ServiceSpec,
+    wait: WaitOptions,
+    probe: &Probe,
+    reporter: &dyn Reporter,
+) -> Result<DeployOutcome, AppRunnerError> {
+    let timer = StepTimer::start(
+        reporter,
+        "apprunner",
+        format!(
+            "{} App Runner service {} with {}",
+            plan.action.verb(),
+            spec.name,
+            spec.image
+        ),
+    );
+    if plan.action == Action::Unchanged {
+        let arn = plan.existing_arn.clone().unwrap_or_default();
+        let view = describe(client, &spec.name, &arn).await?;
+        let url = view.url.clone().unwrap_or_default();
+        check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
+        timer.finish(
+            reporter,
+            format!(
+                "{} already runs {} with this configuration: nothing to deploy (https://{url} answers)",
+                spec.name, spec.image
+            ),
+        );
+        return Ok(DeployOutcome {
+            service: spec.name.clone(),
+            service_arn: arn,
+            action: Action::Unchanged,
+            operation_id: String::new(),
+            operation_status: "UNCHANGED".into(),
+            service_status: view.status,
+            service_url: url,
+            image: spec.image.clone(),
+        });
+    }
+    let connector = match (&spec.vpc, &plan.action) {
+        (Some(vpc), Action::Create | Action::Recreate | Action::Update { .. }) => {
+            Some(ensure_vpc_connector(client, &spec.name, vpc, reporter).await?)
+        }
+        _ => None,
+    };
+    let (arn, op) = match &plan.action {
+        Action::Create => {
+            let scaling = ensure_scaling(client, spec).await?;
+            create(client, spec, &scaling, connector.as_deref()).await?
+        }
+        Action::Recreate => {
+            let old = plan.existing_arn.clone().unwrap_or_default();
+            let out = client
+                .delete_service()
+                .service_arn(&old)
+                .send()
+                .await
+                .map_err(|e| aws_err("DeleteService", &spec.name, &e))?;
+            let del_op = out.operation_id().to_string();
+            reporter.report(Event::warn(format!(
+                "deleting CREATE_FAILED service {} (operation {del_op})",
+                spec.name
+            )));
+            let st = wait_operation(client, &spec.name, &old, &del_op, wait, reporter).await?;
+            if st != OperationStatus::Succeeded {
+                return Err(AppRunnerError::Blocked {
+                    service: spec.name.clone(),
+                    status: format!("DELETE {}", st.as_str()),
+                    what_to_do: "the failed service could not be deleted; delete it in the console and retry".into(),
+                });
+            }
+            let scaling = ensure_scaling(client, spec).await?;
+            create(client, spec, &scaling, connector.as_deref()).await?
+        }
+        Action::Update { .. } => {
+            let arn = plan.existing_arn.clone().unwrap_or_default();
+            let scaling = ensure_scaling(client, spec).await?;
+            let out = client
+                .update_service()
+                .service_arn(&arn)
+                .source_configuration(source(spec)?)
+                .instance_configuration(
+                    InstanceConfiguration::builder()
+                        .cpu(&spec.cpu)
+                        .memory(&spec.memory)
+                        .set_instance_role_arn(spec.instance_role_arn.clone())
+                        .build(),
+                )
+                .health_check_configuration(health(spec))
+                .auto_scaling_configuration_arn(scaling)
+                // Always sent on update, so removing the connector returns to default egress.
+                .network_configuration(network_or_default(connector.as_deref()))
+                .send()
+                .await
+                .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;
+            (arn, out.operation_id().to_string())
+        }
+        Action::Unchanged => {
+            // Answered before any call above; kept so the match stays exhaustive.
+            return Err(AppRunnerError::Invalid {
+                service: spec.name.clone(),
+                message: "an unchanged plan has nothing to send".into(),
+            });
+        }
+        Action::Redeploy => {
+            let arn = plan.existing_arn.clone().unwrap_or_default();
+            let out = client
+                .start_deployment()
+                .service_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_err("StartDeployment", &spec.name, &e))?;
+            (arn, out.operation_id().to_string())
+        }
+    };
+    reporter.report(Event::info(format!(
+        "operation {op} started on {}",
+        spec.name
+    )));
+    let status = wait_operation(client, &spec.name, &arn, &op, wait, reporter).await?;
+    let previous = match &plan.action {
+        Action::Update {
+            from_image: Some(i),
+        } => format!(" ({i})"),
+        _ => String::new(),
+    };
+    match status {
+        OperationStatus::Succeeded => {}
+        OperationStatus::RollbackFailed => {
+            reporter.report(Event::Remote {
+                step: "apprunner".into(),
+                source: "apprunner".into(),
+                level: Level::Error,
+                message: format!("ROLLBACK_FAILED on {}", spec.name),
+            });
+            return Err(AppRunnerError::RollbackFailed {
+                service: spec.name.clone(),
+                operation_id: op,
+            });
+        }
+        OperationStatus::Failed if matches!(plan.action, Action::Create | Action::Recreate) => {
+            return Err(AppRunnerError::CreateFailed {
+                service: spec.name.clone(),
+                why: format!(
+                    ": operation {op} FAILED (is the image {} in the registry, and can the access role pull it?)",
+                    spec.image
+                ),
+            });
+        }
+        other => {
+            return Err(AppRunnerError::RolledBack {
+                service: spec.name.clone(),
+                image: spec.image.clone(),
+                operation_id: op,
+                status: other.as_str().to_string(),
+                previous,
+            });
+        }
+    }
+    let view = describe(client, &spec.name, &arn).await?;
+    if view.status != "RUNNING" {
+        return Err(AppRunnerError::Blocked {
+            service: spec.name.clone(),
+            status: view.status,
+            what_to_do:
+                "the operation succeeded but the service is not RUNNING; check the service's status"
+                    .into(),
+        });
+    }
+    let url = view.url.clone().unwrap_or_default();
+    check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
+    timer.finish(
+        reporter,
+        format!(
+            "{} RUNNING at https://{url} (operation {op} SUCCEEDED)",
+            spec.name
+        ),
+    );
+    Ok(DeployOutcome {
+        service: spec.name.clone(),
+        service_arn: arn,
+        action: plan.action.clone(),
+        operation_id: op,
+        operation_status: "SUCCEEDED".into(),
+        service_status: view.status,
+        service_url: url,
+        image: spec.image.clone(),
+    })
+}
+
+/// Whether an operation status is final.
+pub fn is_terminal(s: &OperationStatus) -> bool {
+    matches!(
+        s,
+        OperationStatus::Succeeded
+            | OperationStatus::Failed
+            | OperationStatus::RollbackSucceeded
+            | OperationStatus::RollbackFailed
+    )
+}
+
+/// Polls ListOperations until OUR operation ends. Throttling and transient errors keep polling.
+pub async fn wait_operation(
+    client: &aws_sdk_apprunner::Client,
+    service: &str,
+    arn: &str,
+    operation_id: &str,
+    wait: WaitOptions,
+    reporter: &dyn Reporter,
+) -> Result<OperationStatus, AppRunnerError> {
+    let started = Instant::now();
+    let mut last: Option<OperationStatus> = None;
+    loop {
+        match client.list_operations().service_arn(arn).send().await {
+            Ok(out) => {
+                let ours = out
+                    .operation_summary_list()
+                    .iter()
+                    .find(|o| o.id() == Some(operation_id));
+                if let Some(st) = ours.and_then(|o| o.status()).cloned() {
+                    if last.as_ref() != Some(&st) {
+                        let level = match st {
+                            OperationStatus::Failed | OperationStatus::RollbackFailed => {
+                                Level::Error
+                            }
+                            OperationStatus::RollbackInProgress
+                            | OperationStatus::RollbackSucceeded => Level::Warn,
+                            _ => Level::Info,
+                        };
+                        reporter.report(Event::Remote {
+                            step: "apprunner".into(),
+                            source: "apprunner".into(),
+                            level,
+                            message: format!("operation {operation_id}: {}", st.as_str()),
+                        });
+                        last = Some(st.clone());
+                    }
+                    if is_terminal(&st) {
+                        return Ok(st);
+                    }
+                }
+            }
+            Err(e) => {
+                let c = classify(&e);
+                if !c.kind.is_retryable() {
+                    return Err(aws_err("ListOperations", service, &e));
+                }
+                reporter.report(Event::warn(format!(
+                    "ListOperations for {service}: {c}; polling again"
+                )));
+            }
+        }
+        let waited = started.elapsed();
+        if waited >= wait.timeout {
+            return Err(AppRunnerError::Timeout {
+                what: format!("operation {operation_id} on {service}"),
+                waited,
+            });
+        }
+        reporter.report(Event::Waiting {
+            step: "apprunner".into(),
+            for_what: format!(
+                "operation {operation_id} on {service} ({})",
+                last.as_ref()
+                    .map(|s| s.as_str())
+                    .unwrap_or("not listed yet")
+            ),
+            waited,
+            timeout: wait.timeout,
+        });
+        tokio::time::sleep(wait.poll.min(wait.timeout.saturating_sub(waited))).await;
+    }
+}
+
+/// GETs `http://<url><path>` (through `probe.resolve` when set) until it answers 200.
+pub(super) async fn check_health(
+    service: &str,
+    url: &str,
+    path: &str,
+    probe: &Probe,
+    wait: WaitOptions,
+    reporter: &dyn Reporter,
+) -> Result<(), AppRunnerError> {
+    use deploykit_aws::http_check::{Scheme, get_status};
+    let started = Instant::now();
+    let mut last: String;
+    loop {
+        // App Runner URLs are HTTPS only; the local edge (probe.resolve) answers plain HTTP.
+        match get_status(
+            Scheme::Https,
+            url,
+            path,
+            probe.resolve,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(200) => {
+                reporter.report(Event::info(format!("https://{url}{path} answered 200")));
+                return Ok(());
+            }
+            Ok(code) => last = format!("HTTP {code}"),
+            Err(e) => last = e,
+        }
+        let waited = started.elapsed();
+        if waited >= wait.timeout {
+            return Err(AppRunnerError::Unhealthy {
+                service: service.into(),
+                url: url.into(),
+                path: path.into(),
+                last,
+                waited,
+            });
+        }
+        reporter.report(Event::Waiting {
+            step: "health".into(),
+            for_what: format!("https://{url}{path} to answer 200 ({last})"),
+            waited,
+            timeout: wait.timeout,
+        });
+        tokio::time::sleep(wait.poll.min(Duration::from_secs(2))).await;
+    }
+}
