@@ -11,6 +11,7 @@
 
 pub mod deployer;
 mod diagnostic;
+pub mod github_oidc;
 mod plan;
 pub mod policy;
 mod spec;

@@ -543,6 +543,35 @@ pub const OPERATIONS: &[Operation] = &[
         Secrets,
     ),
     // IAM: the app's roles.
+    // `iam github-oidc` (bootstrap, run by an administrator, never by the deployer). The
+    // provider actions support only the `oidc-provider` resource type: scoped to the app's
+    // roles they match nothing, so the deployer's policy grants no provider change. The
+    // listing supports no resource-level permission (read-only).
+    op(
+        "iam",
+        "add_client_id_to_open_id_connect_provider",
+        &["iam:AddClientIDToOpenIDConnectProvider"],
+        IamRoles,
+    ),
+    op(
+        "iam",
+        "create_open_id_connect_provider",
+        &["iam:CreateOpenIDConnectProvider"],
+        IamRoles,
+    ),
+    op(
+        "iam",
+        "get_open_id_connect_provider",
+        &["iam:GetOpenIDConnectProvider"],
+        IamRoles,
+    ),
+    op(
+        "iam",
+        "list_open_id_connect_providers",
+        &["iam:ListOpenIDConnectProviders"],
+        NoResource,
+    ),
+    op("iam", "update_role", &["iam:UpdateRole"], IamRoles),
     op(
         "iam",
         "add_role_to_instance_profile",
