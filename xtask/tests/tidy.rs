@@ -155,7 +155,6 @@ const LONG_FILES_ALLOWED: &[(&str, usize)] = &[
 /// why it stays: (crate, dependency, why). `workspace` means the root `[workspace.dependencies]`.
 #[rustfmt::skip]
 const UNUSED_DEPS_ALLOWED: &[(&str, &str, &str)] = &[
-    ("xtask", "tempfile", "dev-dependency repeating the normal one; the lead removes it"),
 ];
 
 /// Crates the shipped build compiles with `test-util`, each with why.
