@@ -3,6 +3,7 @@
 
 use deploykit_config::ResolvedTarget;
 use deploykit_iam::deployer::{DeployerScope, deployer_policy};
+use deploykit_iam::github_oidc::{self, GithubOidc, OidcPlan};
 use deploykit_iam::{AppRoles, Iam, IamError, IamOutcome, IamPlan, RoleSpec};
 use deploykit_report::Reporter;
 use serde_json::json;
@@ -32,6 +33,22 @@ pub enum IamCommand {
         deployer: bool,
         #[arg(long, value_enum, default_value_t = Route::All)]
         route: Route,
+    },
+    /// Let GitHub Actions deploy without access keys: GitHub's OIDC provider and a role that
+    /// only one repository's branch may assume, with the deployer policy (idempotent).
+    GithubOidc {
+        /// The repository allowed to deploy, OWNER/NAME.
+        #[arg(long)]
+        repo: String,
+        /// The one branch allowed to deploy (no wildcards).
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// The role's name (default `<app>-github-deploy`).
+        #[arg(long)]
+        role_name: Option<String>,
+        /// Show the plan and stop.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -95,6 +112,12 @@ async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliRes
         IamCommand::Ensure { route, .. }
         | IamCommand::Status { route }
         | IamCommand::Policy { route, .. } => *route,
+        IamCommand::GithubOidc {
+            repo,
+            branch,
+            role_name,
+            dry_run,
+        } => return github_oidc(&c, repo, branch, role_name.as_deref(), *dry_run, r).await,
     };
     if let IamCommand::Policy { deployer: true, .. } = cmd {
         let roles = app_roles(t, Vec::new(), route);
@@ -166,6 +189,7 @@ async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliRes
                 Exit::CheckFailed
             })
         }
+        IamCommand::GithubOidc { .. } => unreachable!("handled above"),
         IamCommand::Ensure { .. } => {
             let states = iam.inspect(&specs).await.map_err(|e| iam_err(&e))?;
             let plan = deploykit_iam::plan(&specs, &states);
@@ -176,6 +200,79 @@ async fn run_async(cmd: IamCommand, global: &GlobalArgs, r: &Renderer) -> CliRes
             Ok(Exit::Success)
         }
     }
+}
+
+/// `iam github-oidc`: the plan, then the role ARN and the line that hands it to the workflow.
+async fn github_oidc(
+    c: &Ctx,
+    repo: &str,
+    branch: &str,
+    role_name: Option<&str>,
+    dry_run: bool,
+    r: &Renderer,
+) -> CliResult {
+    let t = &c.target;
+    let specs = deploykit_iam::desired_roles(&app_roles(t, Vec::new(), Route::All));
+    let policy = deployer_policy(&deployer_scope(t, &c.account, &specs));
+    let desired = GithubOidc::new(
+        &t.app.name,
+        repo,
+        branch,
+        role_name,
+        partition(&t.region),
+        &c.account,
+        policy,
+    )
+    .map_err(|e| CliError::from_diagnostic(&e))?;
+    let iam = Iam::new(&c.sdk);
+    let who = format!("account {} as {}", c.account, c.principal);
+    if dry_run {
+        let observed = iam
+            .observe_github_oidc(desired.role_name())
+            .await
+            .map_err(|e| iam_err(&e))?;
+        let plan = github_oidc::plan(&desired, &observed);
+        r.result(&json!({ "caller": &who, "plan": &plan }), || {
+            format!(
+                "plan for target {} ({who}):\n{}",
+                t.name,
+                oidc_plan_text(&plan)
+            )
+        });
+        return Ok(Exit::Success);
+    }
+    let out = github_oidc::ensure(&iam, &desired, r)
+        .await
+        .map_err(|e| iam_err(&e))?;
+    r.result(&out, || {
+        format!(
+            "{}\n{}role {} ({})\nset it for the workflow:\n  gh variable set AWS_DEPLOY_ROLE_ARN --body {}",
+            oidc_plan_text(&out.plan),
+            if out.unchanged {
+                "nothing was changed; "
+            } else {
+                ""
+            },
+            out.plan.role,
+            out.plan.subject,
+            out.role_arn
+        )
+    });
+    Ok(Exit::Success)
+}
+
+fn oidc_plan_text(plan: &OidcPlan) -> String {
+    if plan.is_empty() {
+        return format!(
+            "  = {} and {} unchanged (admits {})",
+            plan.provider_arn, plan.role, plan.subject
+        );
+    }
+    plan.changes
+        .iter()
+        .map(|c| format!("  {}", c.describe()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn role_json(s: &RoleSpec) -> serde_json::Value {
