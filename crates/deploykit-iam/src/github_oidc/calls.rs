@@ -20,6 +20,13 @@ pub(super) enum Applied {
 impl Iam {
     /// Reads GitHub's provider (by its ARN's host part) and role `role`. Read-only.
     pub async fn observe_github_oidc(&self, role: &str) -> Result<Observed, IamError> {
+        Ok(Observed {
+            provider: self.observe_github_oidc_provider().await?,
+            role: self.observe_role(role).await?,
+        })
+    }
+
+    async fn observe_github_oidc_provider(&self) -> Result<Option<ObservedProvider>, IamError> {
         let c = self.client();
         let list = c
             .list_open_id_connect_providers()
@@ -48,10 +55,7 @@ impl Iam {
                 })
             }
         };
-        Ok(Observed {
-            provider,
-            role: self.observe_role(role).await?,
-        })
+        Ok(provider)
     }
 
     async fn observe_role(&self, name: &str) -> Result<Option<ObservedRole>, IamError> {
@@ -128,16 +132,34 @@ impl Iam {
         let c = self.client();
         Ok(match change {
             OidcChange::CreateProvider { url, client_id } => {
-                let out = c
+                match c
                     .create_open_id_connect_provider()
                     .url(url)
                     .client_id_list(client_id)
                     .send()
                     .await
-                    .map_err(|e| aws_err("CreateOpenIDConnectProvider", url, &e))?;
-                match out.open_id_connect_provider_arn {
-                    Some(arn) => Applied::Provider(arn),
-                    None => Applied::Nothing,
+                {
+                    Ok(out) => match out.open_id_connect_provider_arn {
+                        Some(arn) => Applied::Provider(arn),
+                        None => Applied::Nothing,
+                    },
+                    Err(e) if classify(&e).kind == ErrorKind::AlreadyExists => {
+                        // Created since the plan: adopt it, with our client id (adding one
+                        // it has already is not an error).
+                        let Some(p) = self.observe_github_oidc_provider().await? else {
+                            return Err(aws_err("CreateOpenIDConnectProvider", url, &e));
+                        };
+                        c.add_client_id_to_open_id_connect_provider()
+                            .open_id_connect_provider_arn(&p.arn)
+                            .client_id(client_id)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                aws_err("AddClientIDToOpenIDConnectProvider", &p.arn, &e)
+                            })?;
+                        Applied::Provider(p.arn)
+                    }
+                    Err(e) => return Err(aws_err("CreateOpenIDConnectProvider", url, &e)),
                 }
             }
             OidcChange::AddClientId {
