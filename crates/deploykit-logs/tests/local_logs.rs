@@ -78,7 +78,7 @@ async fn fetch_reads_two_streams_back_in_time_order() {
     .await;
 
     let groups = discover(&c, &prefix).await.unwrap();
-    assert_eq!(groups, [group.clone()]);
+    assert_eq!(groups, [group.as_str()]);
     let since = UNIX_EPOCH + Duration::from_millis(u64::try_from(t).unwrap());
     let got = fetch(&c, &groups, since, None, 100).await.unwrap();
     let msgs: Vec<_> = got.lines.iter().map(|l| l.message.as_str()).collect();
