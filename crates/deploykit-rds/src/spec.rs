@@ -12,9 +12,12 @@ pub const DEFAULT_STORAGE_GB: i32 = 20;
 pub const STORAGE_TYPE: &str = "gp3";
 pub const ENGINE: &str = "postgres";
 pub const PORT: u16 = 5432;
-/// Automated backups: the seed asks for 7-14 days.
+/// Automated backups: the seed asks for 7-14 days (the recommendation drift compares with).
 pub const BACKUP_DAYS_MIN: i32 = 7;
 pub const BACKUP_DAYS_MAX: i32 = 14;
+/// What RDS accepts with automated backups on (0 turns them off, which deploykit refuses):
+/// deploy.toml's range, where values outside 7-14 are a warning, not an error.
+pub const BACKUP_DAYS_ALLOWED: std::ops::RangeInclusive<i32> = 1..=35;
 
 /// The desired RDS PostgreSQL instance. Plain data: callers map their own configuration to it.
 ///
@@ -126,12 +129,12 @@ impl DbSpec {
                 "raise it (e.g. 100) or set it to 0 to turn autoscaling off",
             ));
         }
-        if !(BACKUP_DAYS_MIN..=BACKUP_DAYS_MAX).contains(&self.backup_retention_days) {
+        if !BACKUP_DAYS_ALLOWED.contains(&self.backup_retention_days) {
             return Err(bad(
                 "backup_retention_days",
                 self.backup_retention_days.to_string(),
-                "automated backups must be kept 7-14 days",
-                "use 7 (dev) or 14 (prod)",
+                "automated backups must be kept 1-35 days (0 would turn them off)",
+                "use 7 (dev) or 14 (prod), the seed's 7-14",
             ));
         }
         if self.master_username.is_empty()
@@ -897,19 +900,19 @@ mod tests {
             ),
             (
                 DbSpec {
-                    backup_retention_days: 3,
+                    backup_retention_days: 0,
                     ..spec()
                 },
                 "backup_retention_days",
-                "7-14",
+                "1-35",
             ),
             (
                 DbSpec {
-                    backup_retention_days: 35,
+                    backup_retention_days: 36,
                     ..spec()
                 },
                 "backup_retention_days",
-                "7-14",
+                "1-35",
             ),
             (
                 DbSpec {
@@ -980,6 +983,25 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn backup_retention_is_one_range_from_config_to_rds() {
+        // deploy.toml accepts 1-35 (warning outside the seed's 7-14); the spec must too.
+        for days in [1, 3, 7, 14, 30, 35] {
+            let s = DbSpec {
+                backup_retention_days: days,
+                ..spec()
+            };
+            assert!(s.validate().is_ok(), "{days} days");
+        }
+        for days in [0, 36, -1] {
+            let s = DbSpec {
+                backup_retention_days: days,
+                ..spec()
+            };
+            assert!(s.validate().is_err(), "{days} days");
+        }
     }
 
     #[test]
