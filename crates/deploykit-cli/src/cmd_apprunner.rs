@@ -15,7 +15,7 @@ use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 pub enum AppRunnerCommand {
     /// The service's status, URL, image and recent operations.
     Status,
-    /// Where the service's logs are (CloudWatch log groups App Runner writes).
+    /// Where the service's logs are (CloudWatch log groups); `logs apprunner` reads them.
     Logs,
     /// Custom domains.
     #[command(subcommand)]
@@ -285,8 +285,8 @@ pub fn run(cmd: AppRunnerCommand, global: &GlobalArgs, r: &Renderer) -> CliResul
                 ];
                 r.result(&groups, || {
                     format!(
-                        "App Runner writes logs to CloudWatch Logs:\n  application: {}\n  service:     {}\nTail them with: aws logs tail {} --follow",
-                        groups[0], groups[1], groups[0]
+                        "App Runner writes logs to CloudWatch Logs:\n  application: {}\n  service:     {}\nRead them with: cargo xtask logs apprunner [--follow]",
+                        groups[0], groups[1]
                     )
                 });
                 Ok(Exit::Success)

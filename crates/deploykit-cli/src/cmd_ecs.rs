@@ -15,7 +15,7 @@ use crate::{CliResult, Exit, GlobalArgs, render::Renderer};
 pub enum EcsCommand {
     /// The Express service's status, URL, image and recent deployments.
     Status,
-    /// Where the service's logs are (the CloudWatch log group of its tasks).
+    /// Where the service's logs are (the tasks' CloudWatch log group); `logs ecs` reads them.
     Logs,
 }
 
@@ -74,7 +74,7 @@ pub fn run(cmd: EcsCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
                 let group = format!("/aws/ecs/default/{name}");
                 r.result(&serde_json::json!({ "application": group }), || {
                     format!(
-                        "ECS Express service {name}: task output (stdout/stderr) goes to CloudWatch Logs\n  application: {group}\n  read it with: aws logs tail {group} --follow"
+                        "ECS Express service {name}: task output (stdout/stderr) goes to CloudWatch Logs\n  application: {group}\n  read it with: cargo xtask logs ecs [--follow]"
                     )
                 });
                 Ok(Exit::Success)

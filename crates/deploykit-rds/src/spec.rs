@@ -12,9 +12,8 @@ pub const DEFAULT_STORAGE_GB: i32 = 20;
 pub const STORAGE_TYPE: &str = "gp3";
 pub const ENGINE: &str = "postgres";
 pub const PORT: u16 = 5432;
-/// Automated backups: the seed asks for 7-14 days (the recommendation drift compares with).
+/// Automated backups: the seed asks for 7-14 days; fewer than 7 is reported as drift.
 pub const BACKUP_DAYS_MIN: i32 = 7;
-pub const BACKUP_DAYS_MAX: i32 = 14;
 /// What RDS accepts with automated backups on (0 turns them off, which deploykit refuses):
 /// deploy.toml's range, where values outside 7-14 are a warning, not an error.
 pub const BACKUP_DAYS_ALLOWED: std::ops::RangeInclusive<i32> = 1..=35;
