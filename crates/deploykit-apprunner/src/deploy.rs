@@ -165,6 +165,27 @@ pub(super) async fn deploy_apprunner(
             });
         }
         other => {
+            // Say what the service runs only after asking it: App Runner's own rollback is
+            // what we expect, but the answer is the service's, not the plan's.
+            let runs = describe(client, &spec.name, &arn)
+                .await
+                .ok()
+                .and_then(|v| v.image);
+            if runs.as_deref() == Some(spec.image.as_str()) {
+                return Err(AppRunnerError::Blocked {
+                    service: spec.name.clone(),
+                    status: other.as_str().to_string(),
+                    what_to_do: format!(
+                        "operation {op} ended {} but the service reports the new image {}; check its status and health before deploying again",
+                        other.as_str(),
+                        spec.image
+                    ),
+                });
+            }
+            let previous = match runs {
+                Some(i) => format!(" ({i}, as the service reports)"),
+                None => format!("{previous} (the service's image could not be read back)"),
+            };
             return Err(AppRunnerError::RolledBack {
                 service: spec.name.clone(),
                 image: spec.image.clone(),

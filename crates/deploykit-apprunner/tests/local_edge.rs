@@ -158,7 +158,7 @@ async fn create_update_rollback_and_throttling() {
     assert!(
         msg.contains("ROLLBACK_SUCCEEDED")
             && msg.contains("still runs the previous image")
-            && msg.contains(&v2),
+            && msg.contains(&format!("{v2}, as the service reports")),
         "{msg}"
     );
     let st = platform.status(&name).await.expect("status");
