@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use deploykit::source::{GitInfo, source_tree};
 use deploykit_bundle::{BundleError, BundleOptions, BundleSummary, Source};
-use xshell::{Shell, cmd};
 
 use crate::{CliError, CliResult, Exit, GlobalArgs, render::Renderer};
 
@@ -57,7 +57,7 @@ pub fn run(cmd: BundleCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
     }
 }
 
-/// Builds the bundle as `args` say; also used by `deploy eb` style callers inside xtask.
+/// Builds the bundle as `args` say.
 pub fn bundle_eb(
     args: &EbArgs,
     global: &GlobalArgs,
@@ -74,7 +74,8 @@ pub fn bundle_eb(
     let git = GitInfo::probe(&app);
 
     // --git / --staged: export the tree from git into a temp dir and bundle it as it is.
-    let (export, source) = source_tree(&app, git.as_ref(), args.git || args.staged, args.staged)?;
+    let (export, source) = source_tree(&app, git.as_ref(), args.git || args.staged, args.staged)
+        .map_err(|e| crate::session::lib_err(e, global.target.as_deref()))?;
     let app_dir = export
         .as_ref()
         .map_or_else(|| app.clone(), |d| d.path().to_path_buf());
@@ -185,117 +186,4 @@ fn app_and_prefix(args: &EbArgs, global: &GlobalArgs) -> Result<(PathBuf, String
     let app = PathBuf::from(DEFAULT_APP);
     let prefix = dir_name(&app);
     Ok((app, prefix))
-}
-
-/// Where the bundle's files come from: the app directory filtered by its ignore files, or
-/// (`--git`/`--staged`) a temp dir holding the tree git exported. Keep the `TempDir` alive
-/// until the bundle is written.
-pub(crate) fn source_tree(
-    app: &Path,
-    git: Option<&GitInfo>,
-    from_git: bool,
-    staged: bool,
-) -> Result<(Option<tempfile::TempDir>, Source), CliError> {
-    if !from_git {
-        return Ok((None, Source::IgnoreFiles));
-    }
-    let Some(g) = git else {
-        return Err(CliError::new(
-            Exit::Config,
-            format!(
-                "--git/--staged need a git repository, and {} is not in one",
-                app.display()
-            ),
-        )
-        .with_hint("drop --git/--staged to bundle the directory with its .ebignore/.gitignore"));
-    };
-    Ok((Some(g.export(app, staged)?), Source::Tree))
-}
-
-/// What git knows about the app directory.
-#[derive(Debug)]
-pub(crate) struct GitInfo {
-    pub(crate) sha: String,
-    pub(crate) dirty: bool,
-}
-
-impl GitInfo {
-    pub(crate) fn probe(app: &Path) -> Option<GitInfo> {
-        let sh = Shell::new().ok()?;
-        sh.change_dir(app);
-        let sha = cmd!(sh, "git rev-parse HEAD")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()?;
-        let status = cmd!(sh, "git status --porcelain -- .")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .unwrap_or_default();
-        Some(GitInfo {
-            sha,
-            dirty: !status.trim().is_empty(),
-        })
-    }
-
-    /// Exports HEAD (or the index) restricted to the app directory into a temp dir.
-    pub(crate) fn export(&self, app: &Path, staged: bool) -> Result<tempfile::TempDir, CliError> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            CliError::new(Exit::Failure, format!("{what}: {e}"))
-        };
-        let sh = Shell::new().map_err(|e| fail("starting a shell", &e))?;
-        sh.change_dir(app);
-        let prefix = cmd!(sh, "git rev-parse --show-prefix")
-            .quiet()
-            .read()
-            .map_err(|e| fail("finding the app inside the repository", &e))?;
-        let tree = if staged {
-            cmd!(sh, "git write-tree").quiet().read().map_err(|e| {
-                fail(
-                    "writing the index as a tree (resolve merge conflicts first)",
-                    &e,
-                )
-            })?
-        } else {
-            self.sha.clone()
-        };
-        let treeish = if prefix.is_empty() {
-            tree
-        } else {
-            format!("{tree}:{}", prefix.trim_end_matches('/'))
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("deploykit-export-")
-            .tempdir()
-            .map_err(|e| fail("creating a temp dir", &e))?;
-        let tar_path = dir.path().join("export.tar");
-        // `git archive` limits a tree to the current subdirectory, so the tree we name (already
-        // the app's subtree) must be archived from the repository root.
-        let toplevel = cmd!(sh, "git rev-parse --show-toplevel")
-            .quiet()
-            .read()
-            .map_err(|e| fail("finding the repository root", &e))?;
-        sh.change_dir(toplevel);
-        cmd!(sh, "git archive --format=tar -o {tar_path} {treeish}")
-            .quiet()
-            .run()
-            .map_err(|e| fail("exporting the tree with git archive", &e))?;
-        let tree_dir = dir.path().join("tree");
-        let file = std::fs::File::open(&tar_path).map_err(|e| fail("opening the export", &e))?;
-        let mut archive = tar::Archive::new(file);
-        archive.set_preserve_permissions(true);
-        archive
-            .unpack(&tree_dir)
-            .map_err(|e| fail("unpacking the export", &e))?;
-        std::fs::remove_file(&tar_path).map_err(|e| fail("removing the export tar", &e))?;
-        // Bundle the unpacked tree: move it to the temp dir's root.
-        let final_dir = tempfile::Builder::new()
-            .prefix("deploykit-tree-")
-            .tempdir()
-            .map_err(|e| fail("creating a temp dir", &e))?;
-        std::fs::remove_dir(final_dir.path()).map_err(|e| fail("preparing the export", &e))?;
-        std::fs::rename(&tree_dir, final_dir.path()).map_err(|e| fail("moving the export", &e))?;
-        Ok(final_dir)
-    }
 }

@@ -61,6 +61,9 @@ pub fn lib_err(e: Error, target: Option<&str>) -> CliError {
                 .collect();
             Some(format!("create each with {}", fixes.join(", ")))
         }
+        Error::NotAGitRepository { .. } => {
+            Some("drop --git/--staged to bundle the directory as its ignore files select it".into())
+        }
         Error::PreDeploySnapshot { target, .. } => Some(format!(
             "`cargo xtask db status --target {target}` shows the database"
         )),
