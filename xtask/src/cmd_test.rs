@@ -370,7 +370,10 @@ fn requirements_hash(app: &Path) -> Result<String, String> {
         );
         h.update(std::fs::read(&f).map_err(|e| format!("reading {}: {e}", f.display()))?);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
+    Ok(h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>())
 }
 
 /// Creates (first time) and updates (when the requirements change) the example app's venv in

@@ -148,7 +148,6 @@ const LONG_FILES_ALLOWED: &[(&str, usize)] = &[
     ("crates/deploykit-localcloud/src/rds/mod.rs", 1124),
     ("crates/deploykit-localcloud/src/workload/mod.rs", 821),
     ("crates/deploykit-rds/src/security_group.rs", 854),
-    ("crates/deploykit-rds/src/spec.rs", 1001),
 ];
 
 /// (d) Dependencies no source names (or dev-dependencies that repeat a normal one), each with

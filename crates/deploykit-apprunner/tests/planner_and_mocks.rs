@@ -6,11 +6,11 @@ use std::time::Duration;
 use aws_sdk_apprunner::Client;
 use aws_sdk_apprunner::error::ErrorMetadata;
 use aws_sdk_apprunner::operation::list_services::{ListServicesError, ListServicesOutput};
-use deploykit_testsupport::mocks::{RuleMode, mock, mock_client};
 use deploykit_apprunner::{
     Action, AppRunnerError, ContainerPlatform, LiveConfig, ServiceSpec, ServiceView, plan_service,
     scaling_config_name,
 };
+use deploykit_testsupport::mocks::{RuleMode, mock, mock_client};
 
 fn spec() -> ServiceSpec {
     ServiceSpec {

@@ -28,9 +28,9 @@ use std::time::Duration;
 use deploykit_report::Reporter;
 use serde::Serialize;
 
-pub use plan::{BundlePlan, Method, PlannedEntry};
 /// The secret rule a [`ProblemKind::Secret`] names: `deploykit-secretrules`' one rule set.
 pub use deploykit_secretrules::Rule as SecretRule;
+pub use plan::{BundlePlan, Method, PlannedEntry};
 
 /// Elastic Beanstalk's limit on a source bundle: 500 MB.
 pub const MAX_BUNDLE_BYTES: u64 = 500 * 1024 * 1024;
