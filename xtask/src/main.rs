@@ -17,7 +17,13 @@ pub use deploykit_cli::{CliError, CliResult, Exit, GlobalArgs, runtime};
 
 /// deploykit: take a Flask + Postgres app to AWS (or to the local cloud).
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about = "deploykit: take a Flask + Postgres app to AWS (or to the local cloud)",
+    long_about = None
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

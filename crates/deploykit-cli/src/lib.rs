@@ -34,7 +34,12 @@ pub use exit::{CliError, CliResult, Exit};
 
 /// deploykit: take a Flask + Postgres app to AWS (or to the local cloud).
 #[derive(Debug, Parser)]
-#[command(name = "deploykit", version, about, long_about = None)]
+#[command(
+    name = "deploykit",
+    version,
+    about = "deploykit: take a Flask + Postgres app to AWS (or to the local cloud)",
+    long_about = None
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
