@@ -105,11 +105,15 @@ async fn follow_picks_up_a_line_written_after_it_started() {
     let now = ms(SystemTime::now());
     put(&c, &group, "instance/a", &[(now - 5_000, "before")]).await;
 
+    // The new line is written only once the follow has shown the old one (its first poll is
+    // done), so it can only arrive through a later poll, however slow the machine.
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut go_tx = Some(go_tx);
     let writer = {
         let c = c.clone();
         let group = group.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            let _ = go_rx.await;
             put(
                 &c,
                 &group,
@@ -140,6 +144,11 @@ async fn follow_picks_up_a_line_written_after_it_started() {
         },
         |line| {
             seen.push(line.message.clone());
+            if line.message == "before"
+                && let Some(tx) = go_tx.take()
+            {
+                let _ = tx.send(());
+            }
             if line.message == "after the follow began" {
                 // Stop as soon as the new line arrived: the cancel future, not the deadline.
                 if let Some(tx) = stop_tx.take() {
