@@ -163,6 +163,7 @@ impl Eb {
             EnvStep::Update {
                 version_label,
                 settings,
+                remove,
             } => {
                 let timer = StepTimer::start(
                     reporter,
@@ -181,6 +182,9 @@ impl Eb {
                 if !settings.is_empty() {
                     req = req.set_option_settings(Some(to_sdk(settings)));
                 }
+                if !remove.is_empty() {
+                    req = req.set_options_to_remove(Some(crate::restore::to_sdk_remove(remove)));
+                }
                 let out = req
                     .send()
                     .await
@@ -193,8 +197,19 @@ impl Eb {
 
         let w = Instant::now();
         let result = if created || updated {
-            self.wait_deployed(t, &label, request_time, "deploy", reporter)
+            match self
+                .wait_deployed(t, &label, request_time, "deploy", reporter)
                 .await
+            {
+                // Ready and Green on the settings Elastic Beanstalk reverted is a failure.
+                Ok(()) => match &p.environment_step {
+                    EnvStep::Update {
+                        settings, remove, ..
+                    } => self.settings_kept(t, settings, remove, request_time).await,
+                    _ => Ok(()),
+                },
+                Err(e) => Err(e),
+            }
         } else {
             self.verify(t, &label).await
         };
@@ -220,15 +235,22 @@ impl Eb {
                 });
             }
             Err(WaitError::Failed { reason, events }) => {
+                // The previous version (when it changed) and the previous settings go back.
+                let version = p.previous_version.clone().filter(|prev| prev != &label);
                 let rollback = match (&p.previous_version, opts.rollback) {
                     (_, false) => RollbackOutcome::Disabled,
                     (None, true) => RollbackOutcome::NothingToRollBackTo,
-                    (Some(prev), true) if prev == &label => RollbackOutcome::NothingToRollBackTo,
+                    (Some(_), true) if version.is_none() && p.undo.is_empty() => {
+                        RollbackOutcome::NothingToRollBackTo
+                    }
                     (Some(prev), true) => {
                         reporter.report(Event::warn(format!(
-                            "deploy of {label} failed ({reason}); rolling back to {prev}"
+                            "deploy of {label} failed ({reason}); rolling back to {prev} and its previous settings"
                         )));
-                        match self.roll_to(t, prev, reporter).await {
+                        match self
+                            .restore(t, version.as_deref(), prev, &p.undo, reporter)
+                            .await
+                        {
                             Ok(()) => RollbackOutcome::RolledBack { to: prev.clone() },
                             Err(e) => RollbackOutcome::Failed {
                                 to: prev.clone(),

@@ -12,7 +12,10 @@ impl Diagnostic for EbError {
             | EbError::NoPlatform { .. }
             | EbError::NoEnvironment { .. }
             | EbError::NoVersion { .. }
-            | EbError::NoRollbackTarget { .. } => Category::Input,
+            | EbError::NoRollbackTarget { .. }
+            | EbError::NoCertificate { .. }
+            | EbError::LoadBalancerConfig { .. }
+            | EbError::LoadBalancerTypeFixed { .. } => Category::Input,
             EbError::Aws { error, .. } => error.category(),
             EbError::S3(e) => e.category(),
             // The environment's state forbids the update, as AWS's InvalidState does.
@@ -38,6 +41,9 @@ impl Diagnostic for EbError {
             EbError::NoPlatform { .. } => {
                 "pin a platform with `solution_stack = \"...\"` in the target's [eb] section".into()
             }
+            EbError::NoCertificate { .. } => "give the [eb] section a `domain` whose ACM certificate is ISSUED in the environment's region (request it with the https command), or set `certificate_arn`; or set `load_balanced = false`".into(),
+            EbError::LoadBalancerConfig { .. } => "fix `min_instances` / `max_instances` in the target's [eb] section".into(),
+            EbError::LoadBalancerTypeFixed { .. } => "create a new environment (another `environment` name in the [eb] section) load-balanced from the start, move the domain's record to it, then terminate the old one; or keep `load_balanced = false`".into(),
             EbError::Aws { error, .. } => error.help().into(),
             EbError::S3(e) => return e.help(),
             EbError::Busy { .. } => "wait for the change in progress to finish (or let the deploy wait for it), then run again".into(),
@@ -212,6 +218,30 @@ mod tests {
                 },
                 Category::Input,
                 Some("name the version"),
+            ),
+            (
+                EbError::NoCertificate {
+                    environment: "budgetsync-prod".into(),
+                    domain: Some("app.example.com".into()),
+                },
+                Category::Input,
+                Some("certificate_arn"),
+            ),
+            (
+                EbError::LoadBalancerConfig {
+                    environment: "budgetsync-prod".into(),
+                    problem: "min 3 > max 2".into(),
+                },
+                Category::Input,
+                Some("min_instances"),
+            ),
+            (
+                EbError::LoadBalancerTypeFixed {
+                    environment: "budgetsync-prod".into(),
+                    current: "classic".into(),
+                },
+                Category::Input,
+                Some("new environment"),
             ),
         ];
         for (err, category, words) in &cases {

@@ -43,6 +43,32 @@ pub enum EbError {
     )]
     NoPlatform { region: String, available: usize },
 
+    #[error(
+        "environment {environment} is to be load-balanced (an HTTPS listener) but no ACM certificate{} \
+         is known; nothing was changed",
+        domain.as_ref().map(|d| format!(" for {d}")).unwrap_or_default()
+    )]
+    NoCertificate {
+        environment: String,
+        domain: Option<String>,
+    },
+
+    #[error("environment {environment} cannot be load-balanced as configured: {problem}")]
+    LoadBalancerConfig {
+        environment: String,
+        problem: String,
+    },
+
+    #[error(
+        "environment {environment} has load balancer type {current} in its configuration; \
+         Elastic Beanstalk fixes the type when the environment is created and cannot make it an \
+         Application Load Balancer; nothing was changed"
+    )]
+    LoadBalancerTypeFixed {
+        environment: String,
+        current: String,
+    },
+
     #[error("Elastic Beanstalk {op} for {resource} failed: {error}")]
     Aws {
         op: &'static str,

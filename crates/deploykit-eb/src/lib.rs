@@ -18,10 +18,12 @@
 mod deploy;
 mod diagnostic;
 pub mod error;
+pub mod lb;
 mod manage;
 pub mod model;
 pub mod plan;
 mod read;
+mod restore;
 mod wait;
 
 use std::time::{Duration, SystemTime};
@@ -33,6 +35,7 @@ use deploykit_aws::ErrorKind;
 use serde::Serialize;
 
 pub use error::{EbError, RollbackOutcome};
+pub use lb::SettingsUndo;
 pub use model::*;
 pub use plan::{EnvStep, Plan, Setting, VersionStep, plan};
 

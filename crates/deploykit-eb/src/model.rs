@@ -15,6 +15,11 @@ pub const NS_COMMAND: &str = "aws:elasticbeanstalk:command";
 pub const NS_HEALTH: &str = "aws:elasticbeanstalk:healthreporting:system";
 pub const NS_ENVIRONMENT: &str = "aws:elasticbeanstalk:environment";
 pub const NS_LAUNCH: &str = "aws:autoscaling:launchconfiguration";
+pub const NS_ASG: &str = "aws:autoscaling:asg";
+/// The Application Load Balancer's HTTPS listener.
+pub const NS_LISTENER_443: &str = "aws:elbv2:listener:443";
+/// The default process (port 80 on the instances): its health check.
+pub const NS_PROCESS_DEFAULT: &str = "aws:elasticbeanstalk:environment:process:default";
 
 /// EB: longest environment property name.
 pub const ENV_KEY_MAX: usize = 128;
@@ -53,6 +58,31 @@ pub struct EbTarget {
     pub timeouts: Timeouts,
     /// Extra option settings (namespace, name) -> value, from the caller.
     pub extra_settings: BTreeMap<(String, String), String>,
+    /// `Some`: a load-balanced environment (an ALB with an HTTPS listener); `None`: a single
+    /// instance. See [`crate::lb`].
+    pub load_balancer: Option<LoadBalancer>,
+}
+
+/// The load-balanced environment deploy.toml asks for (`[eb] load_balanced = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    /// The ACM certificate of `domain` for the HTTPS listener; `None` is refused by the planner
+    /// before any call.
+    pub certificate_arn: Option<String>,
+    /// The domain the certificate is for (for messages and the DNS record).
+    pub domain: Option<String>,
+    /// The listener's TLS policy.
+    pub ssl_policy: String,
+    /// Auto Scaling group bounds.
+    pub min_instances: u32,
+    pub max_instances: u32,
+    /// The ALB's health check path on the instances (the app's health path).
+    pub health_check_path: String,
+}
+
+impl LoadBalancer {
+    /// The ELB TLS policy deploykit uses unless told otherwise (TLS 1.3 and 1.2).
+    pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 }
 
 impl EbTarget {
@@ -82,6 +112,7 @@ impl EbTarget {
             health: HealthCheck::default(),
             timeouts: Timeouts::default(),
             extra_settings: BTreeMap::new(),
+            load_balancer: None,
         }
     }
 }

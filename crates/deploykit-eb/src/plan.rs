@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::EbError;
+use crate::lb::{self, SettingsUndo};
 use crate::model::*;
 
 /// One option setting to send.
@@ -83,6 +84,9 @@ pub enum EnvStep {
         version_label: Option<String>,
         /// Only the settings whose value differs.
         settings: Vec<Setting>,
+        /// Options to remove (`OptionsToRemove`; values empty): the HTTPS listener's when the
+        /// environment goes back to a single instance.
+        remove: Vec<Setting>,
     },
     /// Already on our version with our settings: only verify health.
     Unchanged,
@@ -104,6 +108,8 @@ pub struct Plan {
     pub busy: Option<String>,
     /// Things the user should know (variables set outside deploy.toml, deprecated settings).
     pub notes: Vec<String>,
+    /// How a failed update's settings are put back (empty when no setting changes).
+    pub undo: SettingsUndo,
 }
 
 impl Plan {
@@ -123,15 +129,8 @@ impl Plan {
 
 /// The option settings deploy.toml asks for.
 pub fn desired_settings(t: &EbTarget, creating: bool) -> Vec<Setting> {
-    let mut s = Vec::new();
-    if creating {
-        // Only at creation: changing these later is a replacement, not an update.
-        s.push(Setting::new(
-            NS_ENVIRONMENT,
-            "EnvironmentType",
-            "SingleInstance",
-        ));
-    }
+    // The environment type first: single instance or the load-balanced upgrade (crate::lb).
+    let mut s = lb::type_settings(t, creating);
     if let Some(r) = &t.service_role {
         s.push(Setting::new(NS_ENVIRONMENT, "ServiceRole", r));
     }
@@ -187,6 +186,8 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
     if let Err(problems) = check_env_limits(&t.env, &t.secrets) {
         return Err(EbError::EnvLimits { problems });
     }
+    let env = current.environment.as_ref().filter(|e| !e.is_gone());
+    lb::check(env, t)?;
     let mut notes = Vec::new();
     if t.env.contains_key("FLASK_ENV") {
         notes.push(
@@ -212,7 +213,7 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
         && t.keep_versions > 0)
         .then_some(t.keep_versions);
 
-    let env = current.environment.as_ref().filter(|e| !e.is_gone());
+    let mut undo = SettingsUndo::default();
     let (environment_step, previous_version, busy) = match env {
         None => {
             let mut missing = Vec::new();
@@ -267,13 +268,16 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
                     unmanaged.join(", ")
                 ));
             }
+            let remove = lb::removals(&e.settings, t);
             let version_changes = e.version_label.as_deref() != Some(label.as_str());
-            let step = if !version_changes && changed.is_empty() {
+            let step = if !version_changes && changed.is_empty() && remove.is_empty() {
                 EnvStep::Unchanged
             } else {
+                undo = lb::undo(&e.settings, &changed, &remove);
                 EnvStep::Update {
                     version_label: version_changes.then(|| label.clone()),
                     settings: changed,
+                    remove,
                 }
             };
             (
@@ -293,6 +297,7 @@ pub fn plan(current: &CurrentState, t: &EbTarget, bundle: &BundleRef) -> Result<
         previous_version,
         busy,
         notes,
+        undo,
     })
 }
 
@@ -327,9 +332,17 @@ impl fmt::Display for Plan {
                 solution_stack,
                 settings,
             } => {
+                let kind = if settings
+                    .iter()
+                    .any(|s| s.name == "EnvironmentType" && s.value == "LoadBalanced")
+                {
+                    "load-balanced: ALB with HTTPS"
+                } else {
+                    "single instance"
+                };
                 writeln!(
                     f,
-                    "  + create environment {} (single instance, {solution_stack})",
+                    "  + create environment {} ({kind}, {solution_stack})",
                     self.environment
                 )?;
                 for s in settings {
@@ -339,6 +352,7 @@ impl fmt::Display for Plan {
             EnvStep::Update {
                 version_label,
                 settings,
+                remove,
             } => {
                 match version_label {
                     Some(l) => writeln!(
@@ -351,6 +365,17 @@ impl fmt::Display for Plan {
                 }
                 for s in settings {
                     writeln!(f, "      {}:{} = {}", s.namespace, s.name, s.shown())?;
+                }
+                for s in remove {
+                    writeln!(f, "      - remove {}:{}", s.namespace, s.name)?;
+                }
+                if !self.undo.is_empty() {
+                    writeln!(
+                        f,
+                        "    on failure: restore {} previous setting(s) and remove {} new one(s)",
+                        self.undo.restore.len(),
+                        self.undo.remove.len()
+                    )?;
                 }
             }
             EnvStep::Unchanged => writeln!(
@@ -553,6 +578,7 @@ mod tests {
             EnvStep::Update {
                 version_label: Some("app-2".into()),
                 settings: vec![Setting::new(NS_ENV, "S3_BUCKET", "other")],
+                remove: vec![],
             }
         );
         // A busy environment is noted, and an env var set outside deploy.toml is left alone.

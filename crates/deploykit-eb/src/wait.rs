@@ -13,6 +13,13 @@ use super::{Eb, HTTP_FAILURES_ALLOWED, WaitError};
 use crate::error::EbError;
 use crate::model::*;
 
+/// The app answered its health path: 200, or on a load-balanced environment the app's
+/// redirect of plain HTTP to HTTPS (301/308; the ALB's own health checks, which make the
+/// environment Green, reach the app without it).
+fn http_ok(t: &EbTarget, code: u16) -> bool {
+    code == 200 || (t.load_balancer.is_some() && matches!(code, 301 | 308))
+}
+
 impl Eb {
     /// Waits (bounded by `timeouts.busy`) until the environment is not busy.
     pub(super) async fn wait_not_busy(
@@ -79,7 +86,7 @@ impl Eb {
             )
             .await
             {
-                Ok(200) => {}
+                Ok(code) if http_ok(t, code) => {}
                 Ok(code) => {
                     return Err(WaitError::Failed {
                         reason: format!("GET http://{cname}{path} answered {code}"),
@@ -175,9 +182,9 @@ impl Eb {
                         )
                         .await
                         {
-                            Ok(200) => {
+                            Ok(code) if http_ok(t, code) => {
                                 reporter.report(Event::info(format!(
-                                    "GET http://{cname}{path} answered 200"
+                                    "GET http://{cname}{path} answered {code}"
                                 )));
                                 return Ok(());
                             }
