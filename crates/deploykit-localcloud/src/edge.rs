@@ -278,7 +278,7 @@ impl Shared {
         }
 
         // 1. App traffic, by Host.
-        if let Some(host) = host_of(&req) {
+        if let Some(host) = host_of(&req).map(|h| self.eb().canonical_host(h)) {
             let path = req.uri().path().to_string();
             let ecs_host = is_ecs_host(&host);
             let app_host = host.ends_with(".elasticbeanstalk.localhost")

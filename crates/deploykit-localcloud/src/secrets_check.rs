@@ -202,6 +202,45 @@ impl Lookup<'_> {
     }
 }
 
+/// The status of an ACM certificate (`ISSUED`, `PENDING_VALIDATION`...), `None` when ACM in
+/// its region (moto) does not know it or it belongs to another account.
+pub(crate) async fn certificate_status(
+    moto_url: &str,
+    account_id: &str,
+    arn: &str,
+) -> Result<Option<String>, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "acm", region, account, resource] = parts.as_slice() else {
+        return Ok(None);
+    };
+    if *account != account_id || !resource.starts_with("certificate/") {
+        return Ok(None);
+    }
+    let (status, body) = call(
+        moto_url,
+        region,
+        "acm",
+        Some("application/x-amz-json-1.1"),
+        Some("CertificateManager.DescribeCertificate"),
+        serde_json::json!({ "CertificateArn": arn }).to_string(),
+    )
+    .await?;
+    if !status.is_success() {
+        return not_found(
+            status,
+            &body,
+            &["ResourceNotFoundException", "ValidationException"],
+            "DescribeCertificate",
+        )
+        .map(|_| None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("DescribeCertificate: unreadable answer: {e}"))?;
+    Ok(v.pointer("/Certificate/Status")
+        .and_then(|s| s.as_str())
+        .map(str::to_string))
+}
+
 /// `Ok(false)` when the error answer carries one of `codes`, else an error naming `op`.
 fn not_found(status: StatusCode, body: &[u8], codes: &[&str], op: &str) -> Result<bool, String> {
     let text = String::from_utf8_lossy(body);

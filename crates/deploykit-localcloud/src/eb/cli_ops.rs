@@ -259,8 +259,16 @@ impl Eb {
             .leaf("Id", &lt)
             .close("member")
             .close("LaunchTemplates")
-            .open("LoadBalancers")
-            .close("LoadBalancers")
+            .open("LoadBalancers");
+        if super::lb::load_balanced(&e.options) && e.status != EnvStatus::Launching {
+            x.open("member")
+                .leaf(
+                    "Name",
+                    super::lb::lb_arn(&e, c.region, &self.ctx.account_id),
+                )
+                .close("member");
+        }
+        x.close("LoadBalancers")
             .open("Triggers")
             .close("Triggers")
             .open("Queues")

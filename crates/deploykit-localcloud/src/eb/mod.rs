@@ -8,6 +8,7 @@ mod bundle;
 mod cli_ops;
 mod info;
 mod instance;
+mod lb;
 mod ops;
 mod params;
 mod platform;
@@ -131,8 +132,8 @@ impl Eb {
             "DeleteApplicationVersion" => self.delete_application_version(c).await,
             "CreateStorageLocation" => self.create_storage_location(c).await,
             "CheckDNSAvailability" => self.check_dns_availability(c),
-            "CreateEnvironment" => self.create_environment_checked(c).await,
-            "UpdateEnvironment" => self.update_environment_checked(c).await,
+            "CreateEnvironment" => self.create_environment_lb(c).await,
+            "UpdateEnvironment" => self.update_environment_lb(c).await,
             "DescribeEnvironments" => self.describe_environments(c),
             "TerminateEnvironment" => self.terminate_environment(c),
             "DescribeEvents" => self.describe_events(c),

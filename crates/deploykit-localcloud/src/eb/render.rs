@@ -92,7 +92,14 @@ pub(crate) fn env_fields(x: &mut Xml, e: &Env, region: &str, account: &str, endp
         .leaf("SolutionStackName", e.platform.solution_stack())
         .leaf("PlatformArn", e.platform.arn(region))
         .opt("Description", e.description.as_deref())
-        .leaf("EndpointURL", endpoint)
+        .leaf(
+            "EndpointURL",
+            if super::lb::load_balanced(&e.options) {
+                super::lb::lb_host(e, region)
+            } else {
+                endpoint.to_string()
+            },
+        )
         .leaf("CNAME", &e.cname)
         .leaf("DateCreated", ts(e.created))
         .leaf("DateUpdated", ts(e.updated))

@@ -67,17 +67,41 @@ pub(super) fn page<T>(
     Ok((out, next))
 }
 
+/// The options a `CreateEnvironment` asks for (without the platform's defaults).
+pub(super) fn requested_options(p: &Params) -> ApiResult<Vec<super::state::OptionSetting>> {
+    validate::parse_options(p, "OptionSettings", true)
+}
+
+/// `before` with the request's `OptionSettings` applied and its `OptionsToRemove` removed.
+pub(super) fn merged_options(
+    before: &[super::state::OptionSetting],
+    p: &Params,
+) -> ApiResult<Vec<super::state::OptionSetting>> {
+    let mut out = before.to_vec();
+    validate::merge_options(
+        &mut out,
+        validate::parse_options(p, "OptionSettings", true)?,
+        &validate::parse_options(p, "OptionsToRemove", false)?,
+    );
+    Ok(out)
+}
+
+/// Every check `UpdateEnvironment` makes on the options it would leave.
+pub(super) fn validate_all(options: &[super::state::OptionSetting]) -> ApiResult<()> {
+    validate::validate_options(options)
+}
+
 impl Eb {
     fn now(&self) -> OffsetDateTime {
         self.ctx.clock.now_utc()
     }
 
-    fn account(&self) -> &str {
+    pub(super) fn account(&self) -> &str {
         &self.ctx.account_id
     }
 
     /// The instance address reported as `EndpointURL` (the edge's host).
-    fn endpoint(&self) -> String {
+    pub(super) fn endpoint(&self) -> String {
         self.ctx
             .edge_addr
             .rsplit_once(':')
