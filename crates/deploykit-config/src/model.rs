@@ -87,6 +87,21 @@ pub struct Eb {
     pub timeout: Duration,
     /// Check the environment URL's health path after deploy.
     pub health_check: bool,
+    /// The seed's upgrade path: an Application Load Balancer with HTTPS (`false`: one
+    /// instance, no load balancer).
+    pub load_balanced: bool,
+    /// The domain users type; its ACM certificate goes on the HTTPS listener, and its Route 53
+    /// record points at the environment (alias when load-balanced, CNAME otherwise).
+    pub domain: Option<String>,
+    /// Where the domain's record is written; `None`: no record is written.
+    pub hosted_zone: Option<HostedZone>,
+    /// The certificate for the HTTPS listener; `None`: the ISSUED ACM certificate of `domain`.
+    pub certificate_arn: Option<String>,
+    /// The HTTPS listener's TLS policy; `None`: deploykit's default.
+    pub ssl_policy: Option<String>,
+    /// Auto Scaling bounds of a load-balanced environment.
+    pub min_instances: u32,
+    pub max_instances: u32,
 }
 
 /// EB `DeploymentPolicy` option values.

@@ -87,6 +87,13 @@ pub(crate) struct RawEb {
     pub keep_versions: Opt<u32>,
     pub timeout: Opt<String>,
     pub health_check: Opt<bool>,
+    pub load_balanced: Opt<bool>,
+    pub domain: Opt<String>,
+    pub hosted_zone: Opt<String>,
+    pub certificate_arn: Opt<String>,
+    pub ssl_policy: Opt<String>,
+    pub min_instances: Opt<u32>,
+    pub max_instances: Opt<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -228,6 +235,13 @@ merge_fields!(RawEb {
     keep_versions,
     timeout,
     health_check,
+    load_balanced,
+    domain,
+    hosted_zone,
+    certificate_arn,
+    ssl_policy,
+    min_instances,
+    max_instances,
 });
 merge_fields!(RawContainers { platform });
 merge_fields!(RawEcs {

@@ -66,6 +66,39 @@ const fn full(
 
 fn cases() -> Vec<Case> {
     vec![
+        // The load-balanced upgrade needs a certificate: a domain or its ARN.
+        case(
+            "load_balanced without a domain or certificate",
+            "[eb]\nload_balanced = true\n",
+            "true",
+            "eb.load_balanced",
+            "load_balanced = true needs an HTTPS certificate",
+            "add `domain = \"app.example.com\"`",
+        ),
+        case(
+            "certificate_arn that is not an ACM ARN",
+            "[eb]\nload_balanced = true\ncertificate_arn = \"arn:aws:iam::123456789012:role/x\"\n",
+            "\"arn:aws:iam",
+            "eb.certificate_arn",
+            "is not an ACM certificate ARN",
+            "aws acm list-certificates",
+        ),
+        case(
+            "min_instances above max_instances",
+            "[eb]\nmin_instances = 3\nmax_instances = 2\n",
+            "3",
+            "eb.min_instances",
+            "must satisfy 1 <= min <= max",
+            "min_instances = 1",
+        ),
+        case(
+            "hosted_zone without a domain",
+            "[eb]\nhosted_zone = \"auto\"\n",
+            "\"auto\"",
+            "eb.hosted_zone",
+            "no `domain`",
+            "add `domain",
+        ),
         // Unknown keys at every depth, with suggestions.
         full(
             "unknown top-level key",

@@ -90,6 +90,7 @@ pub(super) fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut 
             format!("use an allowed value such as {near} (allowed: {LOG_RETENTION_DAYS:?})"),
         );
     }
+    let lb = load_balancing(r, ctx);
     let keep_versions = val(&r.keep_versions).unwrap_or(50);
     if let Some(k) = &r.keep_versions
         && !(1..=1000).contains(k.get_ref())
@@ -111,6 +112,98 @@ pub(super) fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut 
         keep_versions,
         timeout: duration(ctx, &r.timeout, "eb.timeout", Duration::from_secs(20 * 60)),
         health_check: val(&r.health_check).unwrap_or(true),
+        load_balanced: lb.load_balanced,
+        domain: lb.domain,
+        hosted_zone: lb.hosted_zone,
+        certificate_arn: lb.certificate_arn,
+        ssl_policy: lb.ssl_policy,
+        min_instances: lb.min_instances,
+        max_instances: lb.max_instances,
+    }
+}
+
+struct LbFields {
+    load_balanced: bool,
+    domain: Option<String>,
+    hosted_zone: Option<HostedZone>,
+    certificate_arn: Option<String>,
+    ssl_policy: Option<String>,
+    min_instances: u32,
+    max_instances: u32,
+}
+
+/// `load_balanced`, `domain`, `hosted_zone`, `certificate_arn`, `ssl_policy` and the
+/// instance bounds; a load-balanced environment without a domain or certificate is refused.
+fn load_balancing(r: &RawEb, ctx: &mut Ctx<'_>) -> LbFields {
+    let load_balanced = val(&r.load_balanced).unwrap_or(false);
+    let domain = r.domain.as_ref().map(|d| {
+        if let Err(e) = rules::domain_name(d.get_ref()) {
+            ctx.err(
+                Some(d.span()),
+                "eb.domain",
+                e,
+                "write the name users will type, e.g. `domain = \"app.example.com\"`",
+            );
+        }
+        d.get_ref().trim_end_matches('.').to_ascii_lowercase()
+    });
+    let hosted_zone = r.hosted_zone.as_ref().map(|z| {
+        let v = z.get_ref().trim();
+        if v == "auto" {
+            return HostedZone::Auto;
+        }
+        if let Err(e) = rules::hosted_zone_id(v) {
+            ctx.err(
+                Some(z.span()),
+                "eb.hosted_zone",
+                e,
+                "use `auto` or the zone's id, like `Z0123456789ABCDEFGHIJ`",
+            );
+        }
+        HostedZone::Id(v.trim_start_matches("/hostedzone/").to_owned())
+    });
+    if let (Some(z), None) = (&r.hosted_zone, &domain) {
+        ctx.err(
+            Some(z.span()),
+            "eb.hosted_zone",
+            "hosted_zone is set but there is no `domain` to write a record for",
+            "add `domain = \"app.example.com\"` to the [eb] section, or remove hosted_zone",
+        );
+    }
+    if let Some(c) = &r.certificate_arn {
+        let v = c.get_ref();
+        let parts: Vec<&str> = v.splitn(6, ':').collect();
+        let ok = matches!(parts.as_slice(), ["arn", p, "acm", region, account, res]
+            if p.starts_with("aws") && !region.is_empty() && account.len() == 12 && res.starts_with("certificate/"));
+        if !ok {
+            ctx.err(Some(c.span()), "eb.certificate_arn", format!("`{v}` is not an ACM certificate ARN"), "use the ARN `aws acm list-certificates` shows, like `arn:aws:acm:REGION:ACCOUNT:certificate/ID`, or remove it to use the ISSUED certificate of `domain`");
+        }
+    }
+    let min_instances = val(&r.min_instances).unwrap_or(1);
+    let max_instances = val(&r.max_instances).unwrap_or(min_instances.max(2));
+    if !(1..=10000).contains(&min_instances)
+        || min_instances > max_instances
+        || max_instances > 10000
+    {
+        let span = r
+            .min_instances
+            .as_ref()
+            .or(r.max_instances.as_ref())
+            .map(|s| s.span());
+        ctx.err(span, "eb.min_instances", format!("min_instances {min_instances} and max_instances {max_instances} must satisfy 1 <= min <= max <= 10000"), "e.g. `min_instances = 1` and `max_instances = 2`");
+    }
+    if load_balanced && domain.is_none() && r.certificate_arn.is_none() {
+        let span = r.load_balanced.as_ref().map(|s| s.span());
+        ctx.err(span, "eb.load_balanced", "load_balanced = true needs an HTTPS certificate, and the [eb] section names no `domain` and no `certificate_arn`", "add `domain = \"app.example.com\"` (its ISSUED ACM certificate in the target's region is used; request it first) or `certificate_arn = \"arn:aws:acm:...\"`, or set `load_balanced = false`");
+    }
+    LbFields {
+        load_balanced,
+        domain,
+        hosted_zone,
+        certificate_arn: val(&r.certificate_arn),
+        ssl_policy: val(&r.ssl_policy).filter(|p| !p.is_empty()),
+        min_instances,
+        max_instances,
     }
 }
 
