@@ -27,10 +27,10 @@
 //! secrets) lands inside the seed's "Dev" total ($25-40). The shipped `prod` target does
 //! **not** land in the seed's "Small Prod" total ($65-110), and should not: it only overrides
 //! the EB environment name and the database's protection and backup retention, so it has the
-//! dev sizes (t3.micro, db.t4g.micro, 20 GB) and, like every environment deploykit-eb creates,
-//! no load balancer. It costs what the dev shape costs (inside $25-40). The seed's small-prod
-//! shape (t3.small behind an ALB, db.t4g.small with 50 GB) lands inside $65-110; deploy.toml
-//! can set its sizes today, but not the load balancer (see issue 15's `[eb] load_balanced`).
+//! dev sizes (t3.micro, db.t4g.micro, 20 GB) and no load balancer (`[eb] load_balanced` is
+//! false). It costs what the dev shape costs (inside $25-40). The seed's small-prod shape
+//! (t3.small behind an ALB, db.t4g.small with 50 GB) lands inside $65-110; deploy.toml sets it
+//! with `[eb] load_balanced = true` and those sizes.
 //!
 //! Line by line, two of the seed's dev rows differ from the priced lines, for reasons in the
 //! price source: the t3.micro instance alone is $7.59 (730 h x $0.0104), under the seed's

@@ -117,13 +117,13 @@ impl Shape {
     /// Reads the shape of `target` for `route`.
     ///
     /// Fixed by the crates that create the resources, not by deploy.toml: EB environments are
-    /// single-instance (deploykit-eb creates `EnvironmentType = SingleInstance`), RDS storage is
+    /// single-instance unless `[eb] load_balanced` (an ALB), RDS storage is
     /// gp3 (deploykit-rds) and RDS manages the master password in Secrets Manager.
     pub fn from_target(t: &ResolvedTarget, route: Route) -> Result<Shape, CostError> {
         let compute = match route {
             Route::Eb => Compute::Eb {
                 instance_type: t.eb.instance_type.clone(),
-                load_balanced: false,
+                load_balanced: t.eb.load_balanced,
             },
             Route::Containers => match t.platform {
                 ContainerPlatformKind::AppRunner => Compute::AppRunner {

@@ -125,6 +125,13 @@ pub async fn preflight(s: &mut EbSession) -> Result<Preflight> {
         wanted.push(("[eb] instance_profile", IamKind::InstanceProfile, p.clone()));
     }
     let iam = require_iam(t, &s.session.sdk, &wanted).await?;
+    // `[eb] load_balanced`: the HTTPS listener's certificate (refused by the plan without one).
+    if let Some(lb) = s.target.load_balancer.clone() {
+        let cert = crate::eb_alb::listener_certificate(&s.session, &lb).await?;
+        if let Some(l) = s.target.load_balancer.as_mut() {
+            l.certificate_arn = cert;
+        }
+    }
     Ok(Preflight {
         caller,
         secrets: resolved.iter().map(SecretArn::from).collect(),

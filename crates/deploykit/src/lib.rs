@@ -15,6 +15,7 @@ pub mod container;
 pub mod cost;
 pub mod db;
 pub mod eb;
+mod eb_alb;
 mod error;
 pub mod journal;
 pub mod lock;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use deploykit_config::{ContainerPlatformKind, ResolvedTarget};
-use deploykit_eb::{EbTarget, HealthCheck, Timeouts};
+use deploykit_eb::{EbTarget, HealthCheck, LoadBalancer, Timeouts};
 use deploykit_iam::AppRoles;
 use deploykit_rds::{DbSpec, WaitPolicy};
 
@@ -43,6 +43,18 @@ pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
         path: e.health_check.then(|| t.app.health_path.clone()),
         resolve,
     };
+    // The certificate is `certificate_arn` here; a deploy looks up the domain's otherwise.
+    out.load_balancer = e.load_balanced.then(|| LoadBalancer {
+        certificate_arn: e.certificate_arn.clone(),
+        domain: e.domain.clone(),
+        ssl_policy: e
+            .ssl_policy
+            .clone()
+            .unwrap_or_else(|| LoadBalancer::DEFAULT_SSL_POLICY.to_string()),
+        min_instances: e.min_instances,
+        max_instances: e.max_instances,
+        health_check_path: t.app.health_path.clone(),
+    });
     out.timeouts = Timeouts {
         deploy: e.timeout,
         busy: e.timeout,
