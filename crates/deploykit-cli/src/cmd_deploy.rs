@@ -271,6 +271,10 @@ pub(crate) fn eb_err(e: &EbError) -> CliError {
         EbError::NoVersion { .. } | EbError::NoRollbackTarget { .. } => {
             Some("`cargo xtask eb versions` lists the versions; pass one with --to LABEL")
         }
+        EbError::NoCertificate { .. } => Some(
+            "`cargo xtask https ensure` requests the domain's certificate and waits until it is ISSUED",
+        ),
+        EbError::LoadBalancerConfig { .. } | EbError::LoadBalancerTypeFixed { .. } => None,
         EbError::EnvLimits { .. }
         | EbError::MissingForCreate { .. }
         | EbError::NoPlatform { .. }
