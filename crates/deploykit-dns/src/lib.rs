@@ -15,6 +15,11 @@ use deploykit_aws::{Classified, ErrorKind, classify};
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
 mod diagnostic;
+pub mod env_record;
+
+pub use env_record::{
+    EnvRecordOutcome, EnvRecordPlan, EnvTarget, ensure_env_record, plan_env_record,
+};
 
 /// TTL of the records deploykit writes.
 pub const DEFAULT_TTL: i64 = 300;
