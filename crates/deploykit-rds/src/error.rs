@@ -84,6 +84,21 @@ pub enum RdsError {
         reason: String,
         fix: &'static str,
     },
+    #[error("TLS to database `{database}` at {host}:{port} failed: {reason} (trusted: {trust})")]
+    Tls {
+        host: String,
+        port: u16,
+        database: String,
+        trust: String,
+        reason: String,
+        fix: String,
+    },
+    #[error("the database CA bundle {source_name} cannot be used: {reason}")]
+    TrustStore {
+        source_name: String,
+        reason: String,
+        fix: String,
+    },
     #[error("restore check of snapshot `{snapshot}` failed: {reason}")]
     Check {
         snapshot: String,
@@ -149,7 +164,9 @@ impl Diagnostic for RdsError {
             | RdsError::SecurityGroup { .. }
             | RdsError::InstanceNotFound { .. }
             | RdsError::SnapshotNotFound { .. }
-            | RdsError::NoSnapshot { .. } => Category::Input,
+            | RdsError::NoSnapshot { .. }
+            | RdsError::Tls { .. }
+            | RdsError::TrustStore { .. } => Category::Input,
             RdsError::Aws { error, .. } | RdsError::Ec2 { error, .. } => error.category(),
             RdsError::Secret { .. } | RdsError::InvalidState { .. } | RdsError::Failed { .. } => {
                 Category::Aws
@@ -166,7 +183,9 @@ impl Diagnostic for RdsError {
             RdsError::InvalidSpec { fix, .. }
             | RdsError::SecurityGroup { fix, .. }
             | RdsError::Secret { fix, .. }
-            | RdsError::InvalidState { fix, .. } => fix.clone(),
+            | RdsError::InvalidState { fix, .. }
+            | RdsError::Tls { fix, .. }
+            | RdsError::TrustStore { fix, .. } => fix.clone(),
             RdsError::InvalidName { fix, .. } | RdsError::Connect { fix, .. } => fix.to_string(),
             RdsError::Aws { error, .. } | RdsError::Ec2 { error, .. } => error.help().to_string(),
             RdsError::InstanceNotFound { .. } => {
@@ -334,6 +353,27 @@ mod tests {
                 },
                 Category::Internal,
                 Some("check that the instance is reachable"),
+            ),
+            (
+                RdsError::Tls {
+                    host: s("db.example"),
+                    port: 5432,
+                    database: s("app"),
+                    trust: s("the shipped Amazon RDS CA bundle"),
+                    reason: s("unknown issuer"),
+                    fix: s("refresh the bundle"),
+                },
+                Category::Input,
+                Some("refresh the bundle"),
+            ),
+            (
+                RdsError::TrustStore {
+                    source_name: s("ca.pem"),
+                    reason: s("it holds no certificate"),
+                    fix: s("start the local cloud again"),
+                },
+                Category::Input,
+                Some("start the local cloud again"),
             ),
             (
                 RdsError::Check {

@@ -27,6 +27,7 @@ mod restore;
 mod security_group;
 mod snapshot;
 mod spec;
+pub mod tls;
 mod url;
 
 pub use deploykit_secrets::PutOutcome;
@@ -46,4 +47,5 @@ pub use spec::{
     Change, DbSpec, Drift, Fix, InstanceState, Plan, Severity, drift, major, plan_instance,
     validate_instance_identifier,
 };
-pub use url::{DbUrl, MASK, SQLALCHEMY_SCHEME};
+pub use tls::DbTrust;
+pub use url::{DbUrl, MASK, SQLALCHEMY_SCHEME, UrlTls};

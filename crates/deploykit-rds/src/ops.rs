@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::security_group::{SecurityGroupOutcome, SecurityGroupReport};
 use crate::snapshot::{PruneSelection, SnapshotInfo, SnapshotKind, select_prune, snapshot_name};
 use crate::spec::{Change, DbSpec, Drift, InstanceState, Plan, STORAGE_TYPE, drift, plan_instance};
-use crate::{DbUrl, RdsError, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON};
+use crate::{DbTrust, DbUrl, RdsError, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON};
 
 /// Bounds on every wait: how long at most, how often to ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,16 +95,31 @@ pub struct Rds {
     pub(crate) ec2: crate::ec2::Ec2,
     pub(crate) secrets: Secrets,
     pub(crate) wait: WaitPolicy,
+    pub(crate) trust: DbTrust,
 }
 
 impl Rds {
+    /// Connections trust the shipped Amazon RDS CA bundle; a local target sets its own CA
+    /// with [`Rds::with_trust`].
     pub fn new(config: &aws_types::SdkConfig, wait: WaitPolicy) -> Self {
         Rds {
             rds: Client::new(config),
             ec2: crate::ec2::Ec2::new(config),
             secrets: Secrets::new(config),
             wait,
+            trust: DbTrust::rds(),
         }
+    }
+
+    /// The CA this target's databases are verified against (the target decides: the RDS
+    /// bundle, or the local cloud's CA).
+    pub fn with_trust(mut self, trust: DbTrust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    pub fn trust(&self) -> &DbTrust {
+        &self.trust
     }
 
     pub fn wait_policy(&self) -> WaitPolicy {
@@ -604,7 +619,7 @@ impl Rds {
             .map_err(|e| secret_error("GetSecretValue", &arn, e))?;
         let up = parse_user_password(&arn, &value).map_err(|e| secret_error("read", &arn, e))?;
         let db = state.db_name.clone().unwrap_or_else(|| "postgres".into());
-        Ok(DbUrl::new(up.username, up.password, host, port, db))
+        Ok(DbUrl::new(up.username, up.password, host, port, db).with_tls(self.trust.url_tls()))
     }
 
     /// Writes `url` (password included) to the secret `name`, creating it when missing.

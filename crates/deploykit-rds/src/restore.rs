@@ -335,11 +335,16 @@ impl Rds {
             .password(password.expose_secret())
             .dbname(&db)
             .connect_timeout(opts.connect_timeout);
-        let (client, conn) = tokio::time::timeout(opts.connect_timeout, cfg.connect(tokio_postgres::NoTls))
-            .await
-            .map_err(|_| connect_err(format!("no answer within {}s", opts.connect_timeout.as_secs()), "RDS instances are private: run the check from inside the VPC or pass a tunnel (connect_via)"))?
-            .map_err(|e| connect_err(e.to_string(), "check the instance's security group admits this machine on 5432 and that the master secret is current"))?;
-        let conn_task = tokio::spawn(conn);
+        if opts.connect_via.is_some() {
+            // Through a tunnel the certificate still names the endpoint: verify that name
+            // while connecting to the tunnel's address.
+            if let (Some(endpoint), Ok(ip)) = (&state.endpoint_address, host.parse()) {
+                cfg.host(endpoint).hostaddr(ip);
+            }
+        }
+        let (client, conn_task) = self
+            .connect_verified(&cfg, opts.connect_timeout, &host, port, &db, &user)
+            .await?;
         let q = async {
             let rows = client
                 .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1", &[])
@@ -376,6 +381,49 @@ impl Rds {
         drop(client);
         conn_task.abort();
         res
+    }
+}
+
+impl Rds {
+    /// Connects with TLS verified against this target's CA ([`crate::DbTrust`]); failures
+    /// become [`RdsError::Tls`] / [`RdsError::Connect`] with the fix.
+    pub(crate) async fn connect_verified(
+        &self,
+        cfg: &tokio_postgres::Config,
+        timeout: Duration,
+        host: &str,
+        port: u16,
+        db: &str,
+        user: &str,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), RdsError> {
+        use crate::tls::ConnectFailure;
+        let connect_err = |reason: String, fix: &'static str| RdsError::Connect {
+            host: host.to_string(),
+            port,
+            database: db.to_string(),
+            user: user.to_string(),
+            reason,
+            fix,
+        };
+        self.trust.connect(cfg, timeout).await.map_err(|f| match f {
+            ConnectFailure::Trust(e) => e,
+            ConnectFailure::Tls(t) => RdsError::Tls {
+                host: host.to_string(),
+                port,
+                database: db.to_string(),
+                trust: self.trust.source().to_string(),
+                reason: t.reason,
+                fix: t.fix,
+            },
+            ConnectFailure::Timeout => connect_err(
+                format!("no answer within {}s", timeout.as_secs()),
+                "RDS instances are private: run the check from inside the VPC or pass a tunnel (connect_via)",
+            ),
+            ConnectFailure::Other(e) => connect_err(
+                e,
+                "check the instance's security group admits this machine on 5432 and that the master secret is current",
+            ),
+        })
     }
 }
 

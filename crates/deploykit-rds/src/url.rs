@@ -12,6 +12,15 @@ pub struct DbUrl {
     pub host: String,
     pub port: u16,
     pub database: String,
+    /// `?sslmode=verify-full&sslrootcert=...` (libpq and psycopg read both); `None` only for
+    /// a local cloud without TLS.
+    pub tls: Option<UrlTls>,
+}
+
+/// The TLS part of a URL: the server is verified against `rootcert` (a path the app sees).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTls {
+    pub rootcert: String,
 }
 
 /// The SQLAlchemy scheme the seed uses (Flask-SQLAlchemy with psycopg2).
@@ -33,7 +42,14 @@ impl DbUrl {
             host: host.into(),
             port,
             database: database.into(),
+            tls: None,
         }
+    }
+
+    /// The URL with `sslmode=verify-full&sslrootcert=...` (or without, for `None`).
+    pub fn with_tls(mut self, tls: Option<UrlTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The same URL with the plain `postgresql://` scheme (libpq, tokio-postgres, psql).
@@ -62,8 +78,12 @@ impl DbUrl {
         } else {
             self.host.clone()
         };
+        let query = match &self.tls {
+            Some(t) => format!("?sslmode=verify-full&sslrootcert={}", encode_path(&t.rootcert)),
+            None => String::new(),
+        };
         format!(
-            "{}://{}:{password}@{host}:{}/{}",
+            "{}://{}:{password}@{host}:{}/{}{query}",
             self.scheme,
             encode(&self.user),
             self.port,
@@ -97,6 +117,11 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// Percent-encodes a file path for a query value, keeping `/` readable.
+fn encode_path(s: &str) -> String {
+    s.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +150,18 @@ mod tests {
                 format!(
                     "postgresql+psycopg2://budgetsync:{enc}@db.example.rds.amazonaws.com:5432/budgetsync"
                 )
+            );
+            let tls = u.clone().with_tls(Some(UrlTls {
+                rootcert: "/var/lib/ca dir/ca.pem".into(),
+            }));
+            assert_eq!(
+                tls.to_string(),
+                format!("{masked}?sslmode=verify-full&sslrootcert=/var/lib/ca%20dir/ca.pem")
+            );
+            assert!(
+                tls.expose()
+                    .expose_secret()
+                    .ends_with("/budgetsync?sslmode=verify-full&sslrootcert=/var/lib/ca%20dir/ca.pem")
             );
             assert!(
                 u.clone()
