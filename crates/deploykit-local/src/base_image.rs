@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use deploykit_report::{Event, Reporter};
 
-use crate::parts::{apt_install, is_root, which};
+use crate::parts::apt_install;
+use crate::pg::{is_root, which};
 use crate::{LocalError, Paths, docker, procs};
 
 /// The image name deploy.toml's local target uses as `PYTHON_IMAGE`.

@@ -31,6 +31,7 @@ mod edge;
 mod error;
 pub mod health;
 mod parts;
+mod pg;
 pub mod procs;
 pub mod workloads;
 
@@ -133,6 +134,19 @@ pub struct PgState {
     pub data_dir: PathBuf,
     pub socket_dir: PathBuf,
     pub bin_dir: PathBuf,
+    /// The cluster's TLS files (RDS-like `ssl=on`); `None` in the state of a local cloud
+    /// started before TLS (its PostgreSQL accepts plain connections until it is restarted).
+    #[serde(default)]
+    pub tls: Option<PgTls>,
+}
+
+/// The local CA and PostgreSQL's certificate and key (`<state dir>/tls/`). The local
+/// target's database connections and URLs trust `ca_file` (`sslmode=verify-full`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgTls {
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// Everything other commands and tests need to reach the local cloud: the contents of
@@ -333,6 +347,17 @@ pub fn up(
     opts: &UpOptions,
     r: &dyn Reporter,
 ) -> Result<(LocalState, Vec<(Part, Outcome)>), LocalError> {
+    up_parts(paths, opts, &Part::ALL, r)
+}
+
+/// [`up`] for some parts only (in their order), e.g. a test's private PostgreSQL alone
+/// (`&[Part::Postgres]`, stopped again with [`down`]).
+pub fn up_parts(
+    paths: &Paths,
+    opts: &UpOptions,
+    only: &[Part],
+    r: &dyn Reporter,
+) -> Result<(LocalState, Vec<(Part, Outcome)>), LocalError> {
     deploykit_localcloud::check_time_scale(opts.time_scale).map_err(LocalError::from)?;
     for dir in [&paths.root, &paths.logs, &paths.pids, &paths.venvs] {
         fs::create_dir_all(dir)
@@ -350,7 +375,7 @@ pub fn up(
         None => parts::fresh_state(paths, opts)?,
     };
     let mut outcomes = Vec::new();
-    for part in Part::ALL {
+    for part in Part::ALL.into_iter().filter(|p| only.contains(p)) {
         // A registry with a new password means the edge must hand out the new one.
         let force = part == Part::Edge
             && outcomes
@@ -360,7 +385,7 @@ pub fn up(
         state.save(paths)?;
         outcomes.push((part, outcome));
     }
-    if (state.time_scale - opts.time_scale).abs() > f64::EPSILON {
+    if only.contains(&Part::Edge) && (state.time_scale - opts.time_scale).abs() > f64::EPSILON {
         set_time_scale(&state, opts.time_scale)?;
         state.time_scale = opts.time_scale;
         state.save(paths)?;
@@ -651,6 +676,7 @@ mod tests {
                 data_dir: "/x".into(),
                 socket_dir: "/y".into(),
                 bin_dir: "/z".into(),
+                tls: None,
             },
             processes: BTreeMap::new(),
             workloads: None,

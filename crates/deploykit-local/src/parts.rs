@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use deploykit_report::{Event, Reporter};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::pg::which;
 use crate::procs::{self, Liveness, ProcRecord, Stopped};
 use crate::{
     LocalError, LocalState, Outcome, Paths, PgState, RegistryState, STATE_SCHEMA, UpOptions, health,
@@ -54,7 +55,7 @@ pub(crate) fn port_free(port: u16) -> bool {
 }
 
 /// `preferred` when free, else a free ephemeral port.
-fn pick_port(preferred: u16) -> Result<u16, LocalError> {
+pub(crate) fn pick_port(preferred: u16) -> Result<u16, LocalError> {
     if port_free(preferred) {
         return Ok(preferred);
     }
@@ -98,6 +99,7 @@ pub fn fresh_state(paths: &Paths, opts: &UpOptions) -> Result<LocalState, LocalE
             data_dir: paths.pg.join("data"),
             socket_dir: paths.pg.join("sock"),
             bin_dir: PathBuf::new(),
+            tls: None,
         },
         processes: Default::default(),
         workloads: None,
@@ -143,7 +145,7 @@ pub fn ensure(
 ) -> Result<Outcome, LocalError> {
     let mut rec = read_pid_file(paths, part);
     if rec.is_none() && part == Part::Postgres {
-        rec = adopt_postmaster(paths, state);
+        rec = crate::pg::adopt_postmaster(paths, state);
     }
     let outcome = match rec {
         None => Outcome::Started,
@@ -200,7 +202,7 @@ pub fn ensure(
     let _ = fs::remove_file(paths.pid_file(part));
     state.processes.remove(part.name());
     match part {
-        Part::Postgres => start_postgres(paths, state, r)?,
+        Part::Postgres => crate::pg::start_postgres(paths, state, r)?,
         Part::Registry => start_registry(paths, state, r)?,
         Part::Moto => start_moto(paths, state, r)?,
         Part::Edge => {
@@ -334,7 +336,7 @@ pub fn stop(
         && rec.liveness() == Liveness::Ours
         && let Some(s) = state
     {
-        let mut cmd = pg_tool(&s.pg.bin_dir, "pg_ctl")?;
+        let mut cmd = crate::pg::pg_tool(&s.pg.bin_dir, "pg_ctl")?;
         cmd.arg("-D")
             .arg(&s.pg.data_dir)
             .args(["-m", "fast", "-w", "-t", "30", "stop"]);
@@ -356,245 +358,6 @@ pub fn stop(
 }
 
 /// Adopts a postmaster that runs on our data directory although its pid file was lost.
-fn adopt_postmaster(paths: &Paths, state: &mut LocalState) -> Option<ProcRecord> {
-    let data = paths.pg.join("data");
-    let text = fs::read_to_string(data.join("postmaster.pid")).ok()?;
-    let mut lines = text.lines();
-    let pid: u32 = lines.next()?.trim().parse().ok()?;
-    let port: u16 = lines.nth(2)?.trim().parse().ok()?;
-    let rec = ProcRecord::capture(pid, data.display().to_string())?;
-    if rec.liveness() != Liveness::Ours {
-        return None;
-    }
-    state.pg.port = port;
-    state.pg.database_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
-    if state.pg.bin_dir.as_os_str().is_empty() {
-        state.pg.bin_dir = pg_bin_dir().ok()?;
-    }
-    Some(rec)
-}
-
-// ---------------------------------------------------------------- PostgreSQL
-
-fn pg_bin_dir() -> Result<PathBuf, LocalError> {
-    if let Ok(dir) = std::env::var("DEPLOYKIT_PG_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let mut best: Option<(u32, PathBuf)> = None;
-    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
-        for e in entries.flatten() {
-            let v: Option<u32> = e.file_name().to_str().and_then(|s| s.parse().ok());
-            let bin = e.path().join("bin");
-            if let Some(v) = v.filter(|_| bin.join("initdb").exists())
-                && best.as_ref().is_none_or(|(b, _)| v > *b)
-            {
-                best = Some((v, bin));
-            }
-        }
-    }
-    if let Some((_, bin)) = best {
-        return Ok(bin);
-    }
-    if let Some(initdb) = which("initdb") {
-        return Ok(initdb.parent().map(Path::to_path_buf).unwrap_or_default());
-    }
-    Err(LocalError::Missing {
-        what: "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found".into(),
-        install: "install them (Debian: `apt-get install -y postgresql-15`) or set DEPLOYKIT_PG_BIN to the directory holding initdb".into(),
-    })
-}
-
-pub(super) fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-pub(super) fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// uid and gid of the `postgres` account (PostgreSQL refuses to run as root).
-fn postgres_account() -> Result<(u32, u32), LocalError> {
-    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"postgres"))
-                .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
-        })
-        .ok_or(LocalError::NoPostgresAccount)
-}
-
-/// A PostgreSQL tool, run as `postgres` through runuser when we are root.
-fn pg_tool(bin: &Path, tool: &str) -> Result<Command, LocalError> {
-    if is_root() {
-        postgres_account()?;
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
-        Ok(c)
-    } else {
-        Ok(Command::new(bin.join(tool)))
-    }
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), LocalError> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(|e| LocalError::io(format!("chown {} to postgres", path.display()), e))?;
-    if path.is_dir() {
-        for e in fs::read_dir(path)
-            .map_err(|e| LocalError::io(format!("reading {}", path.display()), e))?
-            .flatten()
-        {
-            if !e.file_type().map(|t| t.is_symlink()).unwrap_or(true) {
-                chown_tree(&e.path(), uid, gid)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn start_postgres(
-    paths: &Paths,
-    state: &mut LocalState,
-    r: &dyn Reporter,
-) -> Result<(), LocalError> {
-    let bin = pg_bin_dir()?;
-    state.pg.bin_dir = bin.clone();
-    let data = paths.pg.join("data");
-    let sock = paths.pg.join("sock");
-    let log = paths.log_file("postgres");
-    for d in [&paths.pg, &sock] {
-        fs::create_dir_all(d)
-            .map_err(|e| LocalError::io(format!("creating {}", d.display()), e))?;
-    }
-    if !log.exists() {
-        fs::write(&log, b"")
-            .map_err(|e| LocalError::io(format!("creating {}", log.display()), e))?;
-    }
-    if is_root() {
-        let (uid, gid) = postgres_account()?;
-        if !data.join("PG_VERSION").exists() {
-            chown_tree(&paths.pg, uid, gid)?;
-        } else {
-            std::os::unix::fs::chown(&sock, Some(uid), Some(gid))
-                .map_err(|e| LocalError::io(format!("chown {}", sock.display()), e))?;
-        }
-        std::os::unix::fs::chown(&log, Some(uid), Some(gid))
-            .map_err(|e| LocalError::io(format!("chown {}", log.display()), e))?;
-    }
-    if !data.join("PG_VERSION").exists() {
-        let _ = fs::remove_dir_all(&data);
-        r.report(Event::info(format!(
-            "creating a PostgreSQL cluster in {} (initdb)",
-            data.display()
-        )));
-        let mut cmd = pg_tool(&bin, "initdb")?;
-        cmd.arg("-D").arg(&data).args([
-            "-A",
-            "trust",
-            "--username",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale",
-            "C",
-            "--no-sync",
-        ]);
-        procs::run_logged(
-            &mut cmd,
-            &paths.log_file("initdb"),
-            "initdb (creating the PostgreSQL cluster)",
-            Duration::from_secs(120),
-            false,
-            r,
-        )?;
-    }
-    if !port_free(state.pg.port) {
-        let old = state.pg.port;
-        state.pg.port = pick_port(0)?;
-        r.report(Event::warn(format!(
-            "port {old} is taken; PostgreSQL moves to port {}",
-            state.pg.port
-        )));
-    }
-    let port = state.pg.port;
-    state.pg.database_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
-    state.pg.data_dir = data.clone();
-    state.pg.socket_dir = sock.clone();
-    let opts = format!(
-        "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-        sock.display()
-    );
-    let mut cmd = pg_tool(&bin, "pg_ctl")?;
-    cmd.arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(&log)
-        .args(["-w", "-t", "60", "-o", &opts, "start"]);
-    procs::run_logged(
-        &mut cmd,
-        &paths.log_file("pg_ctl"),
-        &format!("PostgreSQL to start on 127.0.0.1:{port} (pg_ctl start -w)"),
-        Duration::from_secs(75),
-        true,
-        r,
-    )
-    .map_err(|e| match e {
-        LocalError::CommandFailed {
-            what, status, tail, ..
-        } => LocalError::CommandFailed {
-            what: format!("{what} (the server's own log: {})", log.display()),
-            status,
-            log: paths.log_file("pg_ctl"),
-            tail,
-        },
-        e => e,
-    })?;
-    let pidline = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-    let pid: u32 = pidline
-        .lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| LocalError::Failed {
-            what: format!(
-                "PostgreSQL started but {} has no pid",
-                data.join("postmaster.pid").display()
-            ),
-            help: Some(format!("read {}", log.display())),
-        })?;
-    let rec =
-        ProcRecord::capture(pid, data.display().to_string()).ok_or_else(|| LocalError::Exited {
-            part: "postgres".into(),
-            log: log.clone(),
-            tail: procs::tail(&log, 20),
-        })?;
-    record(paths, state, Part::Postgres, &rec)?;
-    wait_healthy(
-        Part::Postgres,
-        state,
-        &rec,
-        &log,
-        Duration::from_secs(30),
-        r,
-    )?;
-    r.report(Event::info(format!(
-        "PostgreSQL {} (pid {pid})",
-        state.pg.database_url
-    )));
-    Ok(())
-}
-
 // ---------------------------------------------------------------- registry
 
 fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, LocalError> {
@@ -631,7 +394,7 @@ pub(super) fn apt_install(
     r: &dyn Reporter,
 ) -> Result<(), LocalError> {
     let debian = Path::new("/etc/debian_version").exists() && which("apt-get").is_some();
-    if !(is_root() && debian) {
+    if !(crate::pg::is_root() && debian) {
         return Err(LocalError::Missing {
             what: missing.to_string(),
             install: format!(

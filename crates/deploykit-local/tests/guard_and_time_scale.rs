@@ -37,6 +37,7 @@ fn state(edge_url: &str, token: &str) -> LocalState {
             data_dir: "/x".into(),
             socket_dir: "/y".into(),
             bin_dir: "/z".into(),
+            tls: None,
         },
         processes: BTreeMap::new(),
         workloads: None,

@@ -385,6 +385,25 @@ impl Rds {
 }
 
 impl Rds {
+    /// Connects to `url`'s database as its user, TLS verified against this target's CA
+    /// ([`Rds::with_trust`]). The connection runs until the returned handle is aborted or the
+    /// client dropped.
+    pub async fn connect(
+        &self,
+        url: &crate::DbUrl,
+        timeout: Duration,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), RdsError> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&url.host)
+            .port(url.port)
+            .user(&url.user)
+            .password(url.password().expose_secret())
+            .dbname(&url.database)
+            .connect_timeout(timeout);
+        self.connect_verified(&cfg, timeout, &url.host, url.port, &url.database, &url.user)
+            .await
+    }
+
     /// Connects with TLS verified against this target's CA ([`crate::DbTrust`]); failures
     /// become [`RdsError::Tls`] / [`RdsError::Connect`] with the fix.
     pub(crate) async fn connect_verified(

@@ -187,7 +187,7 @@ impl DbTrust {
             let (client, conn) = tokio::time::timeout(timeout, cfg.connect(tokio_postgres::NoTls))
                 .await
                 .map_err(|_| ConnectFailure::Timeout)?
-                .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+                .map_err(|e| ConnectFailure::Other(describe(&e)))?;
             let task = tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -221,7 +221,7 @@ impl DbTrust {
             }
             cur = err.source();
         }
-        ConnectFailure::Other(e.to_string())
+        ConnectFailure::Other(describe(e))
     }
 
     fn tls_reason(&self, t: &rustls::Error) -> TlsFailure {
@@ -250,6 +250,22 @@ impl DbTrust {
         };
         TlsFailure { reason, fix }
     }
+}
+
+/// A tokio-postgres error in words: the server's message (and SQLSTATE), or the error with
+/// its causes (tokio-postgres' own Display says only "db error" / "error connecting").
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut out = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 /// Why [`DbTrust::connect`] failed; callers add host, port, user and database.

@@ -1,5 +1,6 @@
 //! deploykit-rds against the local cloud's RDS: the real aws-sdk-rds client, an in-process edge,
-//! a private PostgreSQL cluster (initdb in a temp dir) and moto for Secrets Manager.
+//! a private PostgreSQL cluster started as `local up` starts it (TLS with a local CA, roles
+//! refused without TLS) and moto for Secrets Manager.
 //! Needs /usr/lib/postgresql/*/bin and target/venvs/moto (created by `cargo xtask local up`);
 //! fails with that instruction when they are missing.
 
@@ -9,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use deploykit_localcloud::{Edge, EdgeConfig, PostgresConfig};
-use deploykit_rds::{DbSpec, Plan, Rds, RdsError, RestoreCheckOptions, SnapshotKind, WaitPolicy};
+use deploykit_rds::{DbSpec, DbTrust, Plan, Rds, RdsError, RestoreCheckOptions, SnapshotKind, WaitPolicy};
 use deploykit_report::{Event, VecReporter};
 use secrecy::ExposeSecret;
 
@@ -25,102 +26,23 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn pg_bin() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL binaries missing: install postgresql (initdb/pg_ctl under /usr/lib/postgresql/<v>/bin)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .expect("no initdb under /usr/lib/postgresql/*/bin")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
-}
-
-/// A PostgreSQL tool; as `postgres` through runuser when we are root (PostgreSQL refuses root).
-fn pg_cmd(tool: &Path) -> Command {
-    if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(tool);
-        c
-    } else {
-        Command::new(tool)
-    }
-}
-
 struct Cloud {
-    _dir: tempfile::TempDir,
-    pg_ctl: PathBuf,
-    data: PathBuf,
+    pg: deploykit_testsupport::PrivatePostgres,
     moto: Child,
     edge: Edge,
 }
 
 impl Drop for Cloud {
     fn drop(&mut self) {
-        let _ = pg_cmd(&self.pg_ctl)
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
         let _ = self.moto.kill();
         let _ = self.moto.wait();
     }
 }
 
 async fn cloud() -> Cloud {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = pg_bin();
-    let data = dir.path().join("data");
-    if is_root() {
-        let ok = Command::new("chown")
-            .args(["-R", "postgres"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(
-            ok.success(),
-            "chown of the test cluster's directory to postgres failed"
-        );
-    }
-    let ok = pg_cmd(&bin.join("initdb"))
-        .arg("-D")
-        .arg(&data)
-        .args(["-U", "postgres", "-A", "trust", "--no-sync"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success(), "initdb failed");
-    let pg_port = free_port();
-    let opts = format!(
-        "-p {pg_port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-        dir.path().display()
-    );
-    let ok = pg_cmd(&bin.join("pg_ctl"))
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &opts, "-l"])
-        .arg(dir.path().join("pg.log"))
-        .args(["-w", "start"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(
-        ok.success(),
-        "pg_ctl start failed; see the log in {}",
-        dir.path().display()
-    );
+    // The cluster as `local up` starts it: TLS with a local CA, roles need TLS (force_ssl).
+    let pg = deploykit_testsupport::private_postgres();
+    let pg_port = pg.port();
 
     let moto_bin = workspace().join("target/venvs/moto/bin/moto_server");
     assert!(
@@ -155,13 +77,7 @@ async fn cloud() -> Cloud {
     })
     .await
     .unwrap();
-    Cloud {
-        _dir: dir,
-        pg_ctl: bin.join("pg_ctl"),
-        data,
-        moto,
-        edge,
-    }
+    Cloud { pg, moto, edge }
 }
 
 async fn rds(c: &Cloud) -> Rds {
@@ -174,6 +90,7 @@ async fn rds(c: &Cloud) -> Rds {
             poll: Duration::from_millis(100),
         },
     )
+    .with_trust(DbTrust::local_ca(&c.pg.tls().ca_file).unwrap())
 }
 
 fn spec() -> DbSpec {
@@ -237,11 +154,10 @@ async fn ensure_snapshot_prune_restore_check_and_url_against_the_local_cloud() {
     assert!(url.to_string().contains(":********@127.0.0.1:"), "{url}");
     let pw = url.password().expose_secret().to_string();
     assert!(!url.to_string().contains(&pw) && !format!("{url:?}").contains(&pw));
-    let libpq = url.clone().with_libpq_scheme().expose();
-    let (client, conn) = tokio_postgres::connect(libpq.expose_secret(), tokio_postgres::NoTls)
+    let (client, _conn) = rds
+        .connect(&url, std::time::Duration::from_secs(20))
         .await
         .unwrap();
-    tokio::spawn(conn);
     client.batch_execute("CREATE TABLE items (id int); INSERT INTO items VALUES (1),(2),(3); CREATE TABLE alembic_version (version_num varchar(32)); INSERT INTO alembic_version VALUES ('0001');").await.unwrap();
     drop(client);
     let stored = rds.store_url("budgetsync/db-url", &url).await.unwrap();

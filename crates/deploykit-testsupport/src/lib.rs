@@ -49,6 +49,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 pub mod mocks;
+mod pg;
+
+pub use pg::{PrivatePostgres, private_postgres};
 
 pub use deploykit_local;
 pub use deploykit_localcloud;
