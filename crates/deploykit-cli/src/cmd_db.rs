@@ -94,12 +94,19 @@ struct Ctx {
 
 async fn context(global: &GlobalArgs, r: &Renderer) -> Result<Ctx, CliError> {
     let session = crate::session::session(global, r).await?;
+    let trust =
+        deploykit::mapping::db_trust(&session.target, session.local.as_ref()).map_err(rds_err)?;
+    if let Some(why) = trust.plaintext_reason() {
+        r.report(Event::warn(format!(
+            "database connections without TLS: {why}"
+        )));
+    }
     let (target, sdk) = (session.target, session.sdk);
     let spec = spec_for(&target);
     spec.validate()
         .map_err(|e| CliError::from_error(Exit::Config, &e))?;
     Ok(Ctx {
-        rds: Rds::new(&sdk, wait_policy(&target)),
+        rds: Rds::new(&sdk, wait_policy(&target)).with_trust(trust),
         target,
         spec,
     })

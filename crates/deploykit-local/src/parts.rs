@@ -357,7 +357,6 @@ pub fn stop(
     procs::stop(rec, part.name(), Duration::from_secs(10), r)
 }
 
-/// Adopts a postmaster that runs on our data directory although its pid file was lost.
 // ---------------------------------------------------------------- registry
 
 fn registry_bin(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, LocalError> {

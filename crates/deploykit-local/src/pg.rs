@@ -13,6 +13,7 @@ use crate::parts::{Part, pick_port, port_free, record, wait_healthy};
 use crate::procs::{self, Liveness, ProcRecord};
 use crate::{LocalError, LocalState, Paths};
 
+/// Adopts a postmaster that runs on our data directory although its pid file was lost.
 pub(crate) fn adopt_postmaster(paths: &Paths, state: &mut LocalState) -> Option<ProcRecord> {
     let data = paths.pg.join("data");
     let text = fs::read_to_string(data.join("postmaster.pid")).ok()?;
@@ -262,7 +263,6 @@ pub(crate) fn start_postgres(
     Ok(())
 }
 
-
 /// `pg_hba.conf`, rewritten at every start: like RDS with `rds.force_ssl=1`, every role
 /// connects over TLS with its password (SCRAM); plain TCP is refused. The one exception is the
 /// cluster's superuser, which the RDS emulator (the control plane, not an RDS user) and the
@@ -324,7 +324,9 @@ pub(crate) fn ensure_tls(
         let _ = fs::remove_file(&tmp);
         let mut o = fs::OpenOptions::new();
         std::os::unix::fs::OpenOptionsExt::mode(o.write(true).create_new(true), mode);
-        let mut f = o.open(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
+        let mut f = o
+            .open(&tmp)
+            .map_err(io(format!("creating {}", tmp.display())))?;
         std::io::Write::write_all(&mut f, text.as_bytes())
             .map_err(io(format!("writing {}", tmp.display())))?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
@@ -357,7 +359,8 @@ fn make_certificates() -> Result<(String, String, String), rcgen::Error> {
         .push(DnType::CommonName, "deploykit local cloud CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
-    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+    let mut server =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
     server
         .distinguished_name
         .push(DnType::CommonName, "deploykit local RDS");

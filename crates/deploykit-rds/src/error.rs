@@ -84,11 +84,10 @@ pub enum RdsError {
         reason: String,
         fix: &'static str,
     },
-    #[error("TLS to database `{database}` at {host}:{port} failed: {reason} (trusted: {trust})")]
+    #[error("TLS to database {endpoint} failed: {reason} (trusted: {trust})")]
     Tls {
-        host: String,
-        port: u16,
-        database: String,
+        /// `host:port/database`.
+        endpoint: String,
         trust: String,
         reason: String,
         fix: String,
@@ -356,9 +355,7 @@ mod tests {
             ),
             (
                 RdsError::Tls {
-                    host: s("db.example"),
-                    port: 5432,
-                    database: s("app"),
+                    endpoint: s("db.example:5432/app"),
                     trust: s("the shipped Amazon RDS CA bundle"),
                     reason: s("unknown issuer"),
                     fix: s("refresh the bundle"),

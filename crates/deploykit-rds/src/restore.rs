@@ -427,9 +427,7 @@ impl Rds {
         self.trust.connect(cfg, timeout).await.map_err(|f| match f {
             ConnectFailure::Trust(e) => e,
             ConnectFailure::Tls(t) => RdsError::Tls {
-                host: host.to_string(),
-                port,
-                database: db.to_string(),
+                endpoint: format!("{host}:{port}/{db}"),
                 trust: self.trust.source().to_string(),
                 reason: t.reason,
                 fix: t.fix,

@@ -114,7 +114,11 @@ impl DbTrust {
     }
 
     /// A CA bundle from PEM text (tests; a bundle the operator provides).
-    pub fn from_pem(source: impl Into<String>, pem: impl Into<String>, app_rootcert: impl Into<String>) -> Self {
+    pub fn from_pem(
+        source: impl Into<String>,
+        pem: impl Into<String>,
+        app_rootcert: impl Into<String>,
+    ) -> Self {
         DbTrust {
             source: source.into(),
             pem: pem.into(),
@@ -298,8 +302,8 @@ where
     type Error = rustls::pki_types::InvalidDnsNameError;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnectOne, Self::Error> {
-        let name = ServerName::try_from(domain.trim_start_matches('[').trim_end_matches(']'))?
-            .to_owned();
+        let name =
+            ServerName::try_from(domain.trim_start_matches('[').trim_end_matches(']'))?.to_owned();
         Ok(RustlsConnectOne {
             connector: tokio_rustls::TlsConnector::from(self.config.clone()),
             name,
@@ -337,7 +341,9 @@ where
 
 impl std::fmt::Debug for RustlsConnectOne {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RustlsConnectOne").field("name", &self.name).finish()
+        f.debug_struct("RustlsConnectOne")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -392,7 +398,11 @@ mod tests {
     fn the_shipped_rds_bundle_parses_and_builds_a_verifier() {
         let t = DbTrust::rds();
         let certs = t.certificates().unwrap();
-        assert_eq!(certs.len(), 3, "us-east-1: RSA2048 G1, RSA4096 G1, ECC384 G1");
+        assert_eq!(
+            certs.len(),
+            3,
+            "us-east-1: RSA2048 G1, RSA4096 G1, ECC384 G1"
+        );
         t.connector().unwrap();
         assert_eq!(t.app_rootcert(), APP_RDS_CA_FILE);
         assert!(RDS_CA_BUNDLE_PEM.contains("-----BEGIN CERTIFICATE-----"));
@@ -400,7 +410,11 @@ mod tests {
 
     #[test]
     fn an_empty_or_broken_bundle_is_refused_with_its_source_and_fix() {
-        for pem in ["", "not a certificate", "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"] {
+        for pem in [
+            "",
+            "not a certificate",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        ] {
             let t = DbTrust::from_pem("test bundle", pem, "x.pem");
             let e = t.connector().map(|_| ()).unwrap_err();
             let shown = e.to_string();

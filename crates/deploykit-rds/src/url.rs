@@ -79,7 +79,10 @@ impl DbUrl {
             self.host.clone()
         };
         let query = match &self.tls {
-            Some(t) => format!("?sslmode=verify-full&sslrootcert={}", encode_path(&t.rootcert)),
+            Some(t) => format!(
+                "?sslmode=verify-full&sslrootcert={}",
+                encode_path(&t.rootcert)
+            ),
             None => String::new(),
         };
         format!(
@@ -159,9 +162,9 @@ mod tests {
                 format!("{masked}?sslmode=verify-full&sslrootcert=/var/lib/ca%20dir/ca.pem")
             );
             assert!(
-                tls.expose()
-                    .expose_secret()
-                    .ends_with("/budgetsync?sslmode=verify-full&sslrootcert=/var/lib/ca%20dir/ca.pem")
+                tls.expose().expose_secret().ends_with(
+                    "/budgetsync?sslmode=verify-full&sslrootcert=/var/lib/ca%20dir/ca.pem"
+                )
             );
             assert!(
                 u.clone()

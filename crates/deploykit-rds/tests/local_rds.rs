@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use deploykit_localcloud::{Edge, EdgeConfig, PostgresConfig};
-use deploykit_rds::{DbSpec, DbTrust, Plan, Rds, RdsError, RestoreCheckOptions, SnapshotKind, WaitPolicy};
+use deploykit_rds::{
+    DbSpec, DbTrust, Plan, Rds, RdsError, RestoreCheckOptions, SnapshotKind, WaitPolicy,
+};
 use deploykit_report::{Event, VecReporter};
 use secrecy::ExposeSecret;
 

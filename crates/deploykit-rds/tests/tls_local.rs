@@ -14,9 +14,10 @@ use tokio_postgres::error::SqlState;
 const T: Duration = Duration::from_secs(20);
 
 async fn setup(pg: &deploykit_testsupport::PrivatePostgres) {
-    let (client, conn) = tokio_postgres::connect(&pg.superuser_url("postgres"), tokio_postgres::NoTls)
-        .await
-        .expect("the superuser connects over loopback (the emulator's control plane)");
+    let (client, conn) =
+        tokio_postgres::connect(&pg.superuser_url("postgres"), tokio_postgres::NoTls)
+            .await
+            .expect("the superuser connects over loopback (the emulator's control plane)");
     let conn = tokio::spawn(conn);
     for sql in [
         "CREATE ROLE app LOGIN PASSWORD 'app-pw-1'",
@@ -77,7 +78,10 @@ async fn the_local_rds_refuses_plain_connections_and_verifies_ca_and_host() {
             .await
             .unwrap_or_else(|e| panic!("{host}: {e:?}"));
         let ssl: bool = client
-            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
@@ -94,13 +98,26 @@ async fn the_local_rds_refuses_plain_connections_and_verifies_ca_and_host() {
 
     // 4. The wrong CA (a real target's RDS bundle against the local server): refused, and the
     // error names the host, what was trusted (the file) and the fix.
-    let url = DbUrl::new("app", SecretString::from("app-pw-1"), "127.0.0.1", port, "appdb");
-    let err = rds(DbTrust::rds()).connect(&url, T).await.map(|_| ()).unwrap_err();
+    let url = DbUrl::new(
+        "app",
+        SecretString::from("app-pw-1"),
+        "127.0.0.1",
+        port,
+        "appdb",
+    );
+    let err = rds(DbTrust::rds())
+        .connect(&url, T)
+        .await
+        .map(|_| ())
+        .unwrap_err();
     let shown = err.to_string();
     assert!(matches!(err, RdsError::Tls { .. }), "{shown}");
     assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
     assert!(shown.contains("not signed by a CA"), "{shown}");
-    assert!(shown.contains(deploykit_rds::tls::RDS_CA_BUNDLE_FILE), "{shown}");
+    assert!(
+        shown.contains(deploykit_rds::tls::RDS_CA_BUNDLE_FILE),
+        "{shown}"
+    );
     let help = err.help().unwrap();
     assert!(help.contains("global-bundle.pem"), "{help}");
     assert_eq!(err.category(), deploykit_report::Category::Input);
@@ -110,7 +127,11 @@ async fn the_local_rds_refuses_plain_connections_and_verifies_ca_and_host() {
     wrong_host.hostaddr("127.0.0.1".parse().unwrap());
     match local.connect(&wrong_host, T).await {
         Err(ConnectFailure::Tls(t)) => {
-            assert!(t.reason.contains("not valid for the host name"), "{}", t.reason);
+            assert!(
+                t.reason.contains("not valid for the host name"),
+                "{}",
+                t.reason
+            );
             assert!(t.fix.contains("endpoint address"), "{}", t.fix);
         }
         other => panic!("expected a host name failure, got {:?}", other.map(|_| ())),

@@ -282,7 +282,7 @@ pub async fn plan_deploy(
     let started = Instant::now();
     let t = &s.target;
     crate::journal::report_left_over(&s.root, &t.name, on.service_name(t), r);
-    let pending = prepare_local(t, &s.sdk, on.route(), req.dry_run, r).await?;
+    let pending = prepare_local(t, &s.sdk, s.local.as_ref(), on.route(), req.dry_run, r).await?;
     if !pending.is_empty() {
         return Ok(ContainerPlanning::NeedsLocalResources(pending));
     }

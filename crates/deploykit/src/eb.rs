@@ -150,7 +150,15 @@ pub async fn plan_deploy(
     let started = Instant::now();
     let t = s.session.target.clone();
     journal::report_left_over(&s.session.root, &t.name, &s.target.environment, r);
-    let pending = prepare_local(&t, &s.session.sdk, Route::Eb, req.dry_run, r).await?;
+    let pending = prepare_local(
+        &t,
+        &s.session.sdk,
+        s.session.local.as_ref(),
+        Route::Eb,
+        req.dry_run,
+        r,
+    )
+    .await?;
     if !pending.is_empty() {
         return Ok(EbPlanning::NeedsLocalResources(pending));
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use deploykit_config::{ContainerPlatformKind, ResolvedTarget};
 use deploykit_eb::{EbTarget, HealthCheck, LoadBalancer, Timeouts};
 use deploykit_iam::AppRoles;
-use deploykit_rds::{DbSpec, WaitPolicy};
+use deploykit_rds::{DbSpec, DbTrust, RdsError, WaitPolicy};
 
 /// The route a command works for; picks the IAM roles it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,5 +143,24 @@ pub fn iam_name(v: &str) -> &str {
         v.rsplit('/').next().unwrap_or(v)
     } else {
         v
+    }
+}
+
+/// The CA this target's database connections and URLs trust, chosen by the target (never by a
+/// flag): the shipped Amazon RDS bundle on real targets; on `local`, the local cloud's CA from
+/// its state. A local cloud started before it had TLS (no CA in state.json) gets plain
+/// connections, and the reason says to restart it.
+pub fn db_trust(
+    t: &ResolvedTarget,
+    local: Option<&deploykit_local::LocalState>,
+) -> Result<DbTrust, RdsError> {
+    if !t.local {
+        return Ok(DbTrust::rds());
+    }
+    match local.and_then(|s| s.pg.tls.as_ref()) {
+        Some(tls) => DbTrust::local_ca(&tls.ca_file),
+        None => Ok(DbTrust::local_without_tls(
+            "the running local cloud was started before its PostgreSQL had TLS: stop and start it (`local down`, `local up`) to get TLS like RDS",
+        )),
     }
 }

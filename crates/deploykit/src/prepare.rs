@@ -48,6 +48,7 @@ pub async fn ensure_roles(
 pub async fn prepare_local(
     t: &ResolvedTarget,
     sdk: &aws_types::SdkConfig,
+    local: Option<&deploykit_local::LocalState>,
     route: Route,
     dry_run: bool,
     r: &dyn Reporter,
@@ -79,7 +80,7 @@ pub async fn prepare_local(
             secrets.restore(&m.reference).await?;
         }
         if m.env_var == "DATABASE_URL" {
-            store_database_url(t, sdk, &m.reference, r).await?;
+            store_database_url(t, sdk, local, &m.reference, r).await?;
         } else {
             let value = SecretString::from(random_value());
             secrets
@@ -138,11 +139,16 @@ pub async fn prepare_local(
 async fn store_database_url(
     t: &ResolvedTarget,
     sdk: &aws_types::SdkConfig,
+    local: Option<&deploykit_local::LocalState>,
     secret: &str,
     r: &dyn Reporter,
 ) -> Result<()> {
     let spec = db_spec(t);
-    let rds = deploykit_rds::Rds::new(sdk, db_wait_policy(t));
+    let trust = crate::mapping::db_trust(t, local)?;
+    if let Some(why) = trust.plaintext_reason() {
+        r.report(Event::warn(format!("DATABASE_URL without TLS: {why}")));
+    }
+    let rds = deploykit_rds::Rds::new(sdk, db_wait_policy(t)).with_trust(trust);
     rds.ensure(&spec, r).await?;
     let url = rds.url(&spec.identifier).await?;
     rds.store_url(secret, &url).await?;

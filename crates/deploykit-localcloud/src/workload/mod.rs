@@ -384,18 +384,17 @@ impl Workloads {
             (LABEL_OWNER.to_string(), spec.owner.clone()),
             ("deploykit.localcloud.port".to_string(), port.to_string()),
         ]);
-        let binds: Vec<String> = spec
-            .mounts
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}:{}:{}",
-                    m.host.display(),
-                    m.container,
-                    if m.read_only { "ro" } else { "rw" }
-                )
-            })
+        let rw = |ro: bool| if ro { "ro" } else { "rw" };
+        let mut binds: Vec<String> = (spec.mounts.iter())
+            .map(|m| format!("{}:{}:{}", m.host.display(), m.container, rw(m.read_only)))
             .collect();
+        // The local RDS's CA alone (deploykit-local's `<state>/tls/ca.pem`, `workloads/`'s
+        // sibling) at the same path, read-only: DATABASE_URL's `sslrootcert` names it.
+        if let Some(ca) = self.cfg.state_dir.parent().map(|d| d.join("tls/ca.pem"))
+            && ca.is_file()
+        {
+            binds.push(format!("{0}:{0}:ro", ca.display()));
+        }
         let host_config = HostConfig {
             network_mode: Some("host".to_string()),
             nano_cpus: Some((self.cfg.cpus * 1e9).round() as i64),
