@@ -30,8 +30,9 @@ pub const RDS_CA_BUNDLE_SOURCE: &str =
 pub const RDS_CA_BUNDLE_FILE: &str = "crates/deploykit-rds/certs/rds-ca-us-east-1-bundle.pem";
 /// Where the app finds the RDS bundle on real targets: relative to the app's working
 /// directory (EB's `/var/app/current`, the image's WORKDIR on App Runner/ECS), so the app tree
-/// ships a copy (`db ca --write` in the runbook; the example app has one).
-pub const APP_RDS_CA_FILE: &str = "rds-ca-bundle.pem";
+/// ships a copy (`.crt`, not `.pem`: bundles refuse `*.pem` as key files; the runbook says
+/// how; the example app has one).
+pub const APP_RDS_CA_FILE: &str = "rds-ca-bundle.crt";
 
 /// The CA a connection trusts, and the `sslrootcert` the app's URL names.
 #[derive(Clone)]
@@ -406,6 +407,20 @@ mod tests {
         t.connector().unwrap();
         assert_eq!(t.app_rootcert(), APP_RDS_CA_FILE);
         assert!(RDS_CA_BUNDLE_PEM.contains("-----BEGIN CERTIFICATE-----"));
+    }
+
+    /// The example app ships the same CA bundle its URL's `sslrootcert` names.
+    #[test]
+    fn the_example_app_ships_the_same_bundle() {
+        let copy = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/budgetsync")
+            .join(APP_RDS_CA_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap(),
+            RDS_CA_BUNDLE_PEM,
+            "{}",
+            copy.display()
+        );
     }
 
     #[test]
