@@ -364,8 +364,26 @@ async fn deploy_eb(a: DeployEbArgs, global: &GlobalArgs, r: &Renderer) -> CliRes
                 Some(u) => format!("uploaded {} bytes", u.bytes_uploaded),
                 None => "nothing uploaded (version exists)".to_string(),
             };
+            let dns = match &d.dns {
+                None => String::new(),
+                Some(o) if o.change_id.is_none() => {
+                    format!("\n  dns: {} unchanged in {}", o.plan.name, o.zone.name)
+                }
+                Some(o) => format!(
+                    "\n  dns: {} {} in {} (change {})",
+                    o.plan.name,
+                    match &o.plan.target {
+                        deploykit_dns::EnvTarget::Alias { dns_name, .. } => {
+                            format!("-> alias {dns_name}")
+                        }
+                        deploykit_dns::EnvTarget::Cname { value } => format!("-> CNAME {value}"),
+                    },
+                    o.zone.name,
+                    o.status
+                ),
+            };
             format!(
-                "Deployed {label} to {env}: {url}\n  version {created}; {upload}\n  environment {envstate}\n  time: total {total:.2}s (bundle {bundle:.2}s, tool {tool:.2}s, waiting on Elastic Beanstalk {wait:.2}s)",
+                "Deployed {label} to {env}: {url}\n  version {created}; {upload}\n  environment {envstate}{dns}\n  time: total {total:.2}s (bundle {bundle:.2}s, tool {tool:.2}s, waiting on Elastic Beanstalk {wait:.2}s)",
                 label = outcome.label,
                 env = outcome.environment,
                 url = outcome.url.as_deref().unwrap_or("(no URL yet)"),

@@ -272,10 +272,16 @@ impl Eb {
         let env = self.describe_env(t).await?;
         let cname = env.as_ref().and_then(|e| e.cname.clone());
         let total = started.elapsed();
+        // Load-balanced with a domain: the app's address is HTTPS on the domain.
+        let url = match t.load_balancer.as_ref().and_then(|l| l.domain.as_ref()) {
+            Some(d) => Some(format!("https://{d}/")),
+            None => cname.as_ref().map(|c| format!("http://{c}/")),
+        };
         Ok(DeployOutcome {
             application: t.application.clone(),
             environment: t.environment.clone(),
-            url: cname.as_ref().map(|c| format!("http://{c}/")),
+            url,
+            endpoint_url: env.as_ref().and_then(|e| e.endpoint_url.clone()),
             cname,
             label,
             version_created,

@@ -212,6 +212,7 @@ mod tests {
                 health_status: Some("Ok".into()),
                 version_label: Some("app-1".into()),
                 cname: Some("app-dev.us-east-1.elasticbeanstalk.com".into()),
+                endpoint_url: None,
                 solution_stack: None,
                 settings: desired_settings(t, true)
                     .into_iter()

@@ -95,6 +95,8 @@ pub struct DeployOutcome {
     pub environment_created: bool,
     pub environment_updated: bool,
     pub cname: Option<String>,
+    /// The load balancer's DNS name when load-balanced (what the domain's alias points at).
+    pub endpoint_url: Option<String>,
     pub url: Option<String>,
     pub previous_version: Option<String>,
     /// Time spent in our own code and API calls, outside waits on Elastic Beanstalk.

@@ -205,6 +205,8 @@ pub struct EnvInfo {
     pub health_status: Option<String>,
     pub version_label: Option<String>,
     pub cname: Option<String>,
+    /// The load balancer's DNS name (load-balanced) or the instance's address.
+    pub endpoint_url: Option<String>,
     pub solution_stack: Option<String>,
     /// Current option settings, (namespace, option name) -> value.
     #[serde(skip)]

@@ -449,6 +449,7 @@ mod tests {
             health_status: Some("Ok".into()),
             version_label: Some(label.into()),
             cname: Some("app-dev.us-east-1.elasticbeanstalk.com".into()),
+            endpoint_url: None,
             solution_stack: stacks().first().cloned(),
             settings: desired_settings(t, true)
                 .into_iter()

@@ -161,6 +161,7 @@ impl Eb {
                 health_status: e.health_status().map(|s| s.as_str().to_string()),
                 version_label: e.version_label().map(str::to_string),
                 cname: e.cname().map(str::to_string),
+                endpoint_url: e.endpoint_url().map(str::to_string),
                 solution_stack: e.solution_stack_name().map(str::to_string),
                 settings: BTreeMap::new(),
             }))

@@ -100,6 +100,8 @@ pub struct EbDeployed {
     pub plan: Plan,
     pub db_snapshot: PreDeploySnapshot,
     pub outcome: DeployOutcome,
+    /// The Route 53 record of `[eb] domain` (with `[eb] hosted_zone`).
+    pub dns: Option<deploykit_dns::EnvRecordOutcome>,
     pub bundle: BundleSummary,
     #[serde(rename = "bundle_ms", serialize_with = "crate::millis")]
     pub bundle_time: Duration,
@@ -249,6 +251,8 @@ pub async fn apply_deploy(
     .await;
     finish_journal(root, target, env, &applied, r);
     let (db_snapshot, outcome) = applied?;
+    // The domain follows the environment: alias to the load balancer, or CNAME.
+    let dns = crate::eb_alb::domain_record(s, &outcome, r).await?;
     Ok(EbDeployed {
         caller: preflight.caller,
         secrets: preflight.secrets,
@@ -256,6 +260,7 @@ pub async fn apply_deploy(
         plan,
         db_snapshot,
         outcome,
+        dns,
         bundle,
         bundle_time,
         total_time: started.elapsed(),

@@ -14,3 +14,49 @@ pub(crate) async fn listener_certificate(
 ) -> Result<Option<String>> {
     Ok(lb.certificate_arn.clone())
 }
+
+/// After a deploy: the Route 53 record of `[eb] domain` in `[eb] hosted_zone` (no zone, no
+/// record): an alias A record to the load balancer when load-balanced, a CNAME to the
+/// environment's CNAME otherwise, replacing the other kind. A second run makes no change.
+pub(crate) async fn domain_record(
+    s: &crate::eb::EbSession,
+    outcome: &deploykit_eb::DeployOutcome,
+    r: &dyn deploykit_report::Reporter,
+) -> std::result::Result<Option<deploykit_dns::EnvRecordOutcome>, deploykit_dns::DnsError> {
+    let e = &s.session.target.eb;
+    let (Some(domain), Some(zone)) = (&e.domain, &e.hosted_zone) else {
+        return Ok(None);
+    };
+    let target = match (
+        &s.target.load_balancer,
+        &outcome.endpoint_url,
+        &outcome.cname,
+    ) {
+        (Some(_), Some(alb), _) => {
+            let Some(zone_id) = deploykit_dns::env_record::alb_hosted_zone(&s.target.region) else {
+                r.report(deploykit_report::Event::warn(format!(
+                    "no Application Load Balancer hosted zone is known for {}: point {domain} at {alb} (an alias A record) by hand",
+                    s.target.region
+                )));
+                return Ok(None);
+            };
+            deploykit_dns::EnvTarget::Alias {
+                dns_name: alb.clone(),
+                hosted_zone_id: zone_id.to_string(),
+            }
+        }
+        (None, _, Some(cname)) => deploykit_dns::EnvTarget::Cname {
+            value: cname.clone(),
+        },
+        _ => return Ok(None),
+    };
+    let zref = match zone {
+        deploykit_config::HostedZone::Auto => deploykit_dns::ZoneRef::Longest,
+        deploykit_config::HostedZone::Id(id) => deploykit_dns::ZoneRef::Id(id.clone()),
+    };
+    let client = aws_sdk_route53::Client::new(&s.session.sdk);
+    let zone = deploykit_dns::find_zone(&client, domain, &zref).await?;
+    deploykit_dns::ensure_env_record(&client, &zone, domain, &target, None, r)
+        .await
+        .map(Some)
+}

@@ -36,6 +36,8 @@ pub enum Error {
     Logs(#[from] deploykit_logs::LogsError),
     #[error(transparent)]
     Init(#[from] deploykit_init::InitError),
+    #[error(transparent)]
+    Dns(#[from] deploykit_dns::DnsError),
     /// A command for the app's bucket on a target without `[s3]`.
     #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
     NoS3Section { target: String },
@@ -115,6 +117,7 @@ impl Diagnostic for Error {
             Error::S3(e) => e.category(),
             Error::Logs(e) => e.category(),
             Error::Init(e) => e.category(),
+            Error::Dns(e) => e.category(),
             Error::NoS3Section { .. } => Category::Input,
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
@@ -142,6 +145,7 @@ impl Diagnostic for Error {
             Error::S3(e) => e.help(),
             Error::Logs(e) => e.help(),
             Error::Init(e) => e.help(),
+            Error::Dns(e) => e.help(),
             Error::NoS3Section { .. } => Some(
                 "add an [s3] section with the app's `bucket` (and its static_dir, uploads_prefix, ...) to deploy.toml".into(),
             ),
