@@ -7,6 +7,7 @@
 
 mod cmd_apprunner;
 mod cmd_bundle;
+mod cmd_check;
 mod cmd_cost;
 mod cmd_db;
 mod cmd_deploy;
@@ -111,6 +112,8 @@ pub enum Command {
     Cost(cmd_cost::CostArgs),
     /// Write deploykit's files into another Flask app (deploy.toml, hooks, Dockerfile, workflow).
     Init(cmd_init::InitArgs),
+    /// The seed's "Am I done?" checklist against the target's live state (exit 7 if any fails).
+    Check(cmd_check::CheckArgs),
 }
 
 static PROJECT_ROOT: OnceLock<PathBuf> = OnceLock::new();
@@ -154,6 +157,7 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Logs(a) => cmd_logs::run(a, global, renderer),
         Command::Cost(a) => cmd_cost::run(a, global, renderer),
         Command::Init(a) => cmd_init::run(a, global, renderer),
+        Command::Check(a) => cmd_check::run(a, global, renderer),
     }
 }
 

@@ -124,7 +124,7 @@ impl Renderer {
     }
 
     /// `text` with the canonical program name replaced by the one the user invoked.
-    fn with_prog(&self, text: &str) -> String {
+    pub(crate) fn with_prog(&self, text: &str) -> String {
         if self.prog == CANONICAL_PROG {
             text.to_string()
         } else {

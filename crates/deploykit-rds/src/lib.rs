@@ -23,6 +23,7 @@ pub mod ec2;
 mod error;
 mod ops;
 mod predeploy;
+mod probe;
 mod restore;
 mod security_group;
 mod snapshot;
@@ -34,14 +35,15 @@ pub use deploykit_secrets::PutOutcome;
 pub use error::RdsError;
 pub use ops::{DEFAULT_GROUP_NOTE, EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};
 pub use predeploy::{PREDEPLOY_REASON, PreDeploySnapshot, predeploy_decision};
+pub use probe::DbProbe;
 pub use restore::{RestoreCheckOptions, RestoreCheckReport, TableCount};
 pub use security_group::{
     IngressPlan, IngressRule, SecurityGroupOutcome, SecurityGroupReport, SecurityGroupState,
     Source, db_security_group_name, ingress_rules, plan_ingress, security_group_drift,
 };
 pub use snapshot::{
-    PruneSelection, SnapshotInfo, SnapshotKind, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON, parse_age,
-    restore_check_instance_name, select_prune, snapshot_name,
+    PruneSelection, SnapshotInfo, SnapshotKind, TAG_GIT_SHA, TAG_MANAGED_BY, TAG_REASON,
+    TAG_RESTORE_CHECKED, parse_age, restore_check_instance_name, select_prune, snapshot_name,
 };
 pub use spec::{
     Change, DbSpec, Drift, Fix, InstanceState, Plan, Severity, drift, major, plan_instance,

@@ -436,6 +436,8 @@ impl Rds {
                 created: None,
                 allocated_storage_gb: state.allocated_storage_gb,
                 percent_progress: None,
+                arn: String::new(),
+                restore_checked: None,
             });
         if wait {
             info = self.wait_snapshot(&name, r).await?;
@@ -746,5 +748,14 @@ pub(crate) fn snapshot_info(s: &DbSnapshot) -> SnapshotInfo {
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
         allocated_storage_gb: s.allocated_storage().unwrap_or(0),
         percent_progress: s.percent_progress(),
+        arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
+        restore_checked: s
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some(crate::snapshot::TAG_RESTORE_CHECKED))
+            .and_then(|t| t.value())
+            .and_then(|v| {
+                OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+            }),
     }
 }

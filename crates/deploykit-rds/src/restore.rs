@@ -140,6 +140,44 @@ async fn delete_instance(rds: &Rds, name: &str) -> Result<(), RdsError> {
 }
 
 impl Rds {
+    /// Leaves the time of a passed check on the snapshot ([`crate::TAG_RESTORE_CHECKED`]), so
+    /// `check` can tell when the backups were last proven. A failure to tag is a warning: the
+    /// check itself passed.
+    async fn mark_restore_checked(&self, snapshot: &SnapshotInfo, r: &dyn Reporter) {
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let Ok(at) = now.format(&time::format_description::well_known::Rfc3339) else {
+            return;
+        };
+        if snapshot.arn.is_empty() {
+            r.report(Event::warn(format!(
+                "snapshot {} has no ARN; the passed check is not recorded on it",
+                snapshot.identifier
+            )));
+            return;
+        }
+        let tagged = self
+            .rds
+            .add_tags_to_resource()
+            .resource_name(&snapshot.arn)
+            .tags(
+                Tag::builder()
+                    .key(crate::TAG_RESTORE_CHECKED)
+                    .value(at)
+                    .build(),
+            )
+            .send()
+            .await;
+        if let Err(e) = tagged {
+            let c = deploykit_aws::classify(&e);
+            r.report(Event::warn(format!(
+                "the check passed but recording it on snapshot {} failed: {c}",
+                snapshot.identifier
+            )));
+        }
+    }
+
     /// Restores a snapshot to `<instance>-restorecheck-<ts>`, waits (bounded), connects, checks
     /// tables, row counts and the Alembic revision, and deletes the temporary instance whatever
     /// happened. `cancel` (e.g. Ctrl-C) stops the check early; cleanup still runs.
@@ -217,6 +255,7 @@ impl Rds {
         match (checked, cleanup) {
             (Ok((tables, alembic_revision)), Ok(())) => {
                 t.finish(r, format!("snapshot {} restores: {} table(s), revision {}; temporary instance deleted", snapshot.identifier, tables.len(), alembic_revision.as_deref().unwrap_or("none")));
+                self.mark_restore_checked(&snapshot, r).await;
                 Ok(RestoreCheckReport {
                     snapshot: snapshot.identifier,
                     temporary_instance: temp,

@@ -54,7 +54,16 @@ pub struct SnapshotInfo {
     pub created: Option<OffsetDateTime>,
     pub allocated_storage_gb: i32,
     pub percent_progress: Option<i32>,
+    /// The snapshot's ARN (tags are set on it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub arn: String,
+    /// When a restore check of this snapshot last passed (its [`TAG_RESTORE_CHECKED`] tag).
+    #[serde(serialize_with = "rfc3339")]
+    pub restore_checked: Option<OffsetDateTime>,
 }
+
+/// The tag a passed restore check leaves on the snapshot it restored: the time, RFC 3339.
+pub const TAG_RESTORE_CHECKED: &str = "deploykit:restore-checked";
 
 impl SnapshotInfo {
     /// Age at `now` (zero when the creation time is unknown or in the future).
@@ -277,6 +286,8 @@ mod tests {
             created: Some(datetime!(2026-11-25 00:00 UTC) - time::Duration::days(days_old)),
             allocated_storage_gb: 20,
             percent_progress: Some(100),
+            arn: String::new(),
+            restore_checked: None,
         }
     }
 
