@@ -3,7 +3,10 @@
 //! the `[secrets]` and the IAM roles, deploys, and the app itself answers through the edge with
 //! its database reachable; a second `deploy eb` changes nothing. Runs the real xtask binary
 //! against the local cloud `cargo xtask test` started (its own names, so it never touches the
-//! repository's `budgetsync` resources).
+//! repository's `budgetsync` resources). Then `check`, the seed's "Am I done?" list, passes
+//! every applicable item once the bucket, static files, a snapshot and a restore check exist,
+//! and breaking one thing (a public bucket, a database behind the app's migrations) fails
+//! exactly that item.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -56,11 +59,16 @@ instance = "{base}-db"
 db_name = "{db_name}"
 username = "app"
 
+[s3]
+bucket = "{bucket}"
+static_dir = "app/static"
+
 [secrets]
 SECRET_KEY = {{ secret = "{secret_key}" }}
 DATABASE_URL = {{ secret = "{db_url}" }}
 "#,
         base = n.base,
+        bucket = n.base.to_ascii_lowercase(),
         // The local cloud's instances share one PostgreSQL cluster: one database each.
         db_name = n.base.replace('-', "_"),
         app = app.display(),
@@ -206,5 +214,111 @@ async fn a_fresh_local_target_gets_its_database_secrets_and_roles_and_serves_the
         String::from_utf8_lossy(&again.stdout).contains("environment unchanged"),
         "{}",
         text(&again)
+    );
+
+    checklist_passes_then_fails_exactly_what_breaks(dir.path(), &cloud, &n).await;
+}
+
+/// `check --output json`: the exit code and the ids of the failing items.
+fn check(dir: &Path) -> (Option<i32>, Vec<String>, String) {
+    let out = xtask(dir, &["--output", "json", "check"]);
+    let shown = text(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v.get("result").cloned())
+        .unwrap_or_else(|| panic!("no result line\n{shown}"));
+    let failing = result["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["verdict"] == "fail")
+        .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    (out.status.code(), failing, shown)
+}
+
+async fn checklist_passes_then_fails_exactly_what_breaks(
+    dir: &Path,
+    cloud: &LocalCloud,
+    n: &Names,
+) {
+    // Deployed (the local RDS took its automated snapshot), but no bucket, static files,
+    // restore check or runbooks yet.
+    let (code, failing, shown) = check(dir);
+    assert_eq!(code, Some(7), "{shown}");
+    assert_eq!(
+        failing,
+        ["bucket", "static-files", "restore-check", "runbooks"],
+        "{shown}"
+    );
+    let runbooks = dir.join("docs/runbooks");
+    std::fs::create_dir_all(&runbooks).expect("mkdir docs/runbooks");
+    for (file, title) in [
+        ("deploy.md", "# Deploy"),
+        ("rollback.md", "# Roll back"),
+        ("rotate-secrets.md", "# Rotate secrets"),
+    ] {
+        std::fs::write(runbooks.join(file), format!("{title}\n")).expect("writing a runbook");
+    }
+    for step in [
+        &["s3", "ensure"][..],
+        &["static", "sync"],
+        &["db", "snapshot", "--wait"],
+        &["db", "restore-check"],
+    ] {
+        let out = xtask(dir, step);
+        assert_eq!(out.status.code(), Some(0), "{step:?}\n{}", text(&out));
+    }
+    let (code, failing, shown) = check(dir);
+    assert_eq!((code, failing.clone()), (Some(0), vec![]), "{shown}");
+
+    // A public bucket fails the bucket item and nothing else.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cloud.sdk_config())
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = n.base.to_ascii_lowercase();
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(false)
+                .block_public_policy(false)
+                .ignore_public_acls(false)
+                .restrict_public_buckets(false)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutPublicAccessBlock");
+    let (code, failing, shown) = check(dir);
+    assert_eq!(
+        (code, failing),
+        (Some(7), vec!["bucket".to_string()]),
+        "{shown}"
+    );
+    let fixed = xtask(dir, &["s3", "ensure"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+
+    // A database behind the app's migrations fails the migrations item and nothing else.
+    let url = cloud.database_url_for(&n.base.replace('-', "_"));
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the app's database");
+    let conn = tokio::spawn(conn);
+    client
+        .execute("DELETE FROM alembic_version", &[])
+        .await
+        .expect("dropping the migration record");
+    drop(client);
+    conn.abort();
+    let (code, failing, shown) = check(dir);
+    assert_eq!(
+        (code, failing),
+        (Some(7), vec!["migrations".to_string()]),
+        "{shown}"
     );
 }
