@@ -73,10 +73,10 @@ pub fn app_heads(app: &Path) -> std::io::Result<Option<Vec<String>>> {
     let mut scripts = Vec::new();
     for entry in entries {
         let path = entry?.path();
-        if path.extension().is_some_and(|x| x == "py") {
-            if let Some(s) = parse_script(&std::fs::read_to_string(&path)?) {
-                scripts.push(s);
-            }
+        if path.extension().is_some_and(|x| x == "py")
+            && let Some(s) = parse_script(&std::fs::read_to_string(&path)?)
+        {
+            scripts.push(s);
         }
     }
     Ok((!scripts.is_empty()).then(|| heads(&scripts)))

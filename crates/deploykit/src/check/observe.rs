@@ -191,10 +191,10 @@ async fn logs(
         };
         match read.await {
             Ok(f) => {
-                if let Some(line) = f.lines.iter().max_by_key(|l| l.time) {
-                    if newest.as_ref().is_none_or(|(_, t)| line.time > *t) {
-                        newest = Some((line.group.clone(), line.time));
-                    }
+                if let Some(line) = f.lines.iter().max_by_key(|l| l.time)
+                    && newest.as_ref().is_none_or(|(_, t)| line.time > *t)
+                {
+                    newest = Some((line.group.clone(), line.time));
                 }
             }
             Err(e) => errors.push(e.to_string()),
