@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-
 use crate::{Rds, RdsError};
 
 /// What connecting to the database found.
@@ -17,36 +15,13 @@ pub struct DbProbe {
 }
 
 impl Rds {
-    /// Connects to `instance`'s database with its RDS-managed master secret (bounded by
-    /// `timeout`) and reads `alembic_version`. Changes nothing.
+    /// Connects to `instance`'s database with its RDS-managed master secret, TLS verified
+    /// against this target's CA (bounded by `timeout`), and reads `alembic_version`. Changes
+    /// nothing.
     pub async fn probe(&self, instance: &str, timeout: Duration) -> Result<DbProbe, RdsError> {
         let url = self.url(instance).await?;
-        let (host, port, database, user) = (
-            url.host.clone(),
-            url.port,
-            url.database.clone(),
-            url.user.clone(),
-        );
-        let connect_err = |reason: String| RdsError::Connect {
-            host: host.clone(),
-            port,
-            database: database.clone(),
-            user: user.clone(),
-            reason,
-            fix: "RDS instances are private: run this from inside the VPC (or the deploy workflow), and check that the instance's security group admits that host on 5432",
-        };
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&host)
-            .port(port)
-            .user(&user)
-            .password(url.password().expose_secret())
-            .dbname(&database)
-            .connect_timeout(timeout);
-        let (client, conn) = tokio::time::timeout(timeout, cfg.connect(tokio_postgres::NoTls))
-            .await
-            .map_err(|_| connect_err(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|e| connect_err(e.to_string()))?;
-        let conn_task = tokio::spawn(conn);
+        let endpoint = format!("{}:{}/{}", url.host, url.port, url.database);
+        let (client, conn_task) = self.connect(&url, timeout).await?;
         let read = async {
             let exists = client
                 .query_one(
@@ -66,13 +41,18 @@ impl Rds {
                 .await?;
             Ok::<_, tokio_postgres::Error>(Some(rows.iter().map(|r| r.get(0)).collect()))
         };
-        let revisions = read
-            .await
-            .map_err(|e| connect_err(format!("reading alembic_version: {e}")));
+        let revisions = read.await.map_err(|e| RdsError::Connect {
+            host: url.host.clone(),
+            port: url.port,
+            database: url.database.clone(),
+            user: url.user.clone(),
+            reason: format!("reading alembic_version: {e}"),
+            fix: "check the master user can read the app's tables",
+        });
         drop(client);
         conn_task.abort();
         Ok(DbProbe {
-            endpoint: format!("{host}:{port}/{database}"),
+            endpoint,
             alembic_revisions: revisions?,
         })
     }

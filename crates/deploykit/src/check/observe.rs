@@ -212,7 +212,11 @@ async fn logs(
 
 async fn database(s: &Session, opts: &CheckOptions) -> Seen<Option<DbFacts>> {
     let t = &s.target;
-    let rds = deploykit_rds::Rds::new(&s.sdk, db_wait_policy(t));
+    let trust = match crate::mapping::db_trust(t, s.local.as_ref()) {
+        Ok(trust) => trust,
+        Err(e) => return unreadable(e),
+    };
+    let rds = deploykit_rds::Rds::new(&s.sdk, db_wait_policy(t)).with_trust(trust);
     let id = &t.database.instance;
     let state = match rds.describe(id).await {
         Ok(Some(st)) => st,
