@@ -193,6 +193,12 @@ async fn single_instance_to_alb_and_back_with_a_failed_certificate_rolled_back()
     let lbs = load_balancers(&eb, &name).await;
     assert_eq!(lbs.len(), 1, "{lbs:?}");
     let env = eb.environment(&lb).await.unwrap().unwrap();
+    // The load balancer's DNS name is the environment's EndpointURL (the domain's alias target).
+    assert!(
+        env.endpoint_url.as_deref().is_some_and(|u| u.contains("-alb.")),
+        "{:?}",
+        env.endpoint_url
+    );
     let get = |ns: &str, n: &str| env.settings.get(&(ns.to_string(), n.to_string())).cloned();
     assert_eq!(
         get(deploykit_eb::NS_LISTENER_443, "Protocol").as_deref(),
