@@ -245,6 +245,11 @@ impl DeployerScope {
                     .collect();
                 // The master password RDS keeps for the instance (`db url`).
                 v.push(format!("arn:{p}:secretsmanager:{r}:{a}:secret:rds!db-*"));
+                // The app role's own secret `db create` makes (`<instance>/app`).
+                v.push(format!(
+                    "arn:{p}:secretsmanager:{r}:{a}:secret:{}/app-??????",
+                    self.db_instance
+                ));
                 v
             }
             IamRoles | IamRolePolicies => self

@@ -19,6 +19,8 @@
 //! Errors: [`RdsError`] says what failed in `Display`; its [`deploykit_report::Diagnostic`]
 //! impl gives the class (`category`) and the advice (`help`), in plain words.
 
+mod app_role;
+mod app_role_ops;
 pub mod ec2;
 mod error;
 mod ops;
@@ -31,6 +33,8 @@ mod spec;
 pub mod tls;
 mod url;
 
+pub use app_role::{AppRoleSpec, AppRoleState, AppRoleStep, plan_app_role};
+pub use app_role_ops::AppRoleOutcome;
 pub use deploykit_secrets::PutOutcome;
 pub use error::RdsError;
 pub use ops::{DEFAULT_GROUP_NOTE, EnsureOutcome, Rds, StatusReport, WaitPolicy, instance_state};

@@ -376,3 +376,108 @@ async fn predeploy_snapshot_only_when_on_needed_and_the_instance_exists() {
         deploykit_report::Category::CheckFailed
     );
 }
+
+/// `db create`'s app role on the local RDS (TLS like RDS 15+): planned, applied, unchanged on
+/// a second run; the app role has DML on the owner's tables (also ones made later, by the
+/// migrations) and cannot CREATE or DROP; its URL is its own (not the master secret's).
+#[tokio::test]
+async fn the_app_role_is_least_privilege_idempotent_and_has_its_own_url() {
+    use deploykit_rds::{AppRoleSpec, AppRoleStep};
+    use tokio_postgres::error::SqlState;
+    let c = cloud().await;
+    let rds = rds(&c).await;
+    let r = VecReporter::new();
+    rds.ensure(&spec(), &r).await.unwrap();
+    let app = AppRoleSpec::for_instance("budgetsync-db", "budgetsync");
+    let t = Duration::from_secs(20);
+
+    // The owner makes a table before the role exists (covered by the grant on all tables).
+    let owner = rds.url("budgetsync-db").await.unwrap();
+    let (oc, _ot) = rds.connect(&owner, t).await.unwrap();
+    oc.batch_execute("CREATE TABLE items (id serial PRIMARY KEY, name text)")
+        .await
+        .unwrap();
+
+    let dry = rds
+        .ensure_app_role("budgetsync-db", &app, true, &r)
+        .await
+        .unwrap();
+    assert!(!dry.applied);
+    assert_eq!(
+        dry.plan.first(),
+        Some(&AppRoleStep::NewSecret),
+        "{:?}",
+        dry.plan
+    );
+    assert!(dry.plan.contains(&AppRoleStep::CreateRole));
+    let first = rds
+        .ensure_app_role("budgetsync-db", &app, false, &r)
+        .await
+        .unwrap();
+    assert!(first.applied && !first.unchanged(), "{:?}", first.plan);
+    let second = rds
+        .ensure_app_role("budgetsync-db", &app, false, &r)
+        .await
+        .unwrap();
+    assert!(
+        second.unchanged(),
+        "a second run changes nothing: {:?}",
+        second.plan
+    );
+    assert!(!second.applied);
+
+    // A table the migrations (the owner) make later: the default privileges cover it.
+    oc.batch_execute("CREATE TABLE later (id serial PRIMARY KEY, v int)")
+        .await
+        .unwrap();
+
+    let url = rds.app_url("budgetsync-db", &app).await.unwrap();
+    assert_eq!(url.user, "budgetsync_app");
+    assert_ne!(url.user, owner.user);
+    assert!(
+        url.to_string()
+            .contains("?sslmode=verify-full&sslrootcert="),
+        "{url}"
+    );
+    let (ac, _at) = rds.connect(&url, t).await.unwrap();
+    ac.batch_execute(
+        "INSERT INTO items (name) VALUES ('a'), ('b'); UPDATE items SET name = 'c' WHERE name = 'b'; DELETE FROM items WHERE name = 'a'; INSERT INTO later (v) VALUES (1)",
+    )
+    .await
+    .unwrap();
+    let n: i64 = ac
+        .query_one("SELECT count(*) FROM items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    for (sql, want) in [
+        (
+            "CREATE TABLE evil (x int)",
+            SqlState::INSUFFICIENT_PRIVILEGE,
+        ),
+        ("DROP TABLE items", SqlState::INSUFFICIENT_PRIVILEGE),
+        ("CREATE SCHEMA evil", SqlState::INSUFFICIENT_PRIVILEGE),
+        ("CREATE ROLE evil", SqlState::INSUFFICIENT_PRIVILEGE),
+        ("CREATE DATABASE evil", SqlState::INSUFFICIENT_PRIVILEGE),
+    ] {
+        let e = ac.batch_execute(sql).await.unwrap_err();
+        assert_eq!(e.code(), Some(&want), "{sql}: {e:?}");
+    }
+    let third = rds
+        .ensure_app_role("budgetsync-db", &app, false, &r)
+        .await
+        .unwrap();
+    assert!(
+        third.unchanged(),
+        "tables made later need no change: {:?}",
+        third.plan
+    );
+
+    // The master password changes (RDS rotates its managed secret): the app's URL still works.
+    oc.batch_execute("ALTER ROLE budgetsync PASSWORD 'rotated-elsewhere'")
+        .await
+        .unwrap();
+    let (ac2, _) = rds.connect(&url, t).await.unwrap();
+    ac2.batch_execute("SELECT 1 FROM items").await.unwrap();
+}

@@ -1,4 +1,4 @@
-//! The database around a deploy: `[database] snapshot_before_deploy`.
+//! The database around a deploy: `[database] snapshot_before_deploy`; the app's URL.
 
 use deploykit_config::ResolvedTarget;
 use deploykit_rds::{PreDeploySnapshot, Rds};
@@ -60,5 +60,28 @@ fn predeploy_err(source: deploykit_rds::RdsError, target: &ResolvedTarget) -> Er
     Error::PreDeploySnapshot {
         target: target.name.clone(),
         source,
+    }
+}
+
+/// The URL the app connects with: the app role's (the role and its secret made or brought in
+/// line first, as `db create` does), which survives the rotation of the master secret. Only a
+/// local cloud started before TLS and app roles (its emulator's master user cannot create
+/// roles) gets the owner's URL, with a warning saying to restart it.
+pub async fn app_database_url(
+    rds: &Rds,
+    target: &ResolvedTarget,
+    r: &dyn Reporter,
+) -> Result<deploykit_rds::DbUrl> {
+    let instance = &target.database.instance;
+    let role = crate::mapping::app_role_spec(target);
+    match rds.ensure_app_role(instance, &role, false, r).await {
+        Ok(_) => Ok(rds.app_url(instance, &role).await?),
+        Err(e) if target.local && rds.trust().plaintext_reason().is_some() => {
+            r.report(deploykit_report::Event::warn(format!(
+                "the app role was not made ({e}); the URL uses the owner (master) user: the running local cloud predates app roles, stop and start it"
+            )));
+            Ok(rds.url(instance).await?)
+        }
+        Err(e) => Err(e.into()),
     }
 }

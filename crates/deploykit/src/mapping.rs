@@ -164,3 +164,10 @@ pub fn db_trust(
         )),
     }
 }
+
+/// The app's least-privilege database role: `<db_name>_app`, its secret `<instance>/app`,
+/// schema `public`.
+pub fn app_role_spec(t: &ResolvedTarget) -> deploykit_rds::AppRoleSpec {
+    let spec = db_spec(t);
+    deploykit_rds::AppRoleSpec::for_instance(&spec.identifier, &spec.db_name)
+}

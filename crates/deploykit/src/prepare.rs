@@ -150,6 +150,8 @@ async fn store_database_url(
     }
     let rds = deploykit_rds::Rds::new(sdk, db_wait_policy(t)).with_trust(trust);
     rds.ensure(&spec, r).await?;
+    // The owner's URL: the example app's deploy hook runs the migrations with DATABASE_URL
+    // (an app whose hook reads MIGRATION_DATABASE_URL can store `db url`'s app-role URL).
     let url = rds.url(&spec.identifier).await?;
     rds.store_url(secret, &url).await?;
     Ok(())

@@ -4,6 +4,8 @@
 //! Like every local-cloud test, these fail with the command to run when the cloud or the venv
 //! is missing.
 
+use std::path::PathBuf;
+
 use super::*;
 
 /// The app venv's python; fails the test with what to run when it is missing.

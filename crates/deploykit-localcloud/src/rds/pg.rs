@@ -97,7 +97,8 @@ impl Pg {
         Ok(client)
     }
 
-    /// Creates the login role, or resets its password when it exists.
+    /// Creates the login role, or resets its password when it exists. Like RDS's master user
+    /// (a member of `rds_superuser`) it may create roles (the app's least-privilege role).
     pub async fn ensure_role(&self, role: &str, password: &str) -> Result<(), String> {
         if !plain_identifier(role) {
             return Err(format!("{role:?} is not a plain identifier"));
@@ -110,7 +111,7 @@ impl Pg {
             .is_some();
         let verb = if exists { "ALTER" } else { "CREATE" };
         c.batch_execute(&format!(
-            "{verb} ROLE {} LOGIN PASSWORD {}",
+            "{verb} ROLE {} LOGIN CREATEROLE PASSWORD {}",
             ident(role),
             literal(password)
         ))

@@ -30,6 +30,11 @@ set +u
 source "$EB_VENV_ROOT"/*/bin/activate
 set -u
 
+# Migrations run as the database owner: with DATABASE_URL the app's least-privilege role
+# (`db url`), MIGRATION_DATABASE_URL carries the owner's (`db url --owner`).
+if [ -n "${MIGRATION_DATABASE_URL:-}" ]; then
+    export DATABASE_URL="$MIGRATION_DATABASE_URL"
+fi
 export FLASK_APP="app:create_app"
 echo "budgetsync: running flask db upgrade"
 flask db upgrade
