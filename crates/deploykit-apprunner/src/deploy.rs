@@ -1,8 +1,9 @@
 //! Running a plan on App Runner: create or update, the bounded operation wait and the health check.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::error::{AppRunnerError, aws_err};
+use super::health::{check_health, health_or_rollback};
 use super::plan::{Action, Plan, ServiceSpec};
 use super::service::{
     create, describe, ensure_scaling, ensure_vpc_connector, health, network_or_default, source,
@@ -63,7 +64,14 @@ pub(super) async fn deploy_apprunner(
     let (arn, op) = match &plan.action {
         Action::Create => {
             let scaling = ensure_scaling(client, spec).await?;
-            create(client, spec, &scaling, connector.as_deref()).await?
+            create(
+                client,
+                spec,
+                &scaling,
+                connector.as_deref(),
+                &plan.create_tags,
+            )
+            .await?
         }
         Action::Recreate => {
             let old = plan.existing_arn.clone().unwrap_or_default();
@@ -87,30 +95,19 @@ pub(super) async fn deploy_apprunner(
                 });
             }
             let scaling = ensure_scaling(client, spec).await?;
-            create(client, spec, &scaling, connector.as_deref()).await?
+            create(
+                client,
+                spec,
+                &scaling,
+                connector.as_deref(),
+                &plan.create_tags,
+            )
+            .await?
         }
         Action::Update { .. } => {
             let arn = plan.existing_arn.clone().unwrap_or_default();
-            let scaling = ensure_scaling(client, spec).await?;
-            let out = client
-                .update_service()
-                .service_arn(&arn)
-                .source_configuration(source(spec)?)
-                .instance_configuration(
-                    InstanceConfiguration::builder()
-                        .cpu(&spec.cpu)
-                        .memory(&spec.memory)
-                        .set_instance_role_arn(spec.instance_role_arn.clone())
-                        .build(),
-                )
-                .health_check_configuration(health(spec))
-                .auto_scaling_configuration_arn(scaling)
-                // Always sent on update, so removing the connector returns to default egress.
-                .network_configuration(network_or_default(connector.as_deref()))
-                .send()
-                .await
-                .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;
-            (arn, out.operation_id().to_string())
+            let op = send_update(client, spec, &arn, connector.as_deref()).await?;
+            (arn, op)
         }
         Action::Unchanged => {
             // Answered before any call above; kept so the match stays exhaustive.
@@ -206,7 +203,39 @@ pub(super) async fn deploy_apprunner(
         });
     }
     let url = view.url.clone().unwrap_or_default();
-    check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
+    let from = match &plan.action {
+        Action::Update { from_image } => from_image.as_deref(),
+        _ => None,
+    };
+    health_or_rollback(
+        &spec.name,
+        &url,
+        &spec.health_path,
+        &spec.image,
+        from,
+        probe,
+        wait,
+        reporter,
+        async |previous: &str| {
+            let mut back = spec.clone();
+            back.image = previous.to_string();
+            let op = send_update(client, &back, &arn, connector.as_deref()).await?;
+            reporter.report(Event::info(format!(
+                "rollback operation {op} started on {}",
+                spec.name
+            )));
+            match wait_operation(client, &spec.name, &arn, &op, wait, reporter).await? {
+                OperationStatus::Succeeded => Ok(()),
+                other => Err(AppRunnerError::Blocked {
+                    service: spec.name.clone(),
+                    status: other.as_str().to_string(),
+                    what_to_do: format!("the rollback operation {op} ended {}", other.as_str()),
+                }),
+            }
+        },
+        async || Ok(describe(client, &spec.name, &arn).await?.image),
+    )
+    .await?;
     timer.finish(
         reporter,
         format!(
@@ -310,52 +339,31 @@ pub async fn wait_operation(
     }
 }
 
-/// GETs `http://<url><path>` (through `probe.resolve` when set) until it answers 200.
-pub(super) async fn check_health(
-    service: &str,
-    url: &str,
-    path: &str,
-    probe: &Probe,
-    wait: WaitOptions,
-    reporter: &dyn Reporter,
-) -> Result<(), AppRunnerError> {
-    use deploykit_aws::http_check::{Scheme, get_status};
-    let started = Instant::now();
-    let mut last: String;
-    loop {
-        // App Runner URLs are HTTPS only; the local edge (probe.resolve) answers plain HTTP.
-        match get_status(
-            Scheme::Https,
-            url,
-            path,
-            probe.resolve,
-            Duration::from_secs(10),
+/// UpdateService with `spec` (image, instance, health, scaling, network); the operation id.
+async fn send_update(
+    client: &aws_sdk_apprunner::Client,
+    spec: &ServiceSpec,
+    arn: &str,
+    connector: Option<&str>,
+) -> Result<String, AppRunnerError> {
+    let scaling = ensure_scaling(client, spec).await?;
+    let out = client
+        .update_service()
+        .service_arn(arn)
+        .source_configuration(source(spec)?)
+        .instance_configuration(
+            InstanceConfiguration::builder()
+                .cpu(&spec.cpu)
+                .memory(&spec.memory)
+                .set_instance_role_arn(spec.instance_role_arn.clone())
+                .build(),
         )
+        .health_check_configuration(health(spec))
+        .auto_scaling_configuration_arn(scaling)
+        // Always sent on update, so removing the connector returns to default egress.
+        .network_configuration(network_or_default(connector))
+        .send()
         .await
-        {
-            Ok(200) => {
-                reporter.report(Event::info(format!("https://{url}{path} answered 200")));
-                return Ok(());
-            }
-            Ok(code) => last = format!("HTTP {code}"),
-            Err(e) => last = e,
-        }
-        let waited = started.elapsed();
-        if waited >= wait.timeout {
-            return Err(AppRunnerError::Unhealthy {
-                service: service.into(),
-                url: url.into(),
-                path: path.into(),
-                last,
-                waited,
-            });
-        }
-        reporter.report(Event::Waiting {
-            step: "health".into(),
-            for_what: format!("https://{url}{path} to answer 200 ({last})"),
-            waited,
-            timeout: wait.timeout,
-        });
-        tokio::time::sleep(wait.poll.min(Duration::from_secs(2))).await;
-    }
+        .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;
+    Ok(out.operation_id().to_string())
 }

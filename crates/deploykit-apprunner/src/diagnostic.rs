@@ -17,10 +17,14 @@ impl Diagnostic for AppRunnerError {
             AppRunnerError::NotYetSupported { .. }
             | AppRunnerError::Invalid { .. }
             | AppRunnerError::NoRollbackTarget { .. } => Category::Input,
-            AppRunnerError::RolledBack { .. } | AppRunnerError::EcsRolledBack { .. } => {
-                Category::RolledBack
+            AppRunnerError::RolledBack { .. }
+            | AppRunnerError::EcsRolledBack { .. }
+            | AppRunnerError::HealthRolledBack { .. } => Category::RolledBack,
+            AppRunnerError::RollbackFailed { .. } | AppRunnerError::HealthRollbackFailed { .. } => {
+                Category::RollbackFailed
             }
-            AppRunnerError::RollbackFailed { .. } => Category::RollbackFailed,
+            // The new image runs, unhealthy, next to someone else's change.
+            AppRunnerError::RollbackRefused { .. } => Category::CheckFailed,
             AppRunnerError::Timeout { .. } => Category::Timeout,
             // The new revision runs and is not healthy (nothing to roll back to).
             AppRunnerError::Unhealthy { .. } | AppRunnerError::EcsDeploymentFailed { .. } => {
@@ -38,10 +42,13 @@ impl Diagnostic for AppRunnerError {
             AppRunnerError::NotYetSupported { .. } => {
                 "use `platform = \"apprunner\"`, or Route A (Elastic Beanstalk)".into()
             }
-            AppRunnerError::RolledBack { .. } | AppRunnerError::EcsRolledBack { .. } => {
+            AppRunnerError::RolledBack { .. }
+            | AppRunnerError::EcsRolledBack { .. }
+            | AppRunnerError::HealthRolledBack { .. } => {
                 "look at the application logs, fix the image and deploy again".into()
             }
-            AppRunnerError::RollbackFailed { .. } => "check the service's status and the console now; redeploy a known good image".into(),
+            AppRunnerError::RollbackFailed { .. } | AppRunnerError::HealthRollbackFailed { .. } => "check the service's status and the console now; redeploy a known good image".into(),
+            AppRunnerError::RollbackRefused { .. } => "someone else deployed to the service while this deploy ran: agree with them on what should run before deploying or rolling back".into(),
             AppRunnerError::CreateFailed { .. } => "deploy again asking to recreate the service: it is deleted and created anew (its URL will change)".into(),
             AppRunnerError::Blocked { what_to_do, .. } => what_to_do.clone(),
             AppRunnerError::Timeout { .. } => {

@@ -13,7 +13,6 @@
 //! execution role pulls the image.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use aws_sdk_ecs::types::{
     ExpressGatewayContainer, ExpressGatewayScalingTarget, ExpressGatewayServiceConfiguration,
@@ -22,9 +21,11 @@ use aws_sdk_ecs::types::{
 use deploykit_aws::classify;
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
+mod wait;
+
 use crate::{
     Action, AppRunnerError, DeployOutcome, LiveConfig, Plan, Probe, ServiceSpec, ServiceView,
-    StatusReport, VpcEgress, WaitOptions, check_health, config_matches, normalize_size,
+    VpcEgress, WaitOptions, check_health, config_matches, health_or_rollback, normalize_size,
     vpc_connector_name,
 };
 
@@ -174,6 +175,7 @@ pub fn plan_ecs(
         image: spec.image.clone(),
         action,
         existing_arn: existing.map(|v| v.arn.clone()),
+        create_tags: std::collections::BTreeMap::new(),
     })
 }
 
@@ -498,27 +500,7 @@ impl EcsExpress {
             }
             Action::Update { .. } | Action::Redeploy => {
                 let arn = plan.existing_arn.clone().unwrap_or_default();
-                let out = self
-                    .client
-                    .update_express_gateway_service()
-                    .service_arn(&arn)
-                    .execution_role_arn(&self.roles.execution_role_arn)
-                    .set_task_role_arn(spec.instance_role_arn.clone())
-                    .health_check_path(&spec.health_path)
-                    .primary_container(Self::container(spec)?)
-                    .cpu(ecs_units(&spec.cpu))
-                    .memory(ecs_units(&spec.memory))
-                    .scaling_target(Self::scaling(spec))
-                    .set_network_configuration(Self::network(spec))
-                    .send()
-                    .await
-                    .map_err(|e| ecs_err("UpdateExpressGatewayService", &spec.name, &e))?;
-                let rev = out
-                    .service()
-                    .and_then(|s| s.target_configuration())
-                    .and_then(|c| c.service_revision_arn())
-                    .unwrap_or_default()
-                    .to_string();
+                let rev = self.send_update(spec, &arn).await?;
                 (arn, rev)
             }
         };
@@ -567,7 +549,34 @@ impl EcsExpress {
             .as_ref()
             .and_then(|v| v.url.clone())
             .unwrap_or_default();
-        check_health(&spec.name, &url, &spec.health_path, probe, wait, reporter).await?;
+        let from = match &plan.action {
+            Action::Update { from_image } => from_image.as_deref(),
+            _ => None,
+        };
+        let redeploy = async |previous: &str| {
+            let mut back = spec.clone();
+            back.image = previous.to_string();
+            let rev = self.send_update(&back, &arn).await?;
+            match self
+                .wait_deployment(&spec.name, &rev, wait, reporter)
+                .await?
+            {
+                (_, ServiceDeploymentStatus::Successful, _) => Ok(()),
+                (dep, st, reason) => Err(AppRunnerError::EcsDeploymentFailed {
+                    service: spec.name.clone(),
+                    image: previous.to_string(),
+                    deployment: dep,
+                    status: st.as_str().to_string(),
+                    reason: reason.unwrap_or_default(),
+                }),
+            }
+        };
+        let running = async || Ok(self.find(&spec.name).await?.and_then(|v| v.image));
+        let (path, image) = (&spec.health_path, &spec.image);
+        health_or_rollback(
+            &spec.name, &url, path, image, from, probe, wait, reporter, redeploy, running,
+        )
+        .await?;
         timer.finish(
             reporter,
             format!(
@@ -587,117 +596,29 @@ impl EcsExpress {
         })
     }
 
-    /// Polls ListServiceDeployments until the deployment to `revision` ends (bounded).
-    /// Throttling and transient errors keep polling.
-    pub async fn wait_deployment(
-        &self,
-        service: &str,
-        revision: &str,
-        wait: WaitOptions,
-        reporter: &dyn Reporter,
-    ) -> Result<(String, ServiceDeploymentStatus, Option<String>), AppRunnerError> {
-        let started = Instant::now();
-        let mut last: Option<ServiceDeploymentStatus> = None;
-        loop {
-            match self.deployments(service).await {
-                Ok(list) => {
-                    let ours = list
-                        .into_iter()
-                        .find(|(_, rev, _, _)| revision.is_empty() || rev == revision);
-                    if let Some((arn, _, st, reason)) = ours {
-                        if last.as_ref() != Some(&st) {
-                            let level = match st {
-                                ServiceDeploymentStatus::RollbackFailed
-                                | ServiceDeploymentStatus::Stopped => Level::Error,
-                                ServiceDeploymentStatus::RollbackInProgress
-                                | ServiceDeploymentStatus::RollbackSuccessful => Level::Warn,
-                                _ => Level::Info,
-                            };
-                            reporter.report(Event::Remote {
-                                step: "ecs".into(),
-                                source: "ecs".into(),
-                                level,
-                                message: format!(
-                                    "deployment {}: {}{}",
-                                    arn.rsplit('/').next().unwrap_or(&arn),
-                                    st.as_str(),
-                                    reason
-                                        .as_deref()
-                                        .map(|r| format!(" ({r})"))
-                                        .unwrap_or_default()
-                                ),
-                            });
-                            last = Some(st.clone());
-                        }
-                        if !is_running(&st) {
-                            return Ok((arn, st, reason));
-                        }
-                    }
-                }
-                Err(e) if e.aws_kind().is_some_and(|k| k.is_retryable()) => {
-                    reporter.report(Event::warn(format!(
-                        "ListServiceDeployments for {service}: {e}; polling again"
-                    )));
-                }
-                Err(e) => return Err(e),
-            }
-            let waited = started.elapsed();
-            if waited >= wait.timeout {
-                return Err(AppRunnerError::Timeout {
-                    what: format!("the deployment of {service} to revision {revision}"),
-                    waited,
-                });
-            }
-            reporter.report(Event::Waiting {
-                step: "ecs".into(),
-                for_what: format!(
-                    "deployment of {service} ({})",
-                    last.as_ref()
-                        .map(|s| s.as_str())
-                        .unwrap_or("not listed yet")
-                ),
-                waited,
-                timeout: wait.timeout,
-            });
-            tokio::time::sleep(wait.poll.min(wait.timeout.saturating_sub(waited))).await;
-        }
-    }
-
-    /// The service and its recent deployments (id, `DEPLOYMENT`, status).
-    pub async fn status(&self, name: &str) -> Result<StatusReport, AppRunnerError> {
-        let Some(view) = self.find(name).await? else {
-            return Ok(StatusReport {
-                service: name.into(),
-                arn: None,
-                status: "NOT_FOUND".into(),
-                url: None,
-                image: None,
-                operations: vec![],
-            });
-        };
-        let operations = if view.status == "DRAINING" {
-            Vec::new()
-        } else {
-            self.deployments(name)
-                .await?
-                .into_iter()
-                .map(|(arn, _, st, _)| {
-                    (
-                        arn.rsplit('/').next().unwrap_or(&arn).to_string(),
-                        "DEPLOYMENT".to_string(),
-                        st.as_str().to_string(),
-                    )
-                })
-                .collect()
-        };
-        Ok(StatusReport {
-            service: name.into(),
-            arn: Some(view.arn),
-            status: view.status,
-            url: view.url,
-            image: view.image,
-            operations,
-        })
+    /// UpdateExpressGatewayService with `spec`; the target service revision.
+    async fn send_update(&self, spec: &ServiceSpec, arn: &str) -> Result<String, AppRunnerError> {
+        let out = self
+            .client
+            .update_express_gateway_service()
+            .service_arn(arn)
+            .execution_role_arn(&self.roles.execution_role_arn)
+            .set_task_role_arn(spec.instance_role_arn.clone())
+            .health_check_path(&spec.health_path)
+            .primary_container(Self::container(spec)?)
+            .cpu(ecs_units(&spec.cpu))
+            .memory(ecs_units(&spec.memory))
+            .scaling_target(Self::scaling(spec))
+            .set_network_configuration(Self::network(spec))
+            .send()
+            .await
+            .map_err(|e| ecs_err("UpdateExpressGatewayService", &spec.name, &e))?;
+        Ok(out
+            .service()
+            .and_then(|s| s.target_configuration())
+            .and_then(|c| c.service_revision_arn())
+            .unwrap_or_default()
+            .to_string())
     }
 }
 

@@ -66,6 +66,32 @@ pub enum AppRunnerError {
         last: String,
         waited: Duration,
     },
+    #[error(
+        "{image} on {service}: the deploy succeeded but {why}; rolled back to {previous}, which the service reports it runs and which answers its health check"
+    )]
+    HealthRolledBack {
+        service: String,
+        image: String,
+        previous: String,
+        why: String,
+    },
+    #[error(
+        "ROLLBACK FAILED on {service}: {image} failed its health check after the deploy succeeded ({why}), and going back to {previous} failed: {reason}. The service may be down"
+    )]
+    HealthRollbackFailed {
+        service: String,
+        image: String,
+        previous: String,
+        why: String,
+        reason: String,
+    },
+    #[error("{image} on {service}: {why}; not rolled back: {reason}")]
+    RollbackRefused {
+        service: String,
+        image: String,
+        why: String,
+        reason: String,
+    },
     #[error("invalid service definition for {service}: {message}")]
     Invalid { service: String, message: String },
     #[error("ECS {operation} failed for service {service}: {classified}")]

@@ -13,16 +13,19 @@ mod diagnostic;
 mod domain;
 pub mod ecs;
 mod error;
+pub mod health;
 mod plan;
 pub mod rollback;
 mod service;
+pub mod tags;
 
 use std::net::SocketAddr;
 
 use deploykit_report::Reporter;
 
-use deploy::{check_health, deploy_apprunner};
+use deploy::deploy_apprunner;
 use error::aws_err;
+use health::{check_health, health_or_rollback};
 use plan::{config_matches, normalize_size};
 
 pub use deploy::{is_terminal, wait_operation};

@@ -182,6 +182,10 @@ pub struct Plan {
     pub image: String,
     pub action: Action,
     pub existing_arn: Option<String>,
+    /// Tags a create sends (`Tags` of CreateService): the caller's deploy lock, so a first
+    /// deploy is locked from its first moment. Not sent on update.
+    #[serde(skip)]
+    pub create_tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Decides the action from what exists. Pure.
@@ -241,6 +245,7 @@ pub fn plan_service(
         image: spec.image.clone(),
         action,
         existing_arn: existing.map(|v| v.arn.clone()),
+        create_tags: std::collections::BTreeMap::new(),
     })
 }
 

@@ -299,10 +299,21 @@ pub(super) async fn create(
     spec: &ServiceSpec,
     scaling: &str,
     connector: Option<&str>,
+    tags: &std::collections::BTreeMap<String, String>,
 ) -> Result<(String, String), AppRunnerError> {
+    let tags: Vec<aws_sdk_apprunner::types::Tag> = tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_apprunner::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect();
     let out = client
         .create_service()
         .service_name(&spec.name)
+        .set_tags((!tags.is_empty()).then_some(tags))
         .source_configuration(source(spec)?)
         .instance_configuration(
             InstanceConfiguration::builder()

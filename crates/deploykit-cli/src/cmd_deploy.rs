@@ -424,18 +424,42 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
         r,
     )
     .map_err(lib)?;
+    // An interrupted deploy's record: its previous version and the settings it changed.
+    let (root, tname) = (&ctx.session.root, &ctx.session.target.name);
+    let resume = match deploykit::journal::read(root, tname, env) {
+        Ok(Some(entry)) if entry.route == "eb" => entry.resume(),
+        Ok(_) => None,
+        Err(e) => {
+            r.report(deploykit_report::Event::warn(e.to_string()));
+            None
+        }
+    };
+    if let Some((_, unknown)) = &resume
+        && !unknown.is_empty()
+    {
+        r.report(deploykit_report::Event::warn(format!(
+            "the interrupted deploy also changed {} (secret-looking, so their old values were not kept on disk): they stay as they are; set them with `cargo xtask eb env set KEY` if needed",
+            unknown.join(", ")
+        )));
+    }
     let s = ctx
         .eb
-        .rollback(&ctx.target, a.to.as_deref(), r)
+        .rollback(
+            &ctx.target,
+            a.to.as_deref(),
+            resume.as_ref().map(|(r, _)| r),
+            r,
+        )
         .await
         .map_err(|e| eb_err(&e))?;
     crate::interrupt::settled(&ctx.session.root, &ctx.session.target.name, env, r);
     r.result(&s, || {
         format!(
-            "Rolled {} back from {} to {} ({:.1}s); it is Ready and Green",
+            "Rolled {} back from {} to {} ({}; {:.1}s); it is Ready and Green",
             s.environment,
             s.from,
             s.to,
+            s.restored,
             s.elapsed.as_secs_f64()
         )
     });

@@ -8,10 +8,13 @@ use aws_sdk_elasticbeanstalk::types::{
 use deploykit_aws::{ErrorKind, classify};
 use deploykit_report::{Event, Reporter, StepTimer};
 
-use super::{DeployOptions, DeployOutcome, Eb, WaitError, build_err, request_time, to_sdk};
+use super::{
+    DeployOptions, DeployOutcome, Eb, RollError, WaitError, build_err, request_time, to_sdk,
+};
 use crate::error::{EbError, RollbackOutcome};
 use crate::model::*;
 use crate::plan::{self, EnvStep, Plan, VersionStep};
+use crate::rollback::describe_undo;
 
 impl Eb {
     /// Reads the state and plans. Nothing is changed.
@@ -150,6 +153,7 @@ impl Eb {
                     .version_label(&label)
                     .solution_stack_name(solution_stack)
                     .set_option_settings(Some(to_sdk(settings)))
+                    .set_tags(crate::tags::sdk_tags(&t.create_tags))
                     .send()
                     .await
                     .map_err(|e| EbError::aws("CreateEnvironment", &t.environment, classify(&e)))?;
@@ -196,9 +200,17 @@ impl Eb {
         };
 
         let w = Instant::now();
-        let result = if created || updated {
+        let changed = created || updated;
+        let result = if changed {
             match self
-                .wait_deployed(t, &label, request_time, "deploy", reporter)
+                .wait_deployed(
+                    t,
+                    &label,
+                    request_time,
+                    "deploy",
+                    t.timeouts.deploy,
+                    reporter,
+                )
                 .await
             {
                 // Ready and Green on the settings Elastic Beanstalk reverted is a failure.
@@ -215,58 +227,54 @@ impl Eb {
         };
         wait_time += w.elapsed();
 
-        match result {
-            Ok(()) => {}
-            Err(WaitError::Other(e)) => return Err(e),
-            Err(WaitError::Timeout { last }) => {
-                return Err(EbError::Timeout {
-                    environment: t.environment.clone(),
-                    label,
-                    waited: t.timeouts.deploy,
-                    last,
-                });
-            }
-            Err(WaitError::Failed { reason, events }) if !(created || updated) => {
-                let _ = events;
+        let failure = match result {
+            Ok(()) => None,
+            Err(WaitError::Failed { reason, .. }) if !changed => {
                 return Err(EbError::Unhealthy {
                     environment: t.environment.clone(),
                     label,
                     reason,
                 });
             }
-            Err(WaitError::Failed { reason, events }) => {
-                // The previous version (when it changed) and the previous settings go back.
-                let version = p.previous_version.clone().filter(|prev| prev != &label);
-                let rollback = match (&p.previous_version, opts.rollback) {
-                    (_, false) => RollbackOutcome::Disabled,
-                    (None, true) => RollbackOutcome::NothingToRollBackTo,
-                    (Some(_), true) if version.is_none() && p.undo.is_empty() => {
-                        RollbackOutcome::NothingToRollBackTo
-                    }
-                    (Some(prev), true) => {
-                        reporter.report(Event::warn(format!(
-                            "deploy of {label} failed ({reason}); rolling back to {prev} and its previous settings"
-                        )));
-                        match self
-                            .restore(t, version.as_deref(), prev, &p.undo, reporter)
-                            .await
-                        {
-                            Ok(()) => RollbackOutcome::RolledBack { to: prev.clone() },
-                            Err(e) => RollbackOutcome::Failed {
-                                to: prev.clone(),
-                                reason: e,
-                            },
-                        }
-                    }
-                };
-                return Err(EbError::DeployFailed {
+            Err(WaitError::Other(e)) if !changed => return Err(e),
+            Err(other) => Some(other),
+        };
+        if let Some(failure) = failure {
+            // Failed, timed out or lost: go back (version and settings) unless told not to.
+            let (reason, events) = match &failure {
+                WaitError::Failed { reason, events } => (reason.clone(), events.clone()),
+                WaitError::Timeout { last } => (
+                    format!(
+                        "timed out after {}s waiting for it to run {label} Ready and Green (last seen: {last})",
+                        t.timeouts.deploy.as_secs()
+                    ),
+                    vec![],
+                ),
+                WaitError::Other(e) => (format!("polling the environment failed: {e}"), vec![]),
+            };
+            let rollback = self
+                .auto_rollback(t, &label, &p, opts, &reason, reporter)
+                .await;
+            let rolled = !matches!(
+                rollback,
+                RollbackOutcome::Disabled | RollbackOutcome::NothingToRollBackTo
+            );
+            return Err(match failure {
+                WaitError::Timeout { last } if !rolled => EbError::Timeout {
+                    environment: t.environment.clone(),
+                    label,
+                    waited: t.timeouts.deploy,
+                    last,
+                },
+                WaitError::Other(e) if !rolled => e,
+                _ => EbError::DeployFailed {
                     environment: t.environment.clone(),
                     label,
                     reason,
                     events,
                     rollback,
-                });
-            }
+                },
+            });
         }
 
         let env = self.describe_env(t).await?;
@@ -292,6 +300,55 @@ impl Eb {
             tool_time: total.saturating_sub(wait_time),
             wait_time,
         })
+    }
+
+    /// The automatic rollback after a failed, timed-out or lost deploy of `ours`: the previous
+    /// version (when it changed) with the settings the deploy changed as they were
+    /// (`plan.undo`), never over someone else's version, bounded by `timeouts.rollback`.
+    async fn auto_rollback(
+        &self,
+        t: &EbTarget,
+        ours: &str,
+        p: &Plan,
+        opts: &DeployOptions,
+        reason: &str,
+        reporter: &dyn Reporter,
+    ) -> RollbackOutcome {
+        let version = p.previous_version.clone().filter(|prev| prev != ours);
+        let prev = match (&p.previous_version, opts.rollback) {
+            (_, false) => return RollbackOutcome::Disabled,
+            (None, true) => return RollbackOutcome::NothingToRollBackTo,
+            (Some(_), true) if version.is_none() && p.undo.is_empty() => {
+                return RollbackOutcome::NothingToRollBackTo;
+            }
+            (Some(prev), true) => prev,
+        };
+        reporter.report(Event::warn(format!(
+            "deploy of {ours} failed ({reason}); rolling back to {prev} ({})",
+            describe_undo(&p.undo)
+        )));
+        match self
+            .restore(
+                t,
+                Some(ours),
+                version.as_deref(),
+                prev,
+                &p.undo,
+                t.timeouts.rollback,
+                reporter,
+            )
+            .await
+        {
+            Ok(()) => RollbackOutcome::RolledBack { to: prev.clone() },
+            Err(RollError::Refused(reason)) => {
+                reporter.report(Event::warn(format!("not rolled back: {reason}")));
+                RollbackOutcome::Refused { reason }
+            }
+            Err(RollError::Failed(reason)) => RollbackOutcome::Failed {
+                to: prev.clone(),
+                reason,
+            },
+        }
     }
 
     pub(super) async fn set_lifecycle(

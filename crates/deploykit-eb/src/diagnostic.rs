@@ -26,9 +26,9 @@ impl Diagnostic for EbError {
                 RollbackOutcome::RolledBack { .. } => Category::RolledBack,
                 RollbackOutcome::Failed { .. } => Category::RollbackFailed,
                 // The new version runs and is not healthy, as for `Unhealthy`.
-                RollbackOutcome::Disabled | RollbackOutcome::NothingToRollBackTo => {
-                    Category::CheckFailed
-                }
+                RollbackOutcome::Disabled
+                | RollbackOutcome::NothingToRollBackTo
+                | RollbackOutcome::Refused { .. } => Category::CheckFailed,
             },
         }
     }
@@ -57,6 +57,7 @@ impl Diagnostic for EbError {
                 }
                 RollbackOutcome::Failed { .. } => "the environment needs attention now: check its status and events, then roll back to a version known to be good".into(),
                 RollbackOutcome::Disabled => "roll back to restore the previous version, or fix the app and deploy again".into(),
+                RollbackOutcome::Refused { .. } => "someone else deployed to the environment while this deploy ran: agree with them on what should run before deploying or rolling back".into(),
             },
             EbError::Unhealthy { .. } => "read the environment's events and the app's logs; fix the app and deploy, or roll back to an earlier version".into(),
             EbError::NoEnvironment { .. } => "deploy once to create it".into(),

@@ -19,6 +19,9 @@ pub enum RollbackOutcome {
     Disabled,
     /// There was no earlier version (first deploy).
     NothingToRollBackTo,
+    /// Not rolled back: the environment runs a version that is neither ours nor our previous
+    /// one (someone else deployed meanwhile), which a rollback must never replace.
+    Refused { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,7 @@ pub enum EbError {
             RollbackOutcome::Failed { to, reason } => format!("the rollback to {to} failed too: {reason}"),
             RollbackOutcome::Disabled => "not rolled back (rollback was turned off)".into(),
             RollbackOutcome::NothingToRollBackTo => "there is no earlier version to roll back to".into(),
+            RollbackOutcome::Refused { reason } => format!("not rolled back: {reason}"),
         }
     )]
     DeployFailed {

@@ -24,6 +24,8 @@ pub mod model;
 pub mod plan;
 mod read;
 mod restore;
+pub mod rollback;
+mod tags;
 mod wait;
 
 use std::time::{Duration, SystemTime};
@@ -38,6 +40,7 @@ pub use error::{EbError, RollbackOutcome};
 pub use lb::SettingsUndo;
 pub use model::*;
 pub use plan::{EnvStep, Plan, Setting, VersionStep, plan};
+pub use rollback::{Resume, describe_undo, poll_backoff, rollback_allowed};
 
 /// Clock skew allowed when asking for "events since our request" by the local clock (only
 /// when the service's answer carried no time of its own).
@@ -115,6 +118,14 @@ enum WaitError {
     Other(EbError),
 }
 
+/// Why a rollback did not happen or did not succeed (sentences for the report).
+#[derive(Debug)]
+enum RollError {
+    /// The environment runs someone else's version: nothing was sent.
+    Refused(String),
+    Failed(String),
+}
+
 impl From<EbError> for WaitError {
     fn from(e: EbError) -> Self {
         WaitError::Other(e)
@@ -180,6 +191,8 @@ pub struct RollbackSummary {
     pub environment: String,
     pub from: String,
     pub to: String,
+    /// Which option settings went back too (names only).
+    pub restored: String,
     #[serde(with = "millis")]
     pub elapsed: Duration,
 }

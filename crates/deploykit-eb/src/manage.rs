@@ -6,81 +6,52 @@ use std::time::{Instant, SystemTime};
 use aws_sdk_elasticbeanstalk::types::{EnvironmentHealthAttribute, OptionSpecification};
 use aws_smithy_types::DateTime;
 use deploykit_aws::classify;
-use deploykit_report::{Event, Reporter, StepTimer};
+use deploykit_report::{Event, Reporter};
 
 use super::{
-    DeployOptions, Eb, EnvChange, EventLine, PruneSummary, RollbackSummary, StatusReport,
-    WaitError, prune_plan, request_time, rollback_candidate, to_sdk,
+    DeployOptions, Eb, EnvChange, EventLine, PruneSummary, RollError, RollbackSummary,
+    StatusReport, WaitError, prune_plan, request_time, rollback_candidate, to_sdk,
 };
 use crate::error::{EbError, RollbackOutcome};
+use crate::lb::SettingsUndo;
 use crate::model::*;
 use crate::plan;
+use crate::rollback::{Resume, describe_undo, rollback_allowed};
 
 impl Eb {
-    /// Sends the environment back to `label` and waits; the error is a sentence for the report.
-    pub(super) async fn roll_to(
-        &self,
-        t: &EbTarget,
-        label: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<(), String> {
-        // Never overlap: the failed update must be finished first.
-        self.wait_not_busy(t, reporter)
-            .await
-            .map_err(|e| e.to_string())?;
-        let timer = StepTimer::start(
-            reporter,
-            "rollback",
-            format!("Rolling {} back to {label}", t.environment),
-        );
-        let local_time = SystemTime::now();
-        let out = self
-            .eb
-            .update_environment()
-            .application_name(&t.application)
-            .environment_name(&t.environment)
-            .version_label(label)
-            .send()
-            .await
-            .map_err(|e| {
-                EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string()
-            })?;
-        let request_time = request_time(out.date_updated(), local_time);
-        match self
-            .wait_deployed(t, label, request_time, "rollback", reporter)
-            .await
-        {
-            Ok(()) => {
-                timer.finish(reporter, format!("{} runs {label} again", t.environment));
-                Ok(())
-            }
-            Err(WaitError::Failed { reason, events }) => Err(if events.is_empty() {
-                reason
-            } else {
-                format!("{reason}; events: {}", events.join(" | "))
-            }),
-            Err(WaitError::Timeout { last }) => Err(format!(
-                "timed out after {}s (last seen: {last})",
-                t.timeouts.deploy.as_secs()
-            )),
-            Err(WaitError::Other(e)) => Err(e.to_string()),
-        }
-    }
-
     /// `rollback eb [--to LABEL]`: redeploys `to`, or the newest other version the application
-    /// has, and waits for it.
+    /// has, and waits for it. With `resume` (an interrupted deploy's journal) and the
+    /// environment still on that deploy's version or its previous one, the previous version
+    /// goes back with the settings the deploy changed as they were; a stale record (someone
+    /// deployed since) is reported and ignored.
     pub async fn rollback(
         &self,
         t: &EbTarget,
         to: Option<&str>,
+        resume: Option<&Resume>,
         reporter: &dyn Reporter,
     ) -> Result<RollbackSummary, EbError> {
         let started = Instant::now();
         let env = self.require_env(t).await?;
         let current = env.version_label.clone().unwrap_or_default();
         let versions = self.versions(&t.application).await?;
-        let target = match to {
-            Some(l) => {
+        let resume = resume.filter(|r| {
+            let fits = to.is_none_or(|l| l == r.previous);
+            match rollback_allowed(env.version_label.as_deref(), &r.deploying, &r.previous) {
+                Ok(()) if fits => true,
+                Ok(()) => false,
+                Err(why) => {
+                    reporter.report(Event::warn(format!(
+                        "the interrupted deploy of {} is not resumed: {why}",
+                        r.deploying
+                    )));
+                    false
+                }
+            }
+        });
+        let target = match (to, resume) {
+            (_, Some(r)) => r.previous.clone(),
+            (Some(l), None) => {
                 if !versions.iter().any(|v| v.label == l) {
                     return Err(EbError::NoVersion {
                         application: t.application.clone(),
@@ -89,24 +60,45 @@ impl Eb {
                 }
                 l.to_string()
             }
-            None => rollback_candidate(&versions, &current).ok_or_else(|| {
+            (None, None) => rollback_candidate(&versions, &current).ok_or_else(|| {
                 EbError::NoRollbackTarget {
                     environment: t.environment.clone(),
                     current: current.clone(),
                 }
             })?,
         };
+        let undo: SettingsUndo = resume.map(|r| r.restore.clone()).unwrap_or_default();
+        let ours = resume.map(|r| r.deploying.as_str());
         if env.is_busy() {
             self.wait_not_busy(t, reporter).await?;
         }
-        match self.roll_to(t, &target, reporter).await {
+        match self
+            .restore(
+                t,
+                ours,
+                Some(&target),
+                &target,
+                &undo,
+                t.timeouts.deploy,
+                reporter,
+            )
+            .await
+        {
             Ok(()) => Ok(RollbackSummary {
                 environment: t.environment.clone(),
                 from: current,
                 to: target,
+                restored: describe_undo(&undo),
                 elapsed: started.elapsed(),
             }),
-            Err(reason) => Err(EbError::DeployFailed {
+            Err(RollError::Refused(reason)) => Err(EbError::DeployFailed {
+                environment: t.environment.clone(),
+                label: target,
+                reason: "the environment changed hands".into(),
+                events: vec![],
+                rollback: RollbackOutcome::Refused { reason },
+            }),
+            Err(RollError::Failed(reason)) => Err(EbError::DeployFailed {
                 environment: t.environment.clone(),
                 label: target.clone(),
                 reason: "the rollback did not become healthy".into(),
@@ -283,7 +275,7 @@ impl Eb {
         let request_time = request_time(out.date_updated(), local_time);
         let label = env.version_label.clone().unwrap_or_default();
         match self
-            .wait_deployed(t, &label, request_time, "env", reporter)
+            .wait_deployed(t, &label, request_time, "env", t.timeouts.deploy, reporter)
             .await
         {
             Ok(()) => Ok(summary),

@@ -61,6 +61,8 @@ pub struct EbTarget {
     /// `Some`: a load-balanced environment (an ALB with an HTTPS listener); `None`: a single
     /// instance. See [`crate::lb`].
     pub load_balancer: Option<LoadBalancer>,
+    /// Tags a CreateEnvironment sends (the caller's remote deploy lock); not sent on update.
+    pub create_tags: BTreeMap<String, String>,
 }
 
 /// The load-balanced environment deploy.toml asks for (`[eb] load_balanced = true`).
@@ -113,6 +115,7 @@ impl EbTarget {
             timeouts: Timeouts::default(),
             extra_settings: BTreeMap::new(),
             load_balancer: None,
+            create_tags: BTreeMap::new(),
         }
     }
 }
@@ -130,8 +133,11 @@ pub struct HealthCheck {
 /// Every bound on waiting.
 #[derive(Debug, Clone)]
 pub struct Timeouts {
-    /// How long a deploy (or rollback) may take to become Ready, Green and ours.
+    /// How long a deploy (or `rollback eb`) may take to become Ready, Green and ours.
     pub deploy: Duration,
+    /// How long the automatic rollback after a failed or timed-out deploy may take (its own
+    /// budget: a deploy that used up its time must still be able to go back).
+    pub rollback: Duration,
     /// How long to wait for an environment that is already busy before we start.
     pub busy: Duration,
     /// Time between polls.
@@ -144,6 +150,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Self {
             deploy: Duration::from_secs(20 * 60),
+            rollback: Duration::from_secs(20 * 60),
             busy: Duration::from_secs(20 * 60),
             poll: Duration::from_secs(5),
             http: Duration::from_secs(5),

@@ -8,18 +8,19 @@
 //! must be the ones we sent.
 
 use std::collections::HashSet;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_elasticbeanstalk::types::OptionSpecification;
 use aws_smithy_types::DateTime;
 use deploykit_aws::classify;
 use deploykit_report::{Event, NullReporter, Reporter, StepTimer};
 
-use super::{Eb, WaitError, request_time, to_sdk};
+use super::{Eb, RollError, WaitError, request_time, to_sdk};
 use crate::error::EbError;
 use crate::lb::SettingsUndo;
 use crate::model::*;
 use crate::plan::Setting;
+use crate::rollback::rollback_allowed;
 
 pub(crate) fn to_sdk_remove(settings: &[Setting]) -> Vec<OptionSpecification> {
     settings
@@ -107,28 +108,40 @@ impl Eb {
         })
     }
 
-    /// Puts `version` (when it changed) and the settings in `undo` back, and waits for the
-    /// environment to run `label` Ready and Green. Settings the environment already holds are
-    /// not sent again (Elastic Beanstalk may have reverted them itself). The error is a
-    /// sentence for the report.
+    /// Puts `version` (when it changed) and the settings in `undo` back, and waits (bounded
+    /// by `deadline`) for the environment to run `label` Ready and Green. Settings the
+    /// environment already holds are not sent again (Elastic Beanstalk may have reverted them
+    /// itself). With `ours`, first checks the environment runs `ours` or `label`
+    /// ([`rollback_allowed`]) and refuses otherwise, sending nothing.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn restore(
         &self,
         t: &EbTarget,
+        ours: Option<&str>,
         version: Option<&str>,
         label: &str,
         undo: &SettingsUndo,
+        deadline: Duration,
         reporter: &dyn Reporter,
-    ) -> Result<(), String> {
+    ) -> Result<(), RollError> {
+        let failed = |e: String| RollError::Failed(e);
         // Never overlap: the failed update must be finished first.
         self.wait_not_busy(t, reporter)
             .await
-            .map_err(|e| e.to_string())?;
-        let current = self
+            .map_err(|e| failed(e.to_string()))?;
+        let env = self
             .environment(t)
             .await
-            .map_err(|e| e.to_string())?
-            .map(|e| e.settings)
-            .unwrap_or_default();
+            .map_err(|e| failed(e.to_string()))?;
+        if let Some(ours) = ours {
+            rollback_allowed(
+                env.as_ref().and_then(|e| e.version_label.as_deref()),
+                ours,
+                label,
+            )
+            .map_err(RollError::Refused)?;
+        }
+        let current = env.map(|e| e.settings).unwrap_or_default();
         let restore: Vec<Setting> = undo
             .restore
             .iter()
@@ -146,10 +159,12 @@ impl Eb {
                 "{} already holds its previous configuration (Elastic Beanstalk reverted it)",
                 t.environment
             )));
-            return self.verify(t, label).await.map_err(|e| match e {
-                WaitError::Failed { reason, .. } => reason,
-                WaitError::Timeout { last } => last,
-                WaitError::Other(e) => e.to_string(),
+            return self.verify(t, label).await.map_err(|e| {
+                failed(match e {
+                    WaitError::Failed { reason, .. } => reason,
+                    WaitError::Timeout { last } => last,
+                    WaitError::Other(e) => e.to_string(),
+                })
             });
         }
         let timer = StepTimer::start(
@@ -176,11 +191,11 @@ impl Eb {
             req = req.set_options_to_remove(Some(to_sdk_remove(&remove)));
         }
         let out = req.send().await.map_err(|e| {
-            EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string()
+            failed(EbError::aws("UpdateEnvironment", &t.environment, classify(&e)).to_string())
         })?;
         let since = request_time(out.date_updated(), local_time);
         let waited = match self
-            .wait_deployed(t, label, since, "rollback", reporter)
+            .wait_deployed(t, label, since, "rollback", deadline, reporter)
             .await
         {
             Ok(()) => self.settings_kept(t, &restore, &remove, since).await,
@@ -194,16 +209,16 @@ impl Eb {
                 );
                 Ok(())
             }
-            Err(WaitError::Failed { reason, events }) => Err(if events.is_empty() {
+            Err(WaitError::Failed { reason, events }) => Err(failed(if events.is_empty() {
                 reason
             } else {
                 format!("{reason}; events: {}", events.join(" | "))
-            }),
-            Err(WaitError::Timeout { last }) => Err(format!(
+            })),
+            Err(WaitError::Timeout { last }) => Err(failed(format!(
                 "timed out after {}s (last seen: {last})",
-                t.timeouts.deploy.as_secs()
-            )),
-            Err(WaitError::Other(e)) => Err(e.to_string()),
+                deadline.as_secs()
+            ))),
+            Err(WaitError::Other(e)) => Err(failed(e.to_string())),
         }
     }
 }

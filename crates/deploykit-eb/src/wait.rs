@@ -1,7 +1,7 @@
 //! Bounded waits: not busy, deployed (relaying the service events), and the verification.
 
 use std::collections::HashSet;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_elasticbeanstalk::types::{EnvironmentHealthAttribute, EventSeverity};
 use aws_smithy_types::DateTime;
@@ -12,6 +12,12 @@ use deploykit_report::{Event, Level, Reporter};
 use super::{Eb, HTTP_FAILURES_ALLOWED, WaitError};
 use crate::error::EbError;
 use crate::model::*;
+use crate::rollback::poll_backoff;
+
+/// A poll error worth riding out: throttling or a transient failure, by code.
+fn is_transient(e: &EbError) -> bool {
+    e.aws_kind().is_some_and(|k| k.is_retryable())
+}
 
 /// The app answered its health path: 200, or on a load-balanced environment the app's
 /// redirect of plain HTTP to HTTPS (301/308; the ALB's own health checks, which make the
@@ -28,8 +34,34 @@ impl Eb {
         reporter: &dyn Reporter,
     ) -> Result<(), EbError> {
         let start = Instant::now();
+        let mut failures = 0u32;
         loop {
-            let env = self.describe_env(t).await?;
+            let env = match self.describe_env(t).await {
+                Ok(env) => {
+                    failures = 0;
+                    env
+                }
+                Err(e) if is_transient(&e) => {
+                    failures += 1;
+                    self.back_off(
+                        start,
+                        t.timeouts.busy,
+                        t.timeouts.poll,
+                        failures,
+                        &e,
+                        "wait-busy",
+                        reporter,
+                    )
+                    .await
+                    .map_err(|()| EbError::BusyTimeout {
+                        environment: t.environment.clone(),
+                        status: format!("unknown ({e})"),
+                        waited: start.elapsed(),
+                    })?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let status = match env {
                 Some(e) if e.is_busy() => e.status,
                 _ => return Ok(()),
@@ -119,16 +151,20 @@ impl Eb {
     }
 
     /// Polls until the environment runs `label` Ready and Green (and answers HTTP 200 when
-    /// configured), relaying events since `since`. Bounded by `timeouts.deploy`.
+    /// configured), relaying events since `since`. Bounded by `deadline`. A throttled or
+    /// transient poll error (by code, `deploykit_aws::classify`) is ridden out with a bounded
+    /// backoff until the deadline; any other poll error ends the wait.
     pub(super) async fn wait_deployed(
         &self,
         t: &EbTarget,
         label: &str,
         since: SystemTime,
         step: &str,
+        deadline: Duration,
         reporter: &dyn Reporter,
     ) -> Result<(), WaitError> {
         let start = Instant::now();
+        let mut failures = 0u32;
         let since = DateTime::from(since);
         let mut seen: HashSet<(i64, u32, String)> = HashSet::new();
         let mut problems: Vec<String> = Vec::new();
@@ -138,9 +174,36 @@ impl Eb {
         let mut last: String;
         loop {
             polls += 1;
-            self.relay_events(t, since, &mut seen, &mut problems, step, reporter)
-                .await?;
-            let env = self.describe_env(t).await?;
+            let polled = match self
+                .relay_events(t, since, &mut seen, &mut problems, step, reporter)
+                .await
+            {
+                Ok(()) => self.describe_env(t).await,
+                Err(e) => Err(e),
+            };
+            let env = match polled {
+                Ok(env) => {
+                    failures = 0;
+                    env
+                }
+                Err(e) if is_transient(&e) => {
+                    failures += 1;
+                    let last = format!("polling failed {failures} times in a row: {e}");
+                    self.back_off(
+                        start,
+                        deadline,
+                        t.timeouts.poll,
+                        failures,
+                        &e,
+                        step,
+                        reporter,
+                    )
+                    .await
+                    .map_err(|()| WaitError::Timeout { last })?;
+                    continue;
+                }
+                Err(e) => return Err(WaitError::Other(e)),
+            };
             let Some(env) = env else {
                 return Err(WaitError::Failed {
                     reason: format!("environment {} disappeared", t.environment),
@@ -226,7 +289,7 @@ impl Eb {
                 });
             }
             let waited = start.elapsed();
-            if waited >= t.timeouts.deploy {
+            if waited >= deadline {
                 return Err(WaitError::Timeout { last });
             }
             reporter.report(Event::Waiting {
@@ -236,10 +299,43 @@ impl Eb {
                     t.environment
                 ),
                 waited,
-                timeout: t.timeouts.deploy,
+                timeout: deadline,
             });
             tokio::time::sleep(t.timeouts.poll).await;
         }
+    }
+
+    /// After the `failures`-th throttled or transient poll error in a row: reports the wait
+    /// and sleeps [`poll_backoff`]; `Err(())` when the deadline has passed.
+    #[allow(clippy::too_many_arguments)]
+    async fn back_off(
+        &self,
+        start: Instant,
+        deadline: Duration,
+        poll: Duration,
+        failures: u32,
+        e: &EbError,
+        step: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<(), ()> {
+        let waited = start.elapsed();
+        let remaining = deadline.saturating_sub(waited);
+        if remaining.is_zero() {
+            return Err(());
+        }
+        let sleep = poll_backoff(poll, failures, remaining);
+        reporter.report(Event::Waiting {
+            step: step.to_string(),
+            for_what: format!(
+                "Elastic Beanstalk to answer again ({e}; {} in a row; next poll in {:.1}s)",
+                failures,
+                sleep.as_secs_f64()
+            ),
+            waited,
+            timeout: deadline,
+        });
+        tokio::time::sleep(sleep).await;
+        Ok(())
     }
 
     pub(super) async fn relay_events(

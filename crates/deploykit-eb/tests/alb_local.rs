@@ -127,6 +127,7 @@ async fn single_instance_to_alb_and_back_with_a_failed_certificate_rolled_back()
     };
     single.timeouts = Timeouts {
         deploy: Duration::from_secs(60),
+        rollback: Duration::from_secs(60),
         busy: Duration::from_secs(60),
         poll: Duration::from_millis(100),
         http: Duration::from_secs(5),

@@ -44,6 +44,7 @@ async fn world() -> World {
     };
     target.timeouts = Timeouts {
         deploy: Duration::from_secs(60),
+        rollback: Duration::from_secs(60),
         busy: Duration::from_secs(60),
         poll: Duration::from_millis(100),
         http: Duration::from_secs(5),
@@ -187,7 +188,7 @@ async fn create_then_unchanged_then_changed_then_failed_deploy_rolls_back() {
 
     // 6. Manual rollback back to v1, and prune never deletes the deployed version.
     let rb =
-        w.eb.rollback(&w.target, Some(&v1), &VecReporter::new())
+        w.eb.rollback(&w.target, Some(&v1), None, &VecReporter::new())
             .await
             .unwrap();
     assert_eq!(rb.to, v1);

@@ -123,6 +123,11 @@ struct FailNextDeploy {
     count: u32,
 }
 
+#[derive(Debug, Deserialize)]
+struct UnhealthyImage {
+    image: String,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct TimeScale {
     /// JSON has no NaN or infinity: `null` (what serde_json writes for them) reads as NaN.
@@ -185,6 +190,14 @@ pub(crate) async fn handle(
                 ok()
             }
             Ok(_) => bad_request("name must not be empty"),
+            Err(e) => bad_request(&e),
+        },
+        (&Method::POST, "unhealthy-image") => match parse::<UnhealthyImage>(&body) {
+            Ok(r) if !r.image.is_empty() => {
+                shared.ctx.faults.mark_unhealthy_image(&r.image);
+                ok()
+            }
+            Ok(_) => bad_request("image must not be empty"),
             Err(e) => bad_request(&e),
         },
         (&Method::POST, "time-scale") => match parse::<TimeScale>(&body) {
@@ -389,6 +402,21 @@ impl AdminClient {
             "fail-next-deploy",
             Method::POST,
             "fail-next-deploy",
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /_localcloud/unhealthy-image`: from now on the app of `image` (an image
+    /// identifier as a service names it) answers 500 at its App Runner URL, although App
+    /// Runner's own health check passes: the deploy SUCCEEDS and the app is broken.
+    pub async fn unhealthy_image(&self, image: &str) -> Result<(), LocalCloudError> {
+        let body = serde_json::json!({ "image": image });
+        self.call(
+            "unhealthy-image",
+            Method::POST,
+            "unhealthy-image",
             Some(body),
         )
         .await

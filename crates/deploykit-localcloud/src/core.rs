@@ -124,6 +124,9 @@ struct FaultState {
     queued: HashMap<String, Vec<Fault>>,
     /// Names of EB environments / App Runner services whose next deploy fails its health.
     fail_next_deploy: HashMap<String, u32>,
+    /// Image identifiers whose app answers 500 at its URL although the platform's own health
+    /// check passes (an app that breaks only on real requests).
+    unhealthy_images: std::collections::HashSet<String>,
 }
 
 impl Faults {
@@ -178,10 +181,23 @@ impl Faults {
         }
     }
 
+    /// From now on, the app of `image` answers 500 at its URL (simulated workloads).
+    pub fn mark_unhealthy_image(&self, image: &str) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.unhealthy_images.insert(image.to_string());
+    }
+
+    /// Whether the app of `image` was marked unhealthy.
+    pub fn is_unhealthy_image(&self, image: &str) -> bool {
+        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.unhealthy_images.contains(image)
+    }
+
     pub fn clear(&self) {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         s.queued.clear();
         s.fail_next_deploy.clear();
+        s.unhealthy_images.clear();
     }
 }
 

@@ -40,6 +40,7 @@ impl EbSession {
     /// Overrides the deploy wait (and the wait for a busy environment).
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.target.timeouts.deploy = timeout;
+        self.target.timeouts.rollback = timeout;
         self.target.timeouts.busy = timeout;
     }
 
@@ -235,7 +236,8 @@ pub async fn apply_deploy(
             env.as_str(),
             plan.version.label(),
             plan.previous_version.clone(),
-        ),
+        )
+        .with_restore(&plan.undo),
     )?;
     let applied = async {
         let db_snapshot = db.take(&s.session.target, r).await?;

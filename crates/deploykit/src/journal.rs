@@ -35,6 +35,66 @@ pub struct InFlight {
     pub started_at: String,
     pub pid: u32,
     pub host: String,
+    /// EB: the option settings the deploy changes, as they were before it (what a rollback
+    /// restores). Absent for containers and for updates that change no setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<SavedRestore>,
+}
+
+/// The settings an EB rollback restores, as kept on disk. The value of a variable whose name
+/// looks secret (deploykit-secretrules) is not written: it is `None`, and a rollback from the
+/// journal leaves that variable as it is (and says so).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SavedRestore {
+    /// (namespace, option name, value before the deploy).
+    pub settings: Vec<(String, String, Option<String>)>,
+    /// (namespace, option name) the deploy adds: removed by a rollback.
+    pub remove: Vec<(String, String)>,
+}
+
+impl SavedRestore {
+    /// What to keep on disk of `r`.
+    pub fn from_restore(r: &deploykit_eb::SettingsUndo) -> SavedRestore {
+        SavedRestore {
+            settings: r
+                .restore
+                .iter()
+                .map(|s| {
+                    let secret = deploykit_secretrules::is_secret_name(&s.name);
+                    (
+                        s.namespace.clone(),
+                        s.name.clone(),
+                        (!secret).then(|| s.value.clone()),
+                    )
+                })
+                .collect(),
+            remove: r
+                .remove
+                .iter()
+                .map(|s| (s.namespace.clone(), s.name.clone()))
+                .collect(),
+        }
+    }
+
+    /// Back to a restore; the names whose value was not kept are returned apart.
+    pub fn to_restore(&self) -> (deploykit_eb::SettingsUndo, Vec<String>) {
+        let mut r = deploykit_eb::SettingsUndo::default();
+        let mut unknown = Vec::new();
+        for (ns, name, value) in &self.settings {
+            match value {
+                Some(v) => r
+                    .restore
+                    .push(deploykit_eb::Setting::new(ns, name, v.clone())),
+                None => unknown.push(name.clone()),
+            }
+        }
+        r.remove = self
+            .remove
+            .iter()
+            .map(|(ns, name)| deploykit_eb::Setting::new(ns, name, ""))
+            .collect();
+        (r, unknown)
+    }
 }
 
 impl InFlight {
@@ -55,7 +115,33 @@ impl InFlight {
             started_at: now_rfc3339(),
             pid: std::process::id(),
             host: current_host(),
+            restore: None,
         }
+    }
+
+    /// With the EB settings a rollback restores (nothing kept when there are none).
+    pub fn with_restore(mut self, r: &deploykit_eb::SettingsUndo) -> InFlight {
+        self.restore = (!r.is_empty()).then(|| SavedRestore::from_restore(r));
+        self
+    }
+
+    /// What `rollback eb` needs to finish this deploy's rollback (`None`: nothing ran before),
+    /// and the names of settings whose old value was not kept on disk.
+    pub fn resume(&self) -> Option<(deploykit_eb::Resume, Vec<String>)> {
+        let previous = self.previous.clone()?;
+        let (restore, unknown) = self
+            .restore
+            .as_ref()
+            .map(SavedRestore::to_restore)
+            .unwrap_or_default();
+        Some((
+            deploykit_eb::Resume {
+                deploying: self.deploying.clone(),
+                previous,
+                restore,
+            },
+            unknown,
+        ))
     }
 
     /// Whether the process that wrote it still runs (`None`: another host, or cannot tell).

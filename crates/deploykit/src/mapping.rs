@@ -57,6 +57,7 @@ pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
     });
     out.timeouts = Timeouts {
         deploy: e.timeout,
+        rollback: e.timeout,
         busy: e.timeout,
         poll: if t.local {
             Duration::from_millis(250)

@@ -522,7 +522,21 @@ impl AppRunner {
             .iter()
             .filter(|s| !s.is_deleted())
             .find(|s| s.url.eq_ignore_ascii_case(host));
+        let image = svc.and_then(|s| {
+            s.config
+                .source
+                .image_repository
+                .as_ref()
+                .map(|r| r.image_identifier.clone())
+        });
+        let broken = image
+            .as_deref()
+            .is_some_and(|i| self.ctx.faults.is_unhealthy_image(i));
         let (status, body): (StatusCode, &'static [u8]) = match svc {
+            Some(s) if s.live && broken => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                b"Internal Server Error (this image was marked unhealthy)\n",
+            ),
             Some(s) if s.live => (StatusCode::OK, b"ok"),
             Some(_) => (StatusCode::SERVICE_UNAVAILABLE, b"Service Unavailable\n"),
             None => (
@@ -536,6 +550,9 @@ impl AppRunner {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if let Some(v) = image.and_then(|i| http::HeaderValue::from_str(&i).ok()) {
+            resp.headers_mut().insert("x-localcloud-image", v);
+        }
         resp
     }
 }

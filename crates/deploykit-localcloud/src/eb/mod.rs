@@ -16,6 +16,7 @@ mod platforms;
 mod render;
 mod secrets;
 mod state;
+mod tags;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -139,6 +140,8 @@ impl Eb {
             "DescribeEvents" => self.describe_events(c),
             "DescribeEnvironmentHealth" => self.describe_environment_health(c),
             "DescribeConfigurationSettings" => self.describe_configuration_settings(c),
+            "ListTagsForResource" => self.list_tags_for_resource(c),
+            "UpdateTagsForResource" => self.update_tags_for_resource(c),
             "ListPlatformVersions" => self.list_platform_versions(c),
             "DescribePlatformVersion" => self.describe_platform_version(c),
             "ListAvailableSolutionStacks" => self.list_available_solution_stacks(c),

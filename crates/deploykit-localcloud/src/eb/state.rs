@@ -215,6 +215,8 @@ pub(crate) struct Env {
     pub terminated_at: Option<OffsetDateTime>,
     /// The moment the last health refresh happened (for `RefreshedAt`).
     pub refreshed: OffsetDateTime,
+    /// Resource tags set by callers (EB's own `elasticbeanstalk:` tags are derived).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Env {

@@ -43,6 +43,7 @@ impl Eb {
         validate_env_name(name)?;
         let prefix = c.p.get("CNAMEPrefix").unwrap_or(name);
         validate_cname_prefix(prefix)?;
+        let create_tags = super::super::tags::parse_tags(&c.p, "Tags")?;
         if let Some(t) = c.p.get("TemplateName") {
             return Err(ApiError::invalid(format!(
                 "No Configuration Template named '{app_name}/{t}' found."
@@ -134,6 +135,7 @@ impl Eb {
                 timeline: Default::default(),
                 terminated_at: None,
                 refreshed: now,
+                tags: create_tags.clone(),
             };
             let steps = launch_steps(&env, c.region, &account, &outcome, c.request_id);
             env.schedule(&clock, steps);

@@ -96,7 +96,7 @@ impl Eb {
         self.ctx.clock.now_utc()
     }
 
-    pub(super) fn account(&self) -> &str {
+    pub(in crate::eb) fn account(&self) -> &str {
         &self.ctx.account_id
     }
 
