@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use deploykit_apprunner::tags;
 use deploykit_apprunner::{
     Action, AppRunnerError, ContainerPlatform, Probe, ServiceSpec, WaitOptions,
 };
@@ -113,12 +114,55 @@ async fn health_failure_after_succeeded_redeploys_the_previous_image() {
 
     let v1 = image(&sdk, &name, "v1", "one").await;
     let s1 = spec(&name, v1.clone());
-    let plan = platform.plan(&s1, false).await.expect("plan");
+    let mut plan = platform.plan(&s1, false).await.expect("plan");
+    // The caller's lock tags go with CreateService.
+    let lock = BTreeMap::from([("deploykit:lock-owner".to_string(), "me@laptop".to_string())]);
+    plan.create_tags = lock.clone();
     let out = platform
         .deploy(&plan, &s1, WAIT, &probe, &VecReporter::new())
         .await
         .expect("create");
     let host = out.service_url.clone();
+    let client = aws_sdk_apprunner::Client::new(&sdk);
+    let arn = out.service_arn.clone();
+    assert_eq!(
+        tags::list_tags(&client, &name, &arn).await.expect("list"),
+        lock
+    );
+    let theirs = BTreeMap::from([("deploykit:lock-owner".to_string(), "ci@runner".to_string())]);
+    tags::tag(&client, &name, &arn, &theirs).await.expect("tag");
+    assert_eq!(
+        tags::list_tags(&client, &name, &arn).await.expect("list"),
+        theirs
+    );
+    tags::untag(&client, &name, &arn, &["deploykit:lock-owner".to_string()])
+        .await
+        .expect("untag");
+    assert!(
+        tags::list_tags(&client, &name, &arn)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // The service's errors, by code.
+    let bad = BTreeMap::from([("aws:x".to_string(), "v".to_string())]);
+    let e = tags::tag(&client, &name, &arn, &bad)
+        .await
+        .expect_err("reserved");
+    assert_eq!(
+        e.aws_kind(),
+        Some(deploykit_aws::ErrorKind::Validation),
+        "{e}"
+    );
+    let gone = format!("{arn}x");
+    let e = tags::list_tags(&client, &name, &gone)
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        e.aws_kind(),
+        Some(deploykit_aws::ErrorKind::NotFound),
+        "{e}"
+    );
 
     // v2 deploys fine as far as App Runner can tell, but its app answers 500.
     let v2 = image(&sdk, &name, "v2", "two").await;

@@ -245,7 +245,8 @@ async fn context(global: &GlobalArgs, r: &Renderer) -> Result<EbSession, CliErro
 
 /// A library error, with `--force-unlock` named when the deploy lock's holder is gone.
 pub(crate) fn lock_err(e: deploykit::Error, target: Option<&str>) -> CliError {
-    let stale = matches!(&e, deploykit::Error::Locked { alive, .. } if *alive != Some(true));
+    let stale = matches!(&e, deploykit::Error::Locked { alive, .. } if *alive != Some(true))
+        || matches!(&e, deploykit::Error::LockedRemote { .. });
     let err = crate::session::lib_err(e, target);
     if stale {
         err.add_hint("the command takes --force-unlock")
@@ -442,7 +443,19 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
             unknown.join(", ")
         )));
     }
-    let s = ctx
+    let t = &ctx.target.timeouts;
+    let held = deploykit::remote_lock::acquire_eb(
+        &ctx.eb,
+        &ctx.target,
+        tname,
+        &format!("rollback eb {env}"),
+        deploykit::remote_lock::ttl_for(t.busy + t.deploy),
+        a.force_unlock,
+        r,
+    )
+    .await
+    .map_err(lib)?;
+    let rolled = ctx
         .eb
         .rollback(
             &ctx.target,
@@ -450,8 +463,9 @@ async fn rollback_eb(a: RollbackEbArgs, global: &GlobalArgs, r: &Renderer) -> Cl
             resume.as_ref().map(|(r, _)| r),
             r,
         )
-        .await
-        .map_err(|e| eb_err(&e))?;
+        .await;
+    deploykit::remote_lock::release_eb(&ctx.eb, &ctx.target, &held, r).await;
+    let s = rolled.map_err(|e| eb_err(&e))?;
     crate::interrupt::settled(&ctx.session.root, &ctx.session.target.name, env, r);
     r.result(&s, || {
         format!(

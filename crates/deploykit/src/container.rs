@@ -358,6 +358,28 @@ pub async fn apply_deploy(
         req.force_unlock,
         r,
     )?;
+    // The remote half on App Runner: tags on the service (sent with CreateService on a first
+    // deploy). ECS Express services are guarded by the local lock only.
+    let mut planned = planned;
+    let held = match &planned.platform {
+        ContainerPlatform::AppRunner(client) => {
+            let waits = req.timeout.unwrap_or(s.target.apprunner.timeout) * 3;
+            let h = crate::remote_lock::acquire_apprunner(
+                client,
+                &name,
+                planned.plan.existing_arn.as_deref(),
+                &s.target.name,
+                &format!("deploy {what} {name} {}", planned.image),
+                crate::remote_lock::ttl_for(waits),
+                req.force_unlock,
+                r,
+            )
+            .await?;
+            planned.plan.create_tags = h.tags();
+            Some((client.clone(), h))
+        }
+        ContainerPlatform::EcsExpress(_) => None,
+    };
     let previous = match &planned.plan.action {
         deploykit_apprunner::Action::Update { from_image } => from_image.clone(),
         _ => None,
@@ -370,6 +392,9 @@ pub async fn apply_deploy(
         previous,
     );
     let applied = build_push_deploy(s, planned, req, &entry, r).await;
+    if let Some((client, h)) = &held {
+        crate::remote_lock::release_apprunner(client, &name, h, r).await;
+    }
     crate::eb::finish_journal(&s.root, &s.target.name, &name, &applied, r);
     applied
 }

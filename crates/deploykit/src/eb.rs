@@ -228,6 +228,20 @@ pub async fn apply_deploy(
         req.force_unlock,
         r,
     )?;
+    // The remote half: tags on the environment, so another machine cannot deploy meanwhile.
+    let timeouts = &s.target.timeouts;
+    let held = crate::remote_lock::acquire_eb(
+        &s.eb,
+        &s.target,
+        target,
+        &format!("deploy eb {env} {}", plan.version.label()),
+        crate::remote_lock::ttl_for(timeouts.busy + timeouts.deploy + timeouts.rollback),
+        req.force_unlock,
+        r,
+    )
+    .await?;
+    let mut eb_target = s.target.clone();
+    eb_target.create_tags = held.tags();
     journal::write(
         root,
         &InFlight::new(
@@ -246,11 +260,12 @@ pub async fn apply_deploy(
             wait_busy: !req.no_wait_busy,
         };
         let outcome =
-            s.eb.apply(&s.target, &bundle_ref, plan.clone(), &opts, r)
+            s.eb.apply(&eb_target, &bundle_ref, plan.clone(), &opts, r)
                 .await?;
         Ok((db_snapshot, outcome))
     }
     .await;
+    crate::remote_lock::release_eb(&s.eb, &s.target, &held, r).await;
     finish_journal(root, target, env, &applied, r);
     let (db_snapshot, outcome) = applied?;
     // The domain follows the environment: alias to the load balancer, or CNAME.

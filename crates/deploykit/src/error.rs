@@ -82,6 +82,16 @@ pub enum Error {
         alive: Option<bool>,
         path: std::path::PathBuf,
     },
+    /// Another machine's deploy holds the remote lock (tags on the environment/service).
+    #[error(
+        "{name} on target {target} is being deployed from another machine: its remote deploy lock is held by {} ({}) until {}; nothing was changed",
+        holder.owner, holder.what, holder.expires
+    )]
+    LockedRemote {
+        target: String,
+        name: String,
+        holder: Box<crate::remote_lock::RemoteHolder>,
+    },
     /// A local file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -123,7 +133,7 @@ impl Diagnostic for Error {
             Error::NotAGitRepository { .. } => Category::Input,
             Error::PreDeploySnapshot { source, .. } => source.category(),
             // A precondition that failed with nothing changed, and not the config's fault.
-            Error::Locked { .. } => Category::CheckFailed,
+            Error::Locked { .. } | Error::LockedRemote { .. } => Category::CheckFailed,
             Error::Git { .. } | Error::Io { .. } => Category::Internal,
         }
     }
@@ -178,6 +188,10 @@ impl Diagnostic for Error {
                 Some(false) => "its holder no longer runs but something still holds the file open: deploy again with the force-unlock option to break the lock".into(),
                 None => "wait for that deploy to finish; if it is gone, deploy again with the force-unlock option to break the lock".into(),
             }),
+            Error::LockedRemote { holder, .. } => Some(format!(
+                "wait for that deploy to finish (the lock expires at {} at the latest); if it is gone for good, deploy again with the force-unlock option to break the lock",
+                holder.expires
+            )),
             Error::Git { .. } | Error::Io { .. } => None,
         }
     }

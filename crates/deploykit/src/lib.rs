@@ -25,6 +25,7 @@ pub mod mapping;
 pub mod preflight;
 pub mod prepare;
 mod project;
+pub mod remote_lock;
 pub mod s3;
 pub mod source;
 

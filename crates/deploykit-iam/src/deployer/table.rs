@@ -38,7 +38,11 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "elasticbeanstalk",
         "create_environment",
-        &["elasticbeanstalk:CreateEnvironment"],
+        // AddTags: the remote deploy lock's tags go with the create.
+        &[
+            "elasticbeanstalk:CreateEnvironment",
+            "elasticbeanstalk:AddTags",
+        ],
         EbEnvironment,
     ),
     op(
@@ -91,6 +95,12 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "elasticbeanstalk",
+        "list_tags_for_resource",
+        &["elasticbeanstalk:ListTagsForResource"],
+        EbEnvironment,
+    ),
+    op(
+        "elasticbeanstalk",
         "list_available_solution_stacks",
         &["elasticbeanstalk:ListAvailableSolutionStacks"],
         EbSolutionStacks,
@@ -100,6 +110,13 @@ pub const OPERATIONS: &[Operation] = &[
         "update_application_resource_lifecycle",
         &["elasticbeanstalk:UpdateApplicationResourceLifecycle"],
         EbApplication,
+    ),
+    op(
+        "elasticbeanstalk",
+        "update_tags_for_resource",
+        // IAM authorizes UpdateTagsForResource as AddTags and RemoveTags.
+        &["elasticbeanstalk:AddTags", "elasticbeanstalk:RemoveTags"],
+        EbEnvironment,
     ),
     op(
         "elasticbeanstalk",
@@ -291,7 +308,8 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "apprunner",
         "create_service",
-        &["apprunner:CreateService"],
+        // TagResource: the remote deploy lock's tags go with the create.
+        &["apprunner:CreateService", "apprunner:TagResource"],
         AppRunnerService,
     ),
     op(
@@ -350,8 +368,26 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "apprunner",
+        "list_tags_for_resource",
+        &["apprunner:ListTagsForResource"],
+        AppRunnerService,
+    ),
+    op(
+        "apprunner",
         "start_deployment",
         &["apprunner:StartDeployment"],
+        AppRunnerService,
+    ),
+    op(
+        "apprunner",
+        "tag_resource",
+        &["apprunner:TagResource"],
+        AppRunnerService,
+    ),
+    op(
+        "apprunner",
+        "untag_resource",
+        &["apprunner:UntagResource"],
         AppRunnerService,
     ),
     op(

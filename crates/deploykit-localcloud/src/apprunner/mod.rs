@@ -41,6 +41,7 @@ mod model;
 mod resources;
 pub(crate) mod runtime;
 mod services;
+mod tags;
 mod validate;
 
 use std::collections::VecDeque;
@@ -280,6 +281,8 @@ struct Service {
     domains: Vec<CustomDomain>,
     /// The container serving the service when workloads are real.
     container: Option<crate::workload::Running>,
+    /// Resource tags.
+    tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Service {
@@ -492,6 +495,9 @@ impl AppRunner {
             "PauseService" => self.pause_service(&body),
             "ResumeService" => self.resume_service(&body),
             "ListOperations" => self.list_operations(&body),
+            "ListTagsForResource" => self.list_tags_for_resource(&body),
+            "TagResource" => self.tag_resource(&body),
+            "UntagResource" => self.untag_resource(&body),
             "CreateAutoScalingConfiguration" => self.create_asc(&body),
             "DescribeAutoScalingConfiguration" => self.describe_asc(&body),
             "ListAutoScalingConfigurations" => self.list_ascs(&body),

@@ -149,7 +149,6 @@ pub(crate) struct CreateServiceInput {
     pub service_name: String,
     pub source_configuration: Option<SourceConfiguration>,
     pub instance_configuration: Option<InstanceConfiguration>,
-    #[allow(dead_code)]
     pub tags: Option<Vec<Tag>>,
     pub encryption_configuration: Option<EncryptionConfiguration>,
     pub health_check_configuration: Option<HealthCheckConfiguration>,

@@ -146,6 +146,7 @@ impl AppRunner {
             operations: Vec::new(),
             domains: Vec::new(),
             container: None,
+            tags: super::tags::checked(input.tags.as_deref().unwrap_or_default())?,
         };
         if healthy && let Some(w) = self.ctx.workloads.clone() {
             // Real workloads: the container's health decides how the operation ends.
