@@ -177,14 +177,27 @@ async fn run_async(cmd: DbCommand, global: &GlobalArgs, r: &Renderer) -> CliResu
             let role = deploykit::mapping::app_role_spec(&c.target);
             let app_role = match c.rds.ensure_app_role(&id, &role, false, r).await {
                 Ok(a) => Some(a),
-                Err(e) if c.target.local && c.rds.trust().plaintext_reason().is_some() => {
+                Err(e @ RdsError::Connect { .. })
+                    if c.target.local && c.rds.trust().plaintext_reason().is_some() =>
+                {
                     r.report(Event::warn(format!("app role not made ({e}): the running local cloud predates TLS and app roles; stop and start it")));
                     None
                 }
                 Err(e) => return Err(rds_err(e)),
             };
             let s = &out.state;
-            r.result(&out, || {
+            /// `--output json`: the instance's outcome as before, plus `app_role`.
+            #[derive(serde::Serialize)]
+            struct Created<'a> {
+                #[serde(flatten)]
+                instance: &'a deploykit_rds::EnsureOutcome,
+                app_role: Option<&'a deploykit_rds::AppRoleOutcome>,
+            }
+            let json = Created {
+                instance: &out,
+                app_role: app_role.as_ref(),
+            };
+            r.result(&json, || {
                 format!(
                     "{}: PostgreSQL {} {} {} GB {}, public: {}, encrypted: {}, backups {} days, deletion protection: {}, endpoint {}:{}\nsecurity group: {}",
                     match &out.plan {

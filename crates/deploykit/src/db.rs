@@ -76,7 +76,9 @@ pub async fn app_database_url(
     let role = crate::mapping::app_role_spec(target);
     match rds.ensure_app_role(instance, &role, false, r).await {
         Ok(_) => Ok(rds.app_url(instance, &role).await?),
-        Err(e) if target.local && rds.trust().plaintext_reason().is_some() => {
+        Err(e @ deploykit_rds::RdsError::Connect { .. })
+            if target.local && rds.trust().plaintext_reason().is_some() =>
+        {
             r.report(deploykit_report::Event::warn(format!(
                 "the app role was not made ({e}); the URL uses the owner (master) user: the running local cloud predates app roles, stop and start it"
             )));
