@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Problem};
 pub use model::{
-    App, AppRunner, Config, ContainerPlatformKind, Database, DeploymentPolicy, Eb, Ecs, HostedZone,
+    App, AppRunner, Config, ContainerPlatformKind, Database, DeploymentPolicy, Eb, Ecs, HostedZone, Https,
     ResolvedTarget, S3, S3Cors, SecretRef, TagMutability, VpcConnector,
 };
 pub use resolve::{

@@ -47,6 +47,8 @@ pub struct ResolvedTarget {
     pub database: Database,
     /// `[s3]`: the app's bucket and static files; `None` without an `[s3]` section.
     pub s3: Option<S3>,
+    /// `[https]`: the certificate's domain(s); `None` without an `[https]` section.
+    pub https: Option<Https>,
     /// Plain environment variables (never secrets; validation refuses secret-looking values).
     pub env: BTreeMap<String, String>,
     /// Environment variables whose values live in Secrets Manager.
@@ -214,6 +216,21 @@ pub enum HostedZone {
     Auto,
     /// `hosted_zone = "Z0123456789ABCDEFGHIJ"`: this zone id.
     Id(String),
+}
+
+/// `[https]`: the ACM certificate the service's HTTPS uses (requested in the target's region,
+/// the region of the EB environment's load balancer and of the App Runner service), DNS
+/// validated through Route 53.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Https {
+    /// The certificate's domain, lowercase without a trailing dot, e.g. `app.example.com`.
+    pub domain: String,
+    /// Other names it covers (`www.app.example.com`), normalized; never the domain itself.
+    pub alternative_names: Vec<String>,
+    /// The zone that holds the validation records. Default `auto`.
+    pub hosted_zone: HostedZone,
+    /// Bound on waiting for the certificate to be ISSUED. Default 30 minutes.
+    pub timeout: Duration,
 }
 
 /// VPC egress for the service (needed to reach RDS).

@@ -29,6 +29,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub s3: RawS3,
     #[serde(default)]
+    pub https: RawHttps,
+    #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecret>,
@@ -64,6 +66,8 @@ pub(crate) struct RawTarget {
     pub database: RawDatabase,
     #[serde(default)]
     pub s3: RawS3,
+    #[serde(default)]
+    pub https: RawHttps,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -190,6 +194,16 @@ pub(crate) struct RawS3 {
     pub kms_key: Opt<String>,
 }
 
+/// `[https]`: the certificate's names and where their DNS records live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttps {
+    pub domain: Opt<String>,
+    pub alternative_names: Opt<Vec<Spanned<String>>>,
+    pub hosted_zone: Opt<String>,
+    pub timeout: Opt<String>,
+}
+
 /// One `[[s3.cors]]` rule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,4 +320,10 @@ merge_fields!(RawS3 {
     static_prefix,
     static_cache_control,
     kms_key,
+});
+merge_fields!(RawHttps {
+    domain,
+    alternative_names,
+    hosted_zone,
+    timeout,
 });

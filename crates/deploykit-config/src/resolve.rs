@@ -6,6 +6,7 @@ mod database;
 mod eb;
 mod env;
 mod fields;
+mod https;
 #[path = "s3.rs"]
 pub(crate) mod s3;
 

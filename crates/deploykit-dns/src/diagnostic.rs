@@ -21,12 +21,12 @@ impl Diagnostic for DnsError {
     fn help(&self) -> Option<String> {
         Some(match self {
             DnsError::Aws { classified, .. } => classified.help().to_string(),
-            DnsError::NoZone { .. } => "create the hosted zone, set `hosted_zone` under [apprunner] to its id, or leave DNS out and create the records by hand".into(),
+            DnsError::NoZone { .. } => "create the hosted zone (a public zone named after the domain or a parent of it), set `hosted_zone` to its id, or leave DNS out and create the records by hand".into(),
             DnsError::OutsideZone { .. } => {
                 "set `hosted_zone` to the zone that holds the domain, or to `auto`".into()
             }
             DnsError::AmbiguousZone { .. } => {
-                "set `hosted_zone` under [apprunner] to the id of the right zone".into()
+                "set `hosted_zone` to the id of the right zone".into()
             }
             DnsError::Conflict { name, .. } => {
                 format!("delete the record at {name} (or pick another domain) and run again")

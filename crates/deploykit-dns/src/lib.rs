@@ -20,6 +20,9 @@ pub mod env_record;
 pub use env_record::{
     EnvRecordOutcome, EnvRecordPlan, EnvTarget, ensure_env_record, plan_env_record,
 };
+pub mod zone;
+
+pub use zone::{ZoneInfo, ZoneOutcome, ZonePlan, ensure_zone, plan_zone, zone_status};
 
 /// TTL of the records deploykit writes.
 pub const DEFAULT_TTL: i64 = 300;
@@ -443,7 +446,7 @@ pub async fn upsert_records(
         )));
     }
     let batch = ChangeBatch::builder()
-        .comment("deploykit: apprunner domain add")
+        .comment("deploykit: record upsert")
         .set_changes(Some(changes))
         .build()
         .expect("changes are set");

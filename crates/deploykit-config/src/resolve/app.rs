@@ -264,6 +264,7 @@ pub(super) fn resolve_target(
     let (env, secrets) = resolve_env(name, &region, &env_raw, &secrets_raw, ctx);
     let s3 = s3::resolve_s3(&raw.s3.merged(&t.s3), app, ctx);
     s3::check_env(s3.as_ref(), &env, &raw.s3.merged(&t.s3), ctx);
+    let https = super::https::resolve_https(&raw.https.merged(&t.https), ctx);
 
     if ctx.problems.len() > before {
         return None;
@@ -283,6 +284,7 @@ pub(super) fn resolve_target(
         ecs,
         database,
         s3,
+        https,
         env,
         secrets,
     })
