@@ -94,8 +94,14 @@ mod tests {
         for (err, category, words) in &cases {
             assert_eq!(err.category(), *category, "{err:?}");
             let help = err.help().unwrap_or_default();
-            assert!(help.contains(words), "{err:?}: help {help:?} lacks {words:?}");
-            assert!(!err.to_string().contains("--"), "no flags in Display: {err}");
+            assert!(
+                help.contains(words),
+                "{err:?}: help {help:?} lacks {words:?}"
+            );
+            assert!(
+                !err.to_string().contains("--"),
+                "no flags in Display: {err}"
+            );
         }
     }
 }

@@ -56,7 +56,9 @@ pub struct CertificateCheck {
 impl CertificateCheck {
     /// ISSUED, and its validation records are in place (ACM renews with them).
     pub fn is_clean(&self) -> bool {
-        self.certificate.as_ref().is_some_and(Certificate::is_issued)
+        self.certificate
+            .as_ref()
+            .is_some_and(Certificate::is_issued)
             && self
                 .records
                 .iter()
@@ -120,12 +122,14 @@ async fn describe_detail(
         .send()
         .await
         .map_err(|e| aws_err("DescribeCertificate", arn, &e))?;
-    out.certificate().cloned().ok_or_else(|| AcmError::NotIssuable {
-        arn: arn.to_string(),
-        domain: String::new(),
-        status: "missing".into(),
-        reason: Some("DescribeCertificate returned no certificate".into()),
-    })
+    out.certificate()
+        .cloned()
+        .ok_or_else(|| AcmError::NotIssuable {
+            arn: arn.to_string(),
+            domain: String::new(),
+            status: "missing".into(),
+            reason: Some("DescribeCertificate returned no certificate".into()),
+        })
 }
 
 /// One certificate, described.
@@ -141,7 +145,10 @@ async fn list(
     let mut pages = client
         .list_certificates()
         .set_certificate_statuses(Some(
-            statuses.iter().map(|s| CertificateStatus::from(*s)).collect(),
+            statuses
+                .iter()
+                .map(|s| CertificateStatus::from(*s))
+                .collect(),
         ))
         .into_paginator()
         .send();
@@ -290,7 +297,14 @@ async fn poll(
         }
         reporter.report(Event::Waiting {
             step: "https".into(),
-            for_what: format!("{what} ({})", if last.is_empty() { "not seen yet" } else { &last }),
+            for_what: format!(
+                "{what} ({})",
+                if last.is_empty() {
+                    "not seen yet"
+                } else {
+                    &last
+                }
+            ),
             waited,
             timeout: wait.timeout,
         });

@@ -211,9 +211,7 @@ pub fn plan_certificate(spec: &CertificateSpec, existing: &[Certificate]) -> Cer
     let best = existing
         .iter()
         .filter(|c| c.matches(spec) && REUSABLE.contains(&c.status.as_str()))
-        .min_by(|a, b| {
-            (!a.is_issued(), &a.arn).cmp(&(!b.is_issued(), &b.arn))
-        });
+        .min_by(|a, b| (!a.is_issued(), &a.arn).cmp(&(!b.is_issued(), &b.arn)));
     match best {
         Some(c) => CertPlan::Reuse {
             arn: c.arn.clone(),
@@ -241,7 +239,7 @@ pub fn records_to_write(validation: &[ValidationRecord]) -> Vec<deploykit_dns::R
             });
         }
     }
-    out.sort_by(|a, b| normalize_name(&a.name).cmp(&normalize_name(&b.name)));
+    out.sort_by_key(|a| normalize_name(&a.name));
     out
 }
 
@@ -310,7 +308,12 @@ mod tests {
             ),
             (
                 "a missing SAN is another certificate",
-                vec![cert("arn:1", "app.example.com", &["app.example.com"], "ISSUED")],
+                vec![cert(
+                    "arn:1",
+                    "app.example.com",
+                    &["app.example.com"],
+                    "ISSUED",
+                )],
                 request.clone(),
             ),
             (

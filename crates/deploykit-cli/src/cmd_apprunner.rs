@@ -348,17 +348,15 @@ async fn domain_add(
             .map_err(ar_err)?;
 
     let zone = match (&a.hosted_zone, args.no_dns) {
-        (Some(deploykit_config::HostedZone::Id(id)), false) => {
-            Some(deploykit_dns::ZoneRef::Id(id.clone()))
-        }
-        (Some(deploykit_config::HostedZone::Auto), false) => Some(deploykit_dns::ZoneRef::Longest),
+        (Some(hz), false) => Some(hz),
         _ => None,
     };
     let dns = match zone {
-        Some(zref) => {
+        Some(hz) => {
             let r53 = aws_sdk_route53::Client::new(&ctx.sdk);
             let dns_err = |e: deploykit_dns::DnsError| CliError::from_error(dns_exit(&e), &e);
-            let zone = deploykit_dns::find_zone(&r53, &records.domain, &zref)
+            // The same lookup as `https ensure` and `dns zone ensure`.
+            let zone = deploykit::dns::find_zone_in(&ctx.sdk, &records.domain, Some(hz))
                 .await
                 .map_err(dns_err)?;
             let wanted: Vec<deploykit_dns::Record> = records

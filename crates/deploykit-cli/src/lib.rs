@@ -11,7 +11,9 @@ mod cmd_check;
 mod cmd_cost;
 mod cmd_db;
 mod cmd_deploy;
+mod cmd_dns;
 mod cmd_ecs;
+mod cmd_https;
 mod cmd_iam;
 mod cmd_init;
 pub mod cmd_local;
@@ -106,6 +108,13 @@ pub enum Command {
     /// The app's static files in its bucket: sync.
     #[command(subcommand)]
     Static(cmd_s3::StaticCommand),
+    /// Route 53: the public hosted zone for a domain (ensure, status) and its name servers.
+    #[command(subcommand)]
+    Dns(cmd_dns::DnsCommand),
+    /// The ACM certificate for `[https] domain`: ensure (request or reuse, DNS validation,
+    /// wait for ISSUED), status.
+    #[command(subcommand)]
+    Https(cmd_https::HttpsCommand),
     /// The app's CloudWatch log lines (eb | apprunner | ecs), interleaved by time; --follow.
     Logs(cmd_logs::LogsArgs),
     /// Monthly cost estimate of a target, line by line (or two side by side).
@@ -154,6 +163,8 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Local(c) => cmd_local::run(c, global, renderer),
         Command::S3(c) => cmd_s3::run(c, global, renderer),
         Command::Static(c) => cmd_s3::run_static(c, global, renderer),
+        Command::Dns(c) => cmd_dns::run(c, global, renderer),
+        Command::Https(c) => cmd_https::run(c, global, renderer),
         Command::Logs(a) => cmd_logs::run(a, global, renderer),
         Command::Cost(a) => cmd_cost::run(a, global, renderer),
         Command::Init(a) => cmd_init::run(a, global, renderer),

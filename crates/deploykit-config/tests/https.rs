@@ -64,10 +64,21 @@ timeout = "1h"
 #[test]
 fn refusals_name_file_field_and_fix() {
     let many: Vec<String> = (0..10).map(|i| format!("\"n{i}.example.com\"")).collect();
-    let many = format!("[https]\ndomain = \"example.com\"\nalternative_names = [{}]\n", many.join(", "));
+    let many = format!(
+        "[https]\ndomain = \"example.com\"\nalternative_names = [{}]\n",
+        many.join(", ")
+    );
     let cases: Vec<(&str, &str, &str)> = vec![
-        ("[https]\ndomain = \"localhost\"\n", "https.domain", "app.example.com"),
-        ("[https]\ndomain = \"exa mple.com\"\n", "https.domain", "app.example.com"),
+        (
+            "[https]\ndomain = \"localhost\"\n",
+            "https.domain",
+            "app.example.com",
+        ),
+        (
+            "[https]\ndomain = \"exa mple.com\"\n",
+            "https.domain",
+            "app.example.com",
+        ),
         ("[https]\nhosted_zone = \"auto\"\n", "https", "domain = "),
         (
             "[https]\ndomain = \"example.com\"\nalternative_names = [\"Example.com\"]\n",
@@ -85,7 +96,11 @@ fn refusals_name_file_field_and_fix() {
             "https.hosted_zone",
             "auto",
         ),
-        ("[https]\ndomain = \"example.com\"\ntimeout = \"soon\"\n", "https.timeout", "20m"),
+        (
+            "[https]\ndomain = \"example.com\"\ntimeout = \"soon\"\n",
+            "https.timeout",
+            "20m",
+        ),
         ("[https]\ndomian = \"example.com\"\n", "https", "domain"),
     ];
     for (extra, field, fix) in cases {

@@ -287,8 +287,14 @@ mod tests {
 
     #[test]
     fn caller_reference_is_stable_within_a_day_and_bounded() {
-        assert_eq!(caller_reference("a.example", 5), caller_reference("A.example.", 5));
-        assert_ne!(caller_reference("a.example", 5), caller_reference("a.example", 6));
+        assert_eq!(
+            caller_reference("a.example", 5),
+            caller_reference("A.example.", 5)
+        );
+        assert_ne!(
+            caller_reference("a.example", 5),
+            caller_reference("a.example", 6)
+        );
         let long = format!("{}.example.com", "a".repeat(200));
         let r = caller_reference(&long, 20_789);
         assert!(r.len() <= CALLER_REFERENCE_MAX, "{} > 128", r.len());

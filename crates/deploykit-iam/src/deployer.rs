@@ -34,6 +34,8 @@ pub enum Scope {
     EcsService,
     Route53Zone,
     Route53Change,
+    /// The account's ACM certificates in the region (their ARNs are random ids).
+    AcmCertificates,
     /// The instance and the restore-check instances named after it.
     RdsInstance,
     RdsSnapshots,
@@ -189,6 +191,7 @@ impl DeployerScope {
                 self.hosted_zone.as_deref().unwrap_or("*")
             )],
             Route53Change => vec![format!("arn:{p}:route53:::change/*")],
+            AcmCertificates => vec![format!("arn:{p}:acm:{r}:{a}:certificate/*")],
             RdsInstance => vec![rds("db", db), rds("db", &format!("{db}-*"))],
             RdsSnapshots => vec![rds("snapshot", &format!("{db}-*"))],
             RdsInstanceAndSnapshots => vec![

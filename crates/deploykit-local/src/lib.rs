@@ -52,7 +52,9 @@ pub use edge::{
     admin_client, edge_config_from_env, run_edge, set_time_scale,
 };
 pub use error::LocalError;
-pub use parts::{ACCOUNT_ID, MOTO_VERSION, Part, REGION, endpoint, read_pid_file};
+pub use parts::{
+    ACCOUNT_ID, MOTO_ACM_VALIDATION_WAIT_SECS, MOTO_VERSION, Part, REGION, endpoint, read_pid_file,
+};
 
 /// Default edge port: deploy.toml's `local` target points here.
 pub const DEFAULT_EDGE_PORT: u16 = 4566;

@@ -569,6 +569,9 @@ pub fn ensure_moto_venv(paths: &Paths, r: &dyn Reporter) -> Result<PathBuf, Loca
     Ok(venv)
 }
 
+/// `MOTO_ACM_VALIDATION_WAIT` for the local cloud's moto: seconds from an ACM request to ISSUED.
+pub const MOTO_ACM_VALIDATION_WAIT_SECS: &str = "2";
+
 fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result<(), LocalError> {
     let venv = ensure_moto_venv(paths, r)?;
     if !port_free(state.moto_port) {
@@ -588,7 +591,11 @@ fn start_moto(paths: &Paths, state: &mut LocalState, r: &dyn Reporter) -> Result
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // AWS's managed policies (arn:aws:iam::aws:policy/...) exist in every real account;
             // `iam ensure` attaches them, so the local IAM must know them too.
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"),
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // moto issues a requested ACM certificate this many seconds after the request
+            // (default 60). AWS takes minutes once the validation records resolve; at the
+            // edge's default time scale (300x) that is a few seconds.
+            .env("MOTO_ACM_VALIDATION_WAIT", MOTO_ACM_VALIDATION_WAIT_SECS),
         &log,
         "moto_server",
     )?;

@@ -38,6 +38,16 @@ pub enum Error {
     Init(#[from] deploykit_init::InitError),
     #[error(transparent)]
     Dns(#[from] deploykit_dns::DnsError),
+    #[error(transparent)]
+    Acm(#[from] deploykit_acm::AcmError),
+    /// An HTTPS command on a target without `[https] domain`.
+    #[error(
+        "target `{target}` has no [https] domain in deploy.toml (field `https.domain`), so there is nothing to certify; nothing was changed"
+    )]
+    NoHttpsSection { target: String },
+    /// A domain given to a DNS or HTTPS command that is not one.
+    #[error("{why}; nothing was changed")]
+    BadDomain { domain: String, why: String },
     /// A command for the app's bucket on a target without `[s3]`.
     #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
     NoS3Section { target: String },
@@ -128,6 +138,8 @@ impl Diagnostic for Error {
             Error::Logs(e) => e.category(),
             Error::Init(e) => e.category(),
             Error::Dns(e) => e.category(),
+            Error::Acm(e) => e.category(),
+            Error::NoHttpsSection { .. } | Error::BadDomain { .. } => Category::Input,
             Error::NoS3Section { .. } => Category::Input,
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
@@ -156,6 +168,13 @@ impl Diagnostic for Error {
             Error::Logs(e) => e.help(),
             Error::Init(e) => e.help(),
             Error::Dns(e) => e.help(),
+            Error::Acm(e) => e.help(),
+            Error::NoHttpsSection { target } => Some(format!(
+                "add to deploy.toml: `[https]` with `domain = \"app.example.com\"` (the name users type; `alternative_names = [\"www.app.example.com\"]` for more), or `[targets.{target}.https]` for this target only"
+            )),
+            Error::BadDomain { .. } => Some(
+                "give the registered domain (or a name inside it), like `example.com` or `app.example.com`".into(),
+            ),
             Error::NoS3Section { .. } => Some(
                 "add an [s3] section with the app's `bucket` (and its static_dir, uploads_prefix, ...) to deploy.toml".into(),
             ),

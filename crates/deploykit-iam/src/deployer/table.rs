@@ -427,12 +427,37 @@ pub const OPERATIONS: &[Operation] = &[
         &["ecs:UpdateExpressGatewayService"],
         EcsService,
     ),
-    // Route 53: custom domains.
+    // ACM: the HTTPS certificate (`https ensure`), DNS-validated.
+    op(
+        "acm",
+        "describe_certificate",
+        &["acm:DescribeCertificate"],
+        AcmCertificates,
+    ),
+    op(
+        "acm",
+        "list_certificates",
+        &["acm:ListCertificates"],
+        NoResource,
+    ),
+    op(
+        "acm",
+        "request_certificate",
+        &["acm:RequestCertificate"],
+        NoResource,
+    ),
+    // Route 53: custom domains, certificate validation records, the hosted zone.
     op(
         "route53",
         "change_resource_record_sets",
         &["route53:ChangeResourceRecordSets"],
         Route53Zone,
+    ),
+    op(
+        "route53",
+        "create_hosted_zone",
+        &["route53:CreateHostedZone"],
+        NoResource,
     ),
     op(
         "route53",
