@@ -41,8 +41,11 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// The workspace, without `..`: PostgreSQL reports its data directory normalized, and
+/// deploykit-local recognizes its postmaster (to stop it) by that path.
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&ws).unwrap_or(ws)
 }
 
 /// Starts a private PostgreSQL (PostgreSQL server binaries needed, as for `local up`).
