@@ -288,6 +288,7 @@ pub async fn release_eb(
 
 /// Takes the remote lock of the App Runner service `name` (`arn`: `None` when it does not
 /// exist yet, and the holder's tags go into CreateService).
+#[allow(clippy::too_many_arguments)]
 pub async fn acquire_apprunner(
     client: &aws_sdk_apprunner::Client,
     name: &str,
