@@ -5,18 +5,21 @@ use deploykit_eb::LoadBalancer;
 
 use crate::{Result, Session};
 
-/// The listener's certificate: `[eb] certificate_arn`, else (once deploykit looks ACM up) the
-/// ISSUED certificate of `[eb] domain`. `None` lets the planner refuse the deploy before any
-/// change, with the fix.
-pub(crate) async fn listener_certificate(
-    _s: &Session,
-    lb: &LoadBalancer,
-) -> Result<Option<String>> {
-    Ok(lb.certificate_arn.clone())
+/// The listener's certificate: `[eb] certificate_arn`, else the ISSUED ACM certificate of the
+/// domain (`[eb] domain`, else `[https] domain`) in the target's region: none is refused before
+/// any change (`https ensure` makes one). No domain either: `None`, and the planner refuses.
+pub(crate) async fn listener_certificate(s: &Session, lb: &LoadBalancer) -> Result<Option<String>> {
+    if let Some(arn) = &lb.certificate_arn {
+        return Ok(Some(arn.clone()));
+    }
+    match &lb.domain {
+        Some(d) => crate::https::certificate_for(s, d).await.map(Some),
+        None => Ok(None),
+    }
 }
 
-/// After a deploy: the Route 53 record of `[eb] domain` in `[eb] hosted_zone` (no zone, no
-/// record): an alias A record to the load balancer when load-balanced, a CNAME to the
+/// After a deploy: the Route 53 record of the domain (`[eb] domain`, else `[https] domain`)
+/// in `[eb] hosted_zone` (no zone, no record): an alias A record to the load balancer when load-balanced, a CNAME to the
 /// environment's CNAME otherwise, replacing the other kind. A second run makes no change.
 pub(crate) async fn domain_record(
     s: &crate::eb::EbSession,
@@ -24,7 +27,8 @@ pub(crate) async fn domain_record(
     r: &dyn deploykit_report::Reporter,
 ) -> std::result::Result<Option<deploykit_dns::EnvRecordOutcome>, deploykit_dns::DnsError> {
     let e = &s.session.target.eb;
-    let (Some(domain), Some(zone)) = (&e.domain, &e.hosted_zone) else {
+    let https_domain = s.session.target.https.as_ref().map(|h| &h.domain);
+    let (Some(domain), Some(zone)) = (e.domain.as_ref().or(https_domain), &e.hosted_zone) else {
         return Ok(None);
     };
     let target = match (
@@ -50,12 +54,8 @@ pub(crate) async fn domain_record(
         },
         _ => return Ok(None),
     };
-    let zref = match zone {
-        deploykit_config::HostedZone::Auto => deploykit_dns::ZoneRef::Longest,
-        deploykit_config::HostedZone::Id(id) => deploykit_dns::ZoneRef::Id(id.clone()),
-    };
-    let client = aws_sdk_route53::Client::new(&s.session.sdk);
-    let zone = deploykit_dns::find_zone(&client, domain, &zref).await?;
+    let client = crate::dns::client(&s.session);
+    let zone = deploykit_dns::find_zone(&client, domain, &crate::dns::zone_ref(Some(zone))).await?;
     deploykit_dns::ensure_env_record(&client, &zone, domain, &target, None, r)
         .await
         .map(Some)

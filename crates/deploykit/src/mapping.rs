@@ -46,7 +46,11 @@ pub fn eb_target(t: &ResolvedTarget, resolve: Option<SocketAddr>) -> EbTarget {
     // The certificate is `certificate_arn` here; a deploy looks up the domain's otherwise.
     out.load_balancer = e.load_balanced.then(|| LoadBalancer {
         certificate_arn: e.certificate_arn.clone(),
-        domain: e.domain.clone(),
+        // `[eb] domain`, else the `[https]` certificate's.
+        domain: e
+            .domain
+            .clone()
+            .or_else(|| t.https.as_ref().map(|h| h.domain.clone())),
         ssl_policy: e
             .ssl_policy
             .clone()

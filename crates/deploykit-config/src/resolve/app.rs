@@ -251,7 +251,8 @@ pub(super) fn resolve_target(
     }
 
     let app_v = app.get_ref();
-    let eb = resolve_eb(name, &raw.eb.merged(&t.eb), app, ctx);
+    let https_domain = raw.https.merged(&t.https).domain.is_some();
+    let eb = resolve_eb(name, &raw.eb.merged(&t.eb), app, https_domain, ctx);
     let apprunner = resolve_apprunner(&raw.apprunner.merged(&t.apprunner), app, ctx);
     let platform = resolve_platform(&raw.containers.merged(&t.containers), ctx);
     let ecs = resolve_ecs(&raw.ecs.merged(&t.ecs), &apprunner, ctx);

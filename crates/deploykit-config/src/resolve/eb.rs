@@ -10,7 +10,14 @@ use crate::model::*;
 use crate::raw::*;
 use crate::rules;
 
-pub(super) fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut Ctx<'_>) -> Eb {
+/// `https_domain`: the target has an `[https] domain` (the default `[eb] domain`).
+pub(super) fn resolve_eb(
+    target: &str,
+    r: &RawEb,
+    app: &Spanned<App>,
+    https_domain: bool,
+    ctx: &mut Ctx<'_>,
+) -> Eb {
     let a = &app.get_ref().name;
     let application = named(
         ctx,
@@ -90,7 +97,7 @@ pub(super) fn resolve_eb(target: &str, r: &RawEb, app: &Spanned<App>, ctx: &mut 
             format!("use an allowed value such as {near} (allowed: {LOG_RETENTION_DAYS:?})"),
         );
     }
-    let lb = load_balancing(r, ctx);
+    let lb = load_balancing(r, https_domain, ctx);
     let keep_versions = val(&r.keep_versions).unwrap_or(50);
     if let Some(k) = &r.keep_versions
         && !(1..=1000).contains(k.get_ref())
@@ -134,7 +141,7 @@ struct LbFields {
 
 /// `load_balanced`, `domain`, `hosted_zone`, `certificate_arn`, `ssl_policy` and the
 /// instance bounds; a load-balanced environment without a domain or certificate is refused.
-fn load_balancing(r: &RawEb, ctx: &mut Ctx<'_>) -> LbFields {
+fn load_balancing(r: &RawEb, https_domain: bool, ctx: &mut Ctx<'_>) -> LbFields {
     let load_balanced = val(&r.load_balanced).unwrap_or(false);
     let domain = r.domain.as_ref().map(|d| {
         if let Err(e) = rules::domain_name(d.get_ref()) {
@@ -162,7 +169,7 @@ fn load_balancing(r: &RawEb, ctx: &mut Ctx<'_>) -> LbFields {
         }
         HostedZone::Id(v.trim_start_matches("/hostedzone/").to_owned())
     });
-    if let (Some(z), None) = (&r.hosted_zone, &domain) {
+    if let (Some(z), None, false) = (&r.hosted_zone, &domain, https_domain) {
         ctx.err(
             Some(z.span()),
             "eb.hosted_zone",
@@ -192,9 +199,9 @@ fn load_balancing(r: &RawEb, ctx: &mut Ctx<'_>) -> LbFields {
             .map(|s| s.span());
         ctx.err(span, "eb.min_instances", format!("min_instances {min_instances} and max_instances {max_instances} must satisfy 1 <= min <= max <= 10000"), "e.g. `min_instances = 1` and `max_instances = 2`");
     }
-    if load_balanced && domain.is_none() && r.certificate_arn.is_none() {
+    if load_balanced && domain.is_none() && r.certificate_arn.is_none() && !https_domain {
         let span = r.load_balanced.as_ref().map(|s| s.span());
-        ctx.err(span, "eb.load_balanced", "load_balanced = true needs an HTTPS certificate, and the [eb] section names no `domain` and no `certificate_arn`", "add `domain = \"app.example.com\"` (its ISSUED ACM certificate in the target's region is used; request it first) or `certificate_arn = \"arn:aws:acm:...\"`, or set `load_balanced = false`");
+        ctx.err(span, "eb.load_balanced", "load_balanced = true needs an HTTPS certificate, and neither the [eb] section (`domain`, `certificate_arn`) nor an [https] section names one", "add `domain = \"app.example.com\"` (its ISSUED ACM certificate in the target's region is used; the [https] section's domain is the default) or `certificate_arn = \"arn:aws:acm:...\"`, or set `load_balanced = false`");
     }
     LbFields {
         load_balanced,
