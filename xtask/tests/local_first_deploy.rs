@@ -217,6 +217,64 @@ async fn a_fresh_local_target_gets_its_database_secrets_and_roles_and_serves_the
     );
 
     checklist_passes_then_fails_exactly_what_breaks(dir.path(), &cloud, &n).await;
+    if cloud.state.workloads.is_some() {
+        the_instance_logs_come_through_elastic_beanstalk(dir.path());
+    }
+}
+
+/// `logs eb` reads what the app wrote from CloudWatch; `--tail` and `--bundle` ask the
+/// instance itself through RequestEnvironmentInfo, as the console's "Request logs" does.
+fn the_instance_logs_come_through_elastic_beanstalk(dir: &Path) {
+    let streamed = xtask(dir, &["logs", "eb", "--since", "30m"]);
+    assert_eq!(streamed.status.code(), Some(0), "{}", text(&streamed));
+    assert!(
+        String::from_utf8_lossy(&streamed.stdout).contains("web.stdout.log"),
+        "{}",
+        text(&streamed)
+    );
+
+    let tail = xtask(
+        dir,
+        &[
+            "--output",
+            "json",
+            "logs",
+            "eb",
+            "--tail",
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(tail.status.code(), Some(0), "{}", text(&tail));
+    let out = String::from_utf8_lossy(&tail.stdout);
+    assert!(out.contains("\"instance_id\":\"i-"), "{}", text(&tail));
+    assert!(
+        !out.contains("X-Amz-Signature"),
+        "a presigned URL leaked: {}",
+        text(&tail)
+    );
+
+    let zips = dir.join("logs-out");
+    let bundle = xtask(
+        dir,
+        &[
+            "logs",
+            "eb",
+            "--bundle",
+            "--out",
+            zips.to_str().expect("utf-8 path"),
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(bundle.status.code(), Some(0), "{}", text(&bundle));
+    let files: Vec<_> = std::fs::read_dir(&zips)
+        .expect("the bundle directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}\n{}", text(&bundle));
+    let head = std::fs::read(&files[0]).expect("the zip");
+    assert!(head.starts_with(b"PK"), "not a zip: {} bytes", head.len());
 }
 
 /// `check --output json`: the exit code and the ids of the failing items.

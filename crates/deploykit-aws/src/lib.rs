@@ -11,6 +11,7 @@
 
 mod classify;
 mod diagnostic;
+pub mod download;
 pub mod http_check;
 pub mod query;
 

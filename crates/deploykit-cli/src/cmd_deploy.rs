@@ -275,7 +275,12 @@ pub(crate) fn eb_err(e: &EbError) -> CliError {
         EbError::NoCertificate { .. } => Some(
             "`cargo xtask https ensure` requests the domain's certificate and waits until it is ISSUED",
         ),
-        EbError::LoadBalancerConfig { .. } | EbError::LoadBalancerTypeFixed { .. } => None,
+        EbError::LogsTimeout { .. } => Some(
+            "`cargo xtask eb status` shows the instances' health; `logs eb --tail --timeout 10m` waits longer",
+        ),
+        EbError::LoadBalancerConfig { .. }
+        | EbError::LoadBalancerTypeFixed { .. }
+        | EbError::LogDownload { .. } => None,
         EbError::EnvLimits { .. }
         | EbError::MissingForCreate { .. }
         | EbError::NoPlatform { .. }

@@ -20,7 +20,10 @@ impl Diagnostic for EbError {
             EbError::S3(e) => e.category(),
             // The environment's state forbids the update, as AWS's InvalidState does.
             EbError::Busy { .. } => Category::Aws,
-            EbError::BusyTimeout { .. } | EbError::Timeout { .. } => Category::Timeout,
+            EbError::BusyTimeout { .. } | EbError::Timeout { .. } | EbError::LogsTimeout { .. } => {
+                Category::Timeout
+            }
+            EbError::LogDownload { .. } => Category::Aws,
             EbError::Unhealthy { .. } => Category::CheckFailed,
             EbError::DeployFailed { rollback, .. } => match rollback {
                 RollbackOutcome::RolledBack { .. } => Category::RolledBack,
@@ -67,6 +70,8 @@ impl Diagnostic for EbError {
             EbError::NoRollbackTarget { .. } => {
                 "name the version to go back to explicitly".into()
             }
+            EbError::LogsTimeout { .. } => "the instances may be busy or unhealthy: check the environment's health and events, then ask again with a longer wait".into(),
+            EbError::LogDownload { .. } => "the presigned URL lasts 15 minutes: ask for the logs again; check that this machine reaches S3".into(),
         })
     }
 }

@@ -156,6 +156,23 @@ pub enum EbError {
         environment: String,
         current: String,
     },
+
+    #[error(
+        "timed out after {}s waiting for {environment}'s instances to put {what} in S3",
+        waited.as_secs()
+    )]
+    LogsTimeout {
+        environment: String,
+        what: &'static str,
+        waited: Duration,
+    },
+
+    #[error("downloading the logs of instance {instance} of {environment} failed: {reason}")]
+    LogDownload {
+        environment: String,
+        instance: String,
+        reason: String,
+    },
 }
 
 impl EbError {

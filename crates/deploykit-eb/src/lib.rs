@@ -18,6 +18,7 @@
 mod deploy;
 mod diagnostic;
 pub mod error;
+mod info;
 pub mod lb;
 mod manage;
 pub mod model;
@@ -37,6 +38,7 @@ use deploykit_aws::ErrorKind;
 use serde::Serialize;
 
 pub use error::{EbError, RollbackOutcome};
+pub use info::{InfoKind, InstanceLogs};
 pub use lb::SettingsUndo;
 pub use model::*;
 pub use plan::{EnvStep, Plan, Setting, VersionStep, plan};

@@ -13,6 +13,23 @@ use deploykit_report::{Event, Reporter};
 
 use crate::{Result, Route, Session};
 
+pub use deploykit_eb::{InfoKind, InstanceLogs};
+
+/// The EB instances' own logs, without log streaming (`RequestEnvironmentInfo`): the last
+/// lines of each main log (`Tail`) or the whole `/var/log` as a zip (`Bundle`), one entry per
+/// instance. Waits (bounded by `wait`) for the instances to put them in S3.
+pub async fn eb_instance_logs(
+    s: &Session,
+    kind: InfoKind,
+    wait: deploykit_report::WaitOptions,
+    r: &dyn Reporter,
+) -> Result<Vec<InstanceLogs>> {
+    let t = &s.target;
+    let eb = deploykit_eb::Eb::new(&s.sdk, t.local || t.endpoint_url.is_some());
+    let target = crate::mapping::eb_target(t, s.resolve);
+    Ok(eb.instance_logs(&target, kind, wait, r).await?)
+}
+
 /// The log group prefixes of `route` on target `t`: a prefix ending in `/` is a folder of
 /// groups; otherwise it is one group (and the groups under it). `Route::All`: every route's.
 pub fn group_prefixes(t: &ResolvedTarget, route: Route) -> Vec<String> {

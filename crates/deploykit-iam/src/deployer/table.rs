@@ -101,6 +101,18 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "elasticbeanstalk",
+        "request_environment_info",
+        &["elasticbeanstalk:RequestEnvironmentInfo"],
+        EbEnvironment,
+    ),
+    op(
+        "elasticbeanstalk",
+        "retrieve_environment_info",
+        &["elasticbeanstalk:RetrieveEnvironmentInfo"],
+        EbEnvironment,
+    ),
+    op(
+        "elasticbeanstalk",
         "list_available_solution_stacks",
         &["elasticbeanstalk:ListAvailableSolutionStacks"],
         EbSolutionStacks,
@@ -494,6 +506,12 @@ pub const OPERATIONS: &[Operation] = &[
         "rds",
         "create_db_snapshot",
         &["rds:CreateDBSnapshot", "rds:AddTagsToResource"],
+        RdsInstanceAndSnapshots,
+    ),
+    op(
+        "rds",
+        "add_tags_to_resource",
+        &["rds:AddTagsToResource"],
         RdsInstanceAndSnapshots,
     ),
     op(
