@@ -63,6 +63,20 @@ impl Service {
         name: "ec2",
         version: "2016-11-15",
     };
+
+    /// Amazon CloudWatch (metrics and alarms; signing name `monitoring`), API 2010-08-01. Its
+    /// SDK crate speaks Smithy RPC v2 CBOR, which moto 5.2.1 does not; the Query protocol is
+    /// still served by AWS and moto alike.
+    pub const CLOUDWATCH: Service = Service {
+        name: "monitoring",
+        version: "2010-08-01",
+    };
+
+    /// Amazon SNS, API 2010-03-31 (a Query-protocol service).
+    pub const SNS: Service = Service {
+        name: "sns",
+        version: "2010-03-31",
+    };
 }
 
 /// The parameters of one call besides `Action` and `Version`, in order.
