@@ -27,8 +27,8 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Problem};
 pub use model::{
-    App, AppRunner, Config, ContainerPlatformKind, Database, DeploymentPolicy, Eb, Ecs, HostedZone,
-    Https, ResolvedTarget, S3, S3Cors, SecretRef, TagMutability, VpcConnector,
+    AlarmRoute, Alarms, App, AppRunner, Config, ContainerPlatformKind, Database, DeploymentPolicy,
+    Eb, Ecs, HostedZone, Https, ResolvedTarget, S3, S3Cors, SecretRef, TagMutability, VpcConnector,
 };
 pub use resolve::{
     EB_ENV_KEY_MAX, EB_ENV_TOTAL_MAX, EB_ENV_VALUE_MAX, check_eb_env_limits, secret_arn_len_bound,

@@ -49,6 +49,8 @@ pub struct ResolvedTarget {
     pub s3: Option<S3>,
     /// `[https]`: the certificate's domain(s); `None` without an `[https]` section.
     pub https: Option<Https>,
+    /// `[alarms]`: CloudWatch alarms and their SNS topic; `None` without an `[alarms]` section.
+    pub alarms: Option<Alarms>,
     /// Plain environment variables (never secrets; validation refuses secret-looking values).
     pub env: BTreeMap<String, String>,
     /// Environment variables whose values live in Secrets Manager.
@@ -326,4 +328,40 @@ pub struct S3Cors {
     pub allowed_headers: Vec<String>,
     pub expose_headers: Vec<String>,
     pub max_age_seconds: Option<u32>,
+}
+
+/// `[alarms]`: the seed's CloudWatch alarms for the configured routes and the database,
+/// notifying the SNS topic `<app>-<target>-alarms` with one email subscription. A threshold
+/// left out is `None`: deploykit-alarms' default applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarms {
+    /// The address subscribed to the topic (it must confirm SNS's mail).
+    pub email: String,
+    /// The app services watched (default: `eb`).
+    pub routes: Vec<AlarmRoute>,
+    /// RDS alarms for `[database] instance` (default true).
+    pub database: bool,
+    /// EB environment CPU (%).
+    pub cpu_percent: Option<f64>,
+    /// 5xx responses in 5 minutes (EB and App Runner).
+    pub http_5xx: Option<f64>,
+    /// EB `EnvironmentHealth` at or above: 15 (`warning`), 20 (`degraded`), 25 (`severe`).
+    pub eb_health: Option<f64>,
+    /// App Runner p95 latency (ms).
+    pub latency_ms: Option<f64>,
+    /// RDS CPU (%).
+    pub db_cpu_percent: Option<f64>,
+    /// RDS free storage (GiB) below this.
+    pub db_free_storage_gb: Option<f64>,
+    /// RDS connections above this.
+    pub db_connections: Option<f64>,
+}
+
+/// An app service `[alarms] routes` can watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmRoute {
+    /// The Elastic Beanstalk environment (`[eb] environment`).
+    Eb,
+    /// The App Runner service (`[apprunner] service`).
+    AppRunner,
 }

@@ -30,6 +30,7 @@ pub(crate) struct RawConfig {
     pub s3: RawS3,
     #[serde(default)]
     pub https: RawHttps,
+    pub alarms: RawAlarms,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -68,6 +69,7 @@ pub(crate) struct RawTarget {
     pub s3: RawS3,
     #[serde(default)]
     pub https: RawHttps,
+    pub alarms: RawAlarms,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -204,6 +206,22 @@ pub(crate) struct RawHttps {
     pub timeout: Opt<String>,
 }
 
+/// `[alarms]`: CloudWatch alarms and the SNS topic they notify.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlarms {
+    pub email: Opt<String>,
+    pub routes: Opt<Vec<Spanned<String>>>,
+    pub database: Opt<bool>,
+    pub cpu_percent: Opt<f64>,
+    pub http_5xx: Opt<f64>,
+    pub eb_health: Opt<String>,
+    pub latency_ms: Opt<f64>,
+    pub db_cpu_percent: Opt<f64>,
+    pub db_free_storage_gb: Opt<f64>,
+    pub db_connections: Opt<f64>,
+}
+
 /// One `[[s3.cors]]` rule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,4 +344,16 @@ merge_fields!(RawHttps {
     alternative_names,
     hosted_zone,
     timeout,
+});
+merge_fields!(RawAlarms {
+    email,
+    routes,
+    database,
+    cpu_percent,
+    http_5xx,
+    eb_health,
+    latency_ms,
+    db_cpu_percent,
+    db_free_storage_gb,
+    db_connections,
 });

@@ -1,5 +1,6 @@
 //! Defaults, overrides and every rule that needs more than a type: names, ranges, combinations.
 
+mod alarms;
 mod app;
 mod containers;
 mod database;

@@ -9,7 +9,7 @@ use super::containers::{resolve_apprunner, resolve_ecs, resolve_platform};
 use super::database::resolve_database;
 use super::eb::resolve_eb;
 use super::env::resolve_env;
-use super::{Ctx, s3, span, val};
+use super::{Ctx, alarms, s3, span, val};
 use crate::model::*;
 use crate::raw::*;
 use crate::rules;
@@ -266,6 +266,7 @@ pub(super) fn resolve_target(
     let s3 = s3::resolve_s3(&raw.s3.merged(&t.s3), app, ctx);
     s3::check_env(s3.as_ref(), &env, &raw.s3.merged(&t.s3), ctx);
     let https = super::https::resolve_https(&raw.https.merged(&t.https), ctx);
+    let alarms = alarms::resolve_alarms(&raw.alarms.merged(&t.alarms), name, app, &database, ctx);
 
     if ctx.problems.len() > before {
         return None;
@@ -286,6 +287,7 @@ pub(super) fn resolve_target(
         database,
         s3,
         https,
+        alarms,
         env,
         secrets,
     })
