@@ -40,6 +40,7 @@ const SERVICES: &[&str] = &[
     "deploykit-image",
     "deploykit-bundle",
     "deploykit-logs",
+    "deploykit-alarms",
 ];
 /// What every layer may use.
 const FOUNDATION: &[&str] = &[
@@ -105,6 +106,9 @@ const TABLE: &[Never] = &[
     Never { krate: "deploykit-dns", never: &[&["deploykit-config", "deploykit-apprunner"]], but: &[] },
     Never { krate: "deploykit-acm", never: &[&["deploykit-config", "deploykit-apprunner", "deploykit-eb"]], but: &[] },
     Never { krate: "deploykit-rds", never: &[&["deploykit-config"]], but: &[] },
+    // CloudWatch and SNS over deploykit-aws's Query client (its STS and SSO crates only).
+    Never { krate: "deploykit-alarms", never: &[&["deploykit-config", "aws-sdk-*"]],
+            but: &["aws-sdk-sts", "aws-sdk-sso", "aws-sdk-ssooidc"] },
     Never { krate: "deploykit-secrets", never: &[&["deploykit-config"]], but: &[] },
     Never { krate: "deploykit-iam", never: &[&["deploykit-config", "deploykit-secrets"]], but: &[] },
     Never { krate: "deploykit-localcloud", never: &[&["deploykit*"]], but: &[] },

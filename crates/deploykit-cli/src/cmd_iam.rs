@@ -301,6 +301,10 @@ fn deployer_scope(t: &ResolvedTarget, account: &str, specs: &[RoleSpec]) -> Depl
         eb_environment: t.eb.environment.clone(),
         bundle_bucket: t.eb.bucket.clone(),
         app_bucket: t.s3.as_ref().map(|s| s.bucket.clone()),
+        alarm_prefix: t
+            .alarms
+            .as_ref()
+            .map(|_| format!("{}-{}", t.app.name, t.name)),
         ecr_repository: t.apprunner.repository.clone(),
         apprunner_service: t.apprunner.service.clone(),
         ecs_service: t.ecs.service.clone(),

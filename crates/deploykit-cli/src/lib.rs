@@ -5,6 +5,7 @@
 //! libraries report. clap types, command names and exit codes live here and nowhere else.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cmd_alarms;
 mod cmd_apprunner;
 mod cmd_bundle;
 mod cmd_check;
@@ -115,6 +116,9 @@ pub enum Command {
     /// wait for ISSUED), status.
     #[command(subcommand)]
     Https(cmd_https::HttpsCommand),
+    /// CloudWatch alarms (CPU, 5xx, health, latency, RDS) and their SNS topic: ensure, status.
+    #[command(subcommand)]
+    Alarms(cmd_alarms::AlarmsCommand),
     /// The app's CloudWatch log lines (eb | apprunner | ecs), interleaved by time; --follow.
     Logs(cmd_logs::LogsArgs),
     /// Monthly cost estimate of a target, line by line (or two side by side).
@@ -165,6 +169,7 @@ pub fn run(command: Command, global: &GlobalArgs, renderer: &render::Renderer) -
         Command::Static(c) => cmd_s3::run_static(c, global, renderer),
         Command::Dns(c) => cmd_dns::run(c, global, renderer),
         Command::Https(c) => cmd_https::run(c, global, renderer),
+        Command::Alarms(c) => cmd_alarms::run(c, global, renderer),
         Command::Logs(a) => cmd_logs::run(a, global, renderer),
         Command::Cost(a) => cmd_cost::run(a, global, renderer),
         Command::Init(a) => cmd_init::run(a, global, renderer),

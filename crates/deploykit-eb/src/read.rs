@@ -130,6 +130,36 @@ impl Eb {
             })
     }
 
+    /// The environment's Auto Scaling group names (whose AWS/EC2 `CPUUtilization` is the
+    /// environment's CPU); `None` when the environment does not exist.
+    pub async fn autoscaling_groups(&self, t: &EbTarget) -> Result<Option<Vec<String>>, EbError> {
+        let Some(env) = self.describe_env(t).await? else {
+            return Ok(None);
+        };
+        if env.is_gone() {
+            return Ok(None);
+        }
+        let out = self
+            .eb
+            .describe_environment_resources()
+            .environment_name(&t.environment)
+            .send()
+            .await
+            .map_err(|e| {
+                EbError::aws("DescribeEnvironmentResources", &t.environment, classify(&e))
+            })?;
+        Ok(Some(
+            out.environment_resources()
+                .map(|r| {
+                    r.auto_scaling_groups()
+                        .iter()
+                        .filter_map(|g| g.name().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ))
+    }
+
     pub(super) async fn describe_env(&self, t: &EbTarget) -> Result<Option<EnvInfo>, EbError> {
         let out = self
             .eb

@@ -59,6 +59,10 @@ pub enum Scope {
     AppLogGroups,
     /// The app's secrets (and the RDS-managed master secret).
     Secrets,
+    /// The app's CloudWatch alarms, `<app>-<target>-*` (`[alarms]`).
+    AppAlarms,
+    /// The alarms' SNS topic, `<app>-<target>-alarms`.
+    AlarmTopic,
     IamRoles,
     IamInstanceProfiles,
     /// The AWS managed policies deploykit attaches (iam:GetPolicy before attaching).
@@ -102,6 +106,9 @@ pub struct DeployerScope {
     pub bundle_bucket: Option<String>,
     /// The app's own bucket (`[s3] bucket`); `None`: no app bucket statements.
     pub app_bucket: Option<String>,
+    /// `<app>-<target>` when `[alarms]` is configured: the alarms `<prefix>-*` and the topic
+    /// `<prefix>-alarms`; `None`: no alarm statements.
+    pub alarm_prefix: Option<String>,
     pub ecr_repository: String,
     pub apprunner_service: String,
     /// The ECS Express service name.
@@ -234,6 +241,16 @@ impl DeployerScope {
                 .iter()
                 .map(|b| format!("arn:{p}:s3:::{b}/*"))
                 .collect(),
+            AppAlarms => self
+                .alarm_prefix
+                .iter()
+                .map(|x| format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{x}-*"))
+                .collect(),
+            AlarmTopic => self
+                .alarm_prefix
+                .iter()
+                .map(|x| format!("arn:{p}:sns:{r}:{a}:{x}-alarms"))
+                .collect(),
             Secrets => {
                 let mut v: Vec<String> = self
                     .secrets
@@ -349,6 +366,7 @@ mod tests {
             eb_environment: "budgetsync-dev".into(),
             bundle_bucket: None,
             app_bucket: None,
+            alarm_prefix: Some("budgetsync-dev".into()),
             ecr_repository: "budgetsync".into(),
             apprunner_service: "budgetsync".into(),
             ecs_service: "budgetsync".into(),
@@ -433,6 +451,14 @@ mod tests {
         assert!(text.contains("arn:aws:rds:us-east-1:123456789012:db:budgetsync-db"));
         assert!(text.contains("secret:budgetsync/secret-key-??????"));
         assert!(text.contains("arn:aws:s3:::elasticbeanstalk-us-east-1-123456789012/*"));
+        assert!(text.contains("arn:aws:cloudwatch:us-east-1:123456789012:alarm:budgetsync-dev-*"));
+        assert!(text.contains("arn:aws:sns:us-east-1:123456789012:budgetsync-dev-alarms"));
+        let no_alarms = deployer_policy(&DeployerScope {
+            alarm_prefix: None,
+            ..scope()
+        })
+        .to_string();
+        assert!(!no_alarms.contains("cloudwatch:"), "no [alarms], no statement");
         let pass = doc["Statement"]
             .as_array()
             .expect("statements")

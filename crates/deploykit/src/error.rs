@@ -48,6 +48,11 @@ pub enum Error {
     /// A domain given to a DNS or HTTPS command that is not one.
     #[error("{why}; nothing was changed")]
     BadDomain { domain: String, why: String },
+    #[error(transparent)]
+    Alarms(#[from] deploykit_alarms::AlarmsError),
+    /// An alarms command on a target without `[alarms]`.
+    #[error("target `{target}` has no [alarms] section in deploy.toml; nothing was changed")]
+    NoAlarmsSection { target: String },
     /// A command for the app's bucket on a target without `[s3]`.
     #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
     NoS3Section { target: String },
@@ -140,6 +145,8 @@ impl Diagnostic for Error {
             Error::Dns(e) => e.category(),
             Error::Acm(e) => e.category(),
             Error::NoHttpsSection { .. } | Error::BadDomain { .. } => Category::Input,
+            Error::Alarms(e) => e.category(),
+            Error::NoAlarmsSection { .. } => Category::Input,
             Error::NoS3Section { .. } => Category::Input,
             Error::WrongAccount { .. } | Error::MissingIam { .. } => Category::Input,
             Error::NotAGitRepository { .. } => Category::Input,
@@ -174,6 +181,9 @@ impl Diagnostic for Error {
             )),
             Error::BadDomain { .. } => Some(
                 "give the registered domain (or a name inside it), like `example.com` or `app.example.com`".into(),
+            Error::Alarms(e) => e.help(),
+            Error::NoAlarmsSection { .. } => Some(
+                "add an [alarms] section with the `email` to notify (and optionally routes and thresholds) to deploy.toml".into(),
             ),
             Error::NoS3Section { .. } => Some(
                 "add an [s3] section with the app's `bucket` (and its static_dir, uploads_prefix, ...) to deploy.toml".into(),

@@ -11,6 +11,7 @@
 //! every error is an [`Error`] with a [`deploykit_report::Diagnostic`] category and help; the
 //! config-to-library mapping lives in [`mapping`] and nowhere else.
 
+pub mod alarms;
 pub mod check;
 pub mod container;
 pub mod cost;

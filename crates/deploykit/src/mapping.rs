@@ -176,3 +176,50 @@ pub fn app_role_spec(t: &ResolvedTarget) -> deploykit_rds::AppRoleSpec {
     let spec = db_spec(t);
     deploykit_rds::AppRoleSpec::for_instance(&spec.identifier, &spec.db_name)
 }
+
+/// `[alarms]` as deploykit-alarms' input: the alarm prefix `<app>-<target>`, the topic
+/// `<app>-<target>-alarms` in the caller's `account`, the routes' resources (EB environment
+/// and its Auto Scaling group, App Runner service and its id, the RDS instance) and the
+/// thresholds (deploykit-alarms' defaults where deploy.toml sets none). `None` without
+/// `[alarms]`.
+pub fn alarm_targets(
+    t: &ResolvedTarget,
+    account: &str,
+    eb_autoscaling_group: Option<String>,
+    apprunner_service_id: Option<String>,
+) -> Option<deploykit_alarms::AlarmTargets> {
+    use deploykit_alarms::{AppRunnerWatch, EbWatch, Thresholds, TopicSpec};
+    use deploykit_config::AlarmRoute;
+    let a = t.alarms.as_ref()?;
+    let d = Thresholds::default();
+    let topic = deploykit_alarms::topic_name(&t.app.name, &t.name);
+    Some(deploykit_alarms::AlarmTargets {
+        prefix: format!("{}-{}", t.app.name, t.name),
+        topic: TopicSpec {
+            arn: deploykit_alarms::topic_arn(&t.region, account, &topic),
+            name: topic,
+            email: a.email.clone(),
+        },
+        eb: a.routes.contains(&AlarmRoute::Eb).then(|| EbWatch {
+            environment: t.eb.environment.clone(),
+            autoscaling_group: eb_autoscaling_group,
+        }),
+        apprunner: a
+            .routes
+            .contains(&AlarmRoute::AppRunner)
+            .then(|| AppRunnerWatch {
+                service: t.apprunner.service.clone(),
+                service_id: apprunner_service_id,
+            }),
+        database: a.database.then(|| t.database.instance.clone()),
+        thresholds: Thresholds {
+            cpu_percent: a.cpu_percent.unwrap_or(d.cpu_percent),
+            http_5xx: a.http_5xx.unwrap_or(d.http_5xx),
+            eb_health: a.eb_health.unwrap_or(d.eb_health),
+            latency_ms: a.latency_ms.unwrap_or(d.latency_ms),
+            db_cpu_percent: a.db_cpu_percent.unwrap_or(d.db_cpu_percent),
+            db_free_storage_gb: a.db_free_storage_gb.unwrap_or(d.db_free_storage_gb),
+            db_connections: a.db_connections.unwrap_or(d.db_connections),
+        },
+    })
+}

@@ -77,6 +77,12 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "elasticbeanstalk",
+        "describe_environment_resources",
+        &["elasticbeanstalk:DescribeEnvironmentResources"],
+        EbEnvironment,
+    ),
+    op(
+        "elasticbeanstalk",
         "describe_environment_health",
         &["elasticbeanstalk:DescribeEnvironmentHealth"],
         EbEnvironment,
@@ -590,6 +596,44 @@ pub const OPERATIONS: &[Operation] = &[
         &["ec2:RevokeSecurityGroupIngress"],
         Ec2SecurityGroups,
     ),
+    // CloudWatch alarms and their SNS topic (`[alarms]`, over deploykit-aws's Query client).
+    op(
+        "cloudwatch",
+        "delete_alarms",
+        &["cloudwatch:DeleteAlarms"],
+        AppAlarms,
+    ),
+    op(
+        "cloudwatch",
+        "describe_alarms",
+        &["cloudwatch:DescribeAlarms"],
+        AppAlarms,
+    ),
+    op(
+        "cloudwatch",
+        "put_metric_alarm",
+        &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
+        AppAlarms,
+    ),
+    op(
+        "sns",
+        "create_topic",
+        &["sns:CreateTopic", "sns:TagResource"],
+        AlarmTopic,
+    ),
+    op(
+        "sns",
+        "get_topic_attributes",
+        &["sns:GetTopicAttributes"],
+        AlarmTopic,
+    ),
+    op(
+        "sns",
+        "list_subscriptions_by_topic",
+        &["sns:ListSubscriptionsByTopic"],
+        AlarmTopic,
+    ),
+    op("sns", "subscribe", &["sns:Subscribe"], AlarmTopic),
     // Secrets Manager.
     op(
         "secretsmanager",
