@@ -63,7 +63,11 @@ impl Recording {
     }
 }
 
-const READS: &[&str] = &["GetTopicAttributes", "ListSubscriptionsByTopic", "DescribeAlarms"];
+const READS: &[&str] = &[
+    "GetTopicAttributes",
+    "ListSubscriptionsByTopic",
+    "DescribeAlarms",
+];
 
 async fn setup() -> (SdkConfig, Recording, String) {
     let cloud = local_cloud().await;
@@ -164,7 +168,11 @@ async fn ensure_twice_then_drift_out_of_band_then_repair() {
 
     let check = status(&c, &t).await.expect("status");
     assert_eq!(check.drift.len(), 2, "{:#?}", check.drift);
-    assert!(check.drift.contains(&Drift::AlarmMissing { name: gone.clone() }));
+    assert!(
+        check
+            .drift
+            .contains(&Drift::AlarmMissing { name: gone.clone() })
+    );
     let changed = check
         .drift
         .iter()
@@ -184,7 +192,10 @@ async fn ensure_twice_then_drift_out_of_band_then_repair() {
     assert_eq!(repaired.applied.len(), 2, "{:#?}", repaired.applied);
     let calls = rec.take();
     assert_eq!(
-        calls.iter().filter(|c| !READS.contains(&c.as_str())).collect::<Vec<_>>(),
+        calls
+            .iter()
+            .filter(|c| !READS.contains(&c.as_str()))
+            .collect::<Vec<_>>(),
         ["PutMetricAlarm", "PutMetricAlarm"]
     );
     assert!(status(&c, &t).await.expect("status").is_clean());

@@ -80,7 +80,11 @@ pub fn run(cmd: AlarmsCommand, global: &GlobalArgs, r: &Renderer) -> CliResult {
             AlarmsCommand::Ensure { dry_run: false } => {
                 let out = a.ensure(r).await.map_err(lib)?;
                 r.result(&out, || {
-                    let what = if out.unchanged() { "unchanged" } else { "updated" };
+                    let what = if out.unchanged() {
+                        "unchanged"
+                    } else {
+                        "updated"
+                    };
                     let mut lines = vec![format!("alarms of {}: {what}", a.targets.prefix)];
                     lines.extend(out.applied.iter().map(|s| format!("  applied: {s}")));
                     lines.extend(

@@ -458,7 +458,10 @@ mod tests {
             ..scope()
         })
         .to_string();
-        assert!(!no_alarms.contains("cloudwatch:"), "no [alarms], no statement");
+        assert!(
+            !no_alarms.contains("cloudwatch:"),
+            "no [alarms], no statement"
+        );
         let pass = doc["Statement"]
             .as_array()
             .expect("statements")
