@@ -52,14 +52,10 @@ pub enum Error {
     Alarms(#[from] deploykit_alarms::AlarmsError),
     /// An alarms command on a target without `[alarms]`.
     #[error("target `{target}` has no [alarms] section in deploy.toml; nothing was changed")]
-    NoAlarmsSection {
-        target: String,
-    },
+    NoAlarmsSection { target: String },
     /// A command for the app's bucket on a target without `[s3]`.
     #[error("target `{target}` has no [s3] section in deploy.toml; nothing was changed")]
-    NoS3Section {
-        target: String,
-    },
+    NoS3Section { target: String },
     /// The credentials belong to another account than the target's `account_id`.
     #[error("{source}; nothing was changed")]
     WrongAccount {
@@ -83,15 +79,10 @@ pub enum Error {
     },
     /// `git` could not give the app's tree (`from_git`).
     #[error("{what}: {message}")]
-    Git {
-        what: String,
-        message: String,
-    },
+    Git { what: String, message: String },
     /// The app directory is not in a git repository but the deploy asked for git's tree.
     #[error("bundling from git needs a git repository, and {} is not in one", app.display())]
-    NotAGitRepository {
-        app: std::path::PathBuf,
-    },
+    NotAGitRepository { app: std::path::PathBuf },
     /// Another deploy holds the deploy lock of this environment/service.
     #[error(
         "{name} on target `{target}` is being deployed by {}; nothing was changed (lock file {})",
