@@ -181,6 +181,7 @@ impl Diagnostic for Error {
             )),
             Error::BadDomain { .. } => Some(
                 "give the registered domain (or a name inside it), like `example.com` or `app.example.com`".into(),
+            ),
             Error::Alarms(e) => e.help(),
             Error::NoAlarmsSection { .. } => Some(
                 "add an [alarms] section with the `email` to notify (and optionally routes and thresholds) to deploy.toml".into(),
