@@ -30,6 +30,7 @@ pub(crate) struct RawConfig {
     pub s3: RawS3,
     #[serde(default)]
     pub https: RawHttps,
+    #[serde(default)]
     pub alarms: RawAlarms,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
@@ -69,6 +70,7 @@ pub(crate) struct RawTarget {
     pub s3: RawS3,
     #[serde(default)]
     pub https: RawHttps,
+    #[serde(default)]
     pub alarms: RawAlarms,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
