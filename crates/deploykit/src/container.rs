@@ -282,13 +282,10 @@ pub async fn plan_deploy(
     let started = Instant::now();
     let t = &s.target;
     crate::journal::report_left_over(&s.root, &t.name, on.service_name(t), r);
-    let pending = prepare_local(t, &s.sdk, s.local.as_ref(), on.route(), req.dry_run, r).await?;
-    if !pending.is_empty() {
-        return Ok(ContainerPlanning::NeedsLocalResources(pending));
-    }
-    let pre = preflight(s, on).await?;
     let a = &t.apprunner;
     let app = &t.app.path;
+    // The build context is judged (secrets, special files, the Dockerfile) before any AWS call:
+    // a bad app tree is refused without the network.
     let wrote_dockerfile = if req.write_dockerfile && !app.join("Dockerfile").exists() {
         Some(deploykit_image::write_seed_dockerfile(app)?)
     } else {
@@ -297,6 +294,11 @@ pub async fn plan_deploy(
     let context =
         deploykit_image::plan_context(app, "Dockerfile", deploykit_image::SEED_DOCKERFILE)?;
     let content_hash = deploykit_image::context_hash(&context)?;
+    let pending = prepare_local(t, &s.sdk, s.local.as_ref(), on.route(), req.dry_run, r).await?;
+    if !pending.is_empty() {
+        return Ok(ContainerPlanning::NeedsLocalResources(pending));
+    }
+    let pre = preflight(s, on).await?;
     let image_platform = if a.platform.is_empty() {
         deploykit_image::DEFAULT_PLATFORM.to_string()
     } else {
