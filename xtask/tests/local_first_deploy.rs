@@ -83,8 +83,11 @@ DATABASE_URL = {{ secret = "{db_url}" }}
     path
 }
 
+/// Everything every command printed, for the canary check at the end.
+static PRINTED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
 fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .current_dir(dir)
         .arg("--config")
         .arg(dir.join("deploy.toml"))
@@ -97,7 +100,11 @@ fn xtask(dir: &Path, args: &[&str]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
-        .expect("running the xtask binary")
+        .expect("running the xtask binary");
+    let mut all = PRINTED.lock().unwrap_or_else(|e| e.into_inner());
+    all.extend_from_slice(&out.stdout);
+    all.extend_from_slice(&out.stderr);
+    out
 }
 
 fn text(o: &Output) -> String {
@@ -220,6 +227,66 @@ async fn a_fresh_local_target_gets_its_database_secrets_and_roles_and_serves_the
     if cloud.state.workloads.is_some() {
         the_instance_logs_come_through_elastic_beanstalk(dir.path());
     }
+    let listed = xtask(dir.path(), &["--output", "json", "eb", "env", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    no_secret_value_was_printed_or_written(dir.path(), &secrets, &n).await;
+}
+
+/// The canary: the values of the secrets this run made (the app's SECRET_KEY, the database
+/// URL with its password) never appear in anything a command printed (text or JSON, stdout or
+/// stderr) or in any file the runs left in the project (target/: bundles, journal, locks).
+async fn no_secret_value_was_printed_or_written(
+    dir: &Path,
+    secrets: &deploykit_secrets::Secrets,
+    n: &Names,
+) {
+    use secrecy::ExposeSecret;
+    let mut canaries = Vec::new();
+    for name in [&n.secret_key, &n.db_url] {
+        let v = secrets.get_string(name).await.expect("GetSecretValue");
+        canaries.push(v.expose_secret().to_string());
+    }
+    // The password inside the URL, too (it is what a leak would show on its own).
+    if let Some(pw) = canaries[1]
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+    {
+        canaries.push(pw);
+    }
+    assert!(
+        canaries.iter().all(|c| c.len() >= 8),
+        "canaries too short to be meaningful"
+    );
+    let printed = PRINTED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let printed = String::from_utf8_lossy(&printed);
+    for c in &canaries {
+        assert!(!printed.contains(c.as_str()), "a secret value was printed");
+    }
+    let mut files = vec![dir.to_path_buf()];
+    let mut scanned = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir").flatten() {
+                files.push(e.path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            scanned += 1;
+            let text = String::from_utf8_lossy(&bytes);
+            for c in &canaries {
+                assert!(
+                    !text.contains(c.as_str()),
+                    "a secret value is in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(
+        scanned > 3,
+        "the project holds the runs' files ({scanned} scanned)"
+    );
 }
 
 /// `logs eb` reads what the app wrote from CloudWatch; `--tail` and `--bundle` ask the
