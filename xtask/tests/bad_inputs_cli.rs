@@ -232,6 +232,12 @@ fn cases() -> Vec<Case> {
             BUNDLE,
             &["outside.cfg"],
         ),
+        tree(
+            "a .env on the way to deploy eb",
+            &[(".env", "SECRET_KEY=x\n")],
+            &["deploy", "eb", "--dry-run"],
+            &[".env", "fix"],
+        ),
         // Dockerfiles and the image context, judged before any build or push.
         tree(
             "an .npmrc in the image context",

@@ -153,6 +153,12 @@ pub async fn plan_deploy(
     let started = Instant::now();
     let t = s.session.target.clone();
     journal::report_left_over(&s.session.root, &t.name, &s.target.environment, r);
+    // The app tree is judged (secrets, modes, line endings) before any AWS call: a bad tree is
+    // refused without the network.
+    let bundle_started = Instant::now();
+    let out_dir = s.session.root.join("target/deploykit/bundles");
+    let (bundle, git) = build_bundle(&t, &out_dir, req, r)?;
+    let bundle_time = bundle_started.elapsed();
     let pending = prepare_local(
         &t,
         &s.session.sdk,
@@ -166,14 +172,10 @@ pub async fn plan_deploy(
         return Ok(EbPlanning::NeedsLocalResources(pending));
     }
     let preflight = preflight(s).await?;
-    // Limits before anything else, the bundle included.
+    // Limits before any change.
     deploykit_eb::check_env_limits(&s.target.env, &s.target.secrets)
         .map_err(|problems| EbError::EnvLimits { problems })?;
 
-    let bundle_started = Instant::now();
-    let out_dir = s.session.root.join("target/deploykit/bundles");
-    let (bundle, git) = build_bundle(&t, &out_dir, req, r)?;
-    let bundle_time = bundle_started.elapsed();
     let bundle_ref = BundleRef {
         path: bundle.path.clone(),
         sha256: bundle.sha256.clone(),
