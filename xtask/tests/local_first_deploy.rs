@@ -63,6 +63,9 @@ username = "app"
 bucket = "{bucket}"
 static_dir = "app/static"
 
+[alarms]
+email = "ops@example.com"
+
 [secrets]
 SECRET_KEY = {{ secret = "{secret_key}" }}
 DATABASE_URL = {{ secret = "{db_url}" }}
@@ -375,7 +378,13 @@ async fn checklist_passes_then_fails_exactly_what_breaks(
     assert_eq!(code, Some(7), "{shown}");
     assert_eq!(
         failing,
-        ["bucket", "static-files", "restore-check", "runbooks"],
+        [
+            "bucket",
+            "static-files",
+            "restore-check",
+            "alarms",
+            "runbooks"
+        ],
         "{shown}"
     );
     let runbooks = dir.join("docs/runbooks");
@@ -392,6 +401,7 @@ async fn checklist_passes_then_fails_exactly_what_breaks(
         &["static", "sync"],
         &["db", "snapshot", "--wait"],
         &["db", "restore-check"],
+        &["alarms", "ensure"],
     ] {
         let out = xtask(dir, step);
         assert_eq!(out.status.code(), Some(0), "{step:?}\n{}", text(&out));

@@ -40,6 +40,7 @@ pub fn fix_command(fix: &Fix) -> String {
         Fix::DbRestoreCheck => "cargo xtask db restore-check".into(),
         Fix::S3Ensure => "cargo xtask s3 ensure".into(),
         Fix::StaticSync => "cargo xtask static sync".into(),
+        Fix::AlarmsEnsure => "cargo xtask alarms ensure".into(),
         Fix::SecretsSet { name } => format!("cargo xtask secrets set {name}"),
         Fix::Advice { text } => text.clone(),
     }

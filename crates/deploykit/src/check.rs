@@ -35,6 +35,7 @@ pub enum ItemId {
     Secrets,
     Backups,
     RestoreCheck,
+    Alarms,
     Runbooks,
 }
 
@@ -52,6 +53,7 @@ impl ItemId {
             ItemId::Secrets => "Secrets in Secrets Manager, none as literals",
             ItemId::Backups => "Backups on, recent snapshot",
             ItemId::RestoreCheck => "Restore checked recently",
+            ItemId::Alarms => "Alarms on (CloudWatch, notifying the SNS topic)",
             ItemId::Runbooks => "Runbooks (deploy, roll back, rotate secrets)",
         }
     }
@@ -84,6 +86,8 @@ pub enum Fix {
     S3Ensure,
     /// Upload the static files.
     StaticSync,
+    /// Create or repair the alarms, their topic and subscription.
+    AlarmsEnsure,
     /// Store a secret's value in Secrets Manager.
     SecretsSet { name: String },
     /// Anything else, in words.
@@ -102,6 +106,7 @@ impl Fix {
                 "restore the newest snapshot to a temporary instance and check it".into()
             }
             Fix::S3Ensure => "create or repair the app bucket".into(),
+            Fix::AlarmsEnsure => "create or repair the alarms and their SNS topic".into(),
             Fix::StaticSync => "upload the static files to the app bucket".into(),
             Fix::SecretsSet { name } => format!("store `{name}` in Secrets Manager"),
             Fix::Advice { text } => text.clone(),
@@ -212,7 +217,19 @@ pub struct Facts {
     /// `None`: the target has no `[s3]` (or no static directory).
     pub static_files: Option<Seen<StaticFacts>>,
     pub secrets: Seen<SecretFacts>,
+    /// `None`: the target has no `[alarms]`.
+    pub alarms: Option<Seen<AlarmFacts>>,
     pub runbooks: RunbookFacts,
+}
+
+/// The alarms against `[alarms]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmFacts {
+    pub topic: String,
+    /// Alarms deploy.toml asks for (skipped ones not counted).
+    pub wanted: usize,
+    /// Every difference (missing alarm, changed threshold, no subscription...), in words.
+    pub drift: Vec<String>,
 }
 
 /// An observation: what was seen, or why it could not be.

@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn scripts_parse_in_their_common_shapes() {
-        let cases: &[(&str, Option<(&str, &[&str])>)] = &[
+        type Want<'a> = Option<(&'a str, &'a [&'a str])>;
+        let cases: &[(&str, Want)] = &[
             (
                 "revision = '0001'\ndown_revision = None\n",
                 Some(("0001", &[])),

@@ -12,8 +12,8 @@ use deploykit_secretrules::is_secret_name;
 use time::OffsetDateTime;
 
 use super::{
-    AppProbe, BucketFacts, CheckOptions, DbFacts, Facts, RunbookFacts, SecretFacts, Seen,
-    StaticFacts, alembic,
+    AlarmFacts, AppProbe, BucketFacts, CheckOptions, DbFacts, Facts, RunbookFacts, SecretFacts,
+    Seen, StaticFacts, alembic,
 };
 use crate::logs::AppLogs;
 use crate::mapping::{db_wait_policy, eb_target};
@@ -33,12 +33,13 @@ pub async fn observe(s: &Session, opts: &CheckOptions, r: &dyn Reporter) -> Fact
         Seen::Ok(a) => a.iter().map(|p| p.route).collect(),
         Seen::Unreadable(_) => Vec::new(),
     };
-    let (logs, database, bucket, static_files, secrets) = tokio::join!(
+    let (logs, database, bucket, static_files, secrets, alarms) = tokio::join!(
         logs(s, &routes, opts),
         database(s, opts),
         bucket(s),
         static_files(s),
         secrets(s, plain_env),
+        alarms(s),
     );
     Facts {
         local: t.local,
@@ -57,6 +58,7 @@ pub async fn observe(s: &Session, opts: &CheckOptions, r: &dyn Reporter) -> Fact
         bucket,
         static_files,
         secrets,
+        alarms,
         runbooks: runbooks(&s.root),
     }
 }
@@ -296,6 +298,25 @@ async fn static_files(s: &Session) -> Option<Seen<StaticFacts>> {
         }),
         Err(e) => unreadable(e),
     })
+}
+
+async fn alarms(s: &Session) -> Option<Seen<AlarmFacts>> {
+    s.target.alarms.as_ref()?;
+    let read = async {
+        let a = crate::alarms::AppAlarms::for_session(s).await?;
+        let check = a.status().await?;
+        Ok::<_, Error>(AlarmFacts {
+            wanted: check
+                .plan
+                .alarms
+                .iter()
+                .filter(|c| !matches!(c, crate::alarms::AlarmChange::Delete { .. }))
+                .count(),
+            drift: check.drift.iter().map(ToString::to_string).collect(),
+            topic: check.topic_arn,
+        })
+    };
+    Some(read.await.map_or_else(unreadable, Seen::Ok))
 }
 
 async fn secrets(s: &Session, plain: &[(String, String)]) -> Seen<SecretFacts> {

@@ -65,6 +65,11 @@ fn passing() -> Facts {
             missing: vec![],
             literals: vec![],
         }),
+        alarms: Some(Seen::Ok(AlarmFacts {
+            topic: "arn:aws:sns:us-east-1:123456789012:budgetsync-prod-alarms".into(),
+            wanted: 6,
+            drift: vec![],
+        })),
         runbooks: RunbookFacts {
             found: vec![
                 ("deploy", "d.md".into()),
@@ -89,7 +94,7 @@ fn a_healthy_target_passes_every_item() {
     let items = verdicts(&passing(), &CheckOptions::default());
     let list = Checklist::new("prod", items);
     assert!(list.ok(), "{:#?}", list.items);
-    assert_eq!((list.passed, list.failed, list.not_applicable), (11, 0, 0));
+    assert_eq!((list.passed, list.failed, list.not_applicable), (12, 0, 0));
     assert!(list.items.iter().all(|i| i.fix.is_none()));
 }
 
@@ -242,6 +247,24 @@ fn breaking_one_fact_fails_exactly_its_item() {
                 f.runbooks.missing.push("rotate secrets");
             },
             &[ItemId::Runbooks],
+            None,
+        ),
+        (
+            "an alarm changed out of band",
+            |f| {
+                f.alarms = Some(Seen::Ok(AlarmFacts {
+                    topic: "t".into(),
+                    wanted: 6,
+                    drift: vec!["alarm budgetsync-prod-rds-cpu: threshold 95 (want 80)".into()],
+                }))
+            },
+            &[ItemId::Alarms],
+            Some(Fix::AlarmsEnsure),
+        ),
+        (
+            "no [alarms] at all",
+            |f| f.alarms = None,
+            &[ItemId::Alarms],
             None,
         ),
     ];

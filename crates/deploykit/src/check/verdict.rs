@@ -18,6 +18,7 @@ pub fn verdicts(f: &Facts, opts: &CheckOptions) -> Vec<Item> {
         secrets(f),
         backups(f, opts),
         restore_check(f, opts),
+        alarms(f),
         runbooks(f),
     ]
 }
@@ -393,6 +394,28 @@ fn restore_check(f: &Facts, opts: &CheckOptions) -> Item {
             "no snapshot of this instance has passed a restore check",
             Fix::DbRestoreCheck,
         ),
+    }
+}
+
+fn alarms(f: &Facts) -> Item {
+    let id = ItemId::Alarms;
+    match &f.alarms {
+        None => fail(
+            id,
+            "the target has no [alarms] section: nothing watches CPU, 5xx or the database",
+            advice(
+                "add [alarms] with an email to deploy.toml (the alarms runbook lists the defaults), then create them",
+            ),
+        ),
+        Some(Seen::Unreadable(e)) => fail(id, e, Fix::AlarmsEnsure),
+        Some(Seen::Ok(a)) if a.drift.is_empty() => pass(
+            id,
+            format!(
+                "{} alarm(s) as deploy.toml says, notifying {}",
+                a.wanted, a.topic
+            ),
+        ),
+        Some(Seen::Ok(a)) => fail(id, a.drift.join("; "), Fix::AlarmsEnsure),
     }
 }
 
