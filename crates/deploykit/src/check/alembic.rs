@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn scripts_parse_in_their_common_shapes() {
         type Want<'a> = Option<(&'a str, &'a [&'a str])>;
-        let cases: &[(&str, Want)] = &[
+        let cases: &[(&str, Want<'_>)] = &[
             (
                 "revision = '0001'\ndown_revision = None\n",
                 Some(("0001", &[])),
