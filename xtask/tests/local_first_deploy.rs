@@ -292,10 +292,24 @@ async fn no_secret_value_was_printed_or_written(
     );
 }
 
-/// `logs eb` reads what the app wrote from CloudWatch; `--tail` and `--bundle` ask the
+/// `logs eb --follow` reads what the app wrote from CloudWatch; `--tail` and `--bundle` ask the
 /// instance itself through RequestEnvironmentInfo, as the console's "Request logs" does.
 fn the_instance_logs_come_through_elastic_beanstalk(dir: &Path) {
-    let streamed = xtask(dir, &["logs", "eb", "--since", "30m"]);
+    // --follow prints what the app wrote since the deploy, keeps polling, and stops at its bound.
+    let streamed = xtask(
+        dir,
+        &[
+            "logs",
+            "eb",
+            "--follow",
+            "--since",
+            "30m",
+            "--interval",
+            "500ms",
+            "--timeout",
+            "3s",
+        ],
+    );
     assert_eq!(streamed.status.code(), Some(0), "{}", text(&streamed));
     assert!(
         String::from_utf8_lossy(&streamed.stdout).contains("web.stdout.log"),
