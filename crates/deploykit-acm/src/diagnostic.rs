@@ -67,7 +67,7 @@ mod tests {
             ),
             (
                 AcmError::NotIssuable {
-                    arn: "arn:aws:acm:us-east-1:000000000000:certificate/x".into(),
+                    arn: "arn:aws:acm:us-east-1:123456789012:certificate/x".into(),
                     domain: "example.com".into(),
                     status: "FAILED".into(),
                     reason: Some("CAA_ERROR".into()),

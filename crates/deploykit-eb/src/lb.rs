@@ -162,7 +162,7 @@ mod tests {
     use super::*;
     use crate::plan::{EnvStep, desired_settings, plan};
 
-    const CERT: &str = "arn:aws:acm:us-east-1:000000000000:certificate/abc";
+    const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
 
     fn target(lb: bool) -> EbTarget {
         let mut t = EbTarget::new("us-east-1", "app", "app-dev");

@@ -196,7 +196,9 @@ async fn single_instance_to_alb_and_back_with_a_failed_certificate_rolled_back()
     let env = eb.environment(&lb).await.unwrap().unwrap();
     // The load balancer's DNS name is the environment's EndpointURL (the domain's alias target).
     assert!(
-        env.endpoint_url.as_deref().is_some_and(|u| u.contains("-alb.")),
+        env.endpoint_url
+            .as_deref()
+            .is_some_and(|u| u.contains("-alb.")),
         "{:?}",
         env.endpoint_url
     );
