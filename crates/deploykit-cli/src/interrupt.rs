@@ -208,6 +208,7 @@ mod tests {
             started_at: "2026-12-02T01:00:00Z".into(),
             pid: 4242,
             host: "box".into(),
+            restore: None,
         }
     }
 
