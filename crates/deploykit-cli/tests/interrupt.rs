@@ -39,6 +39,9 @@ fn project(dir: &Path, port: u16) {
     )
     .unwrap();
     std::fs::write(dir.join("app/requirements.txt"), "flask\n").unwrap();
+    // A valid EB app: the bundle (judged before any AWS call) must pass for the deploy to
+    // reach the black hole.
+    std::fs::write(dir.join("app/Procfile"), "web: gunicorn wsgi:app\n").unwrap();
     std::fs::write(
         dir.join("deploy.toml"),
         format!(
