@@ -238,9 +238,13 @@ async fn throttling_5xx_and_dropped_connections_converge() {
 async fn a_busy_environment_is_refused_or_waited_for() {
     let w = world().await;
     deploy(&w, &DeployOptions::default()).await.unwrap();
-    // Start an update (v2) without waiting for it.
+    // Start an update (v2) without waiting for it. Both bundles are made first, so that once
+    // the environment is Updating only a describe stands between us and the busy plan (on a
+    // loaded machine, bundling in between let the update finish first).
     write_app(w.dir.path(), "v2");
     let b2 = bundle(&w);
+    write_app(w.dir.path(), "v3");
+    let b3 = bundle(&w);
     let (_, plan) = w.eb.prepare(&w.target, &b2).await.unwrap();
     let eb = w.eb.clone();
     let t = w.target.clone();
@@ -256,14 +260,12 @@ async fn a_busy_environment_is_refused_or_waited_for() {
         .await
     });
     // Wait until it is Updating.
-    for _ in 0..100 {
+    for _ in 0..500 {
         if w.eb.status(&w.target).await.unwrap().environment.status == "Updating" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    write_app(w.dir.path(), "v3");
-    let b3 = bundle(&w);
     let (_, plan3) = w.eb.prepare(&w.target, &b3).await.unwrap();
     assert_eq!(plan3.busy.as_deref(), Some("Updating"), "{plan3}");
     let err =
