@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use crate::LocalCloudError;
-use crate::core::Fault;
+use crate::core::{Fault, FaultHit, FaultRule};
 use crate::edge::Shared;
 use crate::guard::{ADMIN_TOKEN_HEADER, AdminToken, Refusal};
 
@@ -31,8 +31,12 @@ pub enum FaultKind {
     ServerError,
     /// Delay the response by `delay_ms`, then answer normally.
     Latency,
-    /// Close the connection without answering.
+    /// Close the connection without answering (the request is never served).
     Drop,
+    /// Serve the request, then close the connection without its response.
+    LostResponse,
+    /// Serve the request, then hold its response for `delay_ms`.
+    SlowResponse,
 }
 
 /// Body of `POST /_localcloud/faults`.
@@ -47,9 +51,25 @@ pub struct FaultRequest {
     /// HTTP status for `server_error` (500..=599, default 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Delay for `latency` in milliseconds (default 1000).
+    /// Delay for `latency` and `slow_response` in milliseconds (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Only requests of this operation (`CreateEnvironment`, `PutObject`, ...; see
+    /// [`crate::edge`]'s naming for REST services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// How many matching requests pass untouched first (default 0).
+    #[serde(default)]
+    pub skip: u32,
+    /// `count` and `skip` apply to each distinct operation on its own (default false).
+    #[serde(default)]
+    pub each_operation: bool,
+}
+
+/// Answer of `GET /_localcloud/faults`: the faults that took effect, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultHits {
+    pub hits: Vec<FaultHit>,
 }
 
 fn one() -> u32 {
@@ -65,31 +85,68 @@ impl FaultRequest {
             count,
             status: None,
             delay_ms: None,
+            operation: None,
+            skip: 0,
+            each_operation: false,
         }
     }
 
-    fn to_fault(&self) -> Result<Fault, String> {
+    /// Only requests of `operation`.
+    pub fn operation(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+
+    /// The first `skip` matching requests pass untouched.
+    pub fn skip(mut self, skip: u32) -> Self {
+        self.skip = skip;
+        self
+    }
+
+    /// `count` and `skip` per distinct operation.
+    pub fn each_operation(mut self) -> Self {
+        self.each_operation = true;
+        self
+    }
+
+    /// The delay of `latency` and `slow_response`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    fn to_rule(&self) -> Result<FaultRule, String> {
         if self.service.is_empty() {
             return Err("service must not be empty (use \"*\" for every service)".into());
         }
         if self.count == 0 {
             return Err("count must be at least 1".into());
         }
-        let count = self.count;
-        Ok(match self.fault {
-            FaultKind::Throttle => Fault::Throttle { count },
-            FaultKind::Drop => Fault::Drop { count },
+        if self.operation.as_deref().is_some_and(str::is_empty) {
+            return Err("operation must not be empty (leave it out for every operation)".into());
+        }
+        let delay = Duration::from_millis(self.delay_ms.unwrap_or(1000).min(600_000));
+        let fault = match self.fault {
+            FaultKind::Throttle => Fault::Throttle,
+            FaultKind::Drop => Fault::Drop,
+            FaultKind::LostResponse => Fault::LostResponse,
             FaultKind::ServerError => {
                 let status = self.status.unwrap_or(500);
                 if !(500..=599).contains(&status) {
                     return Err(format!("status must be 500..=599, got {status}"));
                 }
-                Fault::ServerError { status, count }
+                Fault::ServerError { status }
             }
-            FaultKind::Latency => Fault::Latency {
-                delay: Duration::from_millis(self.delay_ms.unwrap_or(1000).min(600_000)),
-                count,
-            },
+            FaultKind::Latency => Fault::Latency { delay },
+            FaultKind::SlowResponse => Fault::SlowResponse { delay },
+        };
+        Ok(FaultRule {
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            fault,
+            count: self.count,
+            skip: self.skip,
+            each_operation: self.each_operation,
         })
     }
 }
@@ -175,14 +232,22 @@ pub(crate) async fn handle(
                 },
             )
         }
-        (&Method::POST, "faults") => {
-            match parse::<FaultRequest>(&body).and_then(|r| Ok((r.to_fault()?, r))) {
-                Ok((fault, req)) => {
-                    shared.ctx.faults.push(&req.service, fault);
-                    ok()
-                }
-                Err(e) => bad_request(&e),
+        (&Method::POST, "faults") => match parse::<FaultRequest>(&body).and_then(|r| r.to_rule()) {
+            Ok(rule) => {
+                shared.ctx.faults.push(rule);
+                ok()
             }
+            Err(e) => bad_request(&e),
+        },
+        (&Method::GET, "faults") => json(
+            StatusCode::OK,
+            &FaultHits {
+                hits: shared.ctx.faults.hits(),
+            },
+        ),
+        (&Method::DELETE, "faults") => {
+            shared.ctx.faults.disarm();
+            ok()
         }
         (&Method::POST, "fail-next-deploy") => match parse::<FailNextDeploy>(&body) {
             Ok(r) if !r.name.is_empty() => {
@@ -390,6 +455,25 @@ impl AdminClient {
     pub async fn inject_fault(&self, fault: &FaultRequest) -> Result<(), LocalCloudError> {
         let body = serde_json::to_value(fault).unwrap_or_default();
         self.call("faults", Method::POST, "faults", Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /_localcloud/faults`: the faults that took effect, oldest first.
+    pub async fn fault_hits(&self) -> Result<Vec<FaultHit>, LocalCloudError> {
+        let body = self.call("faults", Method::GET, "faults", None).await?;
+        serde_json::from_slice::<FaultHits>(&body)
+            .map(|h| h.hits)
+            .map_err(|e| LocalCloudError::AdminRequest {
+                what: "faults",
+                url: format!("{}{ADMIN_PREFIX}faults", self.base),
+                reason: format!("unexpected answer: {e}"),
+            })
+    }
+
+    /// `DELETE /_localcloud/faults`: disarm every fault and forget the hits.
+    pub async fn clear_faults(&self) -> Result<(), LocalCloudError> {
+        self.call("faults", Method::DELETE, "faults", None)
             .await
             .map(drop)
     }

@@ -98,19 +98,73 @@ fn sanitize(scale: f64) -> f64 {
     }
 }
 
-/// A fault the admin path asked for, applied to matching requests.
+/// What an injected fault does to a request it applies to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// Answer with the service's real throttling error (EB: `Throttling`, App Runner:
-    /// `ThrottlingException`) for the next `count` requests.
-    Throttle { count: u32 },
-    /// Answer HTTP `status` (5xx) with the protocol's InternalFailure for the next `count`.
-    ServerError { status: u16, count: u32 },
-    /// Delay each of the next `count` responses by `delay` (real time).
-    Latency { delay: Duration, count: u32 },
-    /// Close the connection without a response for the next `count` requests.
-    Drop { count: u32 },
+    /// Answer with the service's real throttling error (EB `Throttling`, App Runner
+    /// `ThrottlingException`, S3 `SlowDown`, EC2 `RequestLimitExceeded`).
+    Throttle,
+    /// Answer HTTP `status` (5xx) with the protocol's InternalFailure.
+    ServerError { status: u16 },
+    /// Hold the request for `delay` (real time), then serve it.
+    Latency { delay: Duration },
+    /// Close the connection without a response; the request is never served.
+    Drop,
+    /// Serve the request, then close the connection without its response: the change
+    /// happened and the client cannot tell (what a retry of a create must survive).
+    LostResponse,
+    /// Serve the request, then hold its response for `delay` (real time).
+    SlowResponse { delay: Duration },
 }
+
+impl Fault {
+    /// Whether the request is served before the fault takes effect.
+    pub fn after_serving(&self) -> bool {
+        matches!(self, Fault::LostResponse | Fault::SlowResponse { .. })
+    }
+
+    /// The snake_case name the admin path uses for this fault.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Throttle => "throttle",
+            Fault::ServerError { .. } => "server_error",
+            Fault::Latency { .. } => "latency",
+            Fault::Drop => "drop",
+            Fault::LostResponse => "lost_response",
+            Fault::SlowResponse { .. } => "slow_response",
+        }
+    }
+}
+
+/// Which requests a fault applies to, and how many of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRule {
+    /// The SigV4 service name (`elasticbeanstalk`, `s3`, ...) or `*` for every service.
+    pub service: String,
+    /// Only requests of this operation (`CreateEnvironment`, `PutObject`, ...); `None`: any.
+    pub operation: Option<String>,
+    pub fault: Fault,
+    /// How many matching requests get the fault (at least 1).
+    pub count: u32,
+    /// How many matching requests pass untouched before the first one that gets it: the fault
+    /// lands on a later step of a run (the third DescribeEvents, the second PutObject).
+    pub skip: u32,
+    /// `count` and `skip` apply to each distinct operation on its own: with `*` and count 1,
+    /// the first call of every operation a run makes gets the fault (one run, every step).
+    pub each_operation: bool,
+}
+
+/// One fault that took effect: what the test matrix counts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FaultHit {
+    pub service: String,
+    pub operation: String,
+    /// [`Fault::name`].
+    pub fault: String,
+}
+
+/// At most this many hits are kept (oldest dropped first).
+const MAX_HITS: usize = 10_000;
 
 /// Faults and scripted failures, set through the admin path, read by the edge and emulators.
 #[derive(Debug, Clone, Default)]
@@ -118,10 +172,19 @@ pub struct Faults {
     inner: Arc<Mutex<FaultState>>,
 }
 
+#[derive(Debug)]
+struct Armed {
+    rule: FaultRule,
+    /// Per operation key (`""` unless `each_operation`): (passed by `skip`, faults given).
+    counters: HashMap<String, (u32, u32)>,
+}
+
 #[derive(Debug, Default)]
 struct FaultState {
-    /// Per service (`elasticbeanstalk`, `apprunner`, `*` for all), queued faults.
-    queued: HashMap<String, Vec<Fault>>,
+    /// Armed rules, oldest first; the first that matches a request decides it.
+    rules: Vec<Armed>,
+    /// Faults that took effect, oldest first.
+    hits: std::collections::VecDeque<FaultHit>,
     /// Names of EB environments / App Runner services whose next deploy fails its health.
     fail_next_deploy: HashMap<String, u32>,
     /// Image identifiers whose app answers 500 at its URL although the platform's own health
@@ -130,37 +193,72 @@ struct FaultState {
 }
 
 impl Faults {
-    pub fn push(&self, service: &str, fault: Fault) {
+    /// Arms a rule (after the ones already armed).
+    pub fn push(&self, rule: FaultRule) {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        s.queued.entry(service.to_string()).or_default().push(fault);
+        s.rules.push(Armed {
+            rule,
+            counters: HashMap::new(),
+        });
     }
 
-    /// Takes one use of the first fault queued for `service` (or `*`), if any.
-    pub fn take(&self, service: &str) -> Option<Fault> {
+    /// Decides one request of `operation` to `service`: the fault of the first armed rule that
+    /// matches and still has one to give, or `None` (also when that rule lets it pass by its
+    /// `skip`). A rule that has given all its faults is dropped, unless it counts per operation.
+    pub fn take(&self, service: &str, operation: &str) -> Option<Fault> {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for key in [service, "*"] {
-            let Some(list) = s.queued.get_mut(key) else {
-                continue;
-            };
-            if list.is_empty() {
+        let mut spent = None;
+        let mut decided = None;
+        for (i, armed) in s.rules.iter_mut().enumerate() {
+            let rule = &armed.rule;
+            if !(rule.service == "*" || rule.service == service)
+                || rule.operation.as_deref().is_some_and(|op| op != operation)
+            {
                 continue;
             }
-            let fault = list[0].clone();
-            let remaining = match &mut list[0] {
-                Fault::Throttle { count }
-                | Fault::ServerError { count, .. }
-                | Fault::Latency { count, .. }
-                | Fault::Drop { count } => {
-                    *count = count.saturating_sub(1);
-                    *count
-                }
+            let key = if rule.each_operation {
+                format!("{service}:{operation}")
+            } else {
+                String::new()
             };
-            if remaining == 0 {
-                list.remove(0);
+            let (passed, given) = armed.counters.entry(key).or_default();
+            if *given >= rule.count {
+                continue;
             }
-            return Some(fault);
+            if *passed < rule.skip {
+                *passed += 1;
+                break;
+            }
+            *given += 1;
+            if !rule.each_operation && *given >= rule.count {
+                spent = Some(i);
+            }
+            decided = Some(rule.fault.clone());
+            break;
         }
-        None
+        if let Some(i) = spent {
+            s.rules.remove(i);
+        }
+        decided
+    }
+
+    /// Records that `fault` took effect on a request of `operation` to `service`.
+    pub fn hit(&self, service: &str, operation: &str, fault: &Fault) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.hits.len() >= MAX_HITS {
+            s.hits.pop_front();
+        }
+        s.hits.push_back(FaultHit {
+            service: service.to_string(),
+            operation: operation.to_string(),
+            fault: fault.name().to_string(),
+        });
+    }
+
+    /// The faults that took effect since the last [`Faults::clear`], oldest first.
+    pub fn hits(&self) -> Vec<FaultHit> {
+        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.hits.iter().cloned().collect()
     }
 
     /// Makes the next `count` deploys of the named environment or service fail their health.
@@ -193,9 +291,18 @@ impl Faults {
         s.unhealthy_images.contains(image)
     }
 
+    /// Disarms every rule and forgets the hits (scripted deploy failures stay).
+    pub fn disarm(&self) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.rules.clear();
+        s.hits.clear();
+    }
+
+    /// Disarms every rule and scripted failure and forgets the hits.
     pub fn clear(&self) {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        s.queued.clear();
+        s.rules.clear();
+        s.hits.clear();
         s.fail_next_deploy.clear();
         s.unhealthy_images.clear();
     }
@@ -225,6 +332,86 @@ pub struct Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rule(
+        service: &str,
+        operation: Option<&str>,
+        count: u32,
+        skip: u32,
+        each: bool,
+    ) -> FaultRule {
+        FaultRule {
+            service: service.into(),
+            operation: operation.map(str::to_string),
+            fault: Fault::Throttle,
+            count,
+            skip,
+            each_operation: each,
+        }
+    }
+
+    #[test]
+    fn rules_select_by_service_operation_skip_and_count() {
+        // (rule, requests as service:operation, which of them get the fault)
+        let cases: &[(FaultRule, &[&str], &[bool])] = &[
+            (
+                rule("s3", None, 2, 0, false),
+                &["eb:A", "s3:Put", "s3:Put", "s3:Put"],
+                &[false, true, true, false],
+            ),
+            (
+                rule("*", Some("Create"), 1, 1, false),
+                &["eb:Create", "rds:Describe", "rds:Create", "eb:Create"],
+                &[false, false, true, false],
+            ),
+            (
+                rule("*", None, 1, 0, true),
+                &["eb:A", "eb:A", "eb:B", "s3:A", "eb:B"],
+                &[true, false, true, true, false],
+            ),
+            (
+                rule("eb", None, 1, 2, true),
+                &["eb:A", "eb:A", "eb:B", "eb:A", "eb:A"],
+                &[false, false, false, true, false],
+            ),
+        ];
+        for (r, requests, want) in cases {
+            let faults = Faults::default();
+            faults.push(r.clone());
+            let got: Vec<bool> = requests
+                .iter()
+                .map(|req| {
+                    let (service, op) = req.split_once(':').unwrap();
+                    faults.take(service, op).is_some()
+                })
+                .collect();
+            assert_eq!(&got, want, "{r:?} over {requests:?}");
+        }
+    }
+
+    #[test]
+    fn hits_are_recorded_and_disarm_forgets_rules_and_hits() {
+        let faults = Faults::default();
+        faults.push(rule("*", None, 1, 0, true));
+        faults.fail_next_deploy("env", 1);
+        let f = faults.take("eb", "CreateEnvironment").unwrap();
+        faults.hit("eb", "CreateEnvironment", &f);
+        assert_eq!(
+            faults.hits(),
+            vec![FaultHit {
+                service: "eb".into(),
+                operation: "CreateEnvironment".into(),
+                fault: "throttle".into()
+            }]
+        );
+        faults.disarm();
+        assert!(faults.hits().is_empty());
+        assert_eq!(faults.take("eb", "Other"), None);
+        assert!(
+            faults.take_deploy_failure("env"),
+            "scripted failures stay armed"
+        );
+    }
 
     #[test]
     fn time_scales_out_of_range_are_errors_not_panics() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,7 +26,7 @@ use crate::faults;
 use crate::forward::{Moto, moto_failure};
 use crate::guard::{self, AdminToken, RefusalLog};
 use crate::workload::{AppRoutes, Workloads};
-use crate::{EdgeConfig, LocalCloudError, admin, ecr, sigv4};
+use crate::{EdgeConfig, LocalCloudError, admin, ecr, operation, sigv4};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the edge sends: emulator answers and moto's streamed bodies.
@@ -341,32 +341,79 @@ impl Shared {
                 }
                 let method = req.method().clone();
                 let path = req.uri().path().to_string();
-                let body = match read_body(req.into_body()).await {
+                let body = match read_body(incoming(req.into_body())).await {
                     Ok(b) => b,
                     Err(resp) => return Ok(boxed(resp)),
                 };
                 return Ok(boxed(admin::handle(self, &method, &path, body).await));
             }
-            return Ok(self.forward(req, &request_id).await);
+            return Ok(self.forward(req.map(incoming), &request_id).await);
         };
 
-        // 3. Faults, in the addressed service's wire format.
-        let protocol = faults::protocol_for(&scope.service);
-        if let Some(fault) = self.ctx.faults.take(&scope.service) {
-            match fault {
-                Fault::Throttle { .. } => {
-                    return Ok(boxed(faults::throttle(protocol, &request_id)));
-                }
-                Fault::ServerError { status, .. } => {
+        // 3. Faults, by service and operation, in the service's own wire format.
+        let (parts, body) = req.into_parts();
+        let mut body = incoming(body);
+        let mut form = None;
+        if operation::needs_form_body(&parts.headers, &parts.method) {
+            let bytes = match read_body(body).await {
+                Ok(b) => b,
+                Err(resp) => return Ok(boxed(resp)),
+            };
+            body = full(bytes.clone());
+            form = Some(bytes);
+        }
+        let op = operation::name(
+            &scope.service,
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            form.as_deref(),
+        );
+        let req = Request::from_parts(parts, body);
+        let fault = self.ctx.faults.take(&scope.service, &op);
+        if let Some(f) = fault.clone().filter(|f| !f.after_serving()) {
+            self.ctx.faults.hit(&scope.service, &op, &f);
+            let protocol = faults::protocol_for(&scope.service);
+            match f {
+                Fault::Throttle => return Ok(boxed(faults::throttle(protocol, &request_id))),
+                Fault::ServerError { status } => {
                     let status =
                         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                     return Ok(boxed(faults::server_error(protocol, status, &request_id)));
                 }
-                Fault::Latency { delay, .. } => tokio::time::sleep(delay).await,
-                Fault::Drop { .. } => return Err(DropConnection),
+                Fault::Latency { delay } => tokio::time::sleep(delay).await,
+                Fault::Drop | Fault::LostResponse | Fault::SlowResponse { .. } => {
+                    return Err(DropConnection);
+                }
             }
         }
+        let resp = self.dispatch(req, scope.clone(), request_id).await;
+        let Some(f) = fault.filter(Fault::after_serving) else {
+            return Ok(resp);
+        };
+        // Served in full (a forwarded body included) before the fault takes effect.
+        let (parts, body) = resp.into_parts();
+        let Ok(collected) = body.collect().await else {
+            return Err(DropConnection);
+        };
+        self.ctx.faults.hit(&scope.service, &op, &f);
+        match f {
+            Fault::SlowResponse { delay } => {
+                tokio::time::sleep(delay).await;
+                Ok(Response::from_parts(parts, full(collected.to_bytes())))
+            }
+            _ => Err(DropConnection),
+        }
+    }
 
+    /// Step 4 of [`Shared::handle`]: a signed AWS request to its emulator or to moto.
+    async fn dispatch(
+        &self,
+        req: Request<Body>,
+        scope: sigv4::Scope,
+        request_id: String,
+    ) -> Response<Body> {
         // 4. Dispatch by service.
         let region = if scope.region.is_empty() || scope.region == "*" {
             self.ctx.default_region.clone()
@@ -384,7 +431,7 @@ impl Shared {
                 let method = req.method().clone();
                 let body = match read_body(req.into_body()).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
                 let mut params: Vec<(String, String)> =
                     url::form_urlencoded::parse(query.as_bytes())
@@ -393,23 +440,23 @@ impl Shared {
                 if method == Method::POST {
                     params.extend(url::form_urlencoded::parse(&body).into_owned());
                 }
-                Ok(boxed(self.eb().handle(&region, params, &request_id).await))
+                boxed(self.eb().handle(&region, params, &request_id).await)
             }
             "apprunner" => {
                 let Some(op) = target.as_deref().and_then(|t| t.strip_prefix("AppRunner.")) else {
-                    return Ok(boxed(faults::json_error(
+                    return boxed(faults::json_error(
                         StatusCode::BAD_REQUEST,
                         "UnknownOperationException",
                         "App Runner requests need an X-Amz-Target of AppRunner.<Operation>",
                         &request_id,
-                    )));
+                    ));
                 };
                 let op = op.to_string();
                 let body = match read_body(req.into_body()).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
-                Ok(boxed(self.apprunner().handle(&op, body).await))
+                boxed(self.apprunner().handle(&op, body).await)
             }
             "ecs"
                 if target
@@ -429,15 +476,15 @@ impl Shared {
                 let (parts, body) = req.into_parts();
                 let body = match read_body(body).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
                 let ecs = self.ecs();
                 if ecs.owns(&op, &body) {
-                    return Ok(boxed(ecs.handle(&op, body).await));
+                    return boxed(ecs.handle(&op, body).await);
                 }
                 match &self.moto {
-                    Some(m) => Ok(m.forward_bytes(parts, body, &request_id).await),
-                    None => Ok(self.forward_unavailable(&request_id)),
+                    Some(m) => m.forward_bytes(parts, body, &request_id).await,
+                    None => self.forward_unavailable(&request_id),
                 }
             }
             "ecr"
@@ -446,9 +493,9 @@ impl Shared {
             {
                 let body = match read_body(req.into_body()).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
-                Ok(boxed(ecr::get_authorization_token(&self.ctx, body).await))
+                boxed(ecr::get_authorization_token(&self.ctx, body).await)
             }
             "ecr"
                 if target.as_deref()
@@ -456,15 +503,15 @@ impl Shared {
             {
                 let body = match read_body(req.into_body()).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
-                Ok(boxed(ecr::describe_images(&self.ctx, body).await))
+                boxed(ecr::describe_images(&self.ctx, body).await)
             }
             "rds" if self.rds.is_some() => {
                 let query = req.uri().query().unwrap_or("").to_string();
                 let body = match read_body(req.into_body()).await {
                     Ok(b) => b,
-                    Err(resp) => return Ok(boxed(resp)),
+                    Err(resp) => return boxed(resp),
                 };
                 let mut params: Vec<(String, String)> =
                     url::form_urlencoded::parse(query.as_bytes())
@@ -472,11 +519,11 @@ impl Shared {
                         .collect();
                 params.extend(url::form_urlencoded::parse(&body).into_owned());
                 match &self.rds {
-                    Some(rds) => Ok(boxed(rds.handle(&region, params, &request_id).await)),
-                    None => Ok(self.forward_unavailable(&request_id)),
+                    Some(rds) => boxed(rds.handle(&region, params, &request_id).await),
+                    None => self.forward_unavailable(&request_id),
                 }
             }
-            _ => Ok(self.forward(req, &request_id).await),
+            _ => self.forward(req, &request_id).await,
         }
     }
 
@@ -515,7 +562,7 @@ impl Shared {
         )
     }
 
-    async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn forward(&self, req: Request<Body>, request_id: &str) -> Response<Body> {
         match &self.moto {
             Some(moto) => moto.forward(req, request_id).await,
             None => moto_failure(
@@ -592,17 +639,31 @@ fn host_of<B>(req: &Request<B>) -> Option<String> {
     Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
-    match Limited::new(body, MAX_API_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) => {
-            let mut resp = Response::new(Full::new(Bytes::from(format!(
-                "localcloud: cannot read request body: {e}\n"
-            ))));
-            *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            Err(resp)
+/// A request body as the edge passes it on.
+fn incoming(body: Incoming) -> Body {
+    body.map_err(|e| -> BoxError { Box::new(e) }).boxed()
+}
+
+/// Reads a whole API request body, up to [`MAX_API_BODY`].
+async fn read_body(mut body: Body) -> Result<Bytes, Response<Full<Bytes>>> {
+    let refuse = |why: String| {
+        let mut resp = Response::new(Full::new(Bytes::from(format!(
+            "localcloud: cannot read request body: {why}\n"
+        ))));
+        *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        resp
+    };
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| refuse(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_API_BODY {
+                return Err(refuse(format!("longer than {MAX_API_BODY} bytes")));
+            }
+            buf.extend_from_slice(&data);
         }
     }
+    Ok(buf.freeze())
 }
 
 async fn accept_loop(

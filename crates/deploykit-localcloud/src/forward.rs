@@ -5,7 +5,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -89,9 +88,8 @@ impl Moto {
     }
 
     /// Forwards a request unchanged (method, path, query, headers, streamed body).
-    pub async fn forward(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    pub async fn forward(&self, req: Request<Body>, request_id: &str) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
         self.send(parts, body, request_id).await
     }
 

@@ -47,6 +47,7 @@ mod edge;
 mod faults;
 mod forward;
 pub mod guard;
+mod operation;
 mod rds;
 mod secrets_check;
 mod sigv4;
@@ -56,6 +57,7 @@ mod xml;
 use std::net::SocketAddr;
 
 pub use admin::{AdminClient, FaultKind, FaultRequest, Health};
+pub use core::FaultHit;
 pub use core::{TIME_SCALE_MAX, TIME_SCALE_MIN, TimeScaleError, check_time_scale};
 pub use edge::{Edge, serve};
 pub use guard::{ADMIN_TOKEN_HEADER, AdminToken};
