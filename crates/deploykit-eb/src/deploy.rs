@@ -145,7 +145,7 @@ impl Eb {
                         t.environment
                     ),
                 );
-                let out = self
+                let sent = self
                     .eb
                     .create_environment()
                     .application_name(&t.application)
@@ -155,14 +155,22 @@ impl Eb {
                     .set_option_settings(Some(to_sdk(settings)))
                     .set_tags(crate::tags::sdk_tags(&t.create_tags))
                     .send()
-                    .await
-                    .map_err(|e| EbError::aws("CreateEnvironment", &t.environment, classify(&e)))?;
-                timer.finish(reporter, "requested");
-                (
-                    true,
-                    false,
-                    request_time(out.date_updated().or(out.date_created()), local_time),
-                )
+                    .await;
+                let (server_time, note) = match sent {
+                    Ok(out) => (
+                        out.date_updated().or(out.date_created()).copied(),
+                        "requested",
+                    ),
+                    Err(e) => {
+                        let c = classify(&e);
+                        if !self.ours_in_flight(t, Some(&label), &c).await? {
+                            return Err(EbError::aws("CreateEnvironment", &t.environment, c));
+                        }
+                        (None, "already requested (its answer was lost); adopted")
+                    }
+                };
+                timer.finish(reporter, note);
+                (true, false, request_time(server_time.as_ref(), local_time))
             }
             EnvStep::Update {
                 version_label,
@@ -189,12 +197,18 @@ impl Eb {
                 if !remove.is_empty() {
                     req = req.set_options_to_remove(Some(crate::restore::to_sdk_remove(remove)));
                 }
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| EbError::aws("UpdateEnvironment", &t.environment, classify(&e)))?;
-                timer.finish(reporter, "requested");
-                (false, true, request_time(out.date_updated(), local_time))
+                let (server_time, note) = match req.send().await {
+                    Ok(out) => (out.date_updated().copied(), "requested"),
+                    Err(e) => {
+                        let c = classify(&e);
+                        if !self.ours_in_flight(t, version_label.as_deref(), &c).await? {
+                            return Err(EbError::aws("UpdateEnvironment", &t.environment, c));
+                        }
+                        (None, "already requested (its answer was lost); adopted")
+                    }
+                };
+                timer.finish(reporter, note);
+                (false, true, request_time(server_time.as_ref(), local_time))
             }
             EnvStep::Unchanged => (false, false, request_time(None, local_time)),
         };
@@ -463,5 +477,36 @@ impl Eb {
                 Err(EbError::aws("CreateApplicationVersion", label, c))
             }
         }
+    }
+
+    /// After a create or update of the environment was refused as a parameter error or a
+    /// conflict: whether the environment is already doing what we asked (running or rolling out
+    /// `label`), because the SDK retried a request whose first answer was lost on the way back.
+    /// The deploy lock keeps anyone else from having started it.
+    async fn ours_in_flight(
+        &self,
+        t: &EbTarget,
+        label: Option<&str>,
+        refusal: &deploykit_aws::Classified,
+    ) -> Result<bool, EbError> {
+        let conflict = refusal.kind == ErrorKind::AlreadyExists
+            || refusal.code.as_deref() == Some("InvalidParameterValue");
+        if !conflict {
+            return Ok(false);
+        }
+        let Some(env) = self.describe_env(t).await? else {
+            return Ok(false);
+        };
+        if env.is_gone() {
+            return Ok(false);
+        }
+        Ok(match label {
+            // Rolling out our version, or already done with it.
+            Some(l) => {
+                env.version_label.as_deref() == Some(l) && (env.is_busy() || env.status == "Ready")
+            }
+            // A settings-only update: only one under way can be ours.
+            None => env.is_busy(),
+        })
     }
 }

@@ -141,6 +141,11 @@ impl RdsError {
         }
     }
 
+    /// An AWS call refused because what it creates exists already.
+    pub(crate) fn already_exists(&self) -> bool {
+        matches!(self, RdsError::Aws { error, .. } if error.kind == deploykit_aws::ErrorKind::AlreadyExists)
+    }
+
     /// A failed EC2 call (already classified by its error code, see [`crate::ec2`]).
     pub(crate) fn ec2(
         operation: &'static str,

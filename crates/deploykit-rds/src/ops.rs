@@ -271,7 +271,14 @@ impl Rds {
             }
             Plan::Create { spec } => {
                 let t = StepTimer::start(r, "db-create", format!("Creating RDS PostgreSQL {} instance {id} ({}, {} GB {STORAGE_TYPE}, private, encrypted)", spec.engine_version, spec.instance_class, spec.allocated_storage_gb));
-                self.create(spec).await?;
+                match self.create(spec).await {
+                    // A retry of our own create whose first answer was lost (or a concurrent
+                    // run between our describe and our create): the instance is there.
+                    Err(e) if e.already_exists() => r.report(Event::info(format!(
+                        "instance {id} exists already (a create whose answer was lost, or a concurrent run); adopting it"
+                    ))),
+                    other => other?,
+                }
                 let state = self.wait_available(id, r, "db-create").await?;
                 t.finish(r, format!("instance {id} is available at {}", endpoint_text(&state)));
                 Ok(EnsureOutcome { plan, state, manual: Vec::new(), security_group: sg })
@@ -421,24 +428,31 @@ impl Rds {
         for (k, v) in tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| RdsError::aws("CreateDBSnapshot", &name, &e))?;
-        let mut info = out
-            .db_snapshot()
-            .map(snapshot_info)
-            .unwrap_or_else(|| SnapshotInfo {
-                identifier: name.clone(),
-                instance: instance.into(),
-                kind: SnapshotKind::Manual,
-                status: "creating".into(),
-                created: None,
-                allocated_storage_gb: state.allocated_storage_gb,
-                percent_progress: None,
-                arn: String::new(),
-                restore_checked: None,
-            });
+        let created = match req.send().await {
+            Ok(out) => out.db_snapshot().map(snapshot_info),
+            Err(e) => {
+                let e = RdsError::aws("CreateDBSnapshot", &name, &e);
+                if !e.already_exists() {
+                    return Err(e);
+                }
+                // The name is this run's own (it carries the time): our create, its answer lost.
+                r.report(Event::info(format!(
+                    "snapshot {name} exists already (a create whose answer was lost); adopting it"
+                )));
+                Some(self.describe_snapshot(&name).await?)
+            }
+        };
+        let mut info = created.unwrap_or_else(|| SnapshotInfo {
+            identifier: name.clone(),
+            instance: instance.into(),
+            kind: SnapshotKind::Manual,
+            status: "creating".into(),
+            created: None,
+            allocated_storage_gb: state.allocated_storage_gb,
+            percent_progress: None,
+            arn: String::new(),
+            restore_checked: None,
+        });
         if wait {
             info = self.wait_snapshot(&name, r).await?;
             t.finish(r, format!("snapshot {name} is available"));

@@ -326,6 +326,21 @@ impl Secrets {
                     .await;
                 match created {
                     Ok(_) => Ok(PutOutcome::Created),
+                    // Our create, retried after its answer was lost (or a concurrent writer):
+                    // the secret exists now, so this value goes in as its next version.
+                    Err(e) if deploykit_aws::classify(&e).kind == ErrorKind::AlreadyExists => self
+                        .client
+                        .put_secret_value()
+                        .secret_id(name)
+                        .secret_string(value.expose_secret())
+                        .send()
+                        .await
+                        .map(|_| PutOutcome::Created)
+                        .map_err(|e| SecretsError::Aws {
+                            operation: "PutSecretValue",
+                            secret: name.into(),
+                            error: deploykit_aws::classify(&e),
+                        }),
                     Err(e) => Err(create_error(name, &e)),
                 }
             }
