@@ -4,8 +4,9 @@
 //! moto has ECS but not Express Mode. The edge sends these operations here:
 //! `CreateExpressGatewayService`, `UpdateExpressGatewayService`,
 //! `DescribeExpressGatewayService`, `DeleteExpressGatewayService`, `ListServiceDeployments`,
-//! and `DescribeServices` when every service it names is an Express service created here (the
-//! rest of ECS, and `DescribeServices` for other services, goes to moto).
+//! `DescribeServices` when every service it names is an Express service created here, and
+//! `TagResource` / `UntagResource` / `ListTagsForResource` when the resource is one ([`tags`];
+//! the rest of ECS, and these operations for other resources, go to moto).
 //!
 //! # Model
 //!
@@ -30,7 +31,9 @@
 //!
 //! The endpoint is `<name>-<id>.ecs.<region>.localhost` (AWS: `…ecs.<region>.on.aws`).
 
+mod config;
 mod runtime;
+mod tags;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -38,13 +41,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::apprunner::image::{ImageRef, RegistryProbe};
 use crate::core::Ctx;
 use crate::secrets_check::{Lookup, parse_arn};
 use crate::workload::Running;
+use config::{configuration, validate_name};
 
 /// Scaled service time a deployment takes at least (tasks start, target group healthy).
 pub(crate) const DEPLOY_TAKES: Duration = Duration::from_secs(3 * 60);
@@ -64,6 +68,10 @@ pub(crate) const EXPRESS_OPERATIONS: &[&str] = &[
     "DescribeExpressGatewayService",
     "DeleteExpressGatewayService",
     "ListServiceDeployments",
+    // Only for our services (see `Ecs::owns`).
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 ];
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -204,6 +212,8 @@ pub(crate) struct Service {
     pub serving: Option<usize>,
     pub deployments: Vec<Deployment>,
     pub container: Option<Running>,
+    /// Resource tags (TagResource, or `tags` of the create).
+    tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Service {
@@ -305,6 +315,9 @@ impl Ecs {
     /// Whether the edge should answer this ECS operation here (`body` decides for
     /// `DescribeServices`: only when every service it names is one of ours).
     pub fn owns(&self, op: &str, body: &[u8]) -> bool {
+        if tags::TAG_OPERATIONS.contains(&op) {
+            return tags::names_ours(&self.lock(), body);
+        }
         if EXPRESS_OPERATIONS.contains(&op) {
             return true;
         }
@@ -347,6 +360,7 @@ impl Ecs {
             "DeleteExpressGatewayService" => self.delete(&input),
             "ListServiceDeployments" => self.list_deployments(&input),
             "DescribeServices" => self.describe_services(&input),
+            op if tags::TAG_OPERATIONS.contains(&op) => tags::handle(op, &mut self.lock(), &input),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Operation {other} is not emulated by the local cloud"),
@@ -530,6 +544,7 @@ impl Ecs {
         let infra = s("infrastructureRoleArn")
             .ok_or_else(|| ApiError::invalid("infrastructureRoleArn must not be null"))?;
         let config = configuration(input, None)?;
+        let tags = tags::checked(input.get("tags"))?;
         {
             let state = self.lock();
             if find(&state, &name).is_some_and(|s| s.status != "INACTIVE") {
@@ -584,6 +599,7 @@ impl Ecs {
             serving: None,
             deployments: Vec::new(),
             container: None,
+            tags,
         };
         let job = self.begin(&mut svc, 0, healthy, why);
         let out = service_json(&self.ctx, &svc);
@@ -803,132 +819,6 @@ fn find_mut<'a>(state: &'a mut State, name_or_arn: &str) -> Option<&'a mut Servi
         .find(|s| s.arn == name_or_arn || s.name == name_or_arn)
 }
 
-/// ECS service names: up to 255 letters, numbers, hyphens and underscores.
-fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "Invalid service name '{name}': up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed"
-        )))
-    }
-}
-
-/// Fargate's valid CPU (units) -> memory (MiB) ranges.
-fn valid_size(cpu: u32, mem: u32) -> bool {
-    match cpu {
-        256 => [512, 1024, 2048].contains(&mem),
-        512 => (1024..=4096).contains(&mem) && mem.is_multiple_of(1024),
-        1024 => (2048..=8192).contains(&mem) && mem.is_multiple_of(1024),
-        2048 => (4096..=16384).contains(&mem) && mem.is_multiple_of(1024),
-        4096 => (8192..=30720).contains(&mem) && mem.is_multiple_of(1024),
-        8192 => (16384..=61440).contains(&mem) && mem.is_multiple_of(4096),
-        16384 => (32768..=122880).contains(&mem) && mem.is_multiple_of(8192),
-        _ => false,
-    }
-}
-
-/// The configuration a create (`current: None`) or update asks for, with ECS's defaults.
-fn configuration(input: &Value, current: Option<&Value>) -> Result<Value> {
-    let base = current.cloned().unwrap_or_else(|| {
-        json!({
-            "cpu": "1024",
-            "memory": "2048",
-            "healthCheckPath": "/ping",
-            "scalingTarget": { "minTaskCount": 1, "maxTaskCount": 20,
-                               "autoScalingMetric": "AVERAGE_CPU", "autoScalingTargetValue": 60 },
-            "cpuArchitecture": "X86_64",
-        })
-    });
-    let mut out: Map<String, Value> = base.as_object().cloned().unwrap_or_default();
-    out.remove("serviceRevisionArn");
-    out.remove("taskDefinitionArn");
-    out.remove("createdAt");
-    for k in [
-        "executionRoleArn",
-        "taskRoleArn",
-        "cpu",
-        "memory",
-        "healthCheckPath",
-        "networkConfiguration",
-        "cpuArchitecture",
-    ] {
-        if let Some(v) = input.get(k) {
-            out.insert(k.to_string(), v.clone());
-        }
-    }
-    if let Some(st) = input.get("scalingTarget").and_then(Value::as_object) {
-        let mut merged = out
-            .get("scalingTarget")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for (k, v) in st {
-            merged.insert(k.clone(), v.clone());
-        }
-        out.insert("scalingTarget".into(), Value::Object(merged));
-    }
-    match input.get("primaryContainer") {
-        Some(pc) => {
-            let image = pc.get("image").and_then(Value::as_str).unwrap_or_default();
-            if image.is_empty() {
-                return Err(ApiError::invalid("primaryContainer.image must not be null"));
-            }
-            let mut pc = pc.clone();
-            if pc.get("containerPort").is_none() {
-                pc["containerPort"] = json!(80);
-            }
-            out.insert("primaryContainer".into(), pc);
-        }
-        None if current.is_none() => {
-            return Err(ApiError::invalid("primaryContainer must not be null"));
-        }
-        None => {}
-    }
-    let num = |k: &str| {
-        out.get(k)
-            .and_then(Value::as_str)
-            .and_then(|v| v.parse::<u32>().ok())
-    };
-    match (num("cpu"), num("memory")) {
-        (Some(c), Some(m)) if valid_size(c, m) => {}
-        _ => {
-            return Err(ApiError::client(format!(
-                "No Fargate configuration exists for given values: {} CPU, {} memory",
-                out.get("cpu").and_then(Value::as_str).unwrap_or("?"),
-                out.get("memory").and_then(Value::as_str).unwrap_or("?")
-            )));
-        }
-    }
-    let path = out
-        .get("healthCheckPath")
-        .and_then(Value::as_str)
-        .unwrap_or("/");
-    if !path.starts_with('/') {
-        return Err(ApiError::invalid(format!(
-            "healthCheckPath must start with '/' (got '{path}')"
-        )));
-    }
-    if let Some(st) = out.get("scalingTarget") {
-        let min = st.get("minTaskCount").and_then(Value::as_i64).unwrap_or(1);
-        let max = st
-            .get("maxTaskCount")
-            .and_then(Value::as_i64)
-            .unwrap_or(min);
-        if min < 0 || max < min {
-            return Err(ApiError::invalid(format!(
-                "scalingTarget needs 0 <= minTaskCount <= maxTaskCount (got {min}..{max})"
-            )));
-        }
-    }
-    Ok(Value::Object(out))
-}
-
 fn service_json(ctx: &Ctx, svc: &Service) -> Value {
     // Active configurations: the serving one, plus the target of a deployment in progress.
     let mut active: Vec<usize> = svc.serving.into_iter().collect();
@@ -960,6 +850,7 @@ fn service_json(ctx: &Ctx, svc: &Service) -> Value {
         "infrastructureRoleArn": svc.infrastructure_role,
         "status": { "statusCode": svc.status },
         "activeConfigurations": configs,
+        "tags": tags::to_json(&svc.tags),
         "createdAt": epoch(svc.created),
         "updatedAt": epoch(svc.updated),
     });
@@ -1071,33 +962,4 @@ fn ecs_service_json(ctx: &Ctx, svc: &Service) -> Value {
         "deployments": deployments,
         "createdAt": epoch(svc.created),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_sizes_follow_ecs_rules() {
-        assert!(validate_name("budgetsync-web_1").is_ok());
-        assert!(validate_name("bad name").is_err());
-        assert!(validate_name("").is_err());
-        assert!(valid_size(1024, 2048) && valid_size(256, 512));
-        assert!(!valid_size(1024, 512) && !valid_size(300, 1024));
-    }
-
-    #[test]
-    fn update_merges_over_the_current_configuration() {
-        let create =
-            json!({"primaryContainer": {"image": "h/a:1"}, "cpu": "512", "memory": "1024"});
-        let c = configuration(&create, None).expect("create");
-        assert_eq!(c["primaryContainer"]["containerPort"], json!(80));
-        assert_eq!(c["healthCheckPath"], json!("/ping"));
-        let u = configuration(&json!({"healthCheckPath": "/health"}), Some(&c)).expect("update");
-        assert_eq!(u["primaryContainer"]["image"], json!("h/a:1"));
-        assert_eq!(u["cpu"], json!("512"));
-        assert_eq!(u["healthCheckPath"], json!("/health"));
-        assert!(configuration(&json!({"cpu": "1024", "memory": "512"}), Some(&c)).is_err());
-        assert!(configuration(&json!({}), None).is_err());
-    }
 }
