@@ -21,6 +21,7 @@ use aws_sdk_ecs::types::{
 use deploykit_aws::classify;
 use deploykit_report::{Event, Level, Reporter, StepTimer};
 
+mod tags;
 mod wait;
 
 use crate::{
@@ -484,6 +485,8 @@ impl EcsExpress {
                     .memory(ecs_units(&spec.memory))
                     .scaling_target(Self::scaling(spec))
                     .set_network_configuration(Self::network(spec))
+                    // The caller's remote deploy lock, held from the first moment.
+                    .set_tags(tags::ecs_tags(&plan.create_tags))
                     .send()
                     .await
                     .map_err(|e| ecs_err("CreateExpressGatewayService", &spec.name, &e))?;
