@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use deploykit_apprunner::{
@@ -16,6 +17,7 @@ use deploykit_report::Reporter;
 use crate::mapping::Route;
 use crate::preflight::{IamKind, Preflight, SecretArn, require_iam, resolve_secrets};
 use crate::prepare::{Pending, prepare_local};
+use crate::remote_lock::RemoteHolder;
 use crate::source::GitInfo;
 use crate::{Result, Session};
 
@@ -338,12 +340,12 @@ pub async fn plan_deploy(
     })))
 }
 
-/// Applies a planned deploy: takes the deploy lock of the service (refused at once when
-/// another deploy holds it), builds the image through the Docker Engine, records the deploy in
+/// Applies a planned deploy: takes the deploy locks of the service ([`ServiceLocks`]: refused
+/// at once when another deploy or rollback holds them), builds the image through the Docker Engine, records the deploy in
 /// the in-flight journal, ensures the ECR repository, pushes (only missing layers), deploys and
 /// waits (bounded), rolling back as the platform does. The journal entry is removed when this
-/// returns `Ok` or an error that already rolled back; the lock is released when this returns
-/// or is dropped.
+/// returns `Ok` or an error that already rolled back; the locks are released when this
+/// returns (the local one also when it is dropped).
 pub async fn apply_deploy(
     s: &Session,
     planned: ContainerPlanned,
@@ -352,51 +354,39 @@ pub async fn apply_deploy(
 ) -> Result<ContainerDeployed> {
     let name = planned.spec.name.clone();
     let what = planned.on.word();
-    let _lock = crate::lock::acquire(
+    let t = &s.target;
+    let waits = req.timeout.unwrap_or(match planned.on {
+        OnPlatform::AppRunner => t.apprunner.timeout,
+        OnPlatform::EcsExpress => t.ecs.timeout,
+    }) * 3;
+    let locks = ServiceLocks::acquire(
         &s.root,
-        &s.target.name,
+        &t.name,
+        &planned.platform,
         &name,
+        planned.plan.existing_arn.as_deref(),
         &format!("deploy {what} {name}"),
+        &planned.image,
+        crate::remote_lock::ttl_for(waits),
         req.force_unlock,
         r,
-    )?;
-    // The remote half on App Runner: tags on the service (sent with CreateService on a first
-    // deploy). ECS Express services are guarded by the local lock only.
+    )
+    .await?;
     let mut planned = planned;
-    let held = match &planned.platform {
-        ContainerPlatform::AppRunner(client) => {
-            let waits = req.timeout.unwrap_or(s.target.apprunner.timeout) * 3;
-            let h = crate::remote_lock::acquire_apprunner(
-                client,
-                &name,
-                planned.plan.existing_arn.as_deref(),
-                &s.target.name,
-                &format!("deploy {what} {name} {}", planned.image),
-                crate::remote_lock::ttl_for(waits),
-                req.force_unlock,
-                r,
-            )
-            .await?;
-            planned.plan.create_tags = h.tags();
-            Some((client.clone(), h))
-        }
-        ContainerPlatform::EcsExpress(_) => None,
-    };
+    planned.plan.create_tags = locks.create_tags();
     let previous = match &planned.plan.action {
         deploykit_apprunner::Action::Update { from_image } => from_image.clone(),
         _ => None,
     };
     let entry = crate::journal::InFlight::new(
-        s.target.name.as_str(),
+        t.name.as_str(),
         what,
         name.as_str(),
         planned.image.as_str(),
         previous,
     );
     let applied = build_push_deploy(s, planned, req, &entry, r).await;
-    if let Some((client, h)) = &held {
-        crate::remote_lock::release_apprunner(client, &name, h, r).await;
-    }
+    locks.release(r).await;
     crate::eb::finish_journal(&s.root, &s.target.name, &name, &applied, r);
     applied
 }
@@ -490,4 +480,106 @@ async fn build_push_deploy(
         outcome,
         total_time: planned.started.elapsed(),
     })
+}
+
+/// The locks a change to a container service runs under: the local file lock
+/// ([`crate::lock`]) and the remote tags on the service ([`crate::remote_lock`]), on App Runner
+/// and ECS Express alike. Deploys and rollbacks take them the same way.
+#[derive(Debug)]
+pub struct ServiceLocks {
+    _local: crate::lock::DeployLock,
+    remote: RemoteHolder,
+    platform: ContainerPlatform,
+    name: String,
+}
+
+impl ServiceLocks {
+    /// Takes the local lock, then the remote one (`existing_arn`: `None` when the service does
+    /// not exist yet; [`Self::create_tags`] then go with the create). `what` is the command
+    /// (`deploy ecs web`), `image` what it runs; `force_unlock` breaks a local lock whose
+    /// holder no longer runs and a fresh remote lock of another machine, with a warning.
+    /// Refused at once ([`crate::Error::Locked`], [`crate::Error::LockedRemote`]) otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn acquire(
+        root: &Path,
+        target: &str,
+        platform: &ContainerPlatform,
+        name: &str,
+        existing_arn: Option<&str>,
+        what: &str,
+        image: &str,
+        ttl: Duration,
+        force_unlock: bool,
+        r: &dyn Reporter,
+    ) -> Result<ServiceLocks> {
+        let local = crate::lock::acquire(root, target, name, what, force_unlock, r)?;
+        let remote = crate::remote_lock::acquire_container(
+            platform,
+            name,
+            existing_arn,
+            target,
+            &format!("{what} {image}"),
+            ttl,
+            force_unlock,
+            r,
+        )
+        .await?;
+        Ok(ServiceLocks {
+            _local: local,
+            remote,
+            platform: platform.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The remote lock's tags, for CreateService / CreateExpressGatewayService.
+    pub fn create_tags(&self) -> BTreeMap<String, String> {
+        self.remote.tags()
+    }
+
+    /// The remote lock taken.
+    pub fn remote(&self) -> &RemoteHolder {
+        &self.remote
+    }
+
+    /// Removes the remote lock (when still ours; a warning when it cannot), then the local one.
+    pub async fn release(self, r: &dyn Reporter) {
+        crate::remote_lock::release_container(&self.platform, &self.name, &self.remote, r).await;
+    }
+}
+
+/// Applies a planned rollback (`plan` and `spec` run the earlier image; the caller picks it,
+/// e.g. with `deploykit_apprunner::rollback::plan_rollback`) under the same locks as a deploy
+/// ([`ServiceLocks`]): refused at once while another deploy or rollback holds them, with the
+/// same force-unlock; released however it ends.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_rollback(
+    root: &Path,
+    target: &str,
+    on: OnPlatform,
+    platform: &ContainerPlatform,
+    plan: &Plan,
+    spec: &ServiceSpec,
+    wait: WaitOptions,
+    probe: &Probe,
+    force_unlock: bool,
+    r: &dyn Reporter,
+) -> Result<DeployOutcome> {
+    let name = &spec.name;
+    let locks = ServiceLocks::acquire(
+        root,
+        target,
+        platform,
+        name,
+        plan.existing_arn.as_deref(),
+        &format!("rollback {} {name}", on.word()),
+        &spec.image,
+        crate::remote_lock::ttl_for(wait.timeout * 3),
+        force_unlock,
+        r,
+    )
+    .await?;
+    let outcome = platform.deploy(plan, spec, wait, probe, r).await;
+    locks.release(r).await;
+    Ok(outcome?)
 }

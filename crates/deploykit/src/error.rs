@@ -219,7 +219,7 @@ impl Diagnostic for Error {
                 None => "wait for that deploy to finish; if it is gone, deploy again with the force-unlock option to break the lock".into(),
             }),
             Error::LockedRemote { holder, .. } => Some(format!(
-                "wait for that deploy to finish (the lock expires at {} at the latest); if it is gone for good, deploy again with the force-unlock option to break the lock",
+                "wait for that deploy to finish (the lock expires at {} at the latest); if it is gone for good, run the deploy or rollback again with the force-unlock option to break the lock",
                 holder.expires
             )),
             Error::Git { .. } | Error::Io { .. } => None,

@@ -1,21 +1,24 @@
-//! The remote half of the deploy lock: tags on the EB environment or App Runner service, so
-//! two machines (two laptops, a laptop and CI) never deploy to it at once.
+//! The remote half of the deploy lock: tags on the EB environment, App Runner service or ECS
+//! Express service, so two machines (two laptops, a laptop and CI) never deploy to it, or roll
+//! it back, at once.
 //!
 //! Three tags (`deploykit:lock-owner` = `user@host`, `deploykit:lock-expires` = RFC 3339 UTC,
 //! `deploykit:lock-what` = what runs) are written at the start of an apply, after the local
-//! file lock ([`crate::lock`]), and removed at its end, however it ends (a rollback included).
-//! A first deploy sends them with CreateEnvironment / CreateService. [`decide`] is the pure
+//! file lock ([`crate::lock`]), and removed at its end, however it ends (a rollback included);
+//! `rollback eb|apprunner|ecs` takes and releases them the same way. A first deploy sends
+//! them with CreateEnvironment / CreateService / CreateExpressGatewayService. [`decide`] is the pure
 //! decision: a fresh lock of another owner refuses the deploy ([`Error::LockedRemote`],
 //! CheckFailed); an expired one is taken over with a warning; one of ours (left by an
 //! interrupted run of this user on this host, which the local lock already serialises) is
 //! taken back; `force` breaks a fresh foreign one with a warning. After writing, the tags are
 //! read back: a taker that lost a race sees the other owner and refuses.
 //!
-//! Tag values use only letters, digits, spaces and `_ . : / = + - @` (both services' rule).
+//! Tag values use only letters, digits, spaces and `_ . : / = + - @` (the services' rule).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use deploykit_apprunner::ContainerPlatform;
 use deploykit_report::{Event, Reporter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -43,7 +46,7 @@ impl std::fmt::Display for RemoteHolder {
     }
 }
 
-/// Only the characters both services allow in tag values, at most 256 of them.
+/// Only the characters the three services allow in tag values, at most 256 of them.
 pub fn tag_safe(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -202,9 +205,10 @@ const UNSUPPORTED_CODES: &[&str] = &["InvalidAction", "UnknownOperationException
 fn unsupported(e: &Error) -> bool {
     let code = match e {
         Error::Eb(deploykit_eb::EbError::Aws { error, .. }) => error.code.as_deref(),
-        Error::Platform(deploykit_apprunner::AppRunnerError::Aws { classified, .. }) => {
-            classified.code.as_deref()
-        }
+        Error::Platform(
+            deploykit_apprunner::AppRunnerError::Aws { classified, .. }
+            | deploykit_apprunner::AppRunnerError::EcsAws { classified, .. },
+        ) => classified.code.as_deref(),
         _ => None,
     };
     code.is_some_and(|c| UNSUPPORTED_CODES.contains(&c))
@@ -286,11 +290,42 @@ pub async fn release_eb(
     }
 }
 
-/// Takes the remote lock of the App Runner service `name` (`arn`: `None` when it does not
-/// exist yet, and the holder's tags go into CreateService).
+/// The tags of the service `arn` on `platform`.
+async fn service_tags(
+    platform: &ContainerPlatform,
+    name: &str,
+    arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    Ok(match platform {
+        ContainerPlatform::AppRunner(c) => {
+            deploykit_apprunner::tags::list_tags(c, name, arn).await?
+        }
+        ContainerPlatform::EcsExpress(e) => e.list_tags(name, arn).await?,
+    })
+}
+
+/// Adds `tags` to the service `arn` on `platform`.
+async fn tag_service(
+    platform: &ContainerPlatform,
+    name: &str,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    match platform {
+        ContainerPlatform::AppRunner(c) => {
+            deploykit_apprunner::tags::tag(c, name, arn, tags).await?
+        }
+        ContainerPlatform::EcsExpress(e) => e.tag(name, arn, tags).await?,
+    }
+    Ok(())
+}
+
+/// Takes the remote lock of the container service `name` on `platform` (App Runner or ECS
+/// Express); `arn`: `None` when it does not exist yet, and the holder's tags go into
+/// CreateService / CreateExpressGatewayService (`Plan::create_tags`).
 #[allow(clippy::too_many_arguments)]
-pub async fn acquire_apprunner(
-    client: &aws_sdk_apprunner::Client,
+pub async fn acquire_container(
+    platform: &ContainerPlatform,
     name: &str,
     arn: Option<&str>,
     target: &str,
@@ -299,15 +334,11 @@ pub async fn acquire_apprunner(
     force: bool,
     r: &dyn Reporter,
 ) -> Result<RemoteHolder> {
-    use deploykit_apprunner::tags;
     let mine = RemoteHolder::mine(what, OffsetDateTime::now_utc(), ttl);
     let Some(arn) = arn else {
         return Ok(mine);
     };
-    let found = match tags::list_tags(client, name, arn)
-        .await
-        .map_err(Error::from)
-    {
+    let found = match service_tags(platform, name, arn).await {
         Ok(tags) => RemoteHolder::from_tags(&tags),
         Err(e) if unsupported(&e) => {
             skipped(name, &e, r);
@@ -322,9 +353,9 @@ pub async fn acquire_apprunner(
         name,
         r,
     )?;
-    tags::tag(client, name, arn, &mine.tags()).await?;
+    tag_service(platform, name, arn, &mine.tags()).await?;
     confirm(
-        &tags::list_tags(client, name, arn).await?,
+        &service_tags(platform, name, arn).await?,
         &mine,
         target,
         name,
@@ -332,22 +363,32 @@ pub async fn acquire_apprunner(
     Ok(mine)
 }
 
-/// Releases the service's remote lock when it is still `mine` (a warning when it cannot).
-pub async fn release_apprunner(
-    client: &aws_sdk_apprunner::Client,
+/// Releases the remote lock of the container service `name` when it is still `mine` (a
+/// warning when it cannot: the lock then expires by itself).
+pub async fn release_container(
+    platform: &ContainerPlatform,
     name: &str,
     mine: &RemoteHolder,
     r: &dyn Reporter,
 ) {
-    use deploykit_apprunner::tags;
     let released = async {
-        let Some(view) = deploykit_apprunner::find_service(client, name).await? else {
+        let arn = match platform {
+            ContainerPlatform::AppRunner(c) => deploykit_apprunner::find_service(c, name).await?,
+            ContainerPlatform::EcsExpress(e) => e.find(name).await?,
+        }
+        .map(|view| view.arn);
+        let Some(arn) = arn else {
             return Ok::<(), Error>(());
         };
-        if RemoteHolder::from_tags(&tags::list_tags(client, name, &view.arn).await?).as_ref()
+        if RemoteHolder::from_tags(&service_tags(platform, name, &arn).await?).as_ref()
             == Some(mine)
         {
-            tags::untag(client, name, &view.arn, &tag_keys()).await?;
+            match platform {
+                ContainerPlatform::AppRunner(c) => {
+                    deploykit_apprunner::tags::untag(c, name, &arn, &tag_keys()).await?;
+                }
+                ContainerPlatform::EcsExpress(e) => e.untag(name, &arn, &tag_keys()).await?,
+            }
         }
         Ok(())
     }
@@ -398,6 +439,14 @@ mod tests {
                 "take-over",
             ),
             (Some(holder("ci@runner", "garbage")), false, "take-over"),
+            // Force changes only a fresh foreign lock: ours stays ours, an expired one is
+            // taken over (no "breaking" warning for a lock nobody holds any more).
+            (Some(holder("me@laptop", fresh)), true, "ours"),
+            (Some(holder("ci@runner", past)), true, "take-over"),
+            // Owners compare exactly: another user on this host, or this user elsewhere.
+            (Some(holder("me@laptop2", fresh)), false, "refuse"),
+            (Some(holder("ci@laptop", fresh)), false, "refuse"),
+            (Some(holder("ME@laptop", fresh)), true, "break"),
         ];
         for (found, force, want) in cases {
             let got = match decide(found.as_ref(), "me@laptop", now, force) {
