@@ -600,16 +600,8 @@ async fn rollback_async(
         );
         return Ok(Exit::Success);
     }
-    // Never roll back under a running deploy: the rollback takes the deploy's lock.
-    let _lock = deploykit::lock::acquire(
-        &session.root,
-        &t.name,
-        &name,
-        &format!("rollback {} {name}", on.word()),
-        args.force_unlock,
-        r,
-    )
-    .map_err(|e| lib_route_b_err(e, &t.name))?;
+    // Never roll back under a running deploy: the rollback takes the deploy's locks (local and
+    // remote), released however it ends.
     let wait = WaitOptions {
         poll: Duration::from_secs(5),
         timeout: args.timeout.unwrap_or(timeout),
@@ -617,10 +609,20 @@ async fn rollback_async(
     let probe = Probe {
         resolve: ctx.resolve,
     };
-    let outcome = platform
-        .deploy(&plan, &spec, wait, &probe, r)
-        .await
-        .map_err(ar)?;
+    let outcome = deploykit::container::apply_rollback(
+        &session.root,
+        &t.name,
+        on,
+        &platform,
+        &plan,
+        &spec,
+        wait,
+        &probe,
+        args.force_unlock,
+        r,
+    )
+    .await
+    .map_err(|e| lib_route_b_err(e, &t.name))?;
     crate::interrupt::settled(&session.root, &t.name, &name, r);
     let summary = RollbackSummary {
         caller: pre.base.caller.clone(),
