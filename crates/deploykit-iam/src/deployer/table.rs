@@ -439,6 +439,16 @@ pub const OPERATIONS: &[Operation] = &[
         &["ecs:ListServiceDeployments"],
         EcsService,
     ),
+    // The remote deploy lock's tags on the service (TagResource also authorises the tags
+    // CreateExpressGatewayService sends).
+    op(
+        "ecs",
+        "list_tags_for_resource",
+        &["ecs:ListTagsForResource"],
+        EcsService,
+    ),
+    op("ecs", "tag_resource", &["ecs:TagResource"], EcsService),
+    op("ecs", "untag_resource", &["ecs:UntagResource"], EcsService),
     op(
         "ecs",
         "update_express_gateway_service",
