@@ -84,11 +84,13 @@ pub struct Operation {
     pub scope: Scope,
 }
 
+mod implied;
 mod table;
 
 use Scope::*;
 
-pub use table::{IMPLIED, OPERATIONS};
+pub use implied::IMPLIED;
+pub use table::OPERATIONS;
 
 /// The names the deployer's policy is scoped to. Plain data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
