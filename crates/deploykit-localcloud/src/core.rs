@@ -185,6 +185,9 @@ struct FaultState {
     rules: Vec<Armed>,
     /// Faults that took effect, oldest first.
     hits: std::collections::VecDeque<FaultHit>,
+    /// Bumped by every disarm: a request held by a fault of an earlier generation is dropped
+    /// unserved (a held request never runs minutes later, after the test moved on).
+    generation: u64,
     /// Names of EB environments / App Runner services whose next deploy fails its health.
     fail_next_deploy: HashMap<String, u32>,
     /// Image identifiers whose app answers 500 at its URL although the platform's own health
@@ -296,6 +299,32 @@ impl Faults {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         s.rules.clear();
         s.hits.clear();
+        s.generation += 1;
+    }
+
+    /// The current generation (see [`Faults::hold`]).
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+    }
+
+    /// Holds a request for `delay` (real time). False when the faults were disarmed meanwhile:
+    /// the caller then drops the request instead of going on with it.
+    pub async fn hold(&self, delay: Duration) -> bool {
+        let generation = self.generation();
+        let until = Instant::now() + delay;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            tokio::time::sleep(left.min(Duration::from_millis(50))).await;
+            if self.generation() != generation {
+                return false;
+            }
+        }
     }
 
     /// Disarms every rule and scripted failure and forgets the hits.
@@ -303,6 +332,7 @@ impl Faults {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         s.rules.clear();
         s.hits.clear();
+        s.generation += 1;
         s.fail_next_deploy.clear();
         s.unhealthy_images.clear();
     }

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -19,14 +19,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::apprunner::AppRunner;
-use crate::core::{Clock, Ctx, Fault, Faults};
+use crate::core::{Clock, Ctx, Faults};
 use crate::eb::Eb;
 use crate::ecs::Ecs;
 use crate::faults;
 use crate::forward::{Moto, moto_failure};
 use crate::guard::{self, AdminToken, RefusalLog};
 use crate::workload::{AppRoutes, Workloads};
-use crate::{EdgeConfig, LocalCloudError, admin, ecr, operation, sigv4};
+use crate::{EdgeConfig, LocalCloudError, admin, sigv4};
+
+mod signed;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the edge sends: emulator answers and moto's streamed bodies.
@@ -350,181 +352,7 @@ impl Shared {
             return Ok(self.forward(req.map(incoming), &request_id).await);
         };
 
-        // 3. Faults, by service and operation, in the service's own wire format.
-        let (parts, body) = req.into_parts();
-        let mut body = incoming(body);
-        let mut form = None;
-        if operation::needs_form_body(&parts.headers, &parts.method) {
-            let bytes = match read_body(body).await {
-                Ok(b) => b,
-                Err(resp) => return Ok(boxed(resp)),
-            };
-            body = full(bytes.clone());
-            form = Some(bytes);
-        }
-        let op = operation::name(
-            &scope.service,
-            &parts.method,
-            parts.uri.path(),
-            parts.uri.query(),
-            &parts.headers,
-            form.as_deref(),
-        );
-        let req = Request::from_parts(parts, body);
-        let fault = self.ctx.faults.take(&scope.service, &op);
-        if let Some(f) = fault.clone().filter(|f| !f.after_serving()) {
-            self.ctx.faults.hit(&scope.service, &op, &f);
-            let protocol = faults::protocol_for(&scope.service);
-            match f {
-                Fault::Throttle => return Ok(boxed(faults::throttle(protocol, &request_id))),
-                Fault::ServerError { status } => {
-                    let status =
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    return Ok(boxed(faults::server_error(protocol, status, &request_id)));
-                }
-                Fault::Latency { delay } => tokio::time::sleep(delay).await,
-                Fault::Drop | Fault::LostResponse | Fault::SlowResponse { .. } => {
-                    return Err(DropConnection);
-                }
-            }
-        }
-        let resp = self.dispatch(req, scope.clone(), request_id).await;
-        let Some(f) = fault.filter(Fault::after_serving) else {
-            return Ok(resp);
-        };
-        // Served in full (a forwarded body included) before the fault takes effect.
-        let (parts, body) = resp.into_parts();
-        let Ok(collected) = body.collect().await else {
-            return Err(DropConnection);
-        };
-        self.ctx.faults.hit(&scope.service, &op, &f);
-        match f {
-            Fault::SlowResponse { delay } => {
-                tokio::time::sleep(delay).await;
-                Ok(Response::from_parts(parts, full(collected.to_bytes())))
-            }
-            _ => Err(DropConnection),
-        }
-    }
-
-    /// Step 4 of [`Shared::handle`]: a signed AWS request to its emulator or to moto.
-    async fn dispatch(
-        &self,
-        req: Request<Body>,
-        scope: sigv4::Scope,
-        request_id: String,
-    ) -> Response<Body> {
-        // 4. Dispatch by service.
-        let region = if scope.region.is_empty() || scope.region == "*" {
-            self.ctx.default_region.clone()
-        } else {
-            scope.region.clone()
-        };
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        match scope.service.as_str() {
-            "elasticbeanstalk" => {
-                let query = req.uri().query().unwrap_or("").to_string();
-                let method = req.method().clone();
-                let body = match read_body(req.into_body()).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                let mut params: Vec<(String, String)> =
-                    url::form_urlencoded::parse(query.as_bytes())
-                        .into_owned()
-                        .collect();
-                if method == Method::POST {
-                    params.extend(url::form_urlencoded::parse(&body).into_owned());
-                }
-                boxed(self.eb().handle(&region, params, &request_id).await)
-            }
-            "apprunner" => {
-                let Some(op) = target.as_deref().and_then(|t| t.strip_prefix("AppRunner.")) else {
-                    return boxed(faults::json_error(
-                        StatusCode::BAD_REQUEST,
-                        "UnknownOperationException",
-                        "App Runner requests need an X-Amz-Target of AppRunner.<Operation>",
-                        &request_id,
-                    ));
-                };
-                let op = op.to_string();
-                let body = match read_body(req.into_body()).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                boxed(self.apprunner().handle(&op, body).await)
-            }
-            "ecs"
-                if target
-                    .as_deref()
-                    .and_then(|t| t.strip_prefix(crate::ecs::TARGET_PREFIX))
-                    .is_some_and(|op| {
-                        crate::ecs::EXPRESS_OPERATIONS.contains(&op) || op == "DescribeServices"
-                    }) =>
-            {
-                // Express Mode is emulated here; DescribeServices only for Express services
-                // created here (anything else goes to moto with the same bytes).
-                let op = target
-                    .as_deref()
-                    .and_then(|t| t.strip_prefix(crate::ecs::TARGET_PREFIX))
-                    .unwrap_or_default()
-                    .to_string();
-                let (parts, body) = req.into_parts();
-                let body = match read_body(body).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                let ecs = self.ecs();
-                if ecs.owns(&op, &body) {
-                    return boxed(ecs.handle(&op, body).await);
-                }
-                match &self.moto {
-                    Some(m) => m.forward_bytes(parts, body, &request_id).await,
-                    None => self.forward_unavailable(&request_id),
-                }
-            }
-            "ecr"
-                if target.as_deref()
-                    == Some("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken") =>
-            {
-                let body = match read_body(req.into_body()).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                boxed(ecr::get_authorization_token(&self.ctx, body).await)
-            }
-            "ecr"
-                if target.as_deref()
-                    == Some("AmazonEC2ContainerRegistry_V20150921.DescribeImages") =>
-            {
-                let body = match read_body(req.into_body()).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                boxed(ecr::describe_images(&self.ctx, body).await)
-            }
-            "rds" if self.rds.is_some() => {
-                let query = req.uri().query().unwrap_or("").to_string();
-                let body = match read_body(req.into_body()).await {
-                    Ok(b) => b,
-                    Err(resp) => return boxed(resp),
-                };
-                let mut params: Vec<(String, String)> =
-                    url::form_urlencoded::parse(query.as_bytes())
-                        .into_owned()
-                        .collect();
-                params.extend(url::form_urlencoded::parse(&body).into_owned());
-                match &self.rds {
-                    Some(rds) => boxed(rds.handle(&region, params, &request_id).await),
-                    None => self.forward_unavailable(&request_id),
-                }
-            }
-            _ => self.forward(req, &request_id).await,
-        }
+        self.serve_signed(req, scope, request_id).await
     }
 
     /// Logs a refused request and answers it in the shape its client reads: the addressed
