@@ -33,6 +33,12 @@ pub const LOCAL_PROVIDER_NAME: &str = "deploykit-local-dummy";
 /// Environment variable consulted for a local target without `endpoint_url`.
 pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
 
+/// The first retry's backoff against AWS (the SDK's own default; later ones grow from it).
+const AWS_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+/// Against the local cloud on loopback: throttling and faults there are injected, not load to
+/// back away from, so retries start sooner (a fault matrix of ~60 retries stays short).
+const LOCAL_INITIAL_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Everything needed to reach AWS (or the local cloud) for one target. Plain data, so that
 /// crates and tests build it without a deploy.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,7 +282,15 @@ fn loader(
 
     let mut l = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(t.region.clone()))
-        .retry_config(RetryConfig::standard().with_max_attempts(t.max_attempts))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(t.max_attempts)
+                .with_initial_backoff(if t.local {
+                    LOCAL_INITIAL_BACKOFF
+                } else {
+                    AWS_INITIAL_BACKOFF
+                }),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(t.connect_timeout)
@@ -456,6 +470,10 @@ mod tests {
         };
         let cfg = sdk_config(&t).await.unwrap();
         assert_eq!(cfg.retry_config().unwrap().max_attempts(), 2);
+        assert_eq!(
+            cfg.retry_config().unwrap().initial_backoff(),
+            LOCAL_INITIAL_BACKOFF
+        );
         assert_eq!(
             cfg.timeout_config().unwrap().operation_timeout(),
             Some(Duration::from_secs(7))

@@ -1,29 +1,39 @@
-//! Issue 13's fault matrix, through the binary on the local cloud: for each kind of fault
+//! Issue 13's fault matrix, through the binary on the local cloud. Six kinds of fault
 //! (throttling, HTTP 500 and 503, a dropped connection, a response lost after the change was
-//! made, latency), one first `deploy eb` of a fresh app in which the first call of *every*
-//! operation the run makes gets that fault (the edge's `each_operation` rule: every step, the
-//! database, secrets and roles a first local deploy makes included). Each run must converge
-//! (exit 0, the app answering), the same deploy again must change nothing, and nothing may exist
-//! twice. Then `db snapshot --wait` runs under the same matrix.
+//! made, latency) in three pairs: per pair, one first `deploy eb` of a fresh app in which the
+//! first call of *every* operation the run makes gets the pair's first fault and its retry the
+//! second (the edge's `each_operation` rules: every step, the database, secrets and roles a
+//! first local deploy makes included). Each run must converge (exit 0, the app answering), the
+//! same deploy again must change nothing, and nothing may exist twice. Then `db create` and
+//! `db snapshot --wait` run under the same matrix.
 //!
 //! The matrix is faults x steps: the steps are the operations the edge saw, counted from its
 //! hits (printed at the end). The faults are armed on the shared edge, so the runs here are
 //! serial (cargo runs test binaries one at a time; the tests of this binary take a lock).
 #![cfg(unix)]
+// The matrix prints its counts (faults x steps, interrupts) for the closing note.
+#![allow(clippy::print_stderr)]
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use deploykit_testsupport::deploykit_localcloud::{FaultHit, FaultKind, FaultRequest};
 use deploykit_testsupport::{LocalCloud, local_cloud, unique_name};
 
 /// The edge is shared: one matrix at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Every kind of fault the matrix injects, in pairs: in one run, the first call of every
+/// operation gets the first kind and its retry the second (deploykit's clients try 5 times).
+const PAIRS: &[[&str; 2]] = &[
+    ["throttle", "http-500"],
+    ["http-503", "drop"],
+    ["lost-response", "latency"],
+];
 
 /// The rule that gives `kind` to the first call of every operation.
 fn every_step(kind: &str) -> FaultRequest {
@@ -51,24 +61,20 @@ async fn run(dir: &Path, cloud: &LocalCloud, args: &[&str]) -> Output {
         .expect("join")
 }
 
-/// One cell row of the matrix: what a faulted run did.
+/// One row of the matrix: what a faulted run did.
 struct Row {
-    kind: &'static str,
+    kinds: String,
     steps: BTreeSet<String>,
     hits: Vec<FaultHit>,
 }
 
-/// Runs `args` with `fault` armed on every operation; returns what the edge hit.
-async fn faulted(
-    cloud: &LocalCloud,
-    dir: &Path,
-    kind: &'static str,
-    fault: &FaultRequest,
-    args: &[&str],
-) -> (Output, Row) {
+/// Runs `args` with `kinds` armed on every operation (in that order); returns what the edge hit.
+async fn faulted(cloud: &LocalCloud, dir: &Path, kinds: &[&str], args: &[&str]) -> (Output, Row) {
     let admin = cloud.admin();
     admin.clear_faults().await.expect("clear faults");
-    admin.inject_fault(fault).await.expect("arm");
+    for kind in kinds {
+        admin.inject_fault(&every_step(kind)).await.expect("arm");
+    }
     let out = run(dir, cloud, args).await;
     let hits = admin.fault_hits().await.expect("hits");
     admin.clear_faults().await.expect("clear faults");
@@ -76,9 +82,11 @@ async fn faulted(
         .iter()
         .map(|h| format!("{}:{}", h.service, h.operation))
         .collect();
-    (out, Row { kind, steps, hits })
+    let kinds = kinds.join("+");
+    (out, Row { kinds, steps, hits })
 }
 
+/// Every `required` step met the fault, and every step met each kind exactly once.
 fn assert_steps(row: &Row, required: &[&str], out: &Output) {
     let missing: Vec<_> = required
         .iter()
@@ -87,23 +95,37 @@ fn assert_steps(row: &Row, required: &[&str], out: &Output) {
     assert!(
         missing.is_empty(),
         "{}: these steps got no fault: {missing:?}; steps seen: {:?}\n{}",
-        row.kind,
+        row.kinds,
         row.steps,
         common::text(out)
     );
-    assert!(
-        row.hits.len() == row.steps.len(),
-        "{}: one fault per step, got {} hits for {} steps",
-        row.kind,
-        row.hits.len(),
-        row.steps.len()
-    );
+    let mut want: Vec<String> = row
+        .kinds
+        .split('+')
+        .map(|k| {
+            serde_json::to_value(every_step(k).fault)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .expect("a fault's wire name")
+        })
+        .collect();
+    want.sort();
+    for step in &row.steps {
+        let mut got: Vec<String> = row
+            .hits
+            .iter()
+            .filter(|h| format!("{}:{}", h.service, h.operation) == *step)
+            .map(|h| h.fault.clone())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{}: the faults {step} met", row.kinds);
+    }
 }
 
 fn report(what: &str, row: &Row) {
     eprintln!(
         "fault matrix, {what}: {} at {} steps ({} faults): {:?}",
-        row.kind,
+        row.kinds,
         row.steps.len(),
         row.hits.len(),
         row.steps
@@ -122,23 +144,17 @@ const EB_FIRST_DEPLOY_STEPS: &[&str] = &[
     "iam:CreateRole",
 ];
 
-/// One first `deploy eb` of a fresh app with `kind` at every step, then the same deploy again.
-async fn first_eb_deploy_under(kind: &'static str) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// One first `deploy eb` of a fresh app with `kinds` at every step, then the same deploy again.
+async fn first_eb_deploy_under(kinds: [&str; 2]) {
+    let _serial = SERIAL.lock().await;
     let cloud = local_cloud().await;
     let eb = aws_sdk_elasticbeanstalk::Client::new(&cloud.sdk_config());
-    let base = unique_name(&format!("fm-{kind}"));
+    let base = unique_name("fm");
     let dir = tempfile::tempdir().unwrap();
     common::example_project(dir.path(), &cloud, &base, None, "");
-    let (out, row) = faulted(
-        &cloud,
-        dir.path(),
-        kind,
-        &every_step(kind),
-        &["deploy", "eb"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{kind}: {}", common::text(&out));
+    let (out, row) = faulted(&cloud, dir.path(), &kinds, &["deploy", "eb"]).await;
+    let cell = &row.kinds;
+    assert_eq!(out.status.code(), Some(0), "{cell}: {}", common::text(&out));
     assert_steps(&row, EB_FIRST_DEPLOY_STEPS, &out);
 
     // Converged: the same deploy again changes nothing.
@@ -146,12 +162,12 @@ async fn first_eb_deploy_under(kind: &'static str) {
     assert_eq!(
         again.status.code(),
         Some(0),
-        "{kind}: {}",
+        "{cell}: {}",
         common::text(&again)
     );
     assert!(
         common::unchanged(&again),
-        "{kind}: {}",
+        "{cell}: {}",
         common::text(&again)
     );
 
@@ -162,7 +178,7 @@ async fn first_eb_deploy_under(kind: &'static str) {
         .send()
         .await
         .expect("versions");
-    assert_eq!(versions.application_versions().len(), 1, "{kind}");
+    assert_eq!(versions.application_versions().len(), 1, "{cell}");
     let envs = eb
         .describe_environments()
         .application_name(&base)
@@ -170,24 +186,95 @@ async fn first_eb_deploy_under(kind: &'static str) {
         .send()
         .await
         .expect("environments");
-    assert_eq!(envs.environments().len(), 1, "{kind}");
+    assert_eq!(envs.environments().len(), 1, "{cell}");
     report("first deploy eb", &row);
 }
 
 macro_rules! first_eb_deploy {
-    ($($test:ident: $kind:literal,)*) => {$(
+    ($($test:ident: $pair:expr,)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $test() {
-            first_eb_deploy_under($kind).await;
+            first_eb_deploy_under($pair).await;
         }
     )*};
 }
 
 first_eb_deploy! {
-    first_eb_deploy_rides_out_throttling_at_every_step: "throttle",
-    first_eb_deploy_rides_out_http_500_at_every_step: "http-500",
-    first_eb_deploy_rides_out_http_503_at_every_step: "http-503",
-    first_eb_deploy_rides_out_dropped_connections_at_every_step: "drop",
-    first_eb_deploy_rides_out_lost_responses_at_every_step: "lost-response",
-    first_eb_deploy_rides_out_latency_at_every_step: "latency",
+    first_eb_deploy_rides_out_throttling_then_http_500_at_every_step: PAIRS[0],
+    first_eb_deploy_rides_out_http_503_then_a_dropped_connection_at_every_step: PAIRS[1],
+    first_eb_deploy_rides_out_a_lost_response_then_latency_at_every_step: PAIRS[2],
+}
+
+/// The steps of `db create` then `db snapshot --wait` that must each have met the fault.
+const DB_STEPS: &[&str] = &[
+    "rds:CreateDBInstance",
+    "rds:DescribeDBInstances",
+    "rds:CreateDBSnapshot",
+    "rds:DescribeDBSnapshots",
+];
+
+/// `db create` and `db snapshot --wait` of a fresh instance, each run with every kind of fault
+/// at every step: one instance and one snapshot per kind, and `db create` again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_create_and_snapshot_ride_out_every_fault_at_every_step() {
+    let _serial = SERIAL.lock().await;
+    let cloud = local_cloud().await;
+    let rds = aws_sdk_rds::Client::new(&cloud.sdk_config());
+    for kinds in PAIRS {
+        let base = unique_name("fmdb");
+        let dir = tempfile::tempdir().unwrap();
+        common::example_project(dir.path(), &cloud, &base, None, "");
+        let (created, mut row) = faulted(&cloud, dir.path(), kinds, &["db", "create"]).await;
+        let kind = row.kinds.clone();
+        assert_eq!(
+            created.status.code(),
+            Some(0),
+            "{kind}: {}",
+            common::text(&created)
+        );
+        let args = ["db", "snapshot", "--wait"];
+        let (snap, more) = faulted(&cloud, dir.path(), kinds, &args).await;
+        assert_eq!(
+            snap.status.code(),
+            Some(0),
+            "{kind}: {}",
+            common::text(&snap)
+        );
+        row.steps.extend(more.steps);
+        row.hits.extend(more.hits);
+        let missing: Vec<_> = DB_STEPS
+            .iter()
+            .filter(|s| !row.steps.contains(**s))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{kind}: no fault at {missing:?}: {:?}",
+            row.steps
+        );
+
+        let again = run(dir.path(), &cloud, &["db", "create"]).await;
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{kind}: {}",
+            common::text(&again)
+        );
+        let instance = format!("{base}-db");
+        let snapshots = rds
+            .describe_db_snapshots()
+            .db_instance_identifier(&instance)
+            .snapshot_type("manual")
+            .send()
+            .await
+            .expect("snapshots");
+        assert_eq!(snapshots.db_snapshots().len(), 1, "{kind}: one snapshot");
+        let instances = rds.describe_db_instances().send().await.expect("instances");
+        let ours = instances
+            .db_instances()
+            .iter()
+            .filter(|i| i.db_instance_identifier() == Some(instance.as_str()))
+            .count();
+        assert_eq!(ours, 1, "{kind}: one instance");
+        report("db create + db snapshot --wait", &row);
+    }
 }
