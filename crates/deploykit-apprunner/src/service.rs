@@ -326,11 +326,52 @@ pub(super) async fn create(
         .auto_scaling_configuration_arn(scaling)
         .set_network_configuration(network(connector))
         .send()
+        .await;
+    match out {
+        Ok(out) => {
+            let arn = out
+                .service()
+                .map(|s| s.service_arn().to_string())
+                .unwrap_or_default();
+            Ok((arn, out.operation_id().to_string()))
+        }
+        Err(e) => {
+            let refused = aws_err("CreateService", &spec.name, &e);
+            // App Runner refuses a taken name with InvalidRequestException; CreateService has
+            // no client token, so a retry of our create whose answer was lost lands here.
+            if deploykit_aws::classify(&e).code.as_deref() == Some("InvalidRequestException")
+                && let Some(adopted) = created_by_us(client, spec).await?
+            {
+                return Ok(adopted);
+            }
+            Err(refused)
+        }
+    }
+}
+
+/// The service of `spec`'s name if it runs `spec`'s image with its CREATE_SERVICE operation
+/// on record: our own create (the deploy lock keeps anyone else from making it), as
+/// (service ARN, operation id).
+async fn created_by_us(
+    client: &aws_sdk_apprunner::Client,
+    spec: &ServiceSpec,
+) -> Result<Option<(String, String)>, AppRunnerError> {
+    let Some(view) = find_service(client, &spec.name).await? else {
+        return Ok(None);
+    };
+    if view.image.as_deref() != Some(spec.image.as_str()) {
+        return Ok(None);
+    }
+    let ops = client
+        .list_operations()
+        .service_arn(&view.arn)
+        .send()
         .await
-        .map_err(|e| aws_err("CreateService", &spec.name, &e))?;
-    let arn = out
-        .service()
-        .map(|s| s.service_arn().to_string())
-        .unwrap_or_default();
-    Ok((arn, out.operation_id().to_string()))
+        .map_err(|e| aws_err("ListOperations", &spec.name, &e))?;
+    Ok(ops
+        .operation_summary_list()
+        .iter()
+        .find(|o| o.r#type() == Some(&aws_sdk_apprunner::types::OperationType::CreateService))
+        .and_then(|o| o.id())
+        .map(|id| (view.arn.clone(), id.to_string())))
 }

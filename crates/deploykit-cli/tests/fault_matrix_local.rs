@@ -278,3 +278,59 @@ async fn db_create_and_snapshot_ride_out_every_fault_at_every_step() {
         report("db create + db snapshot --wait", &row);
     }
 }
+
+/// The steps of a first local `deploy apprunner` that must each have met the fault.
+const APPRUNNER_FIRST_DEPLOY_STEPS: &[&str] = &[
+    "ecr:GetAuthorizationToken",
+    "apprunner:CreateService",
+    "apprunner:ListOperations",
+    "apprunner:DescribeService",
+    "rds:CreateDBInstance",
+    "secretsmanager:CreateSecret",
+    "iam:CreateRole",
+];
+
+/// Route B: one first `deploy apprunner` of a fresh service (and repository) per pair, the
+/// image built once by the real Docker Engine; the same deploy again changes nothing and there
+/// is one service of the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
+    let _serial = SERIAL.lock().await;
+    let cloud = local_cloud().await;
+    let apprunner = aws_sdk_apprunner::Client::new(&cloud.sdk_config());
+    for kinds in PAIRS {
+        let base = unique_name("fmar");
+        let dir = tempfile::tempdir().unwrap();
+        let extra = format!(
+            "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
+            deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
+        );
+        common::example_project(dir.path(), &cloud, &base, None, &extra);
+        let (out, row) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
+        let cell = &row.kinds;
+        assert_eq!(out.status.code(), Some(0), "{cell}: {}", common::text(&out));
+        assert_steps(&row, APPRUNNER_FIRST_DEPLOY_STEPS, &out);
+
+        let again = run(dir.path(), &cloud, &["deploy", "apprunner"]).await;
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{cell}: {}",
+            common::text(&again)
+        );
+        let result = common::result_json(&again);
+        assert!(
+            result.to_string().contains("\"unchanged\""),
+            "{cell}: {}",
+            common::text(&again)
+        );
+        let services = apprunner.list_services().send().await.expect("services");
+        let named = services
+            .service_summary_list()
+            .iter()
+            .filter(|s| s.service_name() == Some(base.as_str()))
+            .count();
+        assert_eq!(named, 1, "{cell}: one service");
+        report("first deploy apprunner", &row);
+    }
+}
