@@ -279,6 +279,9 @@ pub struct Database {
     pub snapshot_before_deploy: bool,
     pub multi_az: bool,
     pub timeout: Duration,
+    /// The Amazon RDS CA bundle of the target's region (absolute, from a path relative to
+    /// deploy.toml); `None`: the bundle deploykit ships, which covers us-east-1 only.
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 /// A reference to a Secrets Manager secret, never its value.

@@ -181,6 +181,7 @@ pub(crate) struct RawDatabase {
     pub snapshot_before_deploy: Opt<bool>,
     pub multi_az: Opt<bool>,
     pub timeout: Opt<String>,
+    pub ca_bundle: Opt<String>,
 }
 
 /// `[s3]`: the app's bucket and static files.
@@ -329,6 +330,7 @@ merge_fields!(RawDatabase {
     snapshot_before_deploy,
     multi_az,
     timeout,
+    ca_bundle,
 });
 merge_fields!(RawS3 {
     bucket,

@@ -167,7 +167,7 @@ pub(crate) fn resolve(
 
     let mut out = BTreeMap::new();
     for (name, t) in &raw.targets {
-        if let Some(r) = resolve_target(name, t, raw, &app, ctx) {
+        if let Some(r) = resolve_target(name, t, raw, &app, base_dir, ctx) {
             out.insert(name.clone(), r);
         }
     }

@@ -457,6 +457,14 @@ fn cases() -> Vec<Case> {
             "7-14",
         ),
         case(
+            "empty CA bundle path",
+            "[database]\nca_bundle = \" \"\n",
+            "\" \"",
+            "database.ca_bundle",
+            "path is empty",
+            "RDS CA bundle",
+        ),
+        case(
             "instance class without db prefix",
             "[database]\ninstance_class = \"t4g.micro\"\n",
             "\"t4g",

@@ -172,6 +172,22 @@ fn defaults_are_derived_from_the_app_and_target() {
     assert_eq!(local.database.backup_retention_days, 7);
     assert_eq!(local.database.db_name, "shop");
     assert!(!local.database.deletion_protection);
+    assert_eq!(
+        local.database.ca_bundle, None,
+        "the shipped us-east-1 bundle"
+    );
+    let with_bundle =
+        format!("{text}[targets.prod.database]\nca_bundle = \"certs/eu-west-1-bundle.pem\"\n");
+    let prod = parse(&with_bundle, Path::new("/srv/shop/deploy.toml")).unwrap();
+    assert_eq!(
+        prod.target(Some("prod"))
+            .unwrap()
+            .database
+            .ca_bundle
+            .as_deref(),
+        Some(Path::new("/srv/shop/certs/eu-west-1-bundle.pem")),
+        "relative to deploy.toml"
+    );
     assert!(
         config
             .target(Some("prod"))

@@ -54,8 +54,9 @@ pub struct FaultRequest {
     /// Delay for `latency` and `slow_response` in milliseconds (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
-    /// Only requests of this operation (`CreateEnvironment`, `PutObject`, ...; see
-    /// [`crate::edge`]'s naming for REST services).
+    /// Only requests of this operation: the awsJson target's operation, the awsQuery `Action`,
+    /// S3's API name (`PutObject`, `CreateBucket`, `PutBucketPolicy`, ...), or `METHOD /path`
+    /// without resource ids for other REST services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
     /// How many matching requests pass untouched first (default 0).

@@ -16,7 +16,9 @@
 //! 2. **Admin** — unsigned requests under `/_localcloud/` carrying the
 //!    [`ADMIN_TOKEN_HEADER`] (see [`AdminClient`]):
 //!    - `GET  /_localcloud/health` → [`Health`]
-//!    - `POST /_localcloud/faults` with a [`FaultRequest`]
+//!    - `POST /_localcloud/faults` with a [`FaultRequest`] (by service and operation, `skip`,
+//!      `count`, `each_operation`)
+//!    - `GET  /_localcloud/faults` → the [`FaultHit`]s so far; `DELETE` disarms every fault
 //!    - `POST /_localcloud/fail-next-deploy` with `{"name": "<env or service>", "count": 1}`
 //!    - `POST /_localcloud/time-scale` with `{"scale": 150.0}`
 //!    - `POST /_localcloud/reset` — forget every EB/App Runner resource and every fault.
@@ -30,8 +32,9 @@
 //!    bodies streamed both ways. Without a moto URL the edge answers `503` with the
 //!    `x-localcloud-error: moto-not-configured` header.
 //!
-//! Faults queued on the admin path are applied before dispatch in each protocol's real wire
-//! format (EB `Throttling`, App Runner `ThrottlingException`, S3 `SlowDown`, ...).
+//! Faults armed on the admin path are applied in each protocol's real wire format (EB
+//! `Throttling`, App Runner `ThrottlingException`, S3 `SlowDown`, ...), before dispatch or,
+//! for `lost_response` and `slow_response`, after the request was served.
 //!
 //! Time is scaled: with `time_scale = 300.0`, Elastic Beanstalk's five-minute launch takes one
 //! second. State advances lazily when requests arrive; nothing runs in the background.

@@ -134,15 +134,17 @@ mod tests {
         let none = HeaderMap::new();
         let mut copy = HeaderMap::new();
         copy.insert("x-amz-copy-source", http::HeaderValue::from_static("/b/k"));
-        let cases: &[(
-            &str,
+        // (service, method, path, query, headers, form body, the operation)
+        type Case<'a> = (
+            &'a str,
             Method,
-            &str,
-            Option<&str>,
-            &HeaderMap,
-            Option<&[u8]>,
-            &str,
-        )] = &[
+            &'a str,
+            Option<&'a str>,
+            &'a HeaderMap,
+            Option<&'a [u8]>,
+            &'a str,
+        );
+        let cases: &[Case<'_>] = &[
             (
                 "apprunner",
                 Method::POST,

@@ -26,6 +26,9 @@ pub const RDS_CA_BUNDLE_PEM: &str = include_str!("../certs/rds-ca-us-east-1-bund
 /// Where [`RDS_CA_BUNDLE_PEM`] comes from.
 pub const RDS_CA_BUNDLE_SOURCE: &str =
     "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem";
+/// The region whose RDS root CAs [`RDS_CA_BUNDLE_PEM`] holds: since the 2024 CA rotation
+/// every region's certificates chain to that region's own roots.
+pub const RDS_CA_BUNDLE_REGION: &str = "us-east-1";
 /// The bundle's path in this repository (for messages).
 pub const RDS_CA_BUNDLE_FILE: &str = "crates/deploykit-rds/certs/rds-ca-us-east-1-bundle.pem";
 /// Where the app finds the RDS bundle on real targets: relative to the app's working
@@ -69,6 +72,48 @@ impl DbTrust {
             app_rootcert: APP_RDS_CA_FILE.to_string(),
             local: false,
             legacy_plaintext: None,
+        }
+    }
+
+    /// The RDS CAs of a real target in `region`: the operator's bundle (`[database] ca_bundle`)
+    /// when given, else the shipped one, which only covers [`RDS_CA_BUNDLE_REGION`]; any other
+    /// region without a bundle is refused before a connection is tried.
+    pub fn rds_for(region: &str, bundle: Option<&Path>) -> Result<Self, RdsError> {
+        let url = |r: &str| format!("https://truststore.pki.rds.amazonaws.com/{r}/{r}-bundle.pem");
+        match bundle {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|e| RdsError::TrustStore {
+                    source_name: format!("[database] ca_bundle ({})", path.display()),
+                    reason: format!("cannot read it: {e}"),
+                    fix: format!(
+                        "download {} (or the global bundle) to that path, or fix the path in deploy.toml",
+                        url(region)
+                    ),
+                })?;
+                let trust = DbTrust {
+                    source: format!(
+                        "the RDS CA bundle {} ([database] ca_bundle)",
+                        path.display()
+                    ),
+                    pem,
+                    app_rootcert: APP_RDS_CA_FILE.to_string(),
+                    local: false,
+                    legacy_plaintext: None,
+                };
+                trust.certificates()?;
+                Ok(trust)
+            }
+            None if region == RDS_CA_BUNDLE_REGION => Ok(DbTrust::rds()),
+            None => Err(RdsError::TrustStore {
+                source_name: "[database] ca_bundle".into(),
+                reason: format!(
+                    "deploykit ships the Amazon RDS CA bundle of {RDS_CA_BUNDLE_REGION} only, and RDS certificates in {region} chain to {region}'s own root CAs"
+                ),
+                fix: format!(
+                    "download {} (or the global bundle), commit it, set [database] ca_bundle = \"<its path>\" in deploy.toml, and ship the same file in the app as {APP_RDS_CA_FILE}",
+                    url(region)
+                ),
+            }),
         }
     }
 
@@ -407,6 +452,34 @@ mod tests {
         t.connector().unwrap();
         assert_eq!(t.app_rootcert(), APP_RDS_CA_FILE);
         assert!(RDS_CA_BUNDLE_PEM.contains("-----BEGIN CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn real_targets_trust_their_region_or_the_operators_bundle() {
+        assert!(DbTrust::rds_for("us-east-1", None).is_ok());
+        let e = DbTrust::rds_for("eu-west-1", None).unwrap_err();
+        let help = deploykit_report::Diagnostic::help(&e).unwrap_or_default();
+        assert!(
+            e.to_string().contains("[database] ca_bundle")
+                && help.contains(
+                    "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"
+                )
+                && help.contains(APP_RDS_CA_FILE),
+            "{e} / {help}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("eu-west-1-bundle.pem");
+        let missing = DbTrust::rds_for("eu-west-1", Some(&file)).unwrap_err();
+        assert!(
+            missing.to_string().contains("eu-west-1-bundle.pem"),
+            "{missing}"
+        );
+        std::fs::write(&file, "not a certificate").unwrap();
+        assert!(DbTrust::rds_for("eu-west-1", Some(&file)).is_err());
+        std::fs::write(&file, RDS_CA_BUNDLE_PEM).unwrap();
+        let t = DbTrust::rds_for("eu-west-1", Some(&file)).unwrap();
+        assert_eq!(t.certificates().unwrap().len(), 3);
+        assert_eq!(t.app_rootcert(), APP_RDS_CA_FILE);
     }
 
     /// The example app ships the same CA bundle its URL's `sslrootcert` names.

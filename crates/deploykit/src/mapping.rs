@@ -160,7 +160,7 @@ pub fn db_trust(
     local: Option<&deploykit_local::LocalState>,
 ) -> Result<DbTrust, RdsError> {
     if !t.local {
-        return Ok(DbTrust::rds());
+        return DbTrust::rds_for(&t.region, t.database.ca_bundle.as_deref());
     }
     match local.and_then(|s| s.pg.tls.as_ref()) {
         Some(tls) => DbTrust::local_ca(&tls.ca_file),

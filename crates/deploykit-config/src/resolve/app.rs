@@ -141,6 +141,7 @@ pub(super) fn resolve_target(
     t: &RawTarget,
     raw: &RawConfig,
     app: &Spanned<App>,
+    base_dir: &Path,
     ctx: &mut Ctx<'_>,
 ) -> Option<ResolvedTarget> {
     let before = ctx.problems.len();
@@ -256,7 +257,7 @@ pub(super) fn resolve_target(
     let apprunner = resolve_apprunner(&raw.apprunner.merged(&t.apprunner), app, ctx);
     let platform = resolve_platform(&raw.containers.merged(&t.containers), ctx);
     let ecs = resolve_ecs(&raw.ecs.merged(&t.ecs), &apprunner, ctx);
-    let database = resolve_database(name, &raw.database.merged(&t.database), app, ctx);
+    let database = resolve_database(name, &raw.database.merged(&t.database), app, base_dir, ctx);
 
     let mut env_raw = raw.env.clone();
     env_raw.extend(t.env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -23,6 +23,7 @@ pub(super) fn resolve_database(
     target: &str,
     r: &RawDatabase,
     app: &Spanned<App>,
+    base_dir: &std::path::Path,
     ctx: &mut Ctx<'_>,
 ) -> Database {
     let a = &app.get_ref().name;
@@ -143,7 +144,20 @@ pub(super) fn resolve_database(
             ctx.err(Some(g.span()), "database.subnet_group", format!("`{s}` is not a usable DB subnet group name"), "use letters, digits, `.`, `_`, `-` (not `default`), or remove it to create one from `subnets`");
         }
     }
+    if let Some(b) = &r.ca_bundle
+        && b.get_ref().trim().is_empty()
+    {
+        ctx.err(
+            Some(b.span()),
+            "database.ca_bundle",
+            "the CA bundle path is empty",
+            "give the path of the region's RDS CA bundle (relative to deploy.toml), or remove the key",
+        );
+    }
     Database {
+        ca_bundle: val(&r.ca_bundle)
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| base_dir.join(p)),
         instance,
         engine_version,
         instance_class,
