@@ -134,6 +134,8 @@ pub struct Session {
     /// Where HTTP health checks connect for the app's host (the local edge, or `http_resolve`).
     pub resolve: Option<SocketAddr>,
     pub local: Option<LocalState>,
+    /// [`Session::caller`]'s answer, asked once per session (its clones share it).
+    caller: std::sync::Arc<tokio::sync::OnceCell<CallerIdentity>>,
 }
 
 impl Session {
@@ -166,12 +168,17 @@ impl Session {
             sdk,
             resolve,
             local,
+            caller: Default::default(),
         })
     }
 
-    /// Who the credentials are (one STS `GetCallerIdentity`); refuses when the target's
-    /// `account_id` is set and differs, before anything is changed.
+    /// Who the credentials are (one STS `GetCallerIdentity` per session, however many steps
+    /// ask); refuses when the target's `account_id` is set and differs, before anything is
+    /// changed.
     pub async fn caller(&self) -> Result<CallerIdentity> {
-        crate::preflight::caller(&self.target, &self.sdk).await
+        self.caller
+            .get_or_try_init(|| crate::preflight::caller(&self.target, &self.sdk))
+            .await
+            .cloned()
     }
 }
