@@ -144,25 +144,67 @@ pub enum FaultCommand {
         #[arg(long, default_value_t = 1)]
         count: u32,
     },
-    /// The next request(s) to SERVICE (`elasticbeanstalk`, `apprunner`, `s3`, ... or `*`) get the
-    /// service's throttling error.
-    Throttle {
-        service: String,
-        #[arg(long, default_value_t = 1)]
-        count: u32,
-    },
-    /// The next request(s) to SERVICE get HTTP 500 with the protocol's internal-failure code.
+    /// The matching request(s) get the service's throttling error.
+    Throttle(FaultAt),
+    /// The matching request(s) get HTTP 5xx with the protocol's internal-failure code.
     ServerError {
-        service: String,
-        #[arg(long, default_value_t = 1)]
-        count: u32,
+        #[command(flatten)]
+        at: FaultAt,
+        /// The HTTP status, 500-599.
+        #[arg(long, default_value_t = 500)]
+        status: u16,
     },
-    /// The next request(s) to SERVICE have their connection closed without an answer.
-    Drop {
-        service: String,
-        #[arg(long, default_value_t = 1)]
-        count: u32,
+    /// The matching request(s) have their connection closed without an answer (never served).
+    Drop(FaultAt),
+    /// The matching request(s) are served, then their connection closes without the answer (a
+    /// retry of a create then finds it made).
+    LostResponse(FaultAt),
+    /// The matching request(s) are held before they are served.
+    Latency {
+        #[command(flatten)]
+        at: FaultAt,
+        /// How long, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        delay_ms: u64,
     },
+    /// Show the faults that took effect so far.
+    Hits,
+    /// Disarm every fault (and drop requests still held) and forget the hits.
+    Clear,
+}
+
+/// Which requests a fault applies to.
+#[derive(Debug, clap::Args)]
+pub struct FaultAt {
+    /// The service (`elasticbeanstalk`, `apprunner`, `s3`, `rds`, ...) or `*` for every one.
+    pub service: String,
+    /// Only requests of this operation (`CreateEnvironment`, `PutObject`, ...).
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// How many matching requests get the fault.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// How many matching requests pass untouched first.
+    #[arg(long, default_value_t = 0)]
+    pub skip: u32,
+    /// Apply --count and --skip to each operation on its own (with `*` and --count 1: the first
+    /// call of every operation a run makes).
+    #[arg(long)]
+    pub each_operation: bool,
+}
+
+impl FaultAt {
+    fn request(
+        &self,
+        kind: deploykit_localcloud::admin::FaultKind,
+    ) -> deploykit_localcloud::admin::FaultRequest {
+        let mut f =
+            deploykit_localcloud::admin::FaultRequest::new(self.service.clone(), kind, self.count)
+                .skip(self.skip);
+        f.operation.clone_from(&self.operation);
+        f.each_operation = self.each_operation;
+        f
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,30 +279,83 @@ fn run_up(a: UpArgs, r: &Renderer) -> CliResult {
 }
 
 fn run_fault(cmd: FaultCommand, r: &Renderer) -> CliResult {
-    use deploykit_localcloud::admin::{FaultKind, FaultRequest};
+    use deploykit_localcloud::admin::FaultKind;
     let state = deploykit_local::load_state(&paths().state).map_err(cli_err)?;
     let admin = deploykit_local::admin_client(&state).map_err(cli_err)?;
+    let armed = |at: &FaultAt, what: &str| {
+        let which = at.operation.as_deref().map_or_else(
+            || format!("{} request(s)", at.service),
+            |op| format!("{} {op} request(s)", at.service),
+        );
+        let per = if at.each_operation {
+            " per operation"
+        } else {
+            ""
+        };
+        let skip = if at.skip > 0 {
+            format!(" after {} pass", at.skip)
+        } else {
+            String::new()
+        };
+        format!("{}{per} {which}{skip} get {what}", at.count)
+    };
+    if let FaultCommand::Hits = cmd {
+        let hits = crate::runtime()
+            .block_on(admin.fault_hits())
+            .map_err(|e| CliError::from_error(Exit::Failure, &e))?;
+        r.result(&hits, || {
+            if hits.is_empty() {
+                return "no fault took effect".to_string();
+            }
+            hits.iter()
+                .map(|h| format!("{:<14} {} {}", h.fault, h.service, h.operation))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        return Ok(Exit::Success);
+    }
     let (what, result) = crate::runtime().block_on(async {
         match &cmd {
             FaultCommand::FailDeploy { name, count } => (
                 format!("the next {count} deploy(s) of {name} will fail their health checks"),
                 admin.fail_next_deploy(name, *count).await,
             ),
-            FaultCommand::Throttle { service, count }
-            | FaultCommand::ServerError { service, count }
-            | FaultCommand::Drop { service, count } => {
-                let kind = match cmd {
-                    FaultCommand::Throttle { .. } => FaultKind::Throttle,
-                    FaultCommand::ServerError { .. } => FaultKind::ServerError,
-                    _ => FaultKind::Drop,
-                };
+            FaultCommand::Throttle(at) => (
+                armed(at, "throttled"),
+                admin.inject_fault(&at.request(FaultKind::Throttle)).await,
+            ),
+            FaultCommand::ServerError { at, status } => {
+                let mut f = at.request(FaultKind::ServerError);
+                f.status = Some(*status);
                 (
-                    format!("the next {count} {service} request(s) get {kind:?}"),
-                    admin
-                        .inject_fault(&FaultRequest::new(service.clone(), kind, *count))
-                        .await,
+                    armed(at, &format!("HTTP {status}")),
+                    admin.inject_fault(&f).await,
                 )
             }
+            FaultCommand::Drop(at) => (
+                armed(at, "a dropped connection"),
+                admin.inject_fault(&at.request(FaultKind::Drop)).await,
+            ),
+            FaultCommand::LostResponse(at) => (
+                armed(at, "served, then their answer lost"),
+                admin
+                    .inject_fault(&at.request(FaultKind::LostResponse))
+                    .await,
+            ),
+            FaultCommand::Latency { at, delay_ms } => (
+                armed(at, &format!("held {delay_ms} ms")),
+                admin
+                    .inject_fault(
+                        &at.request(FaultKind::Latency)
+                            .delay(std::time::Duration::from_millis(*delay_ms)),
+                    )
+                    .await,
+            ),
+            FaultCommand::Hits => (String::new(), Ok(())),
+            FaultCommand::Clear => (
+                "every fault disarmed".to_string(),
+                admin.clear_faults().await,
+            ),
         }
     });
     result.map_err(|e| CliError::from_error(Exit::Failure, &e))?;

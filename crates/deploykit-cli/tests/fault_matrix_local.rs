@@ -334,3 +334,46 @@ async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
         report("first deploy apprunner", &row);
     }
 }
+
+/// `local fault` arms a rule by operation, `hits` lists what it did, `clear` disarms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_fault_commands_arm_by_operation_list_hits_and_clear() {
+    let _serial = SERIAL.lock().await;
+    let cloud = local_cloud().await;
+    let dir = tempfile::tempdir().unwrap();
+    common::example_project(dir.path(), &cloud, &unique_name("lf"), None, "");
+    fn cmd<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+        [&["local", "fault"][..], rest].concat()
+    }
+    let clear = run(dir.path(), &cloud, &cmd(&["clear"])).await;
+    assert_eq!(clear.status.code(), Some(0), "{}", common::text(&clear));
+    let args = cmd(&[
+        "throttle",
+        "sts",
+        "--operation",
+        "GetCallerIdentity",
+        "--count",
+        "2",
+    ]);
+    let armed = run(dir.path(), &cloud, &args).await;
+    assert_eq!(armed.status.code(), Some(0), "{}", common::text(&armed));
+
+    // Two throttles, then the SDK's third attempt answers.
+    let me = deploykit_aws::caller_identity(&cloud.sdk_config()).await;
+    assert!(me.is_ok(), "{me:?}");
+    let hits = run(dir.path(), &cloud, &cmd(&["hits"])).await;
+    let listed = common::result_json(&hits)["result"].clone();
+    assert_eq!(
+        listed,
+        serde_json::json!([
+            { "service": "sts", "operation": "GetCallerIdentity", "fault": "throttle" },
+            { "service": "sts", "operation": "GetCallerIdentity", "fault": "throttle" },
+        ]),
+        "{}",
+        common::text(&hits)
+    );
+    let cleared = run(dir.path(), &cloud, &cmd(&["clear"])).await;
+    assert_eq!(cleared.status.code(), Some(0), "{}", common::text(&cleared));
+    let none = run(dir.path(), &cloud, &cmd(&["hits"])).await;
+    assert_eq!(common::result_json(&none)["result"], serde_json::json!([]));
+}
