@@ -363,7 +363,44 @@ async fn send_update(
         // Always sent on update, so removing the connector returns to default egress.
         .network_configuration(network_or_default(connector))
         .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out.operation_id().to_string()),
+        Err(e) => {
+            let refused = aws_err("UpdateService", &spec.name, &e);
+            // A retry of our update whose answer was lost finds the service busy with it.
+            if classify(&e).code.as_deref() == Some("InvalidStateException")
+                && let Some(id) = update_under_way(client, spec, arn).await?
+            {
+                return Ok(id);
+            }
+            Err(refused)
+        }
+    }
+}
+
+/// The UPDATE_SERVICE operation in progress on `arn`: our own update, whose answer was lost.
+/// Nobody else can have started it: the deploy holds the local and remote locks, and its plan
+/// refuses a service with an operation already running. (DescribeService is no witness: whether
+/// it shows the new image before the operation ends is not specified.)
+async fn update_under_way(
+    client: &aws_sdk_apprunner::Client,
+    spec: &ServiceSpec,
+    arn: &str,
+) -> Result<Option<String>, AppRunnerError> {
+    let ops = client
+        .list_operations()
+        .service_arn(arn)
+        .send()
         .await
-        .map_err(|e| aws_err("UpdateService", &spec.name, &e))?;
-    Ok(out.operation_id().to_string())
+        .map_err(|e| aws_err("ListOperations", &spec.name, &e))?;
+    Ok(ops
+        .operation_summary_list()
+        .iter()
+        .find(|o| {
+            o.r#type() == Some(&aws_sdk_apprunner::types::OperationType::UpdateService)
+                && o.status() == Some(&OperationStatus::InProgress)
+        })
+        .and_then(|o| o.id())
+        .map(str::to_string))
 }

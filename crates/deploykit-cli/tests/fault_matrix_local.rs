@@ -291,8 +291,8 @@ const APPRUNNER_FIRST_DEPLOY_STEPS: &[&str] = &[
 ];
 
 /// Route B: one first `deploy apprunner` of a fresh service (and repository) per pair, the
-/// image built once by the real Docker Engine; the same deploy again changes nothing and there
-/// is one service of the name.
+/// image built by the real Docker Engine; the same deploy again changes nothing and there is one
+/// service of the name; then an update to a new image under the same faults.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
     let _serial = SERIAL.lock().await;
@@ -305,8 +305,9 @@ async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
             "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
             deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
         );
-        common::example_project(dir.path(), &cloud, &base, None, &extra);
-        let (out, row) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
+        let app = common::app_copy(dir.path());
+        common::example_project(dir.path(), &cloud, &base, Some(&app), &extra);
+        let (out, mut row) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
         let cell = &row.kinds;
         assert_eq!(out.status.code(), Some(0), "{cell}: {}", common::text(&out));
         assert_steps(&row, APPRUNNER_FIRST_DEPLOY_STEPS, &out);
@@ -331,7 +332,24 @@ async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
             .filter(|s| s.service_name() == Some(base.as_str()))
             .count();
         assert_eq!(named, 1, "{cell}: one service");
-        report("first deploy apprunner", &row);
+
+        // An update (a new image) under the same faults: UpdateService meets them too.
+        common::mark(&app, 1);
+        let (updated, more) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
+        assert_eq!(
+            updated.status.code(),
+            Some(0),
+            "{cell} update: {}",
+            common::text(&updated)
+        );
+        assert!(
+            more.steps.contains("apprunner:UpdateService"),
+            "{cell}: {:?}",
+            more.steps
+        );
+        row.steps.extend(more.steps);
+        row.hits.extend(more.hits);
+        report("first deploy apprunner, then an update", &row);
     }
 }
 

@@ -149,29 +149,6 @@ async fn deploy(cloud: &LocalCloud, dir: &Path) -> Output {
         .expect("join")
 }
 
-/// A copy of the example app whose content (and so version label) `mark` changes.
-fn app_copy(dir: &Path) -> std::path::PathBuf {
-    let app = dir.join("app");
-    let src = common::workspace().join("examples/budgetsync");
-    let ok = std::process::Command::new("cp")
-        .args(["-R"])
-        .arg(&src)
-        .arg(&app)
-        .status()
-        .expect("cp")
-        .success();
-    assert!(ok);
-    // Nothing the app's own tests or venvs left behind.
-    for junk in [".venv", ".pytest_cache", "__pycache__"] {
-        let _ = std::fs::remove_dir_all(app.join(junk));
-    }
-    app
-}
-
-fn mark(app: &Path, n: usize) {
-    std::fs::write(app.join("RELEASE"), format!("release {n}\n")).unwrap();
-}
-
 /// Kills a run at `step`, runs the same deploy again and asserts it converged.
 async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, phase: &str, step: &Step) {
     let out = interrupted(cloud, dir, step).await;
@@ -237,7 +214,7 @@ async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
     let mut last = None;
     for step in FIRST_DEPLOY {
         let dir = tempfile::tempdir().unwrap();
-        let app = app_copy(dir.path());
+        let app = common::app_copy(dir.path());
         common::example_project(dir.path(), &cloud, &unique_name("kill"), Some(&app), "");
         kill_and_rerun(&cloud, dir.path(), "first deploy", step).await;
         interrupts += 1;
@@ -246,7 +223,7 @@ async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
     // Updates of the last one, each with a new release, killed at each step.
     let (dir, app) = last.expect("a first deploy ran");
     for (n, step) in UPDATE.iter().enumerate() {
-        mark(&app, n + 1);
+        common::mark(&app, n + 1);
         kill_and_rerun(&cloud, dir.path(), "update", step).await;
         interrupts += 1;
     }

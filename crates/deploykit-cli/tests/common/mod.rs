@@ -126,3 +126,26 @@ pub fn unchanged(out: &Output) -> bool {
     r["plan"]["environment_step"]["action"] == "unchanged"
         && r["outcome"]["version_created"] == false
 }
+
+/// A copy of the example app whose content (and so version label) `mark` changes.
+pub fn app_copy(dir: &Path) -> std::path::PathBuf {
+    let app = dir.join("app");
+    let src = workspace().join("examples/budgetsync");
+    let ok = std::process::Command::new("cp")
+        .args(["-R"])
+        .arg(&src)
+        .arg(&app)
+        .status()
+        .expect("cp")
+        .success();
+    assert!(ok);
+    // Nothing the app's own tests or venvs left behind.
+    for junk in [".venv", ".pytest_cache", "__pycache__"] {
+        let _ = std::fs::remove_dir_all(app.join(junk));
+    }
+    app
+}
+
+pub fn mark(app: &Path, n: usize) {
+    std::fs::write(app.join("RELEASE"), format!("release {n}\n")).unwrap();
+}
