@@ -270,18 +270,12 @@ async fn list(
                         e.last_changed.as_deref().unwrap_or("-")
                     )),
                     "missing" => out.push_str(&format!(
-                        "\n  {:<20} {}  MISSING: create it with `cargo xtask{} secrets set {}`",
-                        e.env_var,
-                        e.reference,
-                        format!(" --target {}", t.name),
-                        e.reference
+                        "\n  {:<20} {}  MISSING: create it with `cargo xtask --target {} secrets set {}`",
+                        e.env_var, e.reference, t.name, e.reference
                     )),
                     _ => out.push_str(&format!(
-                        "\n  {:<20} {}  SCHEDULED FOR DELETION: `cargo xtask{} secrets set {}` restores it with a new value",
-                        e.env_var,
-                        e.reference,
-                        format!(" --target {}", t.name),
-                        e.reference
+                        "\n  {:<20} {}  SCHEDULED FOR DELETION: `cargo xtask --target {} secrets set {}` restores it with a new value",
+                        e.env_var, e.reference, t.name, e.reference
                     )),
                 }
             }
