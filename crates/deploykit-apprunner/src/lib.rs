@@ -100,6 +100,39 @@ impl ContainerPlatform {
         plan_service(spec, existing.as_ref(), recreate)
     }
 
+    /// [`Self::plan`], after waiting (bounded by `wait`) for an operation already running on
+    /// the service to end: an interrupted deploy's create or update, or a rollback. A deploy
+    /// follows it instead of refusing; the plan is made from what the service runs then.
+    pub async fn plan_when_idle(
+        &self,
+        spec: &ServiceSpec,
+        recreate: bool,
+        wait: WaitOptions,
+        reporter: &dyn Reporter,
+    ) -> Result<Plan, AppRunnerError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.plan(spec, recreate).await {
+                Err(AppRunnerError::Blocked { status, .. })
+                    if status == "OPERATION_IN_PROGRESS" && started.elapsed() < wait.timeout =>
+                {
+                    let waited = started.elapsed();
+                    reporter.report(deploykit_report::Event::Waiting {
+                        step: "apprunner".into(),
+                        for_what: format!(
+                            "the operation already running on {} to end before planning",
+                            spec.name
+                        ),
+                        waited,
+                        timeout: wait.timeout,
+                    });
+                    tokio::time::sleep(wait.poll.min(wait.timeout.saturating_sub(waited))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Executes `plan`, waits for our operation and checks the service answers.
     pub async fn deploy(
         &self,

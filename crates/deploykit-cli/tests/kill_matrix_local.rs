@@ -1,9 +1,9 @@
-//! Issue 13's interrupts, through the binary on the local cloud: `deploy eb` is killed with a
-//! real SIGKILL (no handler runs, no journal clean-up, the remote lock tag stays) at each step
-//! of a first deploy and of an update, while the edge holds that step's request, either before
+//! Issue 13's interrupts, through the binary on the local cloud: `deploy eb` and
+//! `deploy apprunner` are killed with a real SIGKILL (no handler runs, no journal clean-up, the
+//! remote lock tag stays) at each step of a first deploy and of an update, while the edge holds that step's request, either before
 //! AWS served it or after (the change made, its answer never read). The same deploy run again
-//! must converge, and at the end one more run changes nothing. One run is interrupted with
-//! SIGINT instead and must exit 130.
+//! must converge, and at the end one more run changes nothing. One run of each is interrupted
+//! with SIGINT instead and must exit 130.
 //!
 //! Steps are held with the edge's `latency` (before serving) and `slow_response` (after) rules
 //! on one operation; the test kills once the edge reports the hold.
@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use deploykit::journal;
 use deploykit_testsupport::deploykit_localcloud::{FaultKind, FaultRequest};
 use deploykit_testsupport::{LocalCloud, local_cloud, unique_name};
+
+/// The faults are armed on the shared edge: one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long the edge holds the request: far longer than the test waits before it kills.
 const HOLD: Duration = Duration::from_secs(120);
@@ -96,8 +99,8 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill -{sig} {}", child.id());
 }
 
-/// Starts `deploy eb` with `step` held, kills it there, and returns its output.
-async fn interrupted(cloud: &LocalCloud, dir: &Path, step: &Step) -> Output {
+/// Starts `deploy <route>` with `step` held, kills it there, and returns its output.
+async fn interrupted(cloud: &LocalCloud, dir: &Path, route: &str, step: &Step) -> Output {
     let admin = cloud.admin();
     admin.clear_faults().await.expect("clear");
     let kind = if step.served {
@@ -110,7 +113,7 @@ async fn interrupted(cloud: &LocalCloud, dir: &Path, step: &Step) -> Output {
         .skip(step.skip)
         .delay(HOLD);
     admin.inject_fault(&fault).await.expect("arm");
-    let mut child = common::deploykit(dir, cloud, &["deploy", "eb"])
+    let mut child = common::deploykit(dir, cloud, &["deploy", route])
         .spawn()
         .expect("spawn");
     let started = Instant::now();
@@ -142,18 +145,18 @@ async fn interrupted(cloud: &LocalCloud, dir: &Path, step: &Step) -> Output {
     out
 }
 
-async fn deploy(cloud: &LocalCloud, dir: &Path) -> Output {
-    let mut cmd = common::deploykit(dir, cloud, &["deploy", "eb"]);
+async fn deploy(cloud: &LocalCloud, dir: &Path, route: &str) -> Output {
+    let mut cmd = common::deploykit(dir, cloud, &["deploy", route]);
     tokio::task::spawn_blocking(move || cmd.output().expect("run"))
         .await
         .expect("join")
 }
 
 /// Kills a run at `step`, runs the same deploy again and asserts it converged.
-async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, phase: &str, step: &Step) {
-    let out = interrupted(cloud, dir, step).await;
+async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, route: &str, phase: &str, step: &Step) {
+    let out = interrupted(cloud, dir, route, step).await;
     let what = format!(
-        "{phase}, SIG{} at {} ({} it was served)",
+        "deploy {route}, {phase}, SIG{} at {} ({} it was served)",
         step.signal,
         step.operation,
         if step.served { "after" } else { "before" }
@@ -176,7 +179,7 @@ async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, phase: &str, step: &Step
             assert!(
                 stdout.contains("\"code\":130")
                     && stdout.contains(&format!("deploying {} to", entry.deploying))
-                    && stdout.contains("deploy eb"),
+                    && stdout.contains(&format!("deploy {route}")),
                 "{what}: {}",
                 common::text(&out)
             );
@@ -186,7 +189,7 @@ async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, phase: &str, step: &Step
         }
         _ => assert_eq!(out.status.code(), None, "{what}: killed, no exit code"),
     }
-    let again = deploy(cloud, dir).await;
+    let again = deploy(cloud, dir, route).await;
     assert_eq!(
         again.status.code(),
         Some(0),
@@ -208,6 +211,7 @@ async fn kill_and_rerun(cloud: &LocalCloud, dir: &Path, phase: &str, step: &Step
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
+    let _serial = SERIAL.lock().await;
     let cloud = local_cloud().await;
     let mut interrupts = 0;
     // A first deploy, killed at each of its steps: a fresh app each time.
@@ -216,7 +220,7 @@ async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
         let dir = tempfile::tempdir().unwrap();
         let app = common::app_copy(dir.path());
         common::example_project(dir.path(), &cloud, &unique_name("kill"), Some(&app), "");
-        kill_and_rerun(&cloud, dir.path(), "first deploy", step).await;
+        kill_and_rerun(&cloud, dir.path(), "eb", "first deploy", step).await;
         interrupts += 1;
         last = Some((dir, app));
     }
@@ -224,10 +228,10 @@ async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
     let (dir, app) = last.expect("a first deploy ran");
     for (n, step) in UPDATE.iter().enumerate() {
         common::mark(&app, n + 1);
-        kill_and_rerun(&cloud, dir.path(), "update", step).await;
+        kill_and_rerun(&cloud, dir.path(), "eb", "update", step).await;
         interrupts += 1;
     }
-    let last = deploy(&cloud, dir.path()).await;
+    let last = deploy(&cloud, dir.path(), "eb").await;
     assert_eq!(last.status.code(), Some(0), "{}", common::text(&last));
     assert!(common::unchanged(&last), "{}", common::text(&last));
     // Nothing twice: one version per release, whatever was killed when.
@@ -243,4 +247,77 @@ async fn an_eb_deploy_killed_at_any_step_converges_when_run_again() {
         .expect("versions");
     assert_eq!(versions.application_versions().len(), UPDATE.len() + 1);
     eprintln!("kill matrix: {interrupts} interrupts, each followed by a converging re-run");
+}
+
+const APPRUNNER_FIRST_DEPLOY: &[Step] = &[Step {
+    operation: "CreateService",
+    served: true,
+    skip: 0,
+    signal: "KILL",
+}];
+
+const APPRUNNER_UPDATE: &[Step] = &[
+    Step {
+        operation: "UpdateService",
+        served: false,
+        skip: 0,
+        signal: "KILL",
+    },
+    Step {
+        operation: "UpdateService",
+        served: true,
+        skip: 0,
+        signal: "KILL",
+    },
+    Step {
+        operation: "ListOperations",
+        served: false,
+        skip: 1,
+        signal: "KILL",
+    },
+    Step {
+        operation: "UpdateService",
+        served: true,
+        skip: 0,
+        signal: "INT",
+    },
+];
+
+/// Route B the same way: `deploy apprunner` killed at CreateService (served), then updates
+/// killed before and after UpdateService and in the operation wait, and one SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apprunner_deploy_killed_at_any_step_converges_when_run_again() {
+    let _serial = SERIAL.lock().await;
+    let cloud = local_cloud().await;
+    let base = unique_name("killar");
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_copy(dir.path());
+    let extra = format!(
+        "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
+        deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
+    );
+    common::example_project(dir.path(), &cloud, &base, Some(&app), &extra);
+    let mut interrupts = 0;
+    for (phase, steps) in [
+        ("first deploy", APPRUNNER_FIRST_DEPLOY),
+        ("update", APPRUNNER_UPDATE),
+    ] {
+        for step in steps {
+            interrupts += 1;
+            common::mark(&app, interrupts);
+            kill_and_rerun(&cloud, dir.path(), "apprunner", phase, step).await;
+        }
+    }
+    let last = deploy(&cloud, dir.path(), "apprunner").await;
+    assert_eq!(last.status.code(), Some(0), "{}", common::text(&last));
+    assert!(
+        common::result_json(&last)
+            .to_string()
+            .contains("\"unchanged\""),
+        "{}",
+        common::text(&last)
+    );
+    eprintln!(
+        "kill matrix, deploy apprunner: {interrupts} interrupts, each followed by a converging re-run"
+    );
 }

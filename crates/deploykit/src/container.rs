@@ -319,7 +319,16 @@ pub async fn plan_deploy(
     let image = format!("{}/{}:{tag}", registry.host(), a.repository);
     let platform = platform(s, on, &pre);
     let spec = service_spec(t, on, image.clone(), &pre);
-    let plan = platform.plan(&spec, req.recreate).await?;
+    // A service still busy with an interrupted deploy's operation is waited for (bounded), not
+    // refused; a dry run says what it finds.
+    let plan = if req.dry_run {
+        platform.plan(&spec, req.recreate).await?
+    } else {
+        let wait = wait_options(t, on, req);
+        platform
+            .plan_when_idle(&spec, req.recreate, wait, r)
+            .await?
+    };
     Ok(ContainerPlanning::Planned(Box::new(ContainerPlanned {
         on,
         preflight: pre,
@@ -338,6 +347,25 @@ pub async fn plan_deploy(
         resolve: s.resolve,
         started,
     })))
+}
+
+/// How long a container deploy waits for the platform, and how often it looks.
+fn wait_options(
+    t: &deploykit_config::ResolvedTarget,
+    on: OnPlatform,
+    req: &ContainerDeployRequest,
+) -> WaitOptions {
+    let default_timeout = match on {
+        OnPlatform::AppRunner => t.apprunner.timeout,
+        OnPlatform::EcsExpress => t.ecs.timeout,
+    };
+    WaitOptions {
+        poll: req
+            .poll
+            .unwrap_or(Duration::from_secs(5))
+            .max(Duration::from_secs(1)),
+        timeout: req.timeout.unwrap_or(default_timeout),
+    }
 }
 
 /// Applies a planned deploy: takes the deploy locks of the service ([`ServiceLocks`]: refused
@@ -450,17 +478,7 @@ async fn build_push_deploy(
         r,
     )
     .await?;
-    let default_timeout = match planned.on {
-        OnPlatform::AppRunner => a.timeout,
-        OnPlatform::EcsExpress => t.ecs.timeout,
-    };
-    let wait = WaitOptions {
-        poll: req
-            .poll
-            .unwrap_or(Duration::from_secs(5))
-            .max(Duration::from_secs(1)),
-        timeout: req.timeout.unwrap_or(default_timeout),
-    };
+    let wait = wait_options(t, planned.on, req);
     let probe = Probe {
         resolve: planned.resolve,
     };
