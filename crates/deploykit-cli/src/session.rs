@@ -33,7 +33,7 @@ pub async fn session(global: &GlobalArgs, r: &dyn Reporter) -> Result<Session, C
 /// fixes it where there is one. `target` is the `--target` given, for the commands' flags.
 pub fn lib_err(e: Error, target: Option<&str>) -> CliError {
     let e = match e {
-        Error::Local(l) => return crate::cmd_local::cli_err(l),
+        Error::Local(l) => return crate::cmd_local::cli_err(*l),
         Error::Eb(eb) => return crate::cmd_deploy::eb_err(&eb),
         Error::Platform(p) => return crate::cmd_apprunner::apprunner_err(&p),
         e => e,

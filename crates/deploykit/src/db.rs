@@ -59,7 +59,7 @@ impl PreDeployDb {
 fn predeploy_err(source: deploykit_rds::RdsError, target: &ResolvedTarget) -> Error {
     Error::PreDeploySnapshot {
         target: target.name.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 

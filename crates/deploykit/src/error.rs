@@ -13,21 +13,21 @@ pub enum Error {
     #[error(transparent)]
     Bundle(#[from] deploykit_bundle::BundleError),
     #[error(transparent)]
-    Eb(#[from] deploykit_eb::EbError),
+    Eb(Box<deploykit_eb::EbError>),
     #[error(transparent)]
-    Rds(#[from] deploykit_rds::RdsError),
+    Rds(Box<deploykit_rds::RdsError>),
     #[error(transparent)]
     Secrets(#[from] deploykit_secrets::SecretsError),
     #[error(transparent)]
     Iam(#[from] deploykit_iam::IamError),
     #[error(transparent)]
-    Local(#[from] deploykit_local::LocalError),
+    Local(Box<deploykit_local::LocalError>),
     #[error(transparent)]
     Image(#[from] deploykit_image::ImageError),
     #[error(transparent)]
     Ecr(#[from] deploykit_ecr::EcrError),
     #[error(transparent)]
-    Platform(#[from] deploykit_apprunner::AppRunnerError),
+    Platform(Box<deploykit_apprunner::AppRunnerError>),
     #[error(transparent)]
     Cost(#[from] deploykit_cost::CostError),
     #[error(transparent)]
@@ -61,7 +61,7 @@ pub enum Error {
     WrongAccount {
         target: String,
         profile: Option<String>,
-        source: deploykit_aws::AwsError,
+        source: Box<deploykit_aws::AwsError>,
     },
     /// IAM roles or instance profiles the deploy needs do not exist.
     #[error("{} does not exist in this account; nothing was changed", missing.join(", "))]
@@ -75,7 +75,7 @@ pub enum Error {
     )]
     PreDeploySnapshot {
         target: String,
-        source: deploykit_rds::RdsError,
+        source: Box<deploykit_rds::RdsError>,
     },
     /// `git` could not give the app's tree (`from_git`).
     #[error("{what}: {message}")]
@@ -113,6 +113,31 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
+}
+
+// The largest service errors are boxed, so every `Result<_, Error>` stays small.
+impl From<deploykit_eb::EbError> for Error {
+    fn from(e: deploykit_eb::EbError) -> Self {
+        Error::Eb(Box::new(e))
+    }
+}
+
+impl From<deploykit_rds::RdsError> for Error {
+    fn from(e: deploykit_rds::RdsError) -> Self {
+        Error::Rds(Box::new(e))
+    }
+}
+
+impl From<deploykit_local::LocalError> for Error {
+    fn from(e: deploykit_local::LocalError) -> Self {
+        Error::Local(Box::new(e))
+    }
+}
+
+impl From<deploykit_apprunner::AppRunnerError> for Error {
+    fn from(e: deploykit_apprunner::AppRunnerError) -> Self {
+        Error::Platform(Box::new(e))
+    }
 }
 
 impl Error {

@@ -152,7 +152,8 @@ pub fn iam_name(v: &str) -> &str {
 }
 
 /// The CA this target's database connections and URLs trust, chosen by the target (never by a
-/// flag): the shipped Amazon RDS bundle on real targets; on `local`, the local cloud's CA from
+/// flag): on real targets the region's Amazon RDS bundle ([`DbTrust::rds_for`]: the shipped
+/// us-east-1 one, or `[database] ca_bundle`); on `local`, the local cloud's CA from
 /// its state. A local cloud started before it had TLS (no CA in state.json) gets plain
 /// connections, and the reason says to restart it.
 pub fn db_trust(

@@ -18,7 +18,7 @@ pub async fn caller(t: &ResolvedTarget, sdk: &aws_types::SdkConfig) -> Result<Ca
         .map_err(|source| Error::WrongAccount {
             target: t.name.clone(),
             profile: t.profile.clone(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(me)
 }

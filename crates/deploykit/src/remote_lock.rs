@@ -204,11 +204,17 @@ const UNSUPPORTED_CODES: &[&str] = &["InvalidAction", "UnknownOperationException
 
 fn unsupported(e: &Error) -> bool {
     let code = match e {
-        Error::Eb(deploykit_eb::EbError::Aws { error, .. }) => error.code.as_deref(),
-        Error::Platform(
+        Error::Eb(eb) => match eb.as_ref() {
+            deploykit_eb::EbError::Aws { error, .. } => error.code.as_deref(),
+            _ => None,
+        },
+        Error::Platform(p) => match p.as_ref() {
             deploykit_apprunner::AppRunnerError::Aws { classified, .. }
-            | deploykit_apprunner::AppRunnerError::EcsAws { classified, .. },
-        ) => classified.code.as_deref(),
+            | deploykit_apprunner::AppRunnerError::EcsAws { classified, .. } => {
+                classified.code.as_deref()
+            }
+            _ => None,
+        },
         _ => None,
     };
     code.is_some_and(|c| UNSUPPORTED_CODES.contains(&c))
