@@ -144,15 +144,17 @@ const EB_FIRST_DEPLOY_STEPS: &[&str] = &[
     "iam:CreateRole",
 ];
 
-/// One first `deploy eb` of a fresh app with `kinds` at every step, then the same deploy again.
+/// One first `deploy eb` of a fresh app with `kinds` at every step, then the same deploy again,
+/// then an update to a new version under the same faults.
 async fn first_eb_deploy_under(kinds: [&str; 2]) {
     let _serial = SERIAL.lock().await;
     let cloud = local_cloud().await;
     let eb = aws_sdk_elasticbeanstalk::Client::new(&cloud.sdk_config());
     let base = unique_name("fm");
     let dir = tempfile::tempdir().unwrap();
-    common::example_project(dir.path(), &cloud, &base, None, "");
-    let (out, row) = faulted(&cloud, dir.path(), &kinds, &["deploy", "eb"]).await;
+    let app = common::app_copy(dir.path());
+    common::example_project(dir.path(), &cloud, &base, Some(&app), "");
+    let (out, mut row) = faulted(&cloud, dir.path(), &kinds, &["deploy", "eb"]).await;
     let cell = &row.kinds;
     assert_eq!(out.status.code(), Some(0), "{cell}: {}", common::text(&out));
     assert_steps(&row, EB_FIRST_DEPLOY_STEPS, &out);
@@ -187,7 +189,35 @@ async fn first_eb_deploy_under(kinds: [&str; 2]) {
         .await
         .expect("environments");
     assert_eq!(envs.environments().len(), 1, "{cell}");
-    report("first deploy eb", &row);
+
+    // An update (a new version) under the same faults: UpdateEnvironment meets them too.
+    common::mark(&app, 1);
+    let (updated, more) = faulted(&cloud, dir.path(), &kinds, &["deploy", "eb"]).await;
+    assert_eq!(
+        updated.status.code(),
+        Some(0),
+        "{cell} update: {}",
+        common::text(&updated)
+    );
+    assert!(
+        more.steps.contains("elasticbeanstalk:UpdateEnvironment"),
+        "{cell}: {:?}",
+        more.steps
+    );
+    let versions = eb
+        .describe_application_versions()
+        .application_name(&base)
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions.application_versions().len(),
+        2,
+        "{cell}: one per release"
+    );
+    row.steps.extend(more.steps);
+    row.hits.extend(more.hits);
+    report("first deploy eb, then an update", &row);
 }
 
 macro_rules! first_eb_deploy {

@@ -163,7 +163,7 @@ impl Eb {
                     ),
                     Err(e) => {
                         let c = classify(&e);
-                        if !self.ours_in_flight(t, Some(&label), &c).await? {
+                        if !self.ours_in_flight(t, &c).await? {
                             return Err(EbError::aws("CreateEnvironment", &t.environment, c));
                         }
                         (None, "already requested (its answer was lost); adopted")
@@ -201,7 +201,7 @@ impl Eb {
                     Ok(out) => (out.date_updated().copied(), "requested"),
                     Err(e) => {
                         let c = classify(&e);
-                        if !self.ours_in_flight(t, version_label.as_deref(), &c).await? {
+                        if !self.ours_in_flight(t, &c).await? {
                             return Err(EbError::aws("UpdateEnvironment", &t.environment, c));
                         }
                         (None, "already requested (its answer was lost); adopted")
@@ -480,13 +480,13 @@ impl Eb {
     }
 
     /// After a create or update of the environment was refused as a parameter error or a
-    /// conflict: whether the environment is already doing what we asked (running or rolling out
-    /// `label`), because the SDK retried a request whose first answer was lost on the way back.
-    /// The deploy lock keeps anyone else from having started it.
+    /// conflict: whether the environment is already rolling out what we asked, because the SDK
+    /// retried a request whose first answer was lost on the way back. It is ours: the plan
+    /// found the environment missing or settled, and the deploy locks keep anyone else from
+    /// having started something since.
     async fn ours_in_flight(
         &self,
         t: &EbTarget,
-        label: Option<&str>,
         refusal: &deploykit_aws::Classified,
     ) -> Result<bool, EbError> {
         let conflict = refusal.kind == ErrorKind::AlreadyExists
@@ -500,13 +500,9 @@ impl Eb {
         if env.is_gone() {
             return Ok(false);
         }
-        Ok(match label {
-            // Rolling out our version, or already done with it.
-            Some(l) => {
-                env.version_label.as_deref() == Some(l) && (env.is_busy() || env.status == "Ready")
-            }
-            // A settings-only update: only one under way can be ours.
-            None => env.is_busy(),
-        })
+        // Only a rollout under way is ours: a Ready environment that refused the request may
+        // have refused it for a real reason (an invalid setting), which must not be masked.
+        // (Which version DescribeEnvironments shows during a rollout is not specified.)
+        Ok(env.is_busy())
     }
 }
