@@ -122,6 +122,31 @@ fn assert_steps(row: &Row, required: &[&str], out: &Output) {
     }
 }
 
+/// A new release of `app` deployed by `route` under the same faults: `update_step` meets them
+/// too; the run's steps and hits join `row`.
+async fn update_under(
+    cloud: &LocalCloud,
+    dir: &Path,
+    app: &Path,
+    kinds: &[&str],
+    route: &str,
+    update_step: &str,
+    row: &mut Row,
+) {
+    common::mark(app, 1);
+    let (updated, more) = faulted(cloud, dir, kinds, &["deploy", route]).await;
+    let cell = &row.kinds;
+    assert_eq!(
+        updated.status.code(),
+        Some(0),
+        "{cell} update: {}",
+        common::text(&updated)
+    );
+    assert!(more.steps.contains(update_step), "{cell}: {:?}", more.steps);
+    row.steps.extend(more.steps);
+    row.hits.extend(more.hits);
+}
+
 fn report(what: &str, row: &Row) {
     eprintln!(
         "fault matrix, {what}: {} at {} steps ({} faults): {:?}",
@@ -190,20 +215,9 @@ async fn first_eb_deploy_under(kinds: [&str; 2]) {
         .expect("environments");
     assert_eq!(envs.environments().len(), 1, "{cell}");
 
-    // An update (a new version) under the same faults: UpdateEnvironment meets them too.
-    common::mark(&app, 1);
-    let (updated, more) = faulted(&cloud, dir.path(), &kinds, &["deploy", "eb"]).await;
-    assert_eq!(
-        updated.status.code(),
-        Some(0),
-        "{cell} update: {}",
-        common::text(&updated)
-    );
-    assert!(
-        more.steps.contains("elasticbeanstalk:UpdateEnvironment"),
-        "{cell}: {:?}",
-        more.steps
-    );
+    // An update (a new version) under the same faults.
+    let update = "elasticbeanstalk:UpdateEnvironment";
+    update_under(&cloud, dir.path(), &app, &kinds, "eb", update, &mut row).await;
     let versions = eb
         .describe_application_versions()
         .application_name(&base)
@@ -213,10 +227,9 @@ async fn first_eb_deploy_under(kinds: [&str; 2]) {
     assert_eq!(
         versions.application_versions().len(),
         2,
-        "{cell}: one per release"
+        "{}: one per release",
+        row.kinds
     );
-    row.steps.extend(more.steps);
-    row.hits.extend(more.hits);
     report("first deploy eb, then an update", &row);
 }
 
@@ -331,10 +344,7 @@ async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
     for kinds in PAIRS {
         let base = unique_name("fmar");
         let dir = tempfile::tempdir().unwrap();
-        let extra = format!(
-            "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
-            deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
-        );
+        let extra = common::apprunner_section(&base);
         let app = common::app_copy(dir.path());
         common::example_project(dir.path(), &cloud, &base, Some(&app), &extra);
         let (out, mut row) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
@@ -363,22 +373,18 @@ async fn first_apprunner_deploys_ride_out_every_fault_at_every_step() {
             .count();
         assert_eq!(named, 1, "{cell}: one service");
 
-        // An update (a new image) under the same faults: UpdateService meets them too.
-        common::mark(&app, 1);
-        let (updated, more) = faulted(&cloud, dir.path(), kinds, &["deploy", "apprunner"]).await;
-        assert_eq!(
-            updated.status.code(),
-            Some(0),
-            "{cell} update: {}",
-            common::text(&updated)
-        );
-        assert!(
-            more.steps.contains("apprunner:UpdateService"),
-            "{cell}: {:?}",
-            more.steps
-        );
-        row.steps.extend(more.steps);
-        row.hits.extend(more.hits);
+        // An update (a new image) under the same faults.
+        let update = "apprunner:UpdateService";
+        update_under(
+            &cloud,
+            dir.path(),
+            &app,
+            kinds,
+            "apprunner",
+            update,
+            &mut row,
+        )
+        .await;
         report("first deploy apprunner, then an update", &row);
     }
 }

@@ -292,10 +292,7 @@ async fn an_apprunner_deploy_killed_at_any_step_converges_when_run_again() {
     let base = unique_name("killar");
     let dir = tempfile::tempdir().unwrap();
     let app = common::app_copy(dir.path());
-    let extra = format!(
-        "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
-        deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
-    );
+    let extra = common::apprunner_section(&base);
     common::example_project(dir.path(), &cloud, &base, Some(&app), &extra);
     let mut interrupts = 0;
     for (phase, steps) in [

@@ -83,6 +83,14 @@ DATABASE_URL = {{ secret = "{base}/db-url" }}
     std::fs::write(dir.join("deploy.toml"), text).unwrap();
 }
 
+/// `[apprunner]` for a service and repository named `base`, built on the local platform image.
+pub fn apprunner_section(base: &str) -> String {
+    format!(
+        "\n[apprunner]\nservice = \"{base}\"\nrepository = \"{base}\"\nport = 8080\n\n[targets.local.apprunner]\nbuild_args = {{ PYTHON_IMAGE = \"{}\" }}\n",
+        deploykit_testsupport::deploykit_local::base_image::LOCAL_PYTHON_IMAGE
+    )
+}
+
 /// The binary, run from `dir` with its deploy.toml, JSON output and the cloud's state.
 pub fn deploykit(dir: &Path, cloud: &LocalCloud, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deploykit"));
